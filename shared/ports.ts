@@ -1,0 +1,68 @@
+/**
+ * Ports: what the engine needs from the outside world. Adapters for AWS live in
+ * `shared/aws`, for the local mode in `shared/local`. Every adapter turns SDK
+ * errors into the domain errors of `errors.ts` at the edge.
+ */
+import type { PipelineSpec, Provider } from './domain/pipeline.ts';
+import type { RunState, RunStatus } from './domain/run.ts';
+
+export interface PipelineRecord {
+  id: string;
+  version: number;
+  spec: PipelineSpec;
+  /** Where the definition came from: registered through the API, or read from the repository at each run's commit. */
+  definitionSource: { kind: 'registered' } | { kind: 'repository'; path: string };
+  /** Secrets Manager secret names (never values) for the webhook secret and the git host token. */
+  webhookSecretName?: string;
+  tokenSecretName?: string;
+  createdAt: string;
+}
+
+export interface PipelineStore {
+  /** Stores a new version (previous + 1, or 1) and moves the LATEST pointer; both in one transaction. */
+  put(input: Omit<PipelineRecord, 'version' | 'createdAt'>): Promise<PipelineRecord>;
+  /** The latest version, or a pinned one. Throws NotFoundError. */
+  get(id: string, version?: number): Promise<PipelineRecord>;
+  list(opts?: { limit?: number; cursor?: string }): Promise<Page<PipelineRecord>>;
+  /** Pipelines registered for a repository (webhook matching). */
+  findByRepository(provider: Provider, repository: string): Promise<PipelineRecord[]>;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Absent on the last page. */
+  cursor?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  pipelineId: string;
+  status: RunStatus;
+  branch?: string;
+  commit: string;
+  createdAt: string;
+  finishedAt?: string;
+}
+
+export interface RunStore {
+  /** Creates the run; ConflictError if the id exists. */
+  create(run: RunState): Promise<void>;
+  /** Throws NotFoundError. */
+  get(runId: string): Promise<RunState>;
+  /** Writes `run` only if the stored version is still `expectedVersion`; ConflictError otherwise. */
+  save(run: RunState, expectedVersion: number): Promise<void>;
+  /** Newest first. */
+  listByPipeline(pipelineId: string, opts?: { limit?: number; cursor?: string }): Promise<Page<RunSummary>>;
+  /** Runs of the pipeline that are queued or running, oldest first (concurrency decisions). */
+  listActive(pipelineId: string): Promise<RunSummary[]>;
+}
+
+export interface DeliveryStore {
+  /** Records a webhook delivery id; false if it was seen before (within the TTL). */
+  claim(provider: Provider, deliveryId: string, ttlSeconds: number): Promise<boolean>;
+}
+
+/** Counts the requests an adapter sends, for the benchmark's "requests per transition". */
+export interface RequestCounter {
+  count(operation: string): void;
+}
