@@ -1,0 +1,38 @@
+/**
+ * Configuration of the Lambda handlers, read once at module load from the
+ * environment the stack sets. A missing variable fails fast with its name.
+ * Names here are the contract between infra/ and functions/.
+ */
+export const ENV = {
+  /** DynamoDB table holding pipelines, runs, deliveries and targets. */
+  tableName: 'SLIPWAY_TABLE',
+  /** URL of engine-events.fifo. */
+  engineQueueUrl: 'SLIPWAY_ENGINE_QUEUE_URL',
+  /** URL of the release-steps standard queue. */
+  releaseQueueUrl: 'SLIPWAY_RELEASE_QUEUE_URL',
+  /** Private artifact bucket. */
+  artifactBucket: 'SLIPWAY_ARTIFACT_BUCKET',
+  /** JSON map compute class -> CodeBuild project name, e.g. {"small":"slipway-small",...}. */
+  buildProjects: 'SLIPWAY_BUILD_PROJECTS',
+  /** Name of the CloudWatch log group builds write to. */
+  buildLogGroup: 'SLIPWAY_BUILD_LOG_GROUP',
+  /** Days a run record is kept (DynamoDB TTL). */
+  runRetentionDays: 'SLIPWAY_RUN_RETENTION_DAYS',
+  /** ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com) for image jobs. */
+  ecrRegistry: 'SLIPWAY_ECR_REGISTRY',
+} as const;
+
+export type EnvKey = keyof typeof ENV;
+
+/** Reads the named variables; throws one error naming every one that is missing. */
+export function readEnv<K extends EnvKey>(keys: readonly K[], env: NodeJS.ProcessEnv = process.env): Record<K, string> {
+  const missing: string[] = [];
+  const out = {} as Record<K, string>;
+  for (const k of keys) {
+    const v = env[ENV[k]];
+    if (v === undefined || v === '') missing.push(ENV[k]);
+    else out[k] = v;
+  }
+  if (missing.length > 0) throw new Error(`missing environment variable(s): ${missing.join(', ')}`);
+  return out;
+}
