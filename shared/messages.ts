@@ -9,10 +9,32 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeploySpec } from './domain/pipeline.ts';
-import type { EngineEvent } from './domain/run.ts';
+import type { EngineEvent, Trigger } from './domain/run.ts';
 
-export function engineMessageGroup(event: EngineEvent): string {
-  return event.type === 'RunRequested' ? `pipeline#${event.pipelineId}` : `run#${event.runId}`;
+/**
+ * A request for a new run, sent by the webhook and the API. The engine turns it
+ * into a `RunRequested` event: it loads the pipeline (the pinned version, or the
+ * definition in the repository at the commit), plans the jobs (`planRun`),
+ * decides admission (`admit`) and supersedes older runs, serialized per pipeline.
+ */
+export interface RunRequest {
+  type: 'RunRequest';
+  /** Deterministic, e.g. `req:github:<deliveryId>:<pipelineId>` or `req:api:<requestId>`. */
+  id: string;
+  /** ULID chosen by the producer, returned to the caller at once. */
+  runId: string;
+  pipelineId: string;
+  /** Pin a version; default the latest at the time the engine plans the run. */
+  pipelineVersion?: number;
+  trigger: Trigger;
+  at: string;
+}
+
+/** What travels on engine-events.fifo. */
+export type EngineMessage = EngineEvent | RunRequest;
+
+export function engineMessageGroup(message: EngineMessage): string {
+  return message.type === 'RunRequested' || message.type === 'RunRequest' ? `pipeline#${message.pipelineId}` : `run#${message.runId}`;
 }
 
 /** SQS allows at most 128 characters of [A-Za-z0-9!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~]. */

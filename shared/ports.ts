@@ -5,6 +5,7 @@
  */
 import type { PipelineSpec, Provider } from './domain/pipeline.ts';
 import type { RunState, RunStatus } from './domain/run.ts';
+import type { EngineMessage, ReleaseMessage } from './messages.ts';
 
 export interface PipelineRecord {
   id: string;
@@ -65,4 +66,39 @@ export interface DeliveryStore {
 /** Counts the requests an adapter sends, for the benchmark's "requests per transition". */
 export interface RequestCounter {
   count(operation: string): void;
+}
+
+/** engine-events.fifo: grouped and deduplicated as described in messages.ts. */
+export interface EventQueue {
+  send(messages: EngineMessage[]): Promise<void>;
+}
+
+/** release-steps: a standard queue; delaySeconds (0..900) schedules the next poll. */
+export interface ReleaseQueue {
+  send(message: ReleaseMessage, delaySeconds?: number): Promise<void>;
+}
+
+/** What a build of one job attempt needs; the adapter maps it to CodeBuild StartBuild overrides. */
+export interface BuildRequest {
+  runId: string;
+  pipelineId: string;
+  job: string;
+  attempt: number;
+  /** Deterministic idempotency token (attemptToken). */
+  token: string;
+  commit: string;
+  branch?: string;
+  repository: string;
+  provider: Provider;
+}
+
+export interface BuildRunner {
+  /** Starts (or, for a token seen before, finds) the build; returns its id. */
+  start(request: BuildRequest): Promise<{ buildId: string }>;
+  stop(buildId: string): Promise<void>;
+}
+
+/** Secret values by name (Secrets Manager in AWS), cached briefly; never logged. */
+export interface SecretSource {
+  get(name: string): Promise<string>;
 }

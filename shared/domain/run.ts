@@ -95,7 +95,7 @@ export interface RunRequested extends EventBase {
   plan: Record<string, JobPlan>;
   /** Jobs whose `when` filter does not match the trigger (computed at request time from the spec). */
   skippedByWhen: string[];
-  /** From `admit()`: start now, or wait in the pipeline's queue. */
+  /** From `admit()` (computed by the engine, serialized per pipeline): start now, or wait in the pipeline's queue. */
   admission: 'start' | 'queue';
 }
 

@@ -1,0 +1,34 @@
+/**
+ * Sends engine messages to engine-events.fifo: one message group per run (per
+ * pipeline for run requests), deduplicated by the message's deterministic id.
+ */
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { RetryableError } from '../errors.ts';
+import { dedupeId, engineMessageGroup, type EngineMessage } from '../messages.ts';
+import type { EventQueue } from '../ports.ts';
+
+export class SqsEventQueue implements EventQueue {
+  constructor(private readonly sqs: SQSClient, private readonly queueUrl: string) {}
+
+  async send(messages: EngineMessage[]): Promise<void> {
+    // Order within a group matters: SendMessageBatch keeps the order of entries per group.
+    for (let i = 0; i < messages.length; i += 10) {
+      const chunk = messages.slice(i, i + 10);
+      const out = await this.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: chunk.map((m, j) => ({
+            Id: String(j),
+            MessageBody: JSON.stringify(m),
+            MessageGroupId: engineMessageGroup(m),
+            MessageDeduplicationId: dedupeId(m.id),
+          })),
+        }),
+      );
+      if (out.Failed && out.Failed.length > 0) {
+        const f = out.Failed[0];
+        throw new RetryableError(`could not enqueue ${out.Failed.length} engine message(s): ${f.Code} ${f.Message ?? ''}`.trim());
+      }
+    }
+  }
+}
