@@ -1,0 +1,377 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ulid } from 'ulid';
+import { createDocumentClient } from '../../shared/aws/clients.ts';
+import { DynamoRunStore } from '../../shared/aws/run-store.ts';
+import { MAX_ITEM_BYTES, ensureTable, estimateItemSize, keys } from '../../shared/aws/table.ts';
+import { applyEvent } from '../../shared/engine/apply-event.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../shared/errors.ts';
+import type { Decision, EngineEvent, JobPlan, JobState, RunState, RunStatus } from '../../shared/domain/run.ts';
+import { emulatorConfig, uniqueName } from '../support/emulators.ts';
+
+const cfg = emulatorConfig();
+const client = createDocumentClient(cfg);
+const table = uniqueName('runs');
+const store = new DynamoRunStore(client, table);
+
+before(async () => {
+  await ensureTable(client, table);
+});
+
+// ---- factories -----------------------------------------------------------------
+
+let clock = Date.parse('2026-01-01T00:00:00.000Z');
+function nextTime(): string {
+  clock += 1000;
+  return new Date(clock).toISOString();
+}
+
+function aRun(overrides: Partial<RunState> = {}): RunState {
+  const createdAt = overrides.createdAt ?? nextTime();
+  return {
+    runId: ulid(),
+    pipelineId: 'pl-' + uniqueName('p'),
+    pipelineVersion: 1,
+    concurrency: 'superseded',
+    trigger: { event: 'push', provider: 'github', repository: 'acme/shop', branch: 'main', commit: 'a'.repeat(40) },
+    status: 'running',
+    jobs: { test: { status: 'running', attempt: 1, buildId: 'slipway-small:1234' } },
+    plan: { test: { kind: 'build', needs: [], maxAttempts: 1 } },
+    createdAt,
+    updatedAt: createdAt,
+    startedAt: createdAt,
+    version: 0,
+    appliedEventIds: ['evt-1'],
+    ...overrides,
+  };
+}
+
+/**
+ * A small honest state machine for these tests (the real one is shared/domain/decide.ts):
+ * RunRequested starts a run; ApprovalGiven increments the named job's counter
+ * (`attempt`); CancelRequested ends the run. Every applied event is recorded.
+ */
+function countingDecide(state: RunState | undefined, event: EngineEvent): Decision {
+  if (event.type === 'RunRequested') {
+    if (state) return { state, effects: [] };
+    const jobs: Record<string, JobState> = {};
+    for (const name of Object.keys(event.plan)) jobs[name] = { status: 'pending', attempt: 0 };
+    return {
+      state: {
+        runId: event.runId, pipelineId: event.pipelineId, pipelineVersion: event.pipelineVersion, concurrency: event.concurrency,
+        trigger: event.trigger, status: 'running', jobs, plan: event.plan, createdAt: event.at, updatedAt: event.at, startedAt: event.at,
+        version: 0, appliedEventIds: [event.id],
+      },
+      effects: [{ type: 'Notify', runId: event.runId, kind: 'run_started' }],
+    };
+  }
+  if (!state) throw new Error(`no run for ${event.type}`);
+  const next = structuredClone(state);
+  next.appliedEventIds.push(event.id);
+  next.updatedAt = event.at;
+  if (event.type === 'ApprovalGiven') {
+    next.jobs[event.job]!.attempt += 1;
+    return { state: next, effects: [{ type: 'Notify', runId: state.runId, kind: 'released', job: event.job }] };
+  }
+  if (event.type === 'CancelRequested') {
+    next.status = 'cancelled';
+    next.finishedAt = event.at;
+    return { state: next, effects: [{ type: 'Notify', runId: state.runId, kind: 'run_cancelled' }] };
+  }
+  return { state, effects: [] };
+}
+
+function runRequested(runId: string, pipelineId = 'pl-counter'): EngineEvent {
+  return {
+    type: 'RunRequested', id: `${runId}:requested`, runId, at: nextTime(), pipelineId, pipelineVersion: 1, concurrency: 'parallel',
+    trigger: { event: 'manual', commit: 'b'.repeat(40), branch: 'main' }, plan: { counter: { kind: 'approval', needs: [], maxAttempts: 1 } },
+    skippedByWhen: [], admission: 'start',
+  };
+}
+
+function approval(runId: string, n: number): EngineEvent {
+  return { type: 'ApprovalGiven', id: `${runId}:approval:${n}`, runId, at: nextTime(), job: 'counter', by: `user-${n}` };
+}
+
+async function rawItem(runId: string): Promise<Record<string, any> | undefined> {
+  return (await client.send(new GetCommand({ TableName: table, Key: keys.run(runId), ConsistentRead: true }))).Item;
+}
+
+// ---- create / get / save -------------------------------------------------------------
+
+test('a created run reads back exactly as it was stored', async () => {
+  const run = aRun();
+  await store.create(run);
+  assert.deepEqual(await store.get(run.runId), run);
+});
+
+test('creating a run whose id exists is a conflict and keeps the first one', async () => {
+  const run = aRun();
+  await store.create(run);
+  await assert.rejects(store.create({ ...run, status: 'failed' }), ConflictError);
+  assert.equal((await store.get(run.runId)).status, 'running');
+});
+
+test('reading a run that does not exist is NotFound', async () => {
+  await assert.rejects(store.get(ulid()), NotFoundError);
+});
+
+test('a save at the current version stores version + 1 and updates the caller object', async () => {
+  const run = aRun();
+  await store.create(run);
+  const loaded = await store.get(run.runId);
+  loaded.jobs.test!.status = 'succeeded';
+  await store.save(loaded, loaded.version);
+  assert.equal(loaded.version, 1);
+  const again = await store.get(run.runId);
+  assert.equal(again.version, 1);
+  assert.equal(again.jobs.test!.status, 'succeeded');
+  await store.save(again, again.version);
+  assert.equal((await store.get(run.runId)).version, 2);
+});
+
+test('a save from a stale copy is a conflict and leaves the newer state in place', async () => {
+  const run = aRun();
+  await store.create(run);
+  const first = await store.get(run.runId);
+  const second = await store.get(run.runId);
+  first.reason = 'first writer';
+  await store.save(first, 0);
+  second.reason = 'second writer';
+  await assert.rejects(store.save(second, 0), ConflictError);
+  assert.equal(second.version, 0, 'a failed save does not bump the caller version');
+  const stored = await store.get(run.runId);
+  assert.equal(stored.reason, 'first writer');
+  assert.equal(stored.version, 1);
+});
+
+test('a run gets its expiry when it ends, counted from finishedAt, and none while active', async () => {
+  const days = 30;
+  const shortStore = new DynamoRunStore(client, table, { retentionDays: days });
+  const run = aRun();
+  await shortStore.create(run);
+  assert.equal((await rawItem(run.runId))?.expiresAt, undefined);
+  const finishedAt = '2026-03-01T12:00:00.000Z';
+  await shortStore.save({ ...run, status: 'succeeded', finishedAt }, 0);
+  assert.equal((await rawItem(run.runId))?.expiresAt, Date.parse(finishedAt) / 1000 + days * 86_400);
+});
+
+test('a run store refuses a retention that is not a positive number of days', () => {
+  assert.throws(() => new DynamoRunStore(client, table, { retentionDays: 0 }), ValidationError);
+});
+
+// ---- listings -------------------------------------------------------------------------
+
+test('a pipeline\'s runs page newest first with a cursor until the last page, which has none', async () => {
+  const pipelineId = uniqueName('paged');
+  const created: RunState[] = [];
+  for (let i = 0; i < 7; i++) {
+    const run = aRun({ pipelineId, status: i % 2 ? 'succeeded' : 'running', finishedAt: i % 2 ? nextTime() : undefined });
+    await store.create(run);
+    created.push(run);
+  }
+  await store.create(aRun()); // another pipeline's run never shows up
+  const seen: string[] = [];
+  const pageSizes: number[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listByPipeline(pipelineId, { limit: 3, ...(cursor ? { cursor } : {}) });
+    pageSizes.push(page.items.length);
+    seen.push(...page.items.map((r) => r.runId));
+    for (const s of page.items) assert.equal(s.pipelineId, pipelineId);
+    cursor = page.cursor;
+  } while (cursor);
+  assert.deepEqual(pageSizes, [3, 3, 1]);
+  assert.deepEqual(seen, created.map((r) => r.runId).reverse());
+
+  const first = (await store.listByPipeline(pipelineId, { limit: 7 }));
+  assert.equal(first.cursor, undefined, 'a page that holds the rest has no cursor');
+  const summary = first.items[0]!;
+  const newest = created[6]!;
+  assert.deepEqual(summary, { runId: newest.runId, pipelineId, status: newest.status, branch: 'main', commit: newest.trigger.commit, createdAt: newest.createdAt });
+});
+
+test('a cursor that this listing did not hand out is rejected as invalid', async () => {
+  const pipelineId = uniqueName('cursor');
+  const other = uniqueName('cursor-other');
+  for (let i = 0; i < 3; i++) {
+    await store.create(aRun({ pipelineId }));
+    await store.create(aRun({ pipelineId: other }));
+  }
+  const otherPage = await store.listByPipeline(other, { limit: 1 });
+  assert.ok(otherPage.cursor);
+  await assert.rejects(store.listByPipeline(pipelineId, { cursor: otherPage.cursor }), ValidationError);
+  await assert.rejects(store.listByPipeline(pipelineId, { cursor: 'not a cursor!' }), ValidationError);
+  await assert.rejects(store.listByPipeline(pipelineId, { cursor: Buffer.from('{"PK":1}').toString('base64url') }), ValidationError);
+  await assert.rejects(store.listByPipeline(pipelineId, { limit: 0 }), ValidationError);
+  await assert.rejects(store.listByPipeline(pipelineId, { limit: 101 }), ValidationError);
+});
+
+test('only queued and running runs are listed as active, oldest first, and a run leaves the list when it ends', async () => {
+  const pipelineId = uniqueName('active');
+  const statuses: RunStatus[] = ['queued', 'succeeded', 'running', 'failed', 'cancelled', 'superseded', 'queued'];
+  const runs: RunState[] = [];
+  for (const status of statuses) {
+    const terminal = !['queued', 'running'].includes(status);
+    const run = aRun({ pipelineId, status, ...(terminal ? { finishedAt: nextTime() } : {}) });
+    await store.create(run);
+    runs.push(run);
+  }
+  const active = await store.listActive(pipelineId);
+  assert.deepEqual(active.map((r) => [r.runId, r.status]), [[runs[0]!.runId, 'queued'], [runs[2]!.runId, 'running'], [runs[6]!.runId, 'queued']]);
+
+  const running = await store.get(runs[2]!.runId);
+  await store.save({ ...running, status: 'succeeded', finishedAt: nextTime() }, running.version);
+  assert.deepEqual((await store.listActive(pipelineId)).map((r) => r.runId), [runs[0]!.runId, runs[6]!.runId]);
+});
+
+// ---- item size ------------------------------------------------------------------------
+
+function bigRun(jobCount: number): RunState {
+  const plan: Record<string, JobPlan> = {};
+  const jobs: Record<string, JobState> = {};
+  const applied: string[] = [];
+  const runId = ulid();
+  const started = Date.parse('2026-02-01T09:00:00.000Z');
+  for (let i = 0; i < jobCount; i++) {
+    const name = `integration-tests-shard-${String(i).padStart(3, '0')}`;
+    const kind = i % 10 === 9 ? 'image' : 'build';
+    // Wide fan-in: each job needs up to 5 earlier ones.
+    const needs = Array.from({ length: Math.min(i, 5) }, (_, k) => `integration-tests-shard-${String(i - 1 - k).padStart(3, '0')}`);
+    plan[name] = { kind, needs, maxAttempts: 3 };
+    const buildId = `slipway-medium:${crypto.randomUUID()}`;
+    jobs[name] = {
+      status: i % 17 === 0 ? 'failed' : 'succeeded',
+      attempt: 3,
+      buildId,
+      startedAt: new Date(started + i * 60_000).toISOString(),
+      finishedAt: new Date(started + i * 60_000 + 45_000).toISOString(),
+      reason: i % 17 === 0 ? 'build failed in phase BUILD: COMMAND_EXECUTION_ERROR: Error while executing command: npm test. Reason: exit status 1' : 'succeeded',
+      outputs: kind === 'image'
+        ? { imageUri: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/shop-service:${'c'.repeat(40)}`, imageDigest: `sha256:${'d'.repeat(64)}` }
+        : { reportUrl: `s3://slipway-artifacts-123456789012-eu-west-1/runs/${runId}/${name}/report.xml` },
+    };
+    // Three attempts, each: started, in progress, finished.
+    for (let a = 1; a <= 3; a++) {
+      applied.push(`${runId}:${name}:${a}:started`, `${buildId}:${a}:IN_PROGRESS`, `${buildId}:${a}:SUCCEEDED`);
+    }
+  }
+  return aRun({
+    runId,
+    jobs,
+    plan,
+    appliedEventIds: applied,
+    trigger: {
+      event: 'push', provider: 'github', repository: 'acme-corporation/shop-service', branch: 'feature/very-long-branch-name-for-the-checkout-rework',
+      commit: 'e'.repeat(40), author: 'Jane Developer <jane.developer@example.com>', message: 'Rework the checkout flow: split payment and shipping steps\n\n'.repeat(4),
+      deliveryId: crypto.randomUUID(),
+    },
+  });
+}
+
+test('a 200-job run with every job on its third attempt and every event id kept fits in one item', async () => {
+  const run = bigRun(200);
+  const size = estimateItemSize({ ...keys.run(run.runId), state: run });
+  assert.ok(size < MAX_ITEM_BYTES * 0.75, `estimated ${size} bytes leaves less than 25% headroom under ${MAX_ITEM_BYTES}`);
+  await store.create(run);
+  const loaded = await store.get(run.runId);
+  assert.equal(Object.keys(loaded.jobs).length, 200);
+  loaded.status = 'failed';
+  await store.save(loaded, loaded.version);
+  assert.deepEqual(await store.get(run.runId), loaded);
+});
+
+test('a run item above DynamoDB\'s 400 KB limit is refused as too large', async () => {
+  const run = aRun({ reason: 'x'.repeat(MAX_ITEM_BYTES) });
+  await assert.rejects(store.create(run), PayloadTooLargeError);
+});
+
+// ---- applyEvent against the real table -----------------------------------------------------
+
+test('twenty events racing on one run through two writers are all applied, none lost', async () => {
+  const runId = ulid();
+  const writerA = new DynamoRunStore(createDocumentClient(cfg), table);
+  const writerB = new DynamoRunStore(createDocumentClient(cfg), table);
+  await applyEvent({ runs: writerA, decide: countingDecide }, runRequested(runId));
+  const events = Array.from({ length: 20 }, (_, i) => approval(runId, i));
+  const results = await Promise.all(events.map((e, i) => applyEvent({ runs: i % 2 ? writerA : writerB, decide: countingDecide, maxAttempts: 40 }, e)));
+  assert.ok(results.every((r) => r.applied));
+  const final = await store.get(runId);
+  assert.equal(final.jobs.counter!.attempt, 20);
+  assert.equal(final.version, 20);
+  assert.deepEqual(new Set(final.appliedEventIds), new Set([`${runId}:requested`, ...events.map((e) => e.id)]));
+});
+
+test('a RunRequested delivered twice at once creates the run once', async () => {
+  const runId = ulid();
+  const event = runRequested(runId);
+  const results = await Promise.all([0, 1].map(() => applyEvent({ runs: store, decide: countingDecide }, event)));
+  assert.deepEqual(results.map((r) => r.applied).sort(), [false, true]);
+  assert.equal((await store.get(runId)).version, 0);
+});
+
+test('a redelivered event writes nothing and repeats the effects it produced', async () => {
+  const runId = ulid();
+  const deps = { runs: store, decide: countingDecide };
+  await applyEvent(deps, runRequested(runId));
+  const event = approval(runId, 1);
+  const first = await applyEvent(deps, event);
+  assert.equal(first.applied, true);
+  const again = await applyEvent(deps, event);
+  assert.equal(again.applied, false);
+  assert.deepEqual(again.effects, first.effects, 'a crash between save and effects is recovered by the redelivery');
+  const stored = await store.get(runId);
+  assert.equal(stored.version, 1);
+  assert.equal(stored.jobs.counter!.attempt, 1);
+});
+
+test('an event that changes nothing is not written', async () => {
+  const runId = ulid();
+  const deps = { runs: store, decide: countingDecide };
+  await applyEvent(deps, runRequested(runId));
+  const result = await applyEvent(deps, { type: 'RunDequeued', id: `${runId}:dequeued`, runId, at: nextTime() });
+  assert.equal(result.applied, false);
+  assert.equal((await store.get(runId)).version, 0);
+});
+
+test('an event for a run that does not exist is NotFound unless it requests the run', async () => {
+  await assert.rejects(applyEvent({ runs: store, decide: countingDecide }, approval(ulid(), 1)), NotFoundError);
+});
+
+test('a writer that keeps losing the race gives up with a conflict and never overwrites the winner', async () => {
+  const runId = ulid();
+  await applyEvent({ runs: store, decide: countingDecide }, runRequested(runId));
+  const rival = new DynamoRunStore(createDocumentClient(cfg), table);
+  let rivalWrites = 0;
+  // Before each of our writes lands, a rival writer gets its own write in (a real write to the same item).
+  const contested = {
+    get: (id: string) => store.get(id),
+    create: (run: RunState) => store.create(run),
+    listByPipeline: store.listByPipeline.bind(store),
+    listActive: store.listActive.bind(store),
+    save: async (run: RunState, expected: number) => {
+      const current = await rival.get(runId);
+      current.jobs.counter!.attempt += 100;
+      await rival.save(current, current.version);
+      rivalWrites++;
+      return store.save(run, expected);
+    },
+  };
+  await assert.rejects(applyEvent({ runs: contested, decide: countingDecide, maxAttempts: 3, backoffMs: () => 0 }, approval(runId, 1)), ConflictError);
+  const stored = await store.get(runId);
+  assert.equal(rivalWrites, 3);
+  assert.equal(stored.jobs.counter!.attempt, 300, 'only the rival\'s increments are stored');
+  assert.equal(stored.version, 3);
+});
+
+test('a terminal run written through applyEvent leaves the active list', async () => {
+  const runId = ulid();
+  const pipelineId = uniqueName('apply-active');
+  const deps = { runs: store, decide: countingDecide };
+  await applyEvent(deps, runRequested(runId, pipelineId));
+  assert.deepEqual((await store.listActive(pipelineId)).map((r) => r.runId), [runId]);
+  await applyEvent(deps, { type: 'CancelRequested', id: `${runId}:cancel`, runId, at: nextTime(), by: 'ops' });
+  assert.deepEqual(await store.listActive(pipelineId), []);
+  assert.equal(typeof (await rawItem(runId))?.expiresAt, 'number');
+});
