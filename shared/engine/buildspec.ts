@@ -1,0 +1,170 @@
+/**
+ * The CodeBuild buildspec (version 0.2) for one job, generated from its
+ * normalised JobSpec. Pure: the run-specific values (bucket, run id, commit)
+ * are not baked in but read from the environment variables the runner sets on
+ * every build (SLIPWAY_*), so one job always yields the same text.
+ *
+ * Phases:
+ * - install: runtime versions and the job's install steps;
+ * - pre_build: declared inputs are downloaded from
+ *   `s3://$SLIPWAY_ARTIFACT_BUCKET/runs/$SLIPWAY_RUN_ID/<input>/` into the
+ *   workspace (each file lands at the path it was uploaded from); image jobs log
+ *   in to ECR;
+ * - build: the job's commands; image jobs then build, tag and push the image and
+ *   export `imageUri` and `imageDigest`;
+ * - post_build: when the build succeeded, every declared output is uploaded to
+ *   `s3://$SLIPWAY_ARTIFACT_BUCKET/runs/$SLIPWAY_RUN_ID/<job>/<path>`; an output
+ *   pattern that matches nothing fails the build, so a job never "succeeds"
+ *   without the artifacts its dependents need.
+ */
+import { stringify } from 'yaml';
+import { ValidationError } from '../errors.ts';
+import type { JobSpec } from '../domain/pipeline.ts';
+import { runtimeVersionsFor } from '../domain/templates.ts';
+
+export interface BuildspecOptions {
+  /** ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); required for image jobs. */
+  ecrRegistry?: string;
+}
+
+/** Variables an image job exports; CodeBuild reports them with the finished build. */
+export const IMAGE_OUTPUT_VARIABLES = ['imageUri', 'imageDigest'] as const;
+
+/** Where a job's artifacts live in the bucket, relative to the bucket root. */
+export function artifactPrefix(runId: string, job: string): string {
+  return `runs/${runId}/${job}/`;
+}
+
+const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const ECR_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Generates the buildspec YAML for a build or image job. Throws ValidationError for a job that cannot be built. */
+export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): string {
+  if (job.kind !== 'build' && job.kind !== 'image') {
+    throw new ValidationError(`job "${job.name}" is a ${job.kind} job; only build and image jobs run in CodeBuild`);
+  }
+  checkName('job', job.name);
+  for (const input of job.inputs) checkName('input', input);
+  for (const name of Object.keys(job.env)) {
+    if (!ENV_NAME.test(name)) throw new ValidationError(`job "${job.name}": environment variable name "${name}" is not valid`);
+  }
+
+  const runtimeVersions = runtimeVersionsFor(job);
+  const install = [...job.install];
+  const preBuild = job.inputs.map(downloadInput);
+  const build = [...job.commands];
+  const postBuild: string[] = [];
+  const env: Record<string, unknown> = { shell: 'bash' };
+  if (Object.keys(job.env).length > 0) env.variables = { ...job.env };
+
+  if (job.kind === 'image') {
+    const image = imageCommands(job, opts);
+    preBuild.push(image.login);
+    build.push(...image.build);
+    env['exported-variables'] = [...IMAGE_OUTPUT_VARIABLES];
+  }
+  if (job.outputs.length > 0) {
+    postBuild.push(uploadGuard(), ...job.outputs.map((pattern) => uploadOutput(job.name, pattern)));
+  }
+
+  const phases: Record<string, unknown> = {};
+  if (Object.keys(runtimeVersions).length > 0 || install.length > 0) {
+    phases.install = { ...(Object.keys(runtimeVersions).length > 0 ? { 'runtime-versions': runtimeVersions } : {}), commands: orNoop(install) };
+  }
+  if (preBuild.length > 0) phases.pre_build = { commands: preBuild };
+  phases.build = { commands: orNoop(build) };
+  if (postBuild.length > 0) phases.post_build = { commands: postBuild };
+
+  const spec: Record<string, unknown> = { version: 0.2, env, phases };
+  if (job.cache.length > 0) spec.cache = { paths: [...job.cache] };
+  return stringify(spec, { lineWidth: 0 });
+}
+
+function checkName(what: string, name: string): void {
+  if (!JOB_NAME.test(name)) throw new ValidationError(`${what} name "${name}" cannot be used in an artifact path`);
+}
+
+/** CodeBuild rejects a phase without commands; an empty job still has to run (and succeed). */
+function orNoop(commands: string[]): string[] {
+  return commands.length > 0 ? commands : ['true'];
+}
+
+const S3_RUN_PREFIX = 's3://${SLIPWAY_ARTIFACT_BUCKET}/runs/${SLIPWAY_RUN_ID}';
+
+function downloadInput(input: string): string {
+  return `aws s3 cp --recursive --only-show-errors "${S3_RUN_PREFIX}/${input}/" .`;
+}
+
+/**
+ * post_build runs after a failed build too; outputs of a failed attempt are not
+ * published (the phase still ends with success so the build's own failure is the
+ * one reported).
+ */
+function uploadGuard(): string {
+  return 'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" != "1" ]; then echo "slipway: build failed, outputs not uploaded"; exit 0; fi';
+}
+
+function uploadOutput(job: string, pattern: string): string {
+  const glob = shellGlob(pattern);
+  const label = shellQuote(pattern);
+  // A wildcard already reaches the files inside matched directories (`dist/**`);
+  // only a directory named literally (`dist`) is copied recursively.
+  const onDirectory = /[*?[]/.test(pattern) ? 'continue' : `aws s3 cp --recursive --only-show-errors "$p" "${S3_RUN_PREFIX}/${job}/\${p%/}"`;
+  return [
+    `shopt -s globstar nullglob dotglob; found=0; for p in ${glob}; do found=1;`,
+    `if [ -d "$p" ]; then ${onDirectory};`,
+    `else aws s3 cp --only-show-errors "$p" "${S3_RUN_PREFIX}/${job}/$p"; fi; done;`,
+    `if [ "$found" = 0 ]; then echo "slipway: output ${label} matched no file" >&2; exit 1; fi`,
+  ].join(' ');
+}
+
+function imageCommands(job: JobSpec, opts: BuildspecOptions): { login: string; build: string[] } {
+  const image = job.image;
+  if (!image) throw new ValidationError(`image job "${job.name}" has no image settings`);
+  const registry = opts.ecrRegistry;
+  if (!registry || !/^[A-Za-z0-9.-]+(?::\d+)?$/.test(registry)) {
+    throw new ValidationError(`image job "${job.name}" needs the ECR registry host (SLIPWAY_ECR_REGISTRY), got ${JSON.stringify(registry ?? '')}`);
+  }
+  if (!ECR_REPOSITORY.test(image.repository)) throw new ValidationError(`image job "${job.name}": "${image.repository}" is not a valid ECR repository name`);
+  for (const tag of image.tags) {
+    if (!DOCKER_TAG.test(tag)) throw new ValidationError(`image job "${job.name}": "${tag}" is not a valid image tag`);
+  }
+  const repo = `${registry}/${image.repository}`;
+  const primary = `${repo}:\${SLIPWAY_COMMIT}`;
+  const build = [
+    `docker build -f ${shellQuote(image.dockerfile)} -t "${primary}" ${shellQuote(image.context)}`,
+    ...image.tags.map((tag) => `docker tag "${primary}" "${repo}:${tag}"`),
+    `docker push "${primary}"`,
+    ...image.tags.map((tag) => `docker push "${repo}:${tag}"`),
+    `export imageUri="${primary}"`,
+    // RepoDigests is filled in by the push: "<repo>@sha256:<hex>".
+    `export imageDigest="$(docker inspect --format '{{index .RepoDigests 0}}' "${primary}" | cut -d@ -f2)"`,
+    'test -n "$imageDigest" || { echo "slipway: no digest for the pushed image" >&2; exit 1; }',
+  ];
+  return {
+    login: `aws ecr get-login-password --region "\${AWS_REGION:-$AWS_DEFAULT_REGION}" | docker login --username AWS --password-stdin ${registry}`,
+    build,
+  };
+}
+
+/** Single-quotes a literal for bash. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A glob for bash: `*`, `?` and `[...]` keep their meaning (with globstar, `**`
+ * crosses directories); every other character is taken literally. A leading
+ * `./` is dropped so artifact keys stay relative.
+ */
+export function shellGlob(pattern: string): string {
+  const p = pattern.replace(/^(\.\/)+/, '');
+  if (p === '' || p.startsWith('/') || p.split('/').includes('..')) {
+    throw new ValidationError(`output "${pattern}" must be a relative path inside the workspace`);
+  }
+  let out = '';
+  for (const ch of p) out += /[A-Za-z0-9_*?[\]/.\-]/.test(ch) ? ch : `\\${ch}`;
+  return out;
+}

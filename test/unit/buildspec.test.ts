@@ -1,0 +1,155 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { generateBuildspec, shellGlob } from '../../shared/engine/buildspec.ts';
+import { ValidationError } from '../../shared/errors.ts';
+import { imageJob, jobSpec } from '../support/engine-fixtures.ts';
+
+interface Spec {
+  version: number;
+  env: { shell: string; variables?: Record<string, string>; 'exported-variables'?: string[] };
+  phases: Record<string, { commands: string[]; 'runtime-versions'?: Record<string, string> }>;
+  cache?: { paths: string[] };
+}
+
+const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+
+function specOf(job = jobSpec('build')): Spec {
+  return parse(generateBuildspec(job, { ecrRegistry: REGISTRY })) as Spec;
+}
+
+test('a build job runs its install steps, commands and cache paths in that order', () => {
+  const spec = specOf(jobSpec('build', { template: 'node', buildImage: 'aws/codebuild/amazonlinux-x86_64-standard:5.0', install: ['npm ci'], commands: ['npm run build', 'npm test'], cache: ['node_modules/**/*'], env: { NODE_ENV: 'production' } }));
+  assert.equal(spec.version, 0.2);
+  assert.equal(spec.env.shell, 'bash');
+  assert.deepEqual(spec.env.variables, { NODE_ENV: 'production' });
+  assert.ok(spec.phases.install['runtime-versions']?.nodejs, 'the node template pins a runtime on a managed image');
+  assert.deepEqual(spec.phases.install.commands, ['npm ci']);
+  assert.deepEqual(spec.phases.build.commands, ['npm run build', 'npm test']);
+  assert.deepEqual(spec.cache, { paths: ['node_modules/**/*'] });
+  assert.equal(spec.phases.post_build, undefined, 'no outputs, nothing to upload');
+  assert.equal(spec.env['exported-variables'], undefined);
+});
+
+test('a custom image gets no runtime-versions, which CodeBuild would reject', () => {
+  const spec = specOf(jobSpec('build', { template: 'node', buildImage: 'public.ecr.aws/docker/library/node:22', commands: ['npm test'] }));
+  assert.equal(spec.phases.install, undefined);
+});
+
+test('a job without commands still has a build phase that succeeds', () => {
+  assert.deepEqual(specOf(jobSpec('noop')).phases.build.commands, ['true']);
+});
+
+test('declared inputs are downloaded from the run prefix before the commands run', () => {
+  const spec = specOf(jobSpec('test', { inputs: ['build', 'lint'], commands: ['npm test'] }));
+  assert.deepEqual(spec.phases.pre_build.commands, [
+    'aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/runs/${SLIPWAY_RUN_ID}/build/" .',
+    'aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/runs/${SLIPWAY_RUN_ID}/lint/" .',
+  ]);
+});
+
+test('an image job logs in to ECR, builds the Dockerfile, tags with the commit and configured tags, pushes and exports the image', () => {
+  const spec = specOf(imageJob('image', { image: { dockerfile: 'docker/app.Dockerfile', context: 'app', repository: 'acme/web', tags: ['latest', 'stable'] } }));
+  assert.deepEqual(spec.env['exported-variables'], ['imageUri', 'imageDigest']);
+  assert.match(spec.phases.pre_build.commands.at(-1)!, new RegExp(`aws ecr get-login-password .* \\| docker login --username AWS --password-stdin ${REGISTRY.replace(/\./g, '\\.')}$`));
+  const build = spec.phases.build.commands;
+  const repo = `${REGISTRY}/acme/web`;
+  assert.equal(build[0], `docker build -f 'docker/app.Dockerfile' -t "${repo}:\${SLIPWAY_COMMIT}" 'app'`);
+  assert.ok(build.includes(`docker tag "${repo}:\${SLIPWAY_COMMIT}" "${repo}:latest"`));
+  assert.ok(build.includes(`docker push "${repo}:\${SLIPWAY_COMMIT}"`));
+  assert.ok(build.includes(`docker push "${repo}:stable"`));
+  assert.ok(build.includes(`export imageUri="${repo}:\${SLIPWAY_COMMIT}"`));
+  assert.ok(build.some((c) => c.startsWith('export imageDigest=')));
+});
+
+test('an image job without a registry, a bad tag or a bad repository is refused with the reason', () => {
+  assert.throws(() => generateBuildspec(imageJob('image')), (e: unknown) => e instanceof ValidationError && /SLIPWAY_ECR_REGISTRY/.test(e.message));
+  assert.throws(
+    () => generateBuildspec(imageJob('image', { image: { dockerfile: 'Dockerfile', context: '.', repository: 'acme/web', tags: ['no spaces'] } }), { ecrRegistry: REGISTRY }),
+    /"no spaces" is not a valid image tag/,
+  );
+  assert.throws(
+    () => generateBuildspec(imageJob('image', { image: { dockerfile: 'Dockerfile', context: '.', repository: 'Acme/Web', tags: [] } }), { ecrRegistry: REGISTRY }),
+    /not a valid ECR repository name/,
+  );
+});
+
+test('deploy and approval jobs have no buildspec', () => {
+  assert.throws(() => generateBuildspec(jobSpec('ship', { kind: 'deploy' })), ValidationError);
+});
+
+test('output globs keep their wildcards and quote everything else', () => {
+  assert.equal(shellGlob('dist/**'), 'dist/**');
+  assert.equal(shellGlob('./reports/*.xml'), 'reports/*.xml');
+  assert.equal(shellGlob('my file;rm -rf $HOME'), 'my\\ file\\;rm\\ -rf\\ \\$HOME');
+  assert.throws(() => shellGlob('../secrets'), ValidationError);
+  assert.throws(() => shellGlob('/etc/passwd'), ValidationError);
+});
+
+test('every generated command is valid bash', () => {
+  const spec = specOf(imageJob('image', { inputs: ['build'], commands: ['make'], outputs: ['dist/**', 'a b.txt'] }));
+  for (const phase of Object.values(spec.phases)) {
+    for (const command of phase.commands) execFileSync('bash', ['-n', '-c', command]);
+  }
+});
+
+/** Runs the upload commands in a workspace with a fake `aws` that records its arguments. */
+function runPostBuild(outputs: string[], files: string[], succeeding = '1'): { log: string[]; status: number } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'buildspec-'));
+  const bin = path.join(dir, 'bin');
+  const work = path.join(dir, 'work');
+  mkdirSync(bin);
+  mkdirSync(work);
+  for (const f of files) {
+    mkdirSync(path.dirname(path.join(work, f)), { recursive: true });
+    writeFileSync(path.join(work, f), 'x');
+  }
+  const log = path.join(dir, 'aws.log');
+  writeFileSync(path.join(bin, 'aws'), `#!/bin/bash\necho "$*" >> ${JSON.stringify(log)}\n`);
+  chmodSync(path.join(bin, 'aws'), 0o755);
+  writeFileSync(log, '');
+  const spec = specOf(jobSpec('build', { outputs }));
+  const script = spec.phases.post_build.commands.join('\n');
+  let status = 0;
+  try {
+    execFileSync('bash', ['-e', '-c', script], {
+      cwd: work,
+      stdio: 'pipe',
+      env: { PATH: `${bin}:${process.env.PATH}`, SLIPWAY_ARTIFACT_BUCKET: 'bucket', SLIPWAY_RUN_ID: 'R1', CODEBUILD_BUILD_SUCCEEDING: succeeding },
+    });
+  } catch (e) {
+    status = (e as { status: number }).status;
+  }
+  return { log: readFileSync(log, 'utf8').split('\n').filter(Boolean).sort(), status };
+}
+
+test('outputs upload to runs/<runId>/<job>/ under the path they had in the workspace', () => {
+  const { log, status } = runPostBuild(['dist/**', 'package.json'], ['dist/app.js', 'dist/lib/util.js', 'package.json', 'src/index.ts']);
+  assert.equal(status, 0);
+  assert.ok(log.includes('s3 cp --only-show-errors dist/app.js s3://bucket/runs/R1/build/dist/app.js'), log.join('\n'));
+  assert.ok(log.includes('s3 cp --only-show-errors dist/lib/util.js s3://bucket/runs/R1/build/dist/lib/util.js'), log.join('\n'));
+  assert.ok(log.includes('s3 cp --only-show-errors package.json s3://bucket/runs/R1/build/package.json'));
+  assert.ok(!log.some((l) => l.includes('src/index.ts')));
+  assert.ok(!log.some((l) => l.includes('--recursive')), 'files under a wildcard are uploaded once each');
+});
+
+test('an output naming a directory uploads the directory recursively', () => {
+  const { log, status } = runPostBuild(['target'], ['target/app.jar', 'target/classes/A.class']);
+  assert.equal(status, 0);
+  assert.deepEqual(log, ['s3 cp --recursive --only-show-errors target s3://bucket/runs/R1/build/target']);
+});
+
+test('an output that matches no file fails the build', () => {
+  const { status } = runPostBuild(['dist/**'], ['src/index.ts']);
+  assert.equal(status, 1);
+});
+
+test('a failed build uploads nothing', () => {
+  const { log, status } = runPostBuild(['dist/**'], ['dist/app.js'], '0');
+  assert.equal(status, 0);
+  assert.deepEqual(log, []);
+});
