@@ -3,7 +3,7 @@
  * `shared/aws`, for the local mode in `shared/local`. Every adapter turns SDK
  * errors into the domain errors of `errors.ts` at the edge.
  */
-import type { PipelineSpec, Provider } from './domain/pipeline.ts';
+import type { JobSpec, PipelineSpec, Provider } from './domain/pipeline.ts';
 import type { RunState, RunStatus } from './domain/run.ts';
 import type { EngineMessage, ReleaseMessage } from './messages.ts';
 
@@ -90,6 +90,8 @@ export interface BuildRequest {
   branch?: string;
   repository: string;
   provider: Provider;
+  /** The job as the run's pinned pipeline version defines it: buildspec, image, compute class, timeout. */
+  spec: JobSpec;
 }
 
 export interface BuildRunner {
