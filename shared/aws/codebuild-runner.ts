@@ -1,0 +1,144 @@
+/**
+ * BuildRunner over CodeBuild: one project per compute class, every job a
+ * StartBuild with overrides (generated buildspec, image, source at the commit,
+ * SLIPWAY_* environment, timeout, privileged mode for image jobs only).
+ *
+ * Idempotency: `idempotencyToken` is the job attempt's token, so a repeated
+ * StartBuild for one attempt returns the build the first call started instead of
+ * starting another. CodeBuild honours a token for 5 minutes and answers a repeat
+ * whose parameters differ with an error, which is why every override here is
+ * derived from the request alone (no clock, no randomness). The engine queue's
+ * visibility timeout must stay well under those 5 minutes.
+ */
+import { CodeBuildClient, StartBuildCommand, StopBuildCommand, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
+import type { ComputeClass, Provider } from '../domain/pipeline.ts';
+import { generateBuildspec } from '../engine/buildspec.ts';
+import { RetryableError, ValidationError } from '../errors.ts';
+import type { BuildRequest, BuildRunner } from '../ports.ts';
+
+export interface CodeBuildRunnerConfig {
+  /** Project name per compute class (SLIPWAY_BUILD_PROJECTS). */
+  projects: Partial<Record<ComputeClass, string>>;
+  /** Bucket the builds read inputs from and write outputs to (SLIPWAY_ARTIFACT_BUCKET). */
+  artifactBucket: string;
+  /** ECR registry host for image jobs (SLIPWAY_ECR_REGISTRY). */
+  ecrRegistry?: string;
+}
+
+/** The environment variables the engine sets on every build; build-events reads them back. */
+export const BUILD_ENV = {
+  runId: 'SLIPWAY_RUN_ID',
+  pipelineId: 'SLIPWAY_PIPELINE_ID',
+  job: 'SLIPWAY_JOB',
+  jobKind: 'SLIPWAY_JOB_KIND',
+  attempt: 'SLIPWAY_ATTEMPT',
+  commit: 'SLIPWAY_COMMIT',
+  branch: 'SLIPWAY_BRANCH',
+  artifactBucket: 'SLIPWAY_ARTIFACT_BUCKET',
+} as const;
+
+const SOURCE: Record<Provider, { type: SourceType; host: string }> = {
+  github: { type: 'GITHUB', host: 'https://github.com' },
+  gitlab: { type: 'GITLAB', host: 'https://gitlab.com' },
+  bitbucket: { type: 'BITBUCKET', host: 'https://bitbucket.org' },
+};
+
+/** Parses SLIPWAY_BUILD_PROJECTS (`{"small":"slipway-small",...}`), naming the problem. */
+export function parseBuildProjects(json: string): Partial<Record<ComputeClass, string>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new Error('SLIPWAY_BUILD_PROJECTS is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('SLIPWAY_BUILD_PROJECTS must be a JSON object of compute class -> project name');
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string' || v === '') throw new Error(`SLIPWAY_BUILD_PROJECTS.${k} must be a project name`);
+  }
+  return value as Partial<Record<ComputeClass, string>>;
+}
+
+export class CodeBuildRunner implements BuildRunner {
+  constructor(private readonly client: CodeBuildClient, private readonly config: CodeBuildRunnerConfig) {}
+
+  async start(request: BuildRequest): Promise<{ buildId: string }> {
+    const input = this.startBuildInput(request);
+    let out;
+    try {
+      out = await this.client.send(new StartBuildCommand(input));
+    } catch (err) {
+      throw toDomainError(err, `StartBuild for ${request.job} (attempt ${request.attempt}) of run ${request.runId}`);
+    }
+    const buildId = out.build?.id;
+    if (!buildId) throw new RetryableError(`StartBuild for ${request.job} of run ${request.runId} returned no build id`);
+    return { buildId };
+  }
+
+  async stop(buildId: string): Promise<void> {
+    try {
+      await this.client.send(new StopBuildCommand({ id: buildId }));
+    } catch (err) {
+      // A build that already ended or was never found needs no stopping.
+      if (isNamed(err, 'ResourceNotFoundException') || (isNamed(err, 'InvalidInputException') && /complete|finished|not in progress/i.test(messageOf(err)))) return;
+      throw toDomainError(err, `StopBuild ${buildId}`);
+    }
+  }
+
+  /** The StartBuild input for a request; exported through the class for tests and the benchmark. */
+  startBuildInput(request: BuildRequest): StartBuildCommandInput {
+    const { spec } = request;
+    const projectName = this.config.projects[spec.compute];
+    if (!projectName) throw new ValidationError(`no CodeBuild project is configured for compute class "${spec.compute}" (SLIPWAY_BUILD_PROJECTS)`);
+    const source = SOURCE[request.provider];
+    if (!source) throw new ValidationError(`unsupported provider "${request.provider}"`);
+    const env: Record<string, string> = {
+      [BUILD_ENV.runId]: request.runId,
+      [BUILD_ENV.pipelineId]: request.pipelineId,
+      [BUILD_ENV.job]: request.job,
+      [BUILD_ENV.jobKind]: spec.kind,
+      [BUILD_ENV.attempt]: String(request.attempt),
+      [BUILD_ENV.commit]: request.commit,
+      [BUILD_ENV.artifactBucket]: this.config.artifactBucket,
+    };
+    if (request.branch !== undefined) env[BUILD_ENV.branch] = request.branch;
+    const environmentVariablesOverride: EnvironmentVariable[] = Object.entries(env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' }));
+    return {
+      projectName,
+      idempotencyToken: request.token,
+      sourceTypeOverride: source.type,
+      sourceLocationOverride: `${source.host}/${request.repository}.git`,
+      sourceVersion: request.commit,
+      buildspecOverride: generateBuildspec(spec, { ecrRegistry: this.config.ecrRegistry }),
+      ...(spec.buildImage ? { imageOverride: spec.buildImage } : {}),
+      environmentVariablesOverride,
+      // CodeBuild accepts 5..2160 minutes.
+      timeoutInMinutesOverride: Math.min(2160, Math.max(5, Math.ceil(spec.timeoutMinutes))),
+      privilegedModeOverride: spec.kind === 'image',
+    };
+  }
+}
+
+/** SDK errors -> domain errors: what a retry can fix becomes RetryableError; a request CodeBuild refuses is permanent. */
+export function toDomainError(err: unknown, what: string): Error {
+  const message = `${what} failed: ${messageOf(err)}`;
+  if (isNamed(err, 'InvalidInputException') || isNamed(err, 'ResourceNotFoundException') || isNamed(err, 'OAuthProviderException')) {
+    return new ValidationError(message);
+  }
+  if (isNamed(err, 'AccountLimitExceededException') || isNamed(err, 'ThrottlingException') || isNamed(err, 'TooManyRequestsException')) {
+    return new RetryableError(message, { cause: err });
+  }
+  const meta = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
+  const status = meta?.httpStatusCode;
+  const retryable = (err as { $retryable?: unknown } | undefined)?.$retryable !== undefined;
+  // No HTTP status at all: the request never got an answer (network, timeout).
+  if (retryable || status === undefined || status >= 500 || status === 429) return new RetryableError(message, { cause: err });
+  return err instanceof Error ? err : new Error(message);
+}
+
+function isNamed(err: unknown, name: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === name;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

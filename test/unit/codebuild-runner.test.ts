@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  AccountLimitExceededException,
+  CodeBuildClient,
+  CodeBuildServiceException,
+  InvalidInputException,
+  ResourceNotFoundException,
+  StartBuildCommand,
+  StopBuildCommand,
+} from '@aws-sdk/client-codebuild';
+import { parse } from 'yaml';
+import { CodeBuildRunner, parseBuildProjects } from '../../shared/aws/codebuild-runner.ts';
+import { RetryableError, ValidationError } from '../../shared/errors.ts';
+import { attemptToken } from '../../shared/domain/run.ts';
+import type { BuildRequest } from '../../shared/ports.ts';
+import { imageJob, jobSpec } from '../support/engine-fixtures.ts';
+
+const cb = mockClient(CodeBuildClient);
+const config = { projects: { small: 'slipway-small', large: 'slipway-large' }, artifactBucket: 'acme-artifacts', ecrRegistry: '123456789012.dkr.ecr.eu-west-1.amazonaws.com' };
+
+function request(overrides: Partial<BuildRequest> = {}): BuildRequest {
+  return {
+    runId: '01JRUN',
+    pipelineId: 'web',
+    job: 'build',
+    attempt: 1,
+    token: attemptToken('01JRUN', 'build', 1),
+    commit: 'a'.repeat(40),
+    branch: 'main',
+    repository: 'acme/web',
+    provider: 'github',
+    spec: jobSpec('build', { commands: ['make'], timeoutMinutes: 20, buildImage: 'aws/codebuild/amazonlinux-x86_64-standard:5.0' }),
+    ...overrides,
+  };
+}
+
+function sdkError<T extends CodeBuildServiceException>(Ctor: new (o: { message: string; $metadata: object }) => T, message: string, status = 400): T {
+  return new Ctor({ message, $metadata: { httpStatusCode: status } });
+}
+
+test('a build job starts in the project of its compute class with every override', async () => {
+  cb.reset();
+  cb.on(StartBuildCommand).resolves({ build: { id: 'slipway-small:1111' } });
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+
+  const out = await runner.start(request());
+
+  assert.deepEqual(out, { buildId: 'slipway-small:1111' });
+  const input = cb.commandCalls(StartBuildCommand)[0].args[0].input;
+  assert.equal(input.projectName, 'slipway-small');
+  assert.equal(input.idempotencyToken, '01JRUN:build:1');
+  assert.equal(input.sourceTypeOverride, 'GITHUB');
+  assert.equal(input.sourceLocationOverride, 'https://github.com/acme/web.git');
+  assert.equal(input.sourceVersion, 'a'.repeat(40));
+  assert.equal(input.imageOverride, 'aws/codebuild/amazonlinux-x86_64-standard:5.0');
+  assert.equal(input.timeoutInMinutesOverride, 20);
+  assert.equal(input.privilegedModeOverride, false);
+  assert.deepEqual((parse(input.buildspecOverride!) as { phases: { build: { commands: string[] } } }).phases.build.commands, ['make']);
+  assert.deepEqual(Object.fromEntries(input.environmentVariablesOverride!.map((v) => [v.name, v.value])), {
+    SLIPWAY_RUN_ID: '01JRUN',
+    SLIPWAY_PIPELINE_ID: 'web',
+    SLIPWAY_JOB: 'build',
+    SLIPWAY_JOB_KIND: 'build',
+    SLIPWAY_ATTEMPT: '1',
+    SLIPWAY_COMMIT: 'a'.repeat(40),
+    SLIPWAY_BRANCH: 'main',
+    SLIPWAY_ARTIFACT_BUCKET: 'acme-artifacts',
+  });
+  assert.ok(input.environmentVariablesOverride!.every((v) => v.type === 'PLAINTEXT'));
+});
+
+test('only image jobs run privileged', async () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  const input = runner.startBuildInput(request({ job: 'image', spec: imageJob('image', { compute: 'large' }) }));
+  assert.equal(input.privilegedModeOverride, true);
+  assert.equal(input.projectName, 'slipway-large');
+  assert.equal(input.imageOverride, undefined, 'no image of its own: the project default (with docker) is used');
+});
+
+test('the same attempt always yields the same StartBuild input, so CodeBuild can honour the idempotency token', () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  assert.deepEqual(runner.startBuildInput(request()), runner.startBuildInput(request()));
+  assert.notEqual(runner.startBuildInput(request({ attempt: 2, token: attemptToken('01JRUN', 'build', 2) })).idempotencyToken, runner.startBuildInput(request()).idempotencyToken);
+});
+
+test('GitLab and Bitbucket repositories are built from their own hosts', () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  const gl = runner.startBuildInput(request({ provider: 'gitlab', repository: 'acme/platform/web' }));
+  assert.equal(gl.sourceTypeOverride, 'GITLAB');
+  assert.equal(gl.sourceLocationOverride, 'https://gitlab.com/acme/platform/web.git');
+  const bb = runner.startBuildInput(request({ provider: 'bitbucket' }));
+  assert.equal(bb.sourceTypeOverride, 'BITBUCKET');
+  assert.equal(bb.sourceLocationOverride, 'https://bitbucket.org/acme/web.git');
+});
+
+test('timeouts are clamped to what CodeBuild accepts', () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  assert.equal(runner.startBuildInput(request({ spec: jobSpec('build', { timeoutMinutes: 1 }) })).timeoutInMinutesOverride, 5);
+  assert.equal(runner.startBuildInput(request({ spec: jobSpec('build', { timeoutMinutes: 5000 }) })).timeoutInMinutesOverride, 2160);
+});
+
+test('a compute class without a project is a permanent error naming the setting', async () => {
+  cb.reset();
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  await assert.rejects(runner.start(request({ spec: jobSpec('build', { compute: 'medium' }) })), (e: unknown) => e instanceof ValidationError && /"medium".*SLIPWAY_BUILD_PROJECTS/.test(e.message));
+  assert.equal(cb.commandCalls(StartBuildCommand).length, 0);
+});
+
+test('throttling, account limits and server errors are retryable; invalid input is not', async () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  const cases: Array<[unknown, new (...a: never[]) => Error]> = [
+    [sdkError(AccountLimitExceededException, 'too many concurrent builds'), RetryableError],
+    [Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }), RetryableError],
+    [Object.assign(new Error('internal'), { name: 'InternalFailure', $metadata: { httpStatusCode: 500 } }), RetryableError],
+    [Object.assign(new Error('socket hang up'), { name: 'Error' }), RetryableError],
+    [sdkError(InvalidInputException, 'Invalid buildspec'), ValidationError],
+    [sdkError(ResourceNotFoundException, 'project not found'), ValidationError],
+  ];
+  for (const [err, expected] of cases) {
+    cb.reset();
+    cb.on(StartBuildCommand).rejects(err as Error);
+    await assert.rejects(runner.start(request()), (e: unknown) => e instanceof expected && /StartBuild for build \(attempt 1\) of run 01JRUN failed/.test((e as Error).message), String(err));
+  }
+});
+
+test('stopping a build that already ended is not an error', async () => {
+  cb.reset();
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  cb.on(StopBuildCommand).rejects(sdkError(InvalidInputException, 'Build already complete'));
+  await runner.stop('slipway-small:1111');
+  cb.reset();
+  cb.on(StopBuildCommand).resolves({});
+  await runner.stop('slipway-small:2222');
+  assert.equal(cb.commandCalls(StopBuildCommand)[0].args[0].input.id, 'slipway-small:2222');
+});
+
+test('SLIPWAY_BUILD_PROJECTS is parsed with errors that name it', () => {
+  assert.deepEqual(parseBuildProjects('{"small":"p-small","large":"p-large"}'), { small: 'p-small', large: 'p-large' });
+  assert.throws(() => parseBuildProjects('nope'), /SLIPWAY_BUILD_PROJECTS is not valid JSON/);
+  assert.throws(() => parseBuildProjects('{"small":3}'), /SLIPWAY_BUILD_PROJECTS.small/);
+});
