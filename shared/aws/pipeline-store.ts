@@ -1,0 +1,177 @@
+/**
+ * `PipelineStore` on DynamoDB. Every registration writes a new immutable version
+ * item (`V#<n>`) and moves the `LATEST` pointer in one transaction: the version
+ * item must not exist and the pointer must still name the previous version, so
+ * two concurrent registrations can never both become version n. The LATEST item
+ * carries a copy of the latest record (one read for `get(id)`) and the index
+ * attributes for listing pipelines (GSI1) and webhook matching (GSI2).
+ */
+import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import type { Provider } from '../domain/pipeline.ts';
+import type { Page, PipelineRecord, PipelineStore } from '../ports.ts';
+import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, decodeCursor, encodeCursor, keys, pageLimit, toDomainError } from './table.ts';
+
+export interface DynamoPipelineStoreOptions {
+  /** Registrations that lose a race re-read the pointer and try the next version, this many times in all. @default 8 */
+  maxAttempts?: number;
+  /** Clock for `createdAt`. @default () => new Date() */
+  now?: () => Date;
+}
+
+const GSI1 = TABLE_INDEXES.byPipeline;
+const GSI2 = TABLE_INDEXES.byRepository;
+const PIPELINE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export class DynamoPipelineStore implements PipelineStore {
+  private readonly maxAttempts: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly client: DynamoDBDocumentClient, private readonly tableName: string, opts: DynamoPipelineStoreOptions = {}) {
+    this.maxAttempts = opts.maxAttempts ?? 8;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  async put(input: Omit<PipelineRecord, 'version' | 'createdAt'>): Promise<PipelineRecord> {
+    if (!PIPELINE_ID.test(input.id)) {
+      throw new ValidationError('invalid pipeline id', [{ path: 'id', message: 'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit' }]);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const previous = await this.latestVersion(input.id);
+      const record: PipelineRecord = { ...input, version: previous + 1, createdAt: this.now().toISOString() };
+      try {
+        await this.client.send(new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...keys.pipelineVersion(input.id, record.version), entity: 'pipelineVersion', [PIPELINE_RECORD_ATTRIBUTE]: record },
+                ConditionExpression: 'attribute_not_exists(PK)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...keys.pipelineLatest(input.id),
+                  entity: 'pipeline',
+                  latestVersion: record.version,
+                  [PIPELINE_RECORD_ATTRIBUTE]: record,
+                  [GSI1.partitionKey.name]: keys.allPipelines,
+                  [GSI1.sortKey.name]: `PIPELINE#${input.id}`,
+                  [GSI2.partitionKey.name]: keys.repository(record.spec.source.provider, record.spec.source.repository),
+                  [GSI2.sortKey.name]: `PIPELINE#${input.id}`,
+                },
+                ...(previous === 0
+                  ? { ConditionExpression: 'attribute_not_exists(PK)' }
+                  : { ConditionExpression: 'latestVersion = :previous', ExpressionAttributeValues: { ':previous': previous } }),
+              },
+            },
+          ],
+        }));
+        return record;
+      } catch (err) {
+        if (!lostRace(err)) throw toDomainError(err, `pipeline ${input.id} changed while being registered`);
+        if (attempt >= this.maxAttempts) {
+          throw new ConflictError(`pipeline ${input.id} is being registered concurrently; ${attempt} attempts lost the race, try again`);
+        }
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * 2 ** attempt)));
+      }
+    }
+  }
+
+  async get(id: string, version?: number): Promise<PipelineRecord> {
+    if (version !== undefined && (!Number.isInteger(version) || version < 1)) {
+      throw new ValidationError('invalid pipeline version', [{ path: 'version', message: `must be a whole number from 1, got ${version}` }]);
+    }
+    const key = version === undefined ? keys.pipelineLatest(id) : keys.pipelineVersion(id, version);
+    let item;
+    try {
+      ({ Item: item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key })));
+    } catch (err) {
+      throw toDomainError(err, `pipeline ${id} could not be read`);
+    }
+    if (!item) throw new NotFoundError(version === undefined ? `pipeline ${id} does not exist` : `pipeline ${id} has no version ${version}`);
+    return item[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord;
+  }
+
+  /** Latest version of each pipeline, ordered by id. */
+  async list(opts: { limit?: number; cursor?: string } = {}): Promise<Page<PipelineRecord>> {
+    const limit = pageLimit(opts.limit);
+    const start = opts.cursor
+      ? decodeCursor(opts.cursor, ['PK', 'SK', GSI1.partitionKey.name, GSI1.sortKey.name], { [GSI1.partitionKey.name]: keys.allPipelines, SK: 'LATEST' })
+      : undefined;
+    let out;
+    try {
+      out = await this.client.send(new QueryCommand({
+        TableName: this.tableName,
+        IndexName: GSI1.indexName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': GSI1.partitionKey.name },
+        ExpressionAttributeValues: { ':pk': keys.allPipelines },
+        Limit: limit + 1,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }));
+    } catch (err) {
+      throw toDomainError(err, 'listing pipelines failed');
+    }
+    const items = out.Items ?? [];
+    const page = items.slice(0, limit);
+    let cursor: string | undefined;
+    if (items.length > limit) {
+      const last = page[page.length - 1]!;
+      cursor = encodeCursor({ PK: last.PK, SK: last.SK, [GSI1.partitionKey.name]: last[GSI1.partitionKey.name], [GSI1.sortKey.name]: last[GSI1.sortKey.name] });
+    } else if (out.LastEvaluatedKey) {
+      cursor = encodeCursor(out.LastEvaluatedKey);
+    }
+    return { items: page.map((i) => i[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord), ...(cursor ? { cursor } : {}) };
+  }
+
+  /** Matches on the latest version's repository, case-insensitively (git hosts treat names that way). */
+  async findByRepository(provider: Provider, repository: string): Promise<PipelineRecord[]> {
+    const found: PipelineRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      let out;
+      try {
+        out = await this.client.send(new QueryCommand({
+          TableName: this.tableName,
+          IndexName: GSI2.indexName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': GSI2.partitionKey.name },
+          ExpressionAttributeValues: { ':pk': keys.repository(provider, repository) },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }));
+      } catch (err) {
+        throw toDomainError(err, 'finding pipelines by repository failed');
+      }
+      for (const item of out.Items ?? []) found.push(item[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return found;
+  }
+
+  /** 0 when the pipeline does not exist yet. Strongly consistent: the next version is computed from it. */
+  private async latestVersion(id: string): Promise<number> {
+    try {
+      const { Item } = await this.client.send(new GetCommand({
+        TableName: this.tableName,
+        Key: keys.pipelineLatest(id),
+        ProjectionExpression: 'latestVersion',
+        ConsistentRead: true,
+      }));
+      return (Item?.latestVersion as number | undefined) ?? 0;
+    } catch (err) {
+      throw toDomainError(err, `pipeline ${id} could not be read`);
+    }
+  }
+}
+
+/** A transaction cancelled by a failed condition or a concurrent transaction: someone else registered first. */
+function lostRace(err: unknown): boolean {
+  const e = err as { name?: string; CancellationReasons?: Array<{ Code?: string }> };
+  if (e?.name === 'TransactionConflictException') return true;
+  if (e?.name !== 'TransactionCanceledException') return false;
+  const codes = (e.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+  return codes.some((c) => c === 'ConditionalCheckFailed' || c === 'TransactionConflict') && codes.every((c) => c === 'None' || c === 'ConditionalCheckFailed' || c === 'TransactionConflict');
+}
