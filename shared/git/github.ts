@@ -1,0 +1,104 @@
+/**
+ * GitHub webhook payloads (https://docs.github.com/webhooks/webhook-events-and-payloads):
+ * `push` (branches, tags and their deletion), `delete`, `pull_request` and `ping`.
+ */
+import { ValidationError } from '../errors.ts';
+import type { PullRequestAction, SourceEvent } from './source-event.ts';
+import { arr, at, filesOfCommits, int, isZeroSha, name, str } from './payload.ts';
+
+/** GitHub lists at most this many commits in a push payload; a push that fills it may have more. */
+const MAX_PUSH_COMMITS = 2048;
+
+export function githubRepository(payload: unknown): string | undefined {
+  return name(at(payload, 'repository', 'full_name'));
+}
+
+export function normaliseGithub(eventName: string, payload: unknown, deliveryId: string): SourceEvent {
+  const repository = githubRepository(payload);
+  if (!repository) throw new ValidationError('the payload names no repository (repository.full_name)');
+  const base = { provider: 'github' as const, repository, deliveryId };
+  const author = name(at(payload, 'sender', 'login')) ?? name(at(payload, 'pusher', 'name'));
+  switch (eventName) {
+    case 'ping':
+      return { ...base, kind: 'ping' };
+    case 'push':
+      return githubPush(base, payload, author);
+    case 'delete': {
+      // The `delete` event names the ref without its prefix.
+      const ref = name(at(payload, 'ref'));
+      const refType = str(at(payload, 'ref_type'));
+      if (!ref || (refType !== 'branch' && refType !== 'tag')) throw new ValidationError('delete event without ref or ref_type');
+      return refType === 'branch'
+        ? { ...base, kind: 'delete', deleted: 'branch', ref: `refs/heads/${ref}`, branch: ref, author }
+        : { ...base, kind: 'delete', deleted: 'tag', ref: `refs/tags/${ref}`, tag: ref, author };
+    }
+    case 'pull_request':
+      return githubPullRequest(base, payload, author);
+    default:
+      throw new ValidationError(`unsupported GitHub event '${eventName}' (supported: push, delete, pull_request, ping)`);
+  }
+}
+
+type Base = Pick<SourceEvent, 'provider' | 'repository' | 'deliveryId'>;
+
+function githubPush(base: Base, payload: unknown, author: string | undefined): SourceEvent {
+  const ref = name(at(payload, 'ref'));
+  if (!ref) throw new ValidationError('push event without ref');
+  const target = refTarget(ref);
+  const after = str(at(payload, 'after'));
+  if (at(payload, 'deleted') === true || isZeroSha(after)) {
+    return { ...base, kind: 'delete', ref, ...target, deleted: target.tag !== undefined ? 'tag' : 'branch', author };
+  }
+  const commit = name(at(payload, 'head_commit', 'id')) ?? name(after);
+  if (!commit) throw new ValidationError('push event without a head commit');
+  const message = str(at(payload, 'head_commit', 'message'));
+  if (target.tag !== undefined) return { ...base, kind: 'tag', ref, tag: target.tag, commit, author, message };
+  return { ...base, kind: 'push', ref, branch: target.branch, commit, changedFiles: changedFiles(payload), author, message };
+}
+
+function refTarget(ref: string): { branch: string; tag?: undefined } | { tag: string; branch?: undefined } {
+  if (ref.startsWith('refs/heads/') && ref.length > 11) return { branch: ref.slice(11) };
+  if (ref.startsWith('refs/tags/') && ref.length > 10) return { tag: ref.slice(10) };
+  throw new ValidationError(`unsupported ref '${ref}' (expected refs/heads/* or refs/tags/*)`);
+}
+
+function changedFiles(payload: unknown): string[] | undefined {
+  const commits = arr(at(payload, 'commits'));
+  if (!commits || commits.length >= MAX_PUSH_COMMITS) return undefined;
+  // A new branch pointing at an existing commit lists no commits: what changed is unknown, not nothing.
+  if (commits.length === 0 && at(payload, 'created') === true) return undefined;
+  return filesOfCommits(commits);
+}
+
+function githubPullRequest(base: Base, payload: unknown, author: string | undefined): SourceEvent {
+  const pr = at(payload, 'pull_request');
+  const number = int(at(payload, 'number')) ?? int(at(pr, 'number'));
+  const sourceBranch = name(at(pr, 'head', 'ref'));
+  const targetBranch = name(at(pr, 'base', 'ref'));
+  const commit = name(at(pr, 'head', 'sha'));
+  if (number === undefined || !sourceBranch || !targetBranch || !commit) {
+    throw new ValidationError('pull_request event without number, head/base ref or head sha');
+  }
+  const action = githubAction(str(at(payload, 'action')), at(pr, 'merged') === true);
+  const title = str(at(pr, 'title'));
+  return {
+    ...base,
+    kind: 'pull_request',
+    ref: `refs/heads/${sourceBranch}`,
+    branch: targetBranch,
+    commit,
+    author: author ?? name(at(pr, 'user', 'login')),
+    message: title,
+    pullRequest: { number, action, sourceBranch, targetBranch, title },
+  };
+}
+
+function githubAction(action: string | undefined, merged: boolean): PullRequestAction {
+  switch (action) {
+    case 'opened': return 'opened';
+    case 'synchronize': return 'updated';
+    case 'reopened': return 'reopened';
+    case 'closed': return merged ? 'merged' : 'closed';
+    default: return 'other';
+  }
+}

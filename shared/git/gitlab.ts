@@ -1,0 +1,105 @@
+/**
+ * GitLab webhook payloads (https://docs.gitlab.com/user/project/integrations/webhook_events/):
+ * push, tag push (both including deletion) and merge request events. GitLab has
+ * no ping: its "Test" button sends a sample push.
+ */
+import { ValidationError } from '../errors.ts';
+import type { PullRequestAction, SourceEvent } from './source-event.ts';
+import { arr, at, filesOfCommits, int, isZeroSha, name, str } from './payload.ts';
+
+export function gitlabRepository(payload: unknown): string | undefined {
+  return name(at(payload, 'project', 'path_with_namespace'));
+}
+
+export function normaliseGitlab(eventName: string, payload: unknown, deliveryId: string): SourceEvent {
+  const repository = gitlabRepository(payload);
+  if (!repository) throw new ValidationError('the payload names no project (project.path_with_namespace)');
+  const base = { provider: 'gitlab' as const, repository, deliveryId };
+  // object_kind is authoritative; the header (`Push Hook`, `Tag Push Hook`, `Merge Request Hook`,
+  // or `System Hook` for instance-level hooks) only has to be present.
+  const kind = str(at(payload, 'object_kind'));
+  switch (kind) {
+    case 'push':
+    case 'tag_push':
+      return gitlabPush(base, kind, payload);
+    case 'merge_request':
+      return gitlabMergeRequest(base, payload);
+    default:
+      throw new ValidationError(`unsupported GitLab event '${kind ?? eventName}' (supported: push, tag_push, merge_request)`);
+  }
+}
+
+type Base = Pick<SourceEvent, 'provider' | 'repository' | 'deliveryId'>;
+
+function gitlabPush(base: Base, kind: 'push' | 'tag_push', payload: unknown): SourceEvent {
+  const ref = name(at(payload, 'ref'));
+  if (!ref) throw new ValidationError(`${kind} event without ref`);
+  const prefix = kind === 'push' ? 'refs/heads/' : 'refs/tags/';
+  if (!ref.startsWith(prefix) || ref.length === prefix.length) throw new ValidationError(`unsupported ref '${ref}' for ${kind}`);
+  const short = ref.slice(prefix.length);
+  const target = kind === 'push' ? { branch: short } : { tag: short };
+  const author = name(at(payload, 'user_username')) ?? name(at(payload, 'user_name'));
+  const after = str(at(payload, 'after'));
+  if (isZeroSha(after)) {
+    return { ...base, kind: 'delete', ref, ...target, deleted: kind === 'push' ? 'branch' : 'tag', author };
+  }
+  const commit = name(at(payload, 'checkout_sha')) ?? name(after);
+  if (!commit) throw new ValidationError(`${kind} event without a commit`);
+  const commits = arr(at(payload, 'commits')) ?? [];
+  if (kind === 'tag_push') {
+    return { ...base, kind: 'tag', ref, tag: short, commit, author, message: str(at(payload, 'message')) ?? undefined };
+  }
+  const head = commits.find((c) => at(c, 'id') === commit);
+  return {
+    ...base,
+    kind: 'push',
+    ref,
+    branch: short,
+    commit,
+    changedFiles: gitlabChangedFiles(payload, commits),
+    author,
+    message: str(at(head, 'message')),
+  };
+}
+
+function gitlabChangedFiles(payload: unknown, commits: unknown[]): string[] | undefined {
+  // GitLab lists at most 20 commits; total_commits_count says whether some were left out.
+  const total = int(at(payload, 'total_commits_count'));
+  if (total !== undefined && total > commits.length) return undefined;
+  if (commits.length === 0 && isZeroSha(str(at(payload, 'before')))) return undefined;
+  return filesOfCommits(commits);
+}
+
+function gitlabMergeRequest(base: Base, payload: unknown): SourceEvent {
+  const mr = at(payload, 'object_attributes');
+  const number = int(at(mr, 'iid'));
+  const sourceBranch = name(at(mr, 'source_branch'));
+  const targetBranch = name(at(mr, 'target_branch'));
+  const commit = name(at(mr, 'last_commit', 'id'));
+  if (number === undefined || !sourceBranch || !targetBranch || !commit) {
+    throw new ValidationError('merge_request event without iid, source/target branch or last commit');
+  }
+  const title = str(at(mr, 'title'));
+  return {
+    ...base,
+    kind: 'pull_request',
+    ref: `refs/heads/${sourceBranch}`,
+    branch: targetBranch,
+    commit,
+    author: name(at(payload, 'user', 'username')),
+    message: title,
+    pullRequest: { number, action: gitlabAction(str(at(mr, 'action')), at(mr, 'oldrev')), sourceBranch, targetBranch, title },
+  };
+}
+
+function gitlabAction(action: string | undefined, oldrev: unknown): PullRequestAction {
+  switch (action) {
+    case 'open': return 'opened';
+    case 'reopen': return 'reopened';
+    // `update` also fires for title, label and assignee changes; only `oldrev` says new commits arrived.
+    case 'update': return typeof oldrev === 'string' && oldrev.length > 0 ? 'updated' : 'other';
+    case 'merge': return 'merged';
+    case 'close': return 'closed';
+    default: return 'other';
+  }
+}

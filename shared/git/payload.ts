@@ -1,0 +1,53 @@
+/** Defensive readers for loosely typed JSON payloads: wrong types read as undefined. */
+
+export type Json = Record<string, unknown>;
+
+export function obj(v: unknown): Json | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** A non-empty string. */
+export function name(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+export function int(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
+}
+
+export function arr(v: unknown): unknown[] | undefined {
+  return Array.isArray(v) ? v : undefined;
+}
+
+/** Reads a nested property: at(p, 'a', 'b') is p.a.b when every level is an object. */
+export function at(v: unknown, ...path: string[]): unknown {
+  let cur: unknown = v;
+  for (const key of path) {
+    const o = obj(cur);
+    if (!o) return undefined;
+    cur = o[key];
+  }
+  return cur;
+}
+
+export const ZERO_SHA = '0000000000000000000000000000000000000000';
+
+export function isZeroSha(v: string | undefined): boolean {
+  return v !== undefined && /^0+$/.test(v);
+}
+
+/** The union of added, modified and removed paths over push commits (GitHub and GitLab shape). */
+export function filesOfCommits(commits: unknown[]): string[] {
+  const files = new Set<string>();
+  for (const c of commits) {
+    for (const key of ['added', 'modified', 'removed']) {
+      for (const f of arr(at(c, key)) ?? []) if (typeof f === 'string' && f.length > 0) files.add(f);
+    }
+  }
+  return [...files];
+}
+

@@ -1,0 +1,120 @@
+/**
+ * One shape for what the three git hosts send: a push, a tag, a deletion, a pull
+ * (merge) request or a ping becomes a `SourceEvent`. The provider modules read
+ * the documented payloads defensively (the JSON is untrusted until verified and
+ * loosely typed after), and throw ValidationError for what Slipway does not handle.
+ */
+import type { Provider } from '../domain/pipeline.ts';
+import type { Trigger } from '../domain/run.ts';
+import { ValidationError } from '../errors.ts';
+import { header, type Headers } from './signatures.ts';
+import { githubRepository, normaliseGithub } from './github.ts';
+import { gitlabRepository, normaliseGitlab } from './gitlab.ts';
+import { bitbucketRepository, normaliseBitbucket } from './bitbucket.ts';
+
+export type SourceEventKind = 'push' | 'tag' | 'pull_request' | 'ping' | 'delete';
+
+/**
+ * `updated` means new commits on the source branch (GitHub `synchronize`, GitLab
+ * `update` with `oldrev`, Bitbucket `pullrequest:updated`); `other` is an action
+ * that changes no code (labels, edits, approvals) and starts nothing.
+ */
+export type PullRequestAction = 'opened' | 'updated' | 'reopened' | 'merged' | 'closed' | 'other';
+
+export interface PullRequestInfo {
+  number: number;
+  action: PullRequestAction;
+  sourceBranch: string;
+  targetBranch: string;
+  title?: string;
+}
+
+export interface SourceEvent {
+  provider: Provider;
+  /** `owner/name` (GitHub, Bitbucket) or `group/subgroup/name` (GitLab), as the host spells it. */
+  repository: string;
+  kind: SourceEventKind;
+  deliveryId: string;
+  /** Full ref (`refs/heads/main`, `refs/tags/v1.2.0`); for pull requests the source branch's ref. */
+  ref?: string;
+  /** Branch pushed or deleted; for pull requests the target branch (what triggers match on). */
+  branch?: string;
+  tag?: string;
+  /** What was deleted, for `delete`. */
+  deleted?: 'branch' | 'tag';
+  /** Head commit after the event (full sha; Bitbucket pull requests carry a 12-character short sha). */
+  commit?: string;
+  /**
+   * Files added, modified or removed by the pushed commits. `undefined` means unknown:
+   * Bitbucket push payloads list no files, pull request payloads of all three hosts
+   * list none, and GitHub (2048 commits) and GitLab (20 commits) truncate long pushes.
+   * Path filters treat unknown as "may touch anything" and let the run start.
+   */
+  changedFiles?: string[];
+  author?: string;
+  message?: string;
+  pullRequest?: PullRequestInfo;
+}
+
+export const DELIVERY_HEADER: Readonly<Record<Provider, string>> = {
+  github: 'x-github-delivery',
+  gitlab: 'x-gitlab-event-uuid',
+  bitbucket: 'x-request-uuid',
+};
+
+export const EVENT_HEADER: Readonly<Record<Provider, string>> = {
+  github: 'x-github-event',
+  gitlab: 'x-gitlab-event',
+  bitbucket: 'x-event-key',
+};
+
+/** The delivery id the provider sent, trimmed; undefined when absent or unusable. */
+export function deliveryIdOf(provider: Provider, headers: Headers): string | undefined {
+  const v = header(headers, DELIVERY_HEADER[provider])?.trim();
+  return v && v.length <= 200 ? v : undefined;
+}
+
+/**
+ * The repository a payload is about: the only thing read before the signature is
+ * checked, to find whose secrets to check it with.
+ */
+export function repositoryOf(provider: Provider, payload: unknown): string | undefined {
+  switch (provider) {
+    case 'github': return githubRepository(payload);
+    case 'gitlab': return gitlabRepository(payload);
+    case 'bitbucket': return bitbucketRepository(payload);
+  }
+}
+
+/**
+ * Normalises a verified delivery. Usually one event; a Bitbucket push may update
+ * several refs at once and yields one event per ref.
+ */
+export function normalise(provider: Provider, headers: Headers, payload: unknown, deliveryId: string): SourceEvent[] {
+  const eventName = header(headers, EVENT_HEADER[provider])?.trim();
+  if (!eventName) throw new ValidationError(`missing ${EVENT_HEADER[provider]} header`);
+  switch (provider) {
+    case 'github': return [normaliseGithub(eventName, payload, deliveryId)];
+    case 'gitlab': return [normaliseGitlab(eventName, payload, deliveryId)];
+    case 'bitbucket': return normaliseBitbucket(eventName, payload, deliveryId);
+  }
+}
+
+/** What a run records about the event that started it. Only for push, tag and pull_request events. */
+export function triggerOf(event: SourceEvent): Trigger {
+  if (event.kind !== 'push' && event.kind !== 'tag' && event.kind !== 'pull_request') {
+    throw new Error(`a ${event.kind} event starts no run`);
+  }
+  return {
+    event: event.kind,
+    provider: event.provider,
+    repository: event.repository,
+    ...(event.branch !== undefined ? { branch: event.branch } : {}),
+    ...(event.tag !== undefined ? { tag: event.tag } : {}),
+    commit: event.commit ?? '',
+    ...(event.pullRequest ? { pullRequest: event.pullRequest.number } : {}),
+    ...(event.author !== undefined ? { author: event.author } : {}),
+    ...(event.message !== undefined ? { message: event.message } : {}),
+    deliveryId: event.deliveryId,
+  };
+}
