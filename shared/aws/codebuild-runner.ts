@@ -10,7 +10,7 @@
  * derived from the request alone (no clock, no randomness). The engine queue's
  * visibility timeout must stay well under those 5 minutes.
  */
-import { CodeBuildClient, StartBuildCommand, StopBuildCommand, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
+import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, StopBuildCommand, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
 import type { ComputeClass, Provider } from '../domain/pipeline.ts';
 import { generateBuildspec } from '../engine/buildspec.ts';
 import { RetryableError, ValidationError } from '../errors.ts';
@@ -84,6 +84,11 @@ export class CodeBuildRunner implements BuildRunner {
     }
   }
 
+  /** A build's exported environment variables (image jobs export imageUri and imageDigest). */
+  exportedVariables(buildId: string): Promise<Record<string, string>> {
+    return readExportedVariables(this.client, buildId);
+  }
+
   /** The StartBuild input for a request; exported through the class for tests and the benchmark. */
   startBuildInput(request: BuildRequest): StartBuildCommandInput {
     const { spec } = request;
@@ -116,6 +121,19 @@ export class CodeBuildRunner implements BuildRunner {
       privilegedModeOverride: spec.kind === 'image',
     };
   }
+}
+
+/** A finished build's exported environment variables, through BatchGetBuilds; build-events reads image outputs with it. */
+export async function readExportedVariables(client: CodeBuildClient, buildId: string): Promise<Record<string, string>> {
+  let out;
+  try {
+    out = await client.send(new BatchGetBuildsCommand({ ids: [buildId] }));
+  } catch (err) {
+    throw toDomainError(err, `BatchGetBuilds ${buildId}`);
+  }
+  const build = out.builds?.[0];
+  if (build === undefined) throw new RetryableError(`BatchGetBuilds did not return build ${buildId}`);
+  return Object.fromEntries((build.exportedEnvironmentVariables ?? []).filter((v) => v.name !== undefined).map((v) => [v.name!, v.value ?? '']));
 }
 
 /** SDK errors -> domain errors: what a retry can fix becomes RetryableError; a request CodeBuild refuses is permanent. */
