@@ -508,7 +508,7 @@ function loadText(text: string, opts: ParseOptions): Loaded {
   if (doc.errors.length > 0) {
     return {
       problems: doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
         const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
         const reason = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
         return { path: '', message: `YAML syntax error${where}: ${reason}` };
@@ -633,6 +633,22 @@ function kindOf(job: Record<string, unknown>): JobKind | undefined {
   return (JOB_KINDS as readonly unknown[]).includes(job.kind) ? (job.kind as JobKind) : undefined;
 }
 
+/** Whether `name` or one of its ancestors needs a job that does not exist (already reported; do not pile on). */
+function hasUnknownNeeds(jobs: Record<string, Record<string, unknown>>, name: string): boolean {
+  const seen = new Set<string>();
+  const stack = [name];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const need of stringsOf(jobs[n]?.needs)) {
+      if (!Object.hasOwn(jobs, need)) return true;
+      stack.push(need);
+    }
+  }
+  return false;
+}
+
 /** The image job a deploy job releases when it does not say: the closest image job up its needs. */
 function nearestImageJob(jobs: Record<string, Record<string, unknown>>, graph: Record<string, { needs: string[] }>, name: string): string | undefined {
   const seen = new Set<string>([name]);
@@ -713,7 +729,7 @@ function checkJobs(jobs: Record<string, Record<string, unknown>>, problems: Prob
     if (kind === 'deploy' || kind === 'approval') {
       for (const key of BUILD_ONLY_KEYS) {
         if (job[key] !== undefined) {
-          problems.push({ path: at(key), message: `applies to build and image jobs only; a ${kind} job runs no commands of its own` });
+          problems.push({ path: at(key), message: `applies to build and image jobs only; ${kind === 'approval' ? 'an approval' : 'a deploy'} job runs no commands of its own` });
         }
       }
     }
@@ -782,7 +798,7 @@ function checkDeploy(
     } else if (!upstream.has(imageFrom)) {
       problems.push({ path: at('imageFrom'), message: `"${imageFrom}" is not among the jobs "${name}" needs (directly or indirectly); add it to needs` });
     }
-  } else if (imageFrom === undefined && nearestImageJob(jobs, graph, name) === undefined) {
+  } else if (imageFrom === undefined && !hasUnknownNeeds(jobs, name) && nearestImageJob(jobs, graph, name) === undefined) {
     problems.push({
       path: formatPath(['jobs', name, 'needs']),
       message: 'a deploy job releases an image: it must need (directly or indirectly) an image job, or name one in deploy.imageFrom',
