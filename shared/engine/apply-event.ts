@@ -53,7 +53,8 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Prom
 
     const decision = deps.decide(current, event);
     const next = decision.state as RunStateWithOutbox;
-    if (current && decision.effects.length === 0 && sameState(current, next)) {
+    // decide hands back the very same object when an event changes nothing (stale attempt, ended run...).
+    if (current && decision.effects.length === 0 && (next === current || sameState(current, next))) {
       return { state: current, effects: [], applied: false };
     }
     next.lastApplied = { eventId: event.id, effects: decision.effects };
