@@ -61,6 +61,13 @@ export interface RunStore {
 export interface DeliveryStore {
   /** Records a webhook delivery id; false if it was seen before (within the TTL). */
   claim(provider: Provider, deliveryId: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Forgets a claim, so the provider's redelivery is accepted again. The webhook calls
+   * it when enqueueing the runs failed after the claim; without it such a delivery
+   * would be lost (every redelivery answered as a duplicate). Optional only so that
+   * adapters written before it keep compiling; every adapter should implement it.
+   */
+  release?(provider: Provider, deliveryId: string): Promise<void>;
 }
 
 /** Counts the requests an adapter sends, for the benchmark's "requests per transition". */

@@ -1,0 +1,280 @@
+/**
+ * Webhook ingress: authenticate, normalise, deduplicate, match, enqueue. Takes
+ * ports only, so the Lambda (functions/webhook.ts) and the local mode share it.
+ *
+ * Order, and why:
+ *  1. size (413) and the presence of a credential header (401): nothing parsed yet;
+ *  2. parse the JSON only to find the repository, load that repository's pipelines and
+ *     verify the credential against each one's webhook secret. A delivery is accepted
+ *     for the pipelines whose secret verifies; none -> 401. Nothing is written before;
+ *  3. delivery id, event normalisation (400 for what Slipway does not handle), ping (200);
+ *  4. trigger matching; nothing to start -> 202 with no runs, and no write at all;
+ *  5. claim the delivery id (conditional write with TTL), then enqueue every RunRequest
+ *     in one batch. If enqueueing fails the claim is released and the error surfaces
+ *     as a 5xx, so the provider's redelivery starts the runs: nothing is lost.
+ *
+ * Why claim-then-enqueue (and release on failure) rather than enqueue-then-claim: the
+ * DeliveryStore port has only a conditional claim, no read. Enqueue-then-claim would
+ * protect a redelivery only for the 5 minutes of SQS FIFO deduplication; a redelivery
+ * an hour later would enqueue (and start) a second run before its claim failed. It
+ * would also let two racing copies of one delivery answer with different run ids.
+ * Claim-first makes the conditional write the single arbiter: of N concurrent copies
+ * exactly one wins, and its answer names the run that really starts. Every failure we
+ * can observe releases the claim. What it cannot cover is the process dying between
+ * the claim and the end of the enqueue (a few milliseconds; the SDK gives up long
+ * before the function's timeout): that delivery is then answered as a duplicate and
+ * needs a manual run. The deterministic RunRequest id still guards the other side:
+ * a release followed by a quick redelivery cannot queue the same run twice.
+ */
+import { ulid } from 'ulid';
+import type { Provider } from '../domain/pipeline.ts';
+import { PROVIDERS } from '../domain/pipeline.ts';
+import { NotFoundError, PayloadTooLargeError, RetryableError, SlipwayError, UnauthorizedError, ValidationError } from '../errors.ts';
+import type { RunRequest } from '../messages.ts';
+import type { DeliveryStore, EventQueue, PipelineRecord, PipelineStore, SecretSource } from '../ports.ts';
+import { matchesTriggers } from '../git/match.ts';
+import { readCredential, SIGNATURE_HEADER, verifyCredential, type Credential, type Headers } from '../git/signatures.ts';
+import { deliveryIdOf, DELIVERY_HEADER, normalise, repositoryOf, triggerOf, type SourceEvent } from '../git/source-event.ts';
+
+/** Larger bodies are refused with 413 before anything is parsed. */
+export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+/** How long a delivery id is remembered: providers redeliver within hours, people within days. */
+export const DELIVERY_TTL_SECONDS = 3 * 24 * 60 * 60;
+
+/** The subset of Powertools' Logger this module uses. */
+export interface WebhookLogger {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface WebhookDeps {
+  pipelines: Pick<PipelineStore, 'findByRepository'>;
+  deliveries: DeliveryStore;
+  queue: EventQueue;
+  secrets: SecretSource;
+  /** @default ulid */
+  newRunId?: () => string;
+  /** @default () => new Date() */
+  now?: () => Date;
+  logger?: WebhookLogger;
+}
+
+export interface WebhookRequest {
+  /** The `{provider}` path segment, unchecked. */
+  provider: string;
+  headers: Headers;
+  /** The exact bytes the provider sent (base64 already decoded). */
+  body: Uint8Array;
+}
+
+export interface StartedRun {
+  pipeline: string;
+  runId: string;
+}
+
+export type WebhookResult =
+  | { status: 200; body: { deliveryId?: string; ping: true } }
+  | { status: 202; body: { deliveryId: string; runs: StartedRun[] } }
+  | { status: 202; body: { deliveryId: string; duplicate: true } };
+
+const silent: WebhookLogger = { info() {}, warn() {}, error() {} };
+
+export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Promise<WebhookResult> {
+  const log = deps.logger ?? silent;
+  const provider = parseProvider(req.provider);
+  if (req.body.length > MAX_WEBHOOK_BYTES) throw tooLarge(req.body.length);
+  const credential = readCredential(provider, req.headers);
+  if (!credential) throw new UnauthorizedError(`missing or malformed ${SIGNATURE_HEADER[provider]} header`);
+
+  const payload = parseJson(req.body);
+  const repository = repositoryOf(provider, payload);
+  if (!repository) throw new ValidationError('the payload names no repository this webhook can be verified for');
+
+  const accepted = await verifiedPipelines(deps, provider, repository, credential, req.body, log);
+  // One message whatever failed (no pipeline, no secret, wrong signature): a caller
+  // without the secret learns nothing about which repositories are registered.
+  if (accepted.length === 0) throw new UnauthorizedError('webhook signature could not be verified');
+
+  const deliveryId = deliveryIdOf(provider, req.headers);
+  if (!deliveryId) throw new ValidationError(`missing ${DELIVERY_HEADER[provider]} header`);
+  const events = normalise(provider, req.headers, payload, deliveryId);
+  if (events.length > 0 && events.every((e) => e.kind === 'ping')) {
+    log.info('webhook ping', { provider, repository, deliveryId });
+    return { status: 200, body: { deliveryId, ping: true } };
+  }
+
+  const at = (deps.now ?? (() => new Date()))().toISOString();
+  const newRunId = deps.newRunId ?? ulid;
+  const requests = runRequests(events, accepted, at, newRunId);
+  if (requests.length === 0) {
+    log.info('webhook matched no pipeline', { provider, repository, deliveryId, kinds: events.map((e) => e.kind) });
+    return { status: 202, body: { deliveryId, runs: [] } };
+  }
+
+  if (!(await deps.deliveries.claim(provider, deliveryId, DELIVERY_TTL_SECONDS))) {
+    log.info('webhook redelivered; nothing started', { provider, repository, deliveryId });
+    return { status: 202, body: { deliveryId, duplicate: true } };
+  }
+  try {
+    await deps.queue.send(requests);
+  } catch (err) {
+    await releaseClaim(deps.deliveries, provider, deliveryId, log);
+    throw err instanceof SlipwayError ? err : new RetryableError('could not enqueue run requests', { cause: err });
+  }
+  const runs = requests.map((r) => ({ pipeline: r.pipelineId, runId: r.runId }));
+  log.info('webhook accepted', { provider, repository, deliveryId, runs });
+  return { status: 202, body: { deliveryId, runs } };
+}
+
+function parseProvider(raw: string): Provider {
+  const p = raw.toLowerCase();
+  if ((PROVIDERS as readonly string[]).includes(p)) return p as Provider;
+  throw new NotFoundError(`unknown webhook provider '${raw.slice(0, 40)}' (expected ${PROVIDERS.join(', ')})`);
+}
+
+function tooLarge(bytes: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(`webhook body is ${bytes} bytes; the limit is ${MAX_WEBHOOK_BYTES}`);
+}
+
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch {
+    throw new ValidationError('webhook body is not valid JSON (configure the webhook with content type application/json)');
+  }
+}
+
+/**
+ * The repository's pipelines whose webhook secret verifies the credential. Each
+ * distinct secret is fetched (cached by the SecretSource) and checked once. A secret
+ * that does not exist only rules its pipelines out; any other failure to read a
+ * secret fails the delivery (503, worth a retry) unless another pipeline verified.
+ */
+async function verifiedPipelines(
+  deps: WebhookDeps,
+  provider: Provider,
+  repository: string,
+  credential: Credential,
+  body: Uint8Array,
+  log: WebhookLogger,
+): Promise<PipelineRecord[]> {
+  const candidates = (await deps.pipelines.findByRepository(provider, repository)).filter(
+    (p) => p.webhookSecretName && p.spec.source.provider === provider && p.spec.source.repository === repository,
+  );
+  const secretNames = [...new Set(candidates.map((p) => p.webhookSecretName as string))];
+  const outcomes = await Promise.allSettled(secretNames.map(async (name) => verifyCredential(credential, await deps.secrets.get(name), body)));
+  const verifiedSecrets = new Set<string>();
+  let failure: unknown;
+  outcomes.forEach((o, i) => {
+    if (o.status === 'fulfilled') {
+      if (o.value) verifiedSecrets.add(secretNames[i]);
+    } else if (o.reason instanceof NotFoundError) {
+      log.warn('webhook secret missing; its pipelines cannot accept webhooks', { provider, repository, secretName: secretNames[i] });
+    } else {
+      failure ??= o.reason;
+    }
+  });
+  if (verifiedSecrets.size === 0 && failure !== undefined) throw failure;
+  return candidates.filter((p) => verifiedSecrets.has(p.webhookSecretName as string));
+}
+
+/**
+ * One RunRequest per (event, matching pipeline). The id is deterministic, so the FIFO
+ * queue drops a second copy sent within its 5-minute deduplication window.
+ */
+function runRequests(events: SourceEvent[], pipelines: PipelineRecord[], at: string, newRunId: () => string): RunRequest[] {
+  const out: RunRequest[] = [];
+  events.forEach((event, i) => {
+    for (const p of pipelines) {
+      if (!matchesTriggers(p.spec.source.triggers, event)) continue;
+      const suffix = events.length > 1 ? `:${i}` : '';
+      out.push({
+        type: 'RunRequest',
+        id: `req:${event.provider}:${event.deliveryId}:${p.id}${suffix}`,
+        runId: newRunId(),
+        pipelineId: p.id,
+        // The triggers just matched are this version's; the run uses the same version.
+        pipelineVersion: p.version,
+        trigger: triggerOf(event),
+        at,
+      });
+    }
+  });
+  return out;
+}
+
+async function releaseClaim(deliveries: DeliveryStore, provider: Provider, deliveryId: string, log: WebhookLogger): Promise<void> {
+  if (!deliveries.release) {
+    log.error('enqueue failed and the delivery store cannot release claims; this delivery will be treated as a duplicate', { provider, deliveryId });
+    return;
+  }
+  try {
+    await deliveries.release(provider, deliveryId);
+  } catch (err) {
+    log.error('enqueue failed and releasing the delivery claim failed too', { provider, deliveryId, error: (err as Error).name });
+  }
+}
+
+// ---- HTTP (API Gateway HTTP API payload v2) --------------------------------
+
+export interface HttpRequestV2 {
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  headers?: Record<string, string | undefined> | null;
+  pathParameters?: Record<string, string | undefined> | null;
+  rawPath?: string;
+}
+
+export interface HttpResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * The whole HTTP exchange: never throws. Known errors keep their status and message;
+ * a dependency failure is a 503 (the provider may retry); anything else is a 500 that
+ * reveals nothing.
+ */
+export async function respondToWebhook(deps: WebhookDeps, event: HttpRequestV2, requestId: string): Promise<HttpResult> {
+  try {
+    const body = rawBody(event);
+    const provider = event.pathParameters?.provider ?? /\/webhooks\/([^/]+)\/?$/.exec(event.rawPath ?? '')?.[1] ?? '';
+    const result = await ingestWebhook(deps, { provider, headers: event.headers ?? {}, body });
+    return json(result.status, result.body);
+  } catch (err) {
+    if (err instanceof SlipwayError && err.status < 500) {
+      const message = err.message.split('\n', 1)[0];
+      return json(err.status, { error: err.code, message, requestId });
+    }
+    (deps.logger ?? silent).error('webhook failed', { requestId, error: errorName(err) });
+    if (err instanceof RetryableError) {
+      return json(503, { error: 'ServiceUnavailable', message: 'a dependency is temporarily unavailable; retry later', requestId });
+    }
+    return json(500, { error: 'InternalError', message: 'internal error', requestId });
+  }
+}
+
+/** The exact bytes sent. The size is checked on the encoded text first, so a huge body is never decoded. */
+export function rawBody(event: Pick<HttpRequestV2, 'body' | 'isBase64Encoded'>): Buffer {
+  const text = event.body ?? '';
+  if (event.isBase64Encoded) {
+    if (Math.floor((text.length * 3) / 4) > MAX_WEBHOOK_BYTES + 3) throw tooLarge(Math.floor((text.length * 3) / 4));
+    const bytes = Buffer.from(text, 'base64');
+    if (bytes.length > MAX_WEBHOOK_BYTES) throw tooLarge(bytes.length);
+    return bytes;
+  }
+  if (text.length > MAX_WEBHOOK_BYTES) throw tooLarge(Buffer.byteLength(text, 'utf8'));
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length > MAX_WEBHOOK_BYTES) throw tooLarge(bytes.length);
+  return bytes;
+}
+
+function json(statusCode: number, body: unknown): HttpResult {
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify(body) };
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : typeof err;
+}

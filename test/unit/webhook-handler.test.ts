@@ -1,0 +1,294 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Provider } from '../../shared/domain/pipeline.ts';
+import type { RunRequest } from '../../shared/messages.ts';
+import { respondToWebhook, type WebhookDeps, type HttpRequestV2 } from '../../shared/engine/ingest-webhook.ts';
+import { RetryableError } from '../../shared/errors.ts';
+import { signBody } from '../../shared/git/signatures.ts';
+import {
+  eventHeaderValue, fixture, MemoryDeliveries, MemoryPipelines, MemoryQueue, MemorySecrets, pipelineRecord, signedHeaders,
+} from '../fixtures/webhooks/support.ts';
+
+const SECRET = 'hook-secret-1';
+
+function setup(records = [pipelineRecord('web')], secrets: Record<string, string> = { 'slipway/web/webhook': SECRET }) {
+  const pipelines = new MemoryPipelines(records);
+  const deliveries = new MemoryDeliveries();
+  const queue = new MemoryQueue();
+  const secretSource = new MemorySecrets(secrets);
+  let n = 0;
+  const deps: WebhookDeps = { pipelines, deliveries, queue, secrets: secretSource, newRunId: () => `01JRUN${String(++n).padStart(20, '0')}`, now: () => new Date('2026-11-27T01:00:00Z') };
+  return { deps, pipelines, deliveries, queue, secretSource };
+}
+
+function request(provider: Provider, name: string, opts: { secret?: string; deliveryId?: string; base64?: boolean; headers?: Record<string, string | undefined>; body?: Buffer } = {}): HttpRequestV2 {
+  const body = opts.body ?? fixture(provider, name);
+  const headers = { ...signedHeaders(provider, { event: eventHeaderValue(provider, name), deliveryId: opts.deliveryId ?? 'delivery-1', secret: opts.secret ?? SECRET, body }), ...opts.headers };
+  return {
+    rawPath: `/webhooks/${provider}`,
+    pathParameters: { provider },
+    headers,
+    isBase64Encoded: opts.base64 ?? false,
+    body: opts.base64 ? body.toString('base64') : body.toString('utf8'),
+  };
+}
+
+async function send(deps: WebhookDeps, req: HttpRequestV2) {
+  const res = await respondToWebhook(deps, req, 'req-123');
+  return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown>, headers: res.headers };
+}
+
+test('a signed GitHub push starts one run and answers 202 with the run id', async () => {
+  const { deps, queue, deliveries } = setup();
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 202);
+  assert.deepEqual(res.body, { deliveryId: 'delivery-1', runs: [{ pipeline: 'web', runId: '01JRUN00000000000000000001' }] });
+  assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+  assert.equal(queue.batches, 1);
+  assert.deepEqual(queue.sent, [{
+    type: 'RunRequest',
+    id: 'req:github:delivery-1:web',
+    runId: '01JRUN00000000000000000001',
+    pipelineId: 'web',
+    pipelineVersion: 1,
+    trigger: {
+      event: 'push', provider: 'github', repository: 'acme/web', branch: 'main', commit: '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c',
+      author: 'octocat', message: 'Fix typo in README', deliveryId: 'delivery-1',
+    },
+    at: '2026-11-27T01:00:00.000Z',
+  } satisfies RunRequest]);
+  assert.deepEqual([...deliveries.claimed], ['github#delivery-1']);
+});
+
+test('GitLab and Bitbucket deliveries start runs too', async () => {
+  const { deps, queue } = setup(
+    [pipelineRecord('api', { provider: 'gitlab' }), pipelineRecord('billing', { provider: 'bitbucket' })],
+    { 'slipway/api/webhook': 'gl-token', 'slipway/billing/webhook': 'bb-secret' },
+  );
+  const gl = await send(deps, request('gitlab', 'merge_request-open', { secret: 'gl-token', deliveryId: 'gl-1' }));
+  assert.equal(gl.status, 202);
+  assert.equal((gl.body.runs as unknown[]).length, 1);
+  const bb = await send(deps, request('bitbucket', 'repo-push', { secret: 'bb-secret', deliveryId: '{bb-1}' }));
+  assert.equal(bb.status, 202);
+  assert.deepEqual(queue.sent.map((m) => m.id), ['req:gitlab:gl-1:api', 'req:bitbucket:{bb-1}:billing']);
+});
+
+test('a Bitbucket push of two branches sends one request per branch, in one batch, with distinct ids', async () => {
+  const { deps, queue } = setup([pipelineRecord('billing', { provider: 'bitbucket' })], { 'slipway/billing/webhook': 'bb' });
+  const res = await send(deps, request('bitbucket', 'repo-push-multiple', { secret: 'bb', deliveryId: 'u1' }));
+  assert.equal(res.status, 202);
+  assert.equal(queue.batches, 1);
+  assert.deepEqual(queue.sent.map((m) => [m.id, (m as RunRequest).trigger.branch]), [['req:bitbucket:u1:billing:0', 'main'], ['req:bitbucket:u1:billing:1', 'release/3.1']]);
+});
+
+test('a base64-encoded body is verified on the decoded bytes', async () => {
+  const { deps, queue } = setup();
+  const res = await send(deps, request('github', 'push', { base64: true }));
+  assert.equal(res.status, 202);
+  assert.equal(queue.sent.length, 1);
+});
+
+test('a ping answers 200 and writes nothing', async () => {
+  const { deps, queue, deliveries } = setup();
+  const res = await send(deps, request('github', 'ping'));
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { deliveryId: 'delivery-1', ping: true });
+  assert.equal(queue.sent.length, 0);
+  assert.equal(deliveries.claims, 0);
+});
+
+test('a redelivered webhook starts nothing new: 202 duplicate', async () => {
+  const { deps, queue } = setup();
+  assert.equal((await send(deps, request('github', 'push'))).status, 202);
+  const again = await send(deps, request('github', 'push'));
+  assert.equal(again.status, 202);
+  assert.deepEqual(again.body, { deliveryId: 'delivery-1', duplicate: true });
+  assert.equal(queue.sent.length, 1);
+});
+
+test('concurrent copies of one delivery start one run, and the winner names it', async () => {
+  const { deps, queue } = setup();
+  const results = await Promise.all(Array.from({ length: 10 }, () => send(deps, request('github', 'push'))));
+  const winners = results.filter((r) => r.body.runs);
+  assert.equal(winners.length, 1);
+  assert.equal(results.filter((r) => r.body.duplicate === true).length, 9);
+  assert.equal(queue.sent.length, 1);
+  assert.equal((winners[0].body.runs as Array<{ runId: string }>)[0].runId, (queue.sent[0] as RunRequest).runId);
+});
+
+test('when enqueueing fails the claim is released: 503, and the redelivery starts the run', async () => {
+  const { deps, queue, deliveries } = setup();
+  queue.failNext = 1;
+  const failed = await send(deps, request('github', 'push'));
+  assert.equal(failed.status, 503);
+  assert.deepEqual(Object.keys(failed.body).sort(), ['error', 'message', 'requestId']);
+  assert.doesNotMatch(JSON.stringify(failed.body), /sqs/);
+  assert.equal(deliveries.releases, 1);
+  assert.equal(deliveries.claimed.size, 0);
+  const retried = await send(deps, request('github', 'push'));
+  assert.equal(retried.status, 202);
+  assert.equal((retried.body.runs as unknown[]).length, 1);
+  assert.equal(queue.sent.length, 1);
+});
+
+test('a push that matches no pipeline answers 202 with no runs and writes nothing', async () => {
+  const { deps, queue, deliveries } = setup([pipelineRecord('web', { triggers: { branches: ['release/*'] } })]);
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 202);
+  assert.deepEqual(res.body, { deliveryId: 'delivery-1', runs: [] });
+  assert.equal(queue.sent.length, 0);
+  assert.equal(deliveries.claims, 0);
+});
+
+test('a branch deletion starts nothing', async () => {
+  const { deps, queue } = setup();
+  const res = await send(deps, request('github', 'push-branch-deleted'));
+  assert.equal(res.status, 202);
+  assert.deepEqual(res.body.runs, []);
+  assert.equal(queue.sent.length, 0);
+});
+
+test('a delivery starts only the pipelines whose secret verifies it', async () => {
+  const { deps, queue } = setup(
+    [pipelineRecord('web'), pipelineRecord('web-staging', { secretName: 'slipway/other' }), pipelineRecord('web-shared', { secretName: 'slipway/web/webhook' }), pipelineRecord('web-nosecret', { secretName: null })],
+    { 'slipway/web/webhook': SECRET, 'slipway/other': 'different' },
+  );
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 202);
+  assert.deepEqual((res.body.runs as Array<{ pipeline: string }>).map((r) => r.pipeline), ['web', 'web-shared']);
+  assert.equal(queue.batches, 1);
+});
+
+test('each distinct secret is fetched once per delivery', async () => {
+  const { deps, secretSource } = setup([pipelineRecord('a', { secretName: 's' }), pipelineRecord('b', { secretName: 's' })], { s: SECRET });
+  await send(deps, request('github', 'push'));
+  assert.equal(secretSource.gets, 1);
+});
+
+test('401 for a missing signature, before anything is read', async () => {
+  const { deps, pipelines, queue } = setup();
+  const res = await send(deps, request('github', 'push', { headers: { 'X-Hub-Signature-256': undefined } }));
+  assert.equal(res.status, 401);
+  assert.deepEqual(res.body, { error: 'Unauthorized', message: 'missing or malformed x-hub-signature-256 header', requestId: 'req-123' });
+  assert.equal(pipelines.calls, 0);
+  assert.equal(queue.sent.length, 0);
+});
+
+test('401 for a wrong signature, a tampered body, an unregistered repository or a missing secret, all with one message', async () => {
+  const cases: Array<[string, () => ReturnType<typeof setup>, HttpRequestV2]> = [
+    ['wrong secret', () => setup(), request('github', 'push', { secret: 'guess' })],
+    ['tampered body', () => setup(), { ...request('github', 'push'), body: fixture('github', 'push').toString('utf8').replace('main', 'prod') }],
+    ['unregistered repository', () => setup([]), request('github', 'push')],
+    ['secret missing in Secrets Manager', () => setup(undefined, {}), request('github', 'push')],
+    ['pipeline without a webhook secret', () => setup([pipelineRecord('web', { secretName: null })]), request('github', 'push')],
+  ];
+  for (const [what, make, req] of cases) {
+    const { deps, queue, deliveries } = make();
+    const res = await send(deps, req);
+    assert.equal(res.status, 401, what);
+    assert.equal(res.body.message, 'webhook signature could not be verified', what);
+    assert.equal(queue.sent.length + deliveries.claims, 0, `${what}: nothing written`);
+  }
+});
+
+test('a GitLab token for another project does not open this one', async () => {
+  const { deps } = setup([pipelineRecord('api', { provider: 'gitlab' })], { 'slipway/api/webhook': 'gl-token' });
+  assert.equal((await send(deps, request('gitlab', 'push', { secret: 'gl-token-of-another-project' }))).status, 401);
+});
+
+test('400 for malformed JSON, with error, message and request id', async () => {
+  const { deps } = setup();
+  const body = Buffer.from('{"ref": "refs/heads/main",');
+  const res = await send(deps, request('github', 'push', { body }));
+  assert.equal(res.status, 400);
+  assert.equal(res.body.error, 'ValidationError');
+  assert.match(String(res.body.message), /not valid JSON/);
+  assert.equal(res.body.requestId, 'req-123');
+});
+
+test('400 for a form-encoded GitHub delivery', async () => {
+  const { deps } = setup();
+  const body = Buffer.from(`payload=${encodeURIComponent(fixture('github', 'push').toString())}`);
+  const res = await send(deps, request('github', 'push', { body }));
+  assert.equal(res.status, 400);
+  assert.match(String(res.body.message), /application\/json/);
+});
+
+test('400 for an unsupported event, after the signature holds', async () => {
+  const { deps, queue } = setup();
+  const res = await send(deps, request('github', 'issues-opened'));
+  assert.equal(res.status, 400);
+  assert.match(String(res.body.message), /unsupported GitHub event 'issues'/);
+  assert.equal(queue.sent.length, 0);
+});
+
+test('400 for a missing delivery id', async () => {
+  const { deps } = setup();
+  const res = await send(deps, request('github', 'push', { headers: { 'X-GitHub-Delivery': undefined } }));
+  assert.equal(res.status, 400);
+  assert.match(String(res.body.message), /x-github-delivery/);
+});
+
+test('400 for a payload that names no repository', async () => {
+  const { deps } = setup();
+  const res = await send(deps, request('github', 'push', { body: Buffer.from('{"zen":"hi"}') }));
+  assert.equal(res.status, 400);
+});
+
+test('413 for a body over 1 MiB, before parsing', async () => {
+  const { deps, pipelines } = setup();
+  const body = Buffer.alloc(1024 * 1024 + 1, 0x20);
+  const res = await send(deps, request('github', 'push', { body }));
+  assert.equal(res.status, 413);
+  assert.equal(res.body.error, 'PayloadTooLarge');
+  assert.equal(pipelines.calls, 0);
+});
+
+test('404 for an unknown provider', async () => {
+  const { deps } = setup();
+  const res = await send(deps, { ...request('github', 'push'), pathParameters: { provider: 'svn' }, rawPath: '/webhooks/svn' });
+  assert.equal(res.status, 404);
+});
+
+test('the provider is read from the path when there are no path parameters', async () => {
+  const { deps } = setup();
+  const res = await send(deps, { ...request('github', 'push'), pathParameters: undefined });
+  assert.equal(res.status, 202);
+});
+
+test('an unexpected failure is a 500 that reveals nothing', async () => {
+  const { deps } = setup();
+  deps.pipelines = { findByRepository: async () => { throw new TypeError('Cannot read properties of undefined (reading "Items") at table.ts:42'); } };
+  const logged: unknown[] = [];
+  deps.logger = { info() {}, warn() {}, error: (_m, extra) => logged.push(extra) };
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 500);
+  assert.deepEqual(res.body, { error: 'InternalError', message: 'internal error', requestId: 'req-123' });
+  assert.equal(logged.length, 1);
+});
+
+test('a secret store outage is a 503 (the provider may retry), unless another pipeline verified', async () => {
+  const { deps, secretSource } = setup([pipelineRecord('web'), pipelineRecord('web2', { secretName: 'flaky' })]);
+  secretSource.get = async (name: string) => {
+    if (name === 'flaky') throw new RetryableError('throttled');
+    return SECRET;
+  };
+  assert.equal((await send(deps, request('github', 'push'))).status, 202);
+  const outage = setup();
+  outage.secretSource.get = async () => { throw new RetryableError('throttled'); };
+  assert.equal((await send(outage.deps, request('github', 'push'))).status, 503);
+});
+
+test('secrets are never logged', async () => {
+  const { deps } = setup([pipelineRecord('web'), pipelineRecord('gone', { secretName: 'missing' })]);
+  const lines: string[] = [];
+  const capture = (m: string, extra?: Record<string, unknown>) => lines.push(m + JSON.stringify(extra ?? {}));
+  deps.logger = { info: capture, warn: capture, error: capture };
+  await send(deps, request('github', 'push'));
+  await send(deps, request('github', 'push', { secret: 'wrong', deliveryId: 'd2' }));
+  assert.ok(lines.length > 0);
+  for (const line of lines) {
+    assert.doesNotMatch(line, new RegExp(SECRET));
+    assert.doesNotMatch(line, new RegExp(signBody(SECRET, fixture('github', 'push')).slice(7)));
+  }
+});
