@@ -396,6 +396,13 @@ describe('cancelling a run', () => {
     assert.deepEqual(end.effects, [notify('rolled_back', 'd'), notify('run_cancelled')]);
   });
 
+  it('a second cancel while the release rolls back asks for nothing twice', () => {
+    const stopping = play(undefined, ev.requested({ d: deploy() }), ev.releaseStarted('d'), ev.cancel('bob')).state;
+    const again = decide(stopping, ev.cancel('eve'));
+    assert.equal(again.state, stopping);
+    assert.deepEqual(again.effects, []);
+  });
+
   it('stops a build that reports its start after the cancel, once', () => {
     const cancelled = play(undefined, ev.requested({ a: build() }), ev.cancel()).state;
     const late = play(cancelled, ev.jobStarted('a'));
@@ -404,6 +411,13 @@ describe('cancelling a run', () => {
     const again = play(late.state, ev.build('a', 'IN_PROGRESS'));
     assert.deepEqual(again.effects, []);
     assert.equal(again.state, late.state);
+  });
+
+  it('stops nothing when a cancelled job\'s build reports that it already finished', () => {
+    const cancelled = play(undefined, ev.requested({ a: build() }), ev.cancel()).state;
+    const late = decide(cancelled, ev.build('a', 'SUCCEEDED'));
+    assert.equal(late.state, cancelled);
+    assert.deepEqual(late.effects, []);
   });
 
   it('ends a queued run at once, without starting the next queued run', () => {
@@ -435,6 +449,14 @@ describe('superseding a run', () => {
     assert.equal(end.state.status, 'superseded');
     assert.equal(end.state.jobs.d.status, 'succeeded');
     assert.deepEqual(end.effects, [notify('released', 'd'), notify('run_superseded')]);
+  });
+
+  it('does not retry a release that failed after the run was superseded', () => {
+    const start = play(undefined, ev.requested({ d: deploy([], 'staging', 2) }), ev.releaseStarted('d'), ev.superseded()).state;
+    const { state, effects } = play(start, ev.releaseFinished('d', 'failed', 1, 'tasks never healthy'));
+    assert.equal(state.jobs.d.status, 'failed');
+    assert.equal(state.status, 'superseded');
+    assert.deepEqual(effects, [notify('run_superseded')]);
   });
 
   it('lets a cancel that follows a supersede roll the release back', () => {
