@@ -455,6 +455,8 @@ function issuesToProblems(schema: z.ZodType, raw: unknown, issues: readonly z.co
             path: at(),
             message: 'must be a build image name such as "aws/codebuild/amazonlinux-x86_64-standard:5.0"; an image job describes its docker build under "docker"',
           });
+        } else if (issue.expected === 'array' && typeof value === 'string') {
+          problems.push({ path: at(), message: `must be a list, not the text ${JSON.stringify(value)}; write [${value}]` });
         } else {
           const expected = { string: 'a string', number: 'a number', object: 'a mapping', array: 'a list', boolean: 'true or false' }[issue.expected as string] ?? issue.expected;
           problems.push({ path: at(), message: `must be ${expected}, not ${describe(value)}` });
@@ -493,7 +495,8 @@ function loadText(text: string, opts: ParseOptions): Loaded {
   if (text.trim() === '') {
     return { problems: [{ path: '', message: 'the pipeline file is empty; it needs at least name, source and jobs' }] };
   }
-  const looksJson = opts.filename?.toLowerCase().endsWith('.json') || /^\s*[{[]/.test(text);
+  const isJsonFile = opts.filename?.toLowerCase().endsWith('.json') ?? false;
+  const looksJson = isJsonFile || /^\s*[{[]/.test(text);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter, prettyErrors: false });
   if (looksJson) {
@@ -502,7 +505,8 @@ function loadText(text: string, opts: ParseOptions): Loaded {
       const value: unknown = JSON.parse(text);
       return { value, problems: doc.errors.length === 0 ? duplicateKeys(doc.contents, lineCounter) : [] };
     } catch (err) {
-      return { problems: [jsonSyntaxProblem(text, err)] };
+      // `{ name: x }` is a YAML flow mapping, not broken JSON, unless the file says it is JSON.
+      if (isJsonFile || doc.errors.length > 0) return { problems: [jsonSyntaxProblem(text, err)] };
     }
   }
   if (doc.errors.length > 0) {
@@ -641,7 +645,9 @@ function hasUnknownNeeds(jobs: Record<string, Record<string, unknown>>, name: st
     const n = stack.pop()!;
     if (seen.has(n)) continue;
     seen.add(n);
-    for (const need of stringsOf(jobs[n]?.needs)) {
+    const needs = jobs[n]?.needs;
+    if (needs !== undefined && !Array.isArray(needs)) return true;
+    for (const need of stringsOf(needs)) {
       if (!Object.hasOwn(jobs, need)) return true;
       stack.push(need);
     }
@@ -668,7 +674,7 @@ function nearestImageJob(jobs: Record<string, Record<string, unknown>>, graph: R
 
 function checkJobs(jobs: Record<string, Record<string, unknown>>, problems: Problem[]): Record<string, { needs: string[] }> {
   const names = Object.keys(jobs);
-  const graph: Record<string, { needs: string[] }> = {};
+  const graph: Record<string, { needs: string[] }> = Object.create(null);
   for (const name of names) {
     graph[name] = { needs: stringsOf(jobs[name].needs).filter((n) => n !== name && Object.hasOwn(jobs, n)) };
   }
@@ -690,13 +696,15 @@ function checkJobs(jobs: Record<string, Record<string, unknown>>, problems: Prob
       });
     }
 
-    const upstream = ancestors(graph, name);
+    // Only inputs and deploy jobs look upstream; computing it lazily keeps big files linear-ish.
+    let upstreamCache: Set<string> | undefined;
+    const upstream = () => (upstreamCache ??= ancestors(graph, name));
     if (Array.isArray(job.inputs)) {
       job.inputs.forEach((input, i) => {
         if (typeof input !== 'string') return;
         if (!Object.hasOwn(jobs, input)) {
           problems.push({ path: at('inputs', i), message: `unknown job "${input}"${didYouMean(input, others)}` });
-        } else if (!upstream.has(input)) {
+        } else if (!upstream().has(input)) {
           problems.push({
             path: at('inputs', i),
             message: `"${input}" is not among the jobs "${name}" needs (directly or indirectly), so its outputs may not exist yet; add it to needs`,
@@ -749,7 +757,8 @@ function checkJobs(jobs: Record<string, Record<string, unknown>>, problems: Prob
   }
 
   // Report every independent cycle: after naming one, cut its closing edge and look again.
-  const remaining: Record<string, { needs: string[] }> = Object.fromEntries(names.map((n) => [n, { needs: [...graph[n].needs] }]));
+  const remaining: Record<string, { needs: string[] }> = Object.create(null);
+  for (const n of names) remaining[n] = { needs: [...graph[n].needs] };
   for (let found = 0; found < 20; found++) {
     const cycle = findCycle(remaining);
     if (!cycle) break;
@@ -765,7 +774,7 @@ function checkDeploy(
   graph: Record<string, { needs: string[] }>,
   name: string,
   deploy: Record<string, unknown>,
-  upstream: Set<string>,
+  upstream: () => Set<string>,
   problems: Problem[],
 ): void {
   const at = (...rest: Segment[]) => formatPath(['jobs', name, 'deploy', ...rest]);
@@ -795,7 +804,7 @@ function checkDeploy(
       problems.push({ path: at('imageFrom'), message: `unknown job "${imageFrom}"${didYouMean(imageFrom, Object.keys(jobs).filter((n) => kindOf(jobs[n]) === 'image'))}` });
     } else if (kindOf(jobs[imageFrom]) !== 'image') {
       problems.push({ path: at('imageFrom'), message: `"${imageFrom}" is not an image job; name a job with kind: image` });
-    } else if (!upstream.has(imageFrom)) {
+    } else if (!upstream().has(imageFrom)) {
       problems.push({ path: at('imageFrom'), message: `"${imageFrom}" is not among the jobs "${name}" needs (directly or indirectly); add it to needs` });
     }
   } else if (imageFrom === undefined && !hasUnknownNeeds(jobs, name) && nearestImageJob(jobs, graph, name) === undefined) {
@@ -829,18 +838,19 @@ export function parsePipelineObject(value: unknown): ParseResult {
   const top = topSchema.safeParse(value);
   if (!top.success) problems.push(...issuesToProblems(topSchema, value, top.error.issues, []));
   checkSource(value, problems);
-  checkNotifications(value, problems);
 
   const rawJobs = value.jobs;
-  const jobs: Record<string, Record<string, unknown>> = {};
-  const parsedJobs: Record<string, RawJob> = {};
+  // Null-prototype maps: job names come from the document ("__proto__" must stay a plain key).
+  const jobs: Record<string, Record<string, unknown>> = Object.create(null);
+  const parsedJobs: Record<string, RawJob> = Object.create(null);
   if (isRecord(rawJobs)) {
     const names = Object.keys(rawJobs);
     if (names.length === 0) problems.push({ path: 'jobs', message: 'must declare at least one job' });
     if (names.length > MAX_JOBS) {
       problems.push({ path: 'jobs', message: `declares ${names.length} jobs; a pipeline may have at most ${MAX_JOBS} (split it into several pipelines)` });
     }
-    for (const name of names) {
+    // Far past the limit, checking each job only costs time and buries the one problem that matters.
+    for (const name of names.length > MAX_JOBS * 5 ? [] : names) {
       const job = rawJobs[name];
       if (!JOB_NAME.test(name)) {
         problems.push({
@@ -866,6 +876,7 @@ export function parsePipelineObject(value: unknown): ParseResult {
     problems.push({ path: 'jobs', message: `must be a mapping of job names to jobs, not ${describe(rawJobs)}` });
   }
   const graph = checkJobs(jobs, problems);
+  checkNotifications(value, problems);
 
   if (problems.length > 0 || !top.success) return { ok: false, problems: dedupe(problems) };
   return { ok: true, spec: normalise(top.data, parsedJobs, jobs, graph) };

@@ -163,6 +163,11 @@ describe('valid pipeline files', () => {
     assert.deepEqual(bySniff, byName);
   });
 
+  it('reads a YAML flow mapping that merely looks like JSON', () => {
+    const result = parsePipeline('{ name: shop-api, source: { provider: github, repository: acme/shop-api }, jobs: { test: { template: go } } }');
+    assert.deepEqual(result.ok ? [] : result.problems, []);
+  });
+
   it('accepts an already-parsed object (the API body)', () => {
     const result = parsePipelineObject(validDoc());
     assert.equal(result.ok, true);
@@ -314,6 +319,30 @@ describe('broken pipeline files: one problem each, with its path and message', (
 
   it('names a need that is not a job and suggests the closest job', () => {
     assert.deepEqual(problemsOf((d) => (d.jobs.deploy.needs = ['imgae'])), ['jobs.deploy.needs[0]: unknown job "imgae" (did you mean "image"?)']);
+  });
+
+  it('asks for a list when needs is a single name', () => {
+    assert.deepEqual(problemsOf((d) => (d.jobs.deploy.needs = 'image')), ['jobs.deploy.needs: must be a list, not the text "image"; write [image]']);
+  });
+
+  it('treats a job called __proto__ as a bad name, not as a prototype', () => {
+    const doc = JSON.parse('{"name":"a","source":{"provider":"github","repository":"acme/a"},"jobs":{"__proto__":{"template":"go"}}}');
+    const result = parsePipelineObject(doc);
+    assert.deepEqual(result.ok ? [] : result.problems.map(formatProblem), [
+      'jobs.__proto__: invalid job name "__proto__": use letters, digits, "-" and "_", starting with a letter or digit (at most 64 characters)',
+    ]);
+  });
+
+  it('answers a far-too-large file with the limit alone', () => {
+    // Prepare: a 20 000-job chain posted to the API.
+    const doc = validDoc();
+    doc.jobs = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`j${i}`, { commands: ['true'], needs: i ? [`j${i - 1}`] : [] }]));
+    // Act
+    const result = parsePipelineObject(doc);
+    // Assess
+    assert.deepEqual(result.ok ? [] : result.problems.map(formatProblem), [
+      'jobs: declares 20000 jobs; a pipeline may have at most 200 (split it into several pipelines)',
+    ]);
   });
 
   it('rejects a job that needs itself', () => {
