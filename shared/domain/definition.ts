@@ -824,7 +824,7 @@ export function parsePipeline(text: string, opts: ParseOptions = {}): ParseResul
   if (loaded.value === undefined && loaded.problems.length > 0) return { ok: false, problems: loaded.problems };
   const result = parsePipelineObject(loaded.value);
   if (loaded.problems.length === 0) return result;
-  return { ok: false, problems: [...loaded.problems, ...(result.ok ? [] : result.problems)] };
+  return { ok: false, problems: tidy([...loaded.problems, ...(result.ok ? [] : result.problems)]) };
 }
 
 /** Validates an already-parsed document (the API's JSON body). */
@@ -878,7 +878,7 @@ export function parsePipelineObject(value: unknown): ParseResult {
   const graph = checkJobs(jobs, problems);
   checkNotifications(value, problems);
 
-  if (problems.length > 0 || !top.success) return { ok: false, problems: dedupe(problems) };
+  if (problems.length > 0 || !top.success) return { ok: false, problems: tidy(problems) };
   return { ok: true, spec: normalise(top.data, parsedJobs, jobs, graph) };
 }
 
@@ -903,14 +903,23 @@ function checkEnvNames(job: string, env: unknown, problems: Problem[]): void {
   }
 }
 
-function dedupe(problems: Problem[]): Problem[] {
+const SECTION_ORDER = ['', 'name', 'source', 'concurrency', 'jobs', 'notifications'];
+
+/** Problems in the order of the file's sections (stable inside a section), each once. */
+function tidy(problems: Problem[]): Problem[] {
+  const rank = (p: Problem) => {
+    const section = /^[^.[]*/.exec(p.path)![0];
+    const i = SECTION_ORDER.indexOf(section);
+    return i === -1 ? SECTION_ORDER.length : i;
+  };
   const seen = new Set<string>();
-  return problems.filter((p) => {
+  const unique = problems.filter((p) => {
     const key = `${p.path}\u0000${p.message}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });
+  return unique.map((p, i) => ({ p, i, r: rank(p) })).sort((a, b) => a.r - b.r || a.i - b.i).map(({ p }) => p);
 }
 
 // ---------------------------------------------------------------------------

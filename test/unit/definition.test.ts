@@ -655,6 +655,19 @@ describe('several problems in one file', () => {
     ]);
   });
 
+  it('lists problems in the order of the file sections', () => {
+    // Prepare
+    const doc = validDoc();
+    doc.notifications = [{ kind: 'email' }];
+    doc.jobs.test.retries = 99;
+    doc.source.provider = 'svn';
+    doc.name = '-';
+    // Act
+    const paths = problemsOfText(stringify(doc)).map((p) => p.split(':')[0]);
+    // Assess
+    assert.deepEqual(paths, ['name', 'source.provider', 'jobs.test.retries', 'notifications[0].topicArn']);
+  });
+
   it('throws one ValidationError carrying every problem', () => {
     // Prepare
     const doc = validDoc();
