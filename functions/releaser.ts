@@ -1,4 +1,70 @@
-// Placeholder so the stack can reference this entry point; the real handler replaces it.
-export const handler = async (): Promise<never> => {
-  throw new Error('functions/releaser is not built yet');
-};
+/**
+ * Consumer of the release-steps queue: each record is one `ReleaseMessage`
+ * handed to the releaser. Failed records are reported one by one
+ * (`batchItemFailures`) so SQS retries only those; a record that keeps failing
+ * lands in the DLQ, whose alarm a person sees. Nothing is swallowed.
+ */
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { RetryableError, SlipwayError } from '../shared/errors.ts';
+import type { ReleaseMessage } from '../shared/messages.ts';
+import { releaserFromEnv, setDefaultReleaser, type Releaser } from '../shared/engine/releaser.ts';
+
+const logger = new Logger({ serviceName: 'slipway-releaser' });
+
+/** Throws on a body that is not a release message, naming what is wrong. */
+export function parseReleaseMessage(body: string): ReleaseMessage {
+  let m: any;
+  try {
+    m = JSON.parse(body);
+  } catch {
+    throw new SlipwayError('release message is not JSON');
+  }
+  const str = (k: string) => typeof m?.[k] === 'string' && m[k] !== '';
+  const ok =
+    m && str('target') &&
+    ((m.type === 'StartRelease' && str('runId') && str('pipelineId') && str('job') && str('token') && str('image') && Number.isInteger(m.attempt) && typeof m.deploy === 'object' && m.deploy !== null) ||
+      (m.type === 'ReleaseStep' && str('releaseId') && Number.isInteger(m.step)) ||
+      (m.type === 'CancelRelease' && str('runId') && str('job')) ||
+      (m.type === 'Rollback' && str('requestedBy')));
+  if (!ok) throw new SlipwayError(`not a release message: ${String(m?.type ?? 'no type')} for ${String(m?.target ?? 'no target')}`);
+  return m as ReleaseMessage;
+}
+
+export function makeInner(releaser: () => Releaser) {
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const failures: SQSBatchResponse['batchItemFailures'] = [];
+    // One at a time: records of one batch often concern the same target, and the target record is the lock.
+    for (const record of event.Records) {
+      try {
+        await handleRecord(releaser(), record);
+      } catch (err) {
+        const retryable = err instanceof RetryableError || !(err instanceof SlipwayError);
+        logger[retryable ? 'warn' : 'error']('release message failed', { messageId: record.messageId, retryable, error: err as Error });
+        failures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    return { batchItemFailures: failures };
+  };
+}
+
+async function handleRecord(releaser: Releaser, record: SQSRecord): Promise<void> {
+  const message = parseReleaseMessage(record.body);
+  const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? '1') > 1;
+  const result = await releaser.handle(message, { redelivered });
+  logger.info('release message handled', { messageId: record.messageId, type: message.type, target: message.target, ...result });
+}
+
+let instance: Releaser | undefined;
+function lazyReleaser(): Releaser {
+  instance ??= releaserFromEnv(process.env, { info: (m, e) => logger.info(m, e ?? {}), warn: (m, e) => logger.warn(m, e ?? {}) });
+  return instance;
+}
+
+export const inner = makeInner(lazyReleaser);
+
+export const handler = middy(inner);
+
+// The management API in the same process (local mode) reads targets through the same releaser.
+setDefaultReleaser(async () => lazyReleaser());

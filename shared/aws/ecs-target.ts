@@ -1,0 +1,215 @@
+/**
+ * The releaser's hands and eyes on AWS: ECS (task definitions, services),
+ * ELBv2 (weighted forward rules, target health) and CloudWatch (alarm states),
+ * plus the HTTP check against the test listener. Translates SDK shapes into the
+ * domain's observations and SDK errors into domain errors at the edge.
+ */
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  type ECSClient,
+  type RegisterTaskDefinitionCommandInput,
+} from '@aws-sdk/client-ecs';
+import { DescribeTargetHealthCommand, ModifyRuleCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeAlarmsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { RetryableError, SlipwayError, ValidationError } from '../errors.ts';
+import type { Observation, ObserveSpec, ServiceObservation, TargetHealthObservation, AlarmObservation } from '../domain/release.ts';
+import type { Colour, Weights } from '../domain/release-plan.ts';
+import type { RequestCounter } from '../ports.ts';
+
+/** What the releaser asks of the outside world; `EcsTarget` is the AWS implementation. */
+export interface ReleaseActions {
+  /** Copies `fromService`'s task definition with `image` swapped in and registers it as a new revision. */
+  registerTaskDefinition(input: { cluster: string; fromService: string; image: string; containerName?: string }): Promise<{ taskDefinition: string; previousTaskDefinition: string }>;
+  updateService(input: { cluster: string; service: string; taskDefinition?: string; desiredCount?: number }): Promise<void>;
+  /** Sets the forward action of a listener rule to the two target groups with these weights. */
+  modifyRule(input: { ruleArn: string; targetGroups: Record<Colour, string>; weights: Weights }): Promise<void>;
+  observe(spec: ObserveSpec): Promise<Observation>;
+  httpCheck(url: string): Promise<{ status?: number; error?: string }>;
+}
+
+/** A permanent failure of an AWS call the release cannot get past (missing service, bad image name...). */
+export class ReleaseActionError extends SlipwayError {
+  override readonly code = 'ReleaseActionFailed';
+  constructor(message: string, options?: { cause?: unknown }) { super(message, options); this.name = 'ReleaseActionError'; }
+}
+
+const RETRYABLE = /Throttl|TooManyRequests|RequestLimitExceeded|ServiceUnavailable|InternalFailure|InternalError|ServerException|TimeoutError|ECONNRESET|ETIMEDOUT/i;
+
+export function toReleaseError(err: unknown, what: string): Error {
+  if (err instanceof SlipwayError) return err;
+  const name = (err as { name?: string } | null)?.name ?? '';
+  const message = (err as { message?: string } | null)?.message ?? String(err);
+  const fault = (err as { $fault?: string } | null)?.$fault;
+  if (fault === 'server' || RETRYABLE.test(name) || RETRYABLE.test(message)) return new RetryableError(`${what}: ${name}: ${message}`, { cause: err });
+  return new ReleaseActionError(`${what}: ${name ? `${name}: ` : ''}${message}`, { cause: err });
+}
+
+export interface EcsTargetOptions {
+  /** Counts every AWS request (benchmark). */
+  counter?: RequestCounter;
+  /** Injected for tests. @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Milliseconds the HTTP check waits for an answer. @default 5000 */
+  httpTimeoutMs?: number;
+}
+
+/** Fields of a described task definition that RegisterTaskDefinition accepts back. */
+const COPIED_FIELDS = [
+  'family', 'taskRoleArn', 'executionRoleArn', 'networkMode', 'containerDefinitions', 'volumes', 'placementConstraints',
+  'requiresCompatibilities', 'cpu', 'memory', 'pidMode', 'ipcMode', 'proxyConfiguration', 'inferenceAccelerators',
+  'ephemeralStorage', 'runtimePlatform', 'enableFaultInjection',
+] as const;
+
+export class EcsTarget implements ReleaseActions {
+  private readonly fetchImpl: typeof fetch;
+  constructor(
+    private readonly ecs: ECSClient,
+    private readonly elb: ElasticLoadBalancingV2Client,
+    private readonly cloudwatch: CloudWatchClient,
+    private readonly opts: EcsTargetOptions = {},
+  ) {
+    this.fetchImpl = opts.fetch ?? globalThis.fetch;
+  }
+
+  private count(op: string): void {
+    this.opts.counter?.count(op);
+  }
+
+  async registerTaskDefinition(input: { cluster: string; fromService: string; image: string; containerName?: string }): Promise<{ taskDefinition: string; previousTaskDefinition: string }> {
+    const what = `copying the task definition of ${input.fromService}`;
+    try {
+      this.count('ecs:DescribeServices');
+      const described = await this.ecs.send(new DescribeServicesCommand({ cluster: input.cluster, services: [input.fromService] }));
+      const previous = described.services?.[0]?.taskDefinition;
+      if (!previous) throw new ReleaseActionError(`service ${input.fromService} does not exist in cluster ${input.cluster}`);
+      this.count('ecs:DescribeTaskDefinition');
+      const { taskDefinition: td, tags } = await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: previous, include: ['TAGS'] }));
+      if (!td) throw new ReleaseActionError(`task definition ${previous} could not be read`);
+      const copy: Record<string, unknown> = {};
+      for (const f of COPIED_FIELDS) if (td[f] !== undefined) copy[f] = td[f];
+      const containers = (td.containerDefinitions ?? []).map((c) => ({ ...c }));
+      const i = input.containerName ? containers.findIndex((c) => c.name === input.containerName) : 0;
+      if (i < 0 || !containers[i]) {
+        throw new ValidationError(`task definition ${previous} has no container ${input.containerName ? `named ${input.containerName}` : 'at all'}`);
+      }
+      containers[i].image = input.image;
+      copy.containerDefinitions = containers;
+      if (tags && tags.length > 0) copy.tags = tags;
+      this.count('ecs:RegisterTaskDefinition');
+      const out = await this.ecs.send(new RegisterTaskDefinitionCommand(copy as unknown as RegisterTaskDefinitionCommandInput));
+      const arn = out.taskDefinition?.taskDefinitionArn;
+      if (!arn) throw new ReleaseActionError(`RegisterTaskDefinition returned no ARN for family ${td.family}`);
+      return { taskDefinition: arn, previousTaskDefinition: previous };
+    } catch (err) {
+      throw toReleaseError(err, what);
+    }
+  }
+
+  async updateService(input: { cluster: string; service: string; taskDefinition?: string; desiredCount?: number }): Promise<void> {
+    try {
+      this.count('ecs:UpdateService');
+      await this.ecs.send(new UpdateServiceCommand({
+        cluster: input.cluster,
+        service: input.service,
+        ...(input.taskDefinition ? { taskDefinition: input.taskDefinition } : {}),
+        ...(input.desiredCount !== undefined ? { desiredCount: input.desiredCount } : {}),
+      }));
+    } catch (err) {
+      throw toReleaseError(err, `updating service ${input.service}`);
+    }
+  }
+
+  async modifyRule(input: { ruleArn: string; targetGroups: Record<Colour, string>; weights: Weights }): Promise<void> {
+    try {
+      this.count('elbv2:ModifyRule');
+      await this.elb.send(new ModifyRuleCommand({
+        RuleArn: input.ruleArn,
+        Actions: [{
+          Type: 'forward',
+          ForwardConfig: {
+            TargetGroups: [
+              { TargetGroupArn: input.targetGroups.blue, Weight: input.weights.blue },
+              { TargetGroupArn: input.targetGroups.green, Weight: input.weights.green },
+            ],
+          },
+        }],
+      }));
+    } catch (err) {
+      throw toReleaseError(err, `setting weights blue ${input.weights.blue} / green ${input.weights.green} on ${input.ruleArn}`);
+    }
+  }
+
+  async observe(spec: ObserveSpec): Promise<Observation> {
+    const [service, targets, alarms] = await Promise.all([
+      spec.service && spec.cluster ? this.observeService(spec.cluster, spec.service) : undefined,
+      spec.targetGroupArn ? this.observeTargets(spec.targetGroupArn) : undefined,
+      spec.alarms && spec.alarms.length > 0 ? this.observeAlarms(spec.alarms) : undefined,
+    ]);
+    return { ...(service ? { service } : {}), ...(targets ? { targets } : {}), ...(alarms ? { alarms } : {}) };
+  }
+
+  private async observeService(cluster: string, name: string): Promise<ServiceObservation> {
+    try {
+      this.count('ecs:DescribeServices');
+      const out = await this.ecs.send(new DescribeServicesCommand({ cluster, services: [name] }));
+      const svc = out.services?.[0];
+      if (!svc || svc.status === 'INACTIVE') return { deployments: 0, running: 0, desired: 0, failedTaskDefinitions: [], missing: true };
+      const deployments = svc.deployments ?? [];
+      const primary = deployments.find((d) => d.status === 'PRIMARY');
+      return {
+        taskDefinition: primary?.taskDefinition ?? svc.taskDefinition,
+        rolloutState: primary?.rolloutState,
+        rolloutStateReason: primary?.rolloutStateReason,
+        deployments: deployments.length,
+        running: primary?.runningCount ?? svc.runningCount ?? 0,
+        desired: primary?.desiredCount ?? svc.desiredCount ?? 0,
+        failedTaskDefinitions: deployments.filter((d) => d.rolloutState === 'FAILED' && d.taskDefinition).map((d) => d.taskDefinition!),
+      };
+    } catch (err) {
+      throw toReleaseError(err, `describing service ${name}`);
+    }
+  }
+
+  private async observeTargets(targetGroupArn: string): Promise<TargetHealthObservation> {
+    try {
+      this.count('elbv2:DescribeTargetHealth');
+      const out = await this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+      const live = (out.TargetHealthDescriptions ?? []).filter((d) => d.TargetHealth?.State !== 'draining');
+      return {
+        healthy: live.filter((d) => d.TargetHealth?.State === 'healthy').length,
+        total: live.length,
+        unhealthyReasons: live.filter((d) => d.TargetHealth?.State !== 'healthy').map((d) => d.TargetHealth?.Reason ?? d.TargetHealth?.State ?? 'unknown'),
+      };
+    } catch (err) {
+      throw toReleaseError(err, `describing the health of ${targetGroupArn}`);
+    }
+  }
+
+  private async observeAlarms(names: string[]): Promise<AlarmObservation> {
+    try {
+      const found = new Map<string, string>();
+      // DescribeAlarms takes at most 100 names per call.
+      for (let i = 0; i < names.length; i += 100) {
+        this.count('cloudwatch:DescribeAlarms');
+        const out = await this.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names.slice(i, i + 100), AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }));
+        for (const a of [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])]) if (a.AlarmName) found.set(a.AlarmName, a.StateValue ?? 'INSUFFICIENT_DATA');
+      }
+      return { inAlarm: names.filter((n) => found.get(n) === 'ALARM'), missing: names.filter((n) => !found.has(n)) };
+    } catch (err) {
+      throw toReleaseError(err, `describing alarms ${names.join(', ')}`);
+    }
+  }
+
+  async httpCheck(url: string): Promise<{ status?: number; error?: string }> {
+    try {
+      const res = await this.fetchImpl(url, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(this.opts.httpTimeoutMs ?? 5000) });
+      await res.body?.cancel().catch(() => undefined);
+      return { status: res.status };
+    } catch (err) {
+      return { error: (err as Error).message ?? String(err) };
+    }
+  }
+}

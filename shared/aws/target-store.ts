@@ -1,0 +1,134 @@
+/**
+ * Release targets on DynamoDB: one item per target (`TARGET#<name>` / `TARGET`)
+ * holding its configuration, live colour, weights, the current release (the
+ * lock), the waiting list, the last release and the saved step. Every write is
+ * conditional on the item's `version`, so two releasers never both win.
+ */
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NotFoundError, ValidationError, type Problem } from '../errors.ts';
+import { newTargetState, type TargetConfig, type TargetState } from '../domain/release.ts';
+import { COLOURS } from '../domain/release-plan.ts';
+import { toDomainError } from './table.ts';
+
+/** Where the releaser keeps targets; `save` is conditional on `expectedVersion` (ConflictError otherwise). */
+export interface TargetStore {
+  /** Creates the target; ConflictError if one with this name exists. */
+  create(config: TargetConfig, now: string): Promise<TargetState>;
+  /** Strongly consistent; NotFoundError if the target is not registered. */
+  get(name: string): Promise<TargetState>;
+  /** Writes `state` with version `expectedVersion + 1`; returns the saved state. */
+  save(state: TargetState, expectedVersion: number): Promise<TargetState>;
+}
+
+export const targetKey = (name: string) => ({ PK: `TARGET#${name}`, SK: 'TARGET' });
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+/** Checks a target before it is stored, naming every problem. */
+export function validateTargetConfig(c: TargetConfig): void {
+  const problems: Problem[] = [];
+  const str = (path: string, v: unknown) => {
+    if (typeof v !== 'string' || v.trim() === '') problems.push({ path, message: 'required' });
+  };
+  if (typeof c.name !== 'string' || !NAME.test(c.name)) problems.push({ path: 'name', message: 'letters, digits, _ . - (1-100, starting with a letter or digit)' });
+  str('cluster', c.cluster);
+  for (const colour of COLOURS) {
+    str(`services.${colour}`, c.services?.[colour]);
+    str(`targetGroups.${colour}`, c.targetGroups?.[colour]);
+  }
+  if (c.services && c.services.blue === c.services.green) problems.push({ path: 'services', message: 'blue and green must be different services' });
+  if (c.targetGroups && c.targetGroups.blue === c.targetGroups.green) problems.push({ path: 'targetGroups', message: 'blue and green must be different target groups' });
+  str('listenerRuleArn', c.listenerRuleArn);
+  if (c.testListenerRuleArn !== undefined) str('testListenerRuleArn', c.testListenerRuleArn);
+  if (c.testUrl !== undefined && !/^https?:\/\/\S+$/.test(c.testUrl)) problems.push({ path: 'testUrl', message: 'an http(s) URL' });
+  if (!Number.isInteger(c.desiredCount) || c.desiredCount < 1) problems.push({ path: 'desiredCount', message: `a whole number of tasks, at least 1, got ${c.desiredCount}` });
+  if (c.liveColour !== undefined && !COLOURS.includes(c.liveColour)) problems.push({ path: 'liveColour', message: 'blue or green' });
+  for (const [k, v] of Object.entries(c.timing ?? {})) {
+    if (typeof v !== 'number' || !(v > 0)) problems.push({ path: `timing.${k}`, message: 'a positive number of seconds' });
+  }
+  if (problems.length > 0) throw new ValidationError(`invalid target ${c.name}`, problems);
+}
+
+export class DynamoTargetStore implements TargetStore {
+  constructor(private readonly client: DynamoDBDocumentClient, private readonly tableName: string) {}
+
+  async create(config: TargetConfig, now: string): Promise<TargetState> {
+    validateTargetConfig(config);
+    const state = { ...newTargetState(config, now), version: 1 };
+    try {
+      await this.client.send(new PutCommand({
+        TableName: this.tableName,
+        Item: { ...targetKey(config.name), version: state.version, state: withoutVersion(state) },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }));
+    } catch (err) {
+      throw toDomainError(err, `target ${config.name} already exists`);
+    }
+    return state;
+  }
+
+  async get(name: string): Promise<TargetState> {
+    let item: Record<string, any> | undefined;
+    try {
+      ({ Item: item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: targetKey(name), ConsistentRead: true })));
+    } catch (err) {
+      throw toDomainError(err, `target ${name} changed while being read`);
+    }
+    if (!item) throw new NotFoundError(`target ${name} is not registered`);
+    return { ...(item.state as Omit<TargetState, 'version'>), version: item.version as number };
+  }
+
+  async save(state: TargetState, expectedVersion: number): Promise<TargetState> {
+    const next = { ...state, version: expectedVersion + 1 };
+    try {
+      await this.client.send(new PutCommand({
+        TableName: this.tableName,
+        Item: { ...targetKey(state.name), version: next.version, state: withoutVersion(next) },
+        ConditionExpression: 'version = :v',
+        ExpressionAttributeValues: { ':v': expectedVersion },
+      }));
+    } catch (err) {
+      throw toDomainError(err, `target ${state.name} changed since version ${expectedVersion}`);
+    }
+    return next;
+  }
+}
+
+function withoutVersion(s: TargetState): Omit<TargetState, 'version'> {
+  const { version: _v, ...rest } = s;
+  return rest;
+}
+
+/** In-memory store with the same contract, for unit tests, the benchmark and the local mode. */
+export class MemoryTargetStore implements TargetStore {
+  private readonly items = new Map<string, string>();
+  writes = 0;
+  reads = 0;
+
+  async create(config: TargetConfig, now: string): Promise<TargetState> {
+    validateTargetConfig(config);
+    if (this.items.has(config.name)) throw toDomainError({ name: 'ConditionalCheckFailedException' }, `target ${config.name} already exists`);
+    const state = { ...newTargetState(config, now), version: 1 };
+    this.items.set(config.name, JSON.stringify(state));
+    return structuredClone(state);
+  }
+
+  async get(name: string): Promise<TargetState> {
+    this.reads += 1;
+    const raw = this.items.get(name);
+    if (!raw) throw new NotFoundError(`target ${name} is not registered`);
+    return JSON.parse(raw) as TargetState;
+  }
+
+  async save(state: TargetState, expectedVersion: number): Promise<TargetState> {
+    this.writes += 1;
+    const raw = this.items.get(state.name);
+    const stored = raw ? (JSON.parse(raw) as TargetState) : undefined;
+    if (!stored || stored.version !== expectedVersion) {
+      throw toDomainError({ name: 'ConditionalCheckFailedException' }, `target ${state.name} changed since version ${expectedVersion}`);
+    }
+    const next = { ...state, version: expectedVersion + 1 };
+    this.items.set(state.name, JSON.stringify(next));
+    return JSON.parse(JSON.stringify(next)) as TargetState;
+  }
+}

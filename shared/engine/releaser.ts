@@ -1,0 +1,381 @@
+/**
+ * Runs releases: one release-steps message in, then load the target, decide
+ * (`decideRelease`, pure), save conditionally on the target's version, carry
+ * out the effects, and schedule the next poll or tell the engine how it ended.
+ *
+ * Crash safety: each save stores its effects and the key of the message that
+ * caused them (the target's outbox). A message redelivered after a crash
+ * between "saved" and "effects done" finds its key there and carries the
+ * effects out again (they are idempotent: same weights, same task definition,
+ * engine events deduplicated by id). A duplicate that was never redelivered
+ * finds its step already past and changes nothing.
+ */
+import { ConflictError, NotFoundError, RetryableError, ValidationError } from '../errors.ts';
+import {
+  decideRelease,
+  type Release,
+  type ReleaseDecision,
+  type ReleaseEffect,
+  type ReleaseHistoryEntry,
+  type ReleaseInput,
+  type ReleaseOutcome,
+  type ReleasePhase,
+  type ReleaseRequest,
+  type TargetConfig,
+  type TargetState,
+} from '../domain/release.ts';
+import type { Colour, Weights } from '../domain/release-plan.ts';
+import type { ReleaseFinished, ReleaseStarted } from '../domain/run.ts';
+import type { ReleaseMessage, StartReleaseMessage } from '../messages.ts';
+import type { EventQueue, ReleaseQueue } from '../ports.ts';
+import { ReleaseActionError, type ReleaseActions } from '../aws/ecs-target.ts';
+import { DynamoTargetStore, type TargetStore } from '../aws/target-store.ts';
+import { EcsTarget } from '../aws/ecs-target.ts';
+import { SqsReleaseQueue } from '../aws/release-queue.ts';
+import { SqsEventQueue } from '../aws/event-queue.ts';
+import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../aws/clients.ts';
+import { readEnv } from '../config.ts';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+
+export interface ReleaserLog {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface ReleaserDeps {
+  targets: TargetStore;
+  actions: ReleaseActions;
+  releaseQueue: ReleaseQueue;
+  events: EventQueue;
+  /** @default () => new Date() */
+  now?: () => Date;
+  /** Load-decide-save attempts after write conflicts. @default 5 */
+  maxAttempts?: number;
+  log?: ReleaserLog;
+  /** Called with every decision, for the benchmark. */
+  onDecision?: (input: ReleaseInput, decision: ReleaseDecision, elapsedMs: number) => void;
+}
+
+export interface HandleOptions {
+  /** SQS delivered this message before (ApproximateReceiveCount > 1): replay the outbox if it is ours. */
+  redelivered?: boolean;
+}
+
+export interface HandleResult {
+  outcome: 'applied' | 'ignored' | 'replayed' | 'rejected';
+  reason?: string;
+}
+
+/** A release as `GET /targets/{name}` shows it. */
+export interface ReleaseView {
+  releaseId: string;
+  runId: string;
+  pipelineId: string;
+  job: string;
+  attempt: number;
+  image: string;
+  strategy: Release['strategy'];
+  phase: ReleasePhase;
+  step: number;
+  fromColour: Colour;
+  toColour: Colour;
+  /** Percent of the traffic on the new colour (blue-green). */
+  percent?: number;
+  taskDefinition?: string;
+  previousTaskDefinition?: string;
+  startedAt: string;
+  finishedAt?: string;
+  outcome?: ReleaseOutcome;
+  reason?: string;
+  rolledBackBy?: string;
+  history: ReleaseHistoryEntry[];
+}
+
+export interface TargetView {
+  name: string;
+  cluster: string;
+  services: Record<Colour, string>;
+  targetGroups: Record<Colour, string>;
+  liveColour: Colour;
+  weights: Weights;
+  current?: ReleaseView;
+  last?: ReleaseView;
+  waiting: Array<{ releaseId: string; runId: string; job: string; attempt: number; image: string }>;
+  /** Colour kept running for an instant rollback, and until when. */
+  rollback?: { colour: Colour; until: string; releaseId: string };
+  updatedAt: string;
+  version: number;
+}
+
+const noopLog: ReleaserLog = { info: () => undefined, warn: () => undefined };
+
+export class Releaser {
+  private readonly now: () => Date;
+  private readonly maxAttempts: number;
+  private readonly log: ReleaserLog;
+
+  constructor(private readonly deps: ReleaserDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.maxAttempts = deps.maxAttempts ?? 5;
+    this.log = deps.log ?? noopLog;
+  }
+
+  async registerTarget(config: TargetConfig): Promise<TargetView> {
+    return toView(await this.deps.targets.create(config, this.now().toISOString()));
+  }
+
+  async getTarget(name: string): Promise<TargetView> {
+    return toView(await this.deps.targets.get(name));
+  }
+
+  /** Puts all traffic back on the previous colour while its rollback window is open; ConflictError otherwise. */
+  async rollbackTarget(name: string, by: string): Promise<TargetView> {
+    if (!by || typeof by !== 'string') throw new ValidationError('a rollback needs the name of who asked for it');
+    const result = await this.run(name, { type: 'Rollback', by, now: this.iso() }, `rollback:${by}:${this.iso()}`, false);
+    if (result.outcome === 'rejected') throw new ConflictError(result.reason ?? `target ${name} cannot be rolled back`);
+    return this.getTarget(name);
+  }
+
+  /** Handles one release-steps message. Throws RetryableError (or a conflict) when the message should come back. */
+  async handle(message: ReleaseMessage, opts: HandleOptions = {}): Promise<HandleResult> {
+    const now = this.iso();
+    switch (message.type) {
+      case 'StartRelease': {
+        const request = toRequest(message);
+        try {
+          return await this.run(message.target, { type: 'Start', request, now }, `start:${message.token}${message.supersededBy ? ':superseded' : ''}`, !!opts.redelivered);
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+          // The run must not wait forever for a target nobody registered.
+          await this.emit([finishedEvent(request, 'failed', `target ${message.target} is not registered`, now)]);
+          return { outcome: 'rejected', reason: err.message };
+        }
+      }
+      case 'ReleaseStep':
+        return this.run(message.target, { type: 'Tick', releaseId: message.releaseId, step: message.step, now }, `step:${message.releaseId}:${message.step}`, !!opts.redelivered);
+      case 'CancelRelease':
+        return this.run(message.target, { type: 'Cancel', runId: message.runId, job: message.job, now }, `cancel:${message.runId}:${message.job}`, !!opts.redelivered);
+      case 'Rollback': {
+        const result = await this.run(message.target, { type: 'Rollback', by: message.requestedBy, now }, `rollback:${message.requestedBy}`, !!opts.redelivered);
+        if (result.outcome === 'rejected') this.log.warn('rollback refused', { target: message.target, reason: result.reason });
+        return result;
+      }
+    }
+  }
+
+  private iso(): string {
+    return this.now().toISOString();
+  }
+
+  /**
+   * Decides and carries out one input and every input its effects produce
+   * (a registered task definition, an observation, an HTTP check result).
+   */
+  private async run(name: string, first: ReleaseInput, key: string, redelivered: boolean): Promise<HandleResult> {
+    let state = await this.deps.targets.get(name);
+    if (redelivered && state.outbox?.key === key) {
+      this.log.info('replaying the effects of a redelivered message', { target: name, key });
+      await this.carryOut(name, state, state.outbox.effects, key);
+      return { outcome: 'replayed' };
+    }
+    let input: ReleaseInput | undefined = first;
+    let result: HandleResult | undefined;
+    while (input) {
+      const { decision, saved } = await this.decideAndSave(name, state, input, key);
+      state = saved;
+      result ??= decision.rejected
+        ? { outcome: 'rejected', reason: decision.rejected }
+        : decision.changed || decision.effects.length > 0
+          ? { outcome: 'applied' }
+          : { outcome: 'ignored', reason: decision.ignored };
+      if (decision.ignored) this.log.info('release input ignored', { target: name, input: input.type, reason: decision.ignored });
+      input = await this.carryOut(name, state, decision.effects, key);
+    }
+    return result!;
+  }
+
+  private async decideAndSave(name: string, loaded: TargetState, input: ReleaseInput, key: string): Promise<{ decision: ReleaseDecision; saved: TargetState }> {
+    let state = loaded;
+    for (let attempt = 1; ; attempt++) {
+      const t0 = performance.now();
+      const decision = decideRelease(state, input);
+      this.deps.onDecision?.(input, decision, performance.now() - t0);
+      if (!decision.changed) return { decision, saved: state };
+      const next: TargetState = { ...decision.state, outbox: { key, effects: decision.effects } };
+      try {
+        return { decision, saved: await this.deps.targets.save(next, state.version) };
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= this.maxAttempts) throw err;
+        state = await this.deps.targets.get(name);
+      }
+    }
+  }
+
+  /** Carries out effects in order; returns the input the last of them produced, if any. */
+  private async carryOut(name: string, state: TargetState, effects: ReleaseEffect[], key: string): Promise<ReleaseInput | undefined> {
+    const a = this.deps.actions;
+    let next: ReleaseInput | undefined;
+    for (const e of effects) {
+      const now = this.iso();
+      switch (e.type) {
+        case 'RegisterTaskDefinition':
+          try {
+            const out = await a.registerTaskDefinition({ cluster: e.cluster, fromService: e.fromService, image: e.image, ...(e.containerName ? { containerName: e.containerName } : {}) });
+            next = { type: 'TaskDefinitionRegistered', releaseId: e.releaseId, ...out, now };
+          } catch (err) {
+            if (err instanceof RetryableError) throw err;
+            if (!(err instanceof ReleaseActionError || err instanceof ValidationError)) throw err;
+            next = { type: 'TaskDefinitionFailed', releaseId: e.releaseId, reason: err.message, now };
+          }
+          break;
+        case 'UpdateService':
+          await a.updateService({ cluster: e.cluster, service: e.service, ...(e.taskDefinition ? { taskDefinition: e.taskDefinition } : {}), ...(e.desiredCount !== undefined ? { desiredCount: e.desiredCount } : {}) });
+          break;
+        case 'ModifyRule':
+          await a.modifyRule({ ruleArn: e.ruleArn, targetGroups: e.targetGroups, weights: e.weights });
+          break;
+        case 'Observe':
+          next = { type: 'Observed', releaseId: e.releaseId, step: e.step, observation: await a.observe(e.spec), now };
+          break;
+        case 'HttpCheck': {
+          const r = await a.httpCheck(e.url);
+          next = { type: 'HttpChecked', releaseId: e.releaseId, step: e.step, ...r, now };
+          break;
+        }
+        case 'ScheduleStep':
+          await this.deps.releaseQueue.send({ type: 'ReleaseStep', target: e.target, releaseId: e.releaseId, step: e.step }, e.delaySeconds);
+          break;
+        case 'SendStart':
+          await this.deps.releaseQueue.send({ type: 'StartRelease', ...e.request }, e.delaySeconds);
+          break;
+        case 'EmitReleaseStarted': {
+          const ev: ReleaseStarted = { type: 'ReleaseStarted', id: `ReleaseStarted:${e.releaseId}`, runId: e.runId, at: now, job: e.job, attempt: e.attempt, releaseId: e.releaseId };
+          await this.emit([ev]);
+          break;
+        }
+        case 'EmitReleaseFinished':
+          this.log.info('release finished', { target: name, releaseId: e.releaseId, outcome: e.outcome, reason: e.reason, key });
+          await this.emit([finishedEvent({ runId: e.runId, job: e.job, attempt: e.attempt, token: e.releaseId }, e.outcome, e.reason, now)]);
+          break;
+      }
+    }
+    void state;
+    return next;
+  }
+
+  private async emit(events: Array<ReleaseStarted | ReleaseFinished>): Promise<void> {
+    await this.deps.events.send(events);
+  }
+}
+
+function finishedEvent(req: Pick<ReleaseRequest, 'runId' | 'job' | 'attempt' | 'token'>, outcome: ReleaseOutcome, reason: string, at: string): ReleaseFinished {
+  return { type: 'ReleaseFinished', id: `ReleaseFinished:${req.token}`, runId: req.runId, at, job: req.job, attempt: req.attempt, releaseId: req.token, outcome, reason };
+}
+
+function toRequest(m: StartReleaseMessage): ReleaseRequest {
+  return {
+    runId: m.runId,
+    pipelineId: m.pipelineId,
+    job: m.job,
+    attempt: m.attempt,
+    token: m.token,
+    target: m.target,
+    image: m.image,
+    deploy: m.deploy,
+    ...(m.supersededBy ? { supersededBy: m.supersededBy } : {}),
+  };
+}
+
+function releaseView(r: Release): ReleaseView {
+  return {
+    releaseId: r.id,
+    runId: r.runId,
+    pipelineId: r.pipelineId,
+    job: r.job,
+    attempt: r.attempt,
+    image: r.image,
+    strategy: r.strategy,
+    phase: r.phase,
+    step: r.step,
+    fromColour: r.fromColour,
+    toColour: r.toColour,
+    ...(r.strategy === 'blue-green' ? { percent: r.shiftIndex >= 0 ? r.deploy.steps[r.shiftIndex] : 0 } : {}),
+    ...(r.taskDefinition ? { taskDefinition: r.taskDefinition } : {}),
+    ...(r.previousTaskDefinition ? { previousTaskDefinition: r.previousTaskDefinition } : {}),
+    startedAt: r.startedAt,
+    ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
+    ...(r.outcome ? { outcome: r.outcome } : {}),
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.rolledBackBy ? { rolledBackBy: r.rolledBackBy } : {}),
+    history: r.history,
+  };
+}
+
+export function toView(s: TargetState): TargetView {
+  return {
+    name: s.name,
+    cluster: s.cluster,
+    services: s.services,
+    targetGroups: s.targetGroups,
+    liveColour: s.liveColour,
+    weights: s.weights,
+    ...(s.current ? { current: releaseView(s.current) } : {}),
+    ...(s.last ? { last: releaseView(s.last) } : {}),
+    waiting: s.waiting.map((w) => ({ releaseId: w.token, runId: w.runId, job: w.job, attempt: w.attempt, image: w.image })),
+    ...(s.retiring ? { rollback: { colour: s.retiring.colour, until: s.retiring.until, releaseId: s.retiring.releaseId } } : {}),
+    updatedAt: s.updatedAt,
+    version: s.version,
+  };
+}
+
+// ---- the service functions the management API calls ----------------------------
+
+let defaultReleaser: Releaser | undefined;
+let defaultFactory: (() => Promise<Releaser>) | undefined;
+
+/** Wires the releaser `getTarget`/`rollbackTarget` use (functions/releaser.ts in Lambda, the local mode, tests). */
+export function setDefaultReleaser(r: Releaser | (() => Promise<Releaser>)): void {
+  if (r instanceof Releaser) {
+    defaultReleaser = r;
+    defaultFactory = undefined;
+  } else {
+    defaultReleaser = undefined;
+    defaultFactory = r;
+  }
+}
+
+async function releaser(): Promise<Releaser> {
+  if (defaultReleaser) return defaultReleaser;
+  // Lambda: built from the environment on first use, so importing this module reads nothing.
+  defaultReleaser = defaultFactory ? await defaultFactory() : releaserFromEnv();
+  return defaultReleaser;
+}
+
+/** `GET /targets/{name}`: live colour, weights, current and last release. NotFoundError if unknown. */
+export async function getTarget(name: string): Promise<TargetView> {
+  return (await releaser()).getTarget(name);
+}
+
+/** `POST /targets/{name}/rollback`: 100% back on the previous colour within its window; ConflictError otherwise. */
+export async function rollbackTarget(name: string, by: string): Promise<TargetView> {
+  return (await releaser()).rollbackTarget(name, by);
+}
+
+/**
+ * The AWS releaser, from the handler configuration (SLIPWAY_TABLE,
+ * SLIPWAY_RELEASE_QUEUE_URL, SLIPWAY_ENGINE_QUEUE_URL); fails naming what is missing.
+ */
+export function releaserFromEnv(env: NodeJS.ProcessEnv = process.env, log?: ReleaserLog): Releaser {
+  const { tableName, releaseQueueUrl, engineQueueUrl } = readEnv(['tableName', 'releaseQueueUrl', 'engineQueueUrl'], env);
+  const cfg = awsConfigFromEnv(env);
+  const sqs = createSqsClient(cfg);
+  return new Releaser({
+    targets: new DynamoTargetStore(createDocumentClient(cfg), tableName),
+    actions: new EcsTarget(new ECSClient({ region: cfg.region }), new ElasticLoadBalancingV2Client({ region: cfg.region }), new CloudWatchClient({ region: cfg.region })),
+    releaseQueue: new SqsReleaseQueue(sqs, releaseQueueUrl),
+    events: new SqsEventQueue(sqs, engineQueueUrl),
+    ...(log ? { log } : {}),
+  });
+}
