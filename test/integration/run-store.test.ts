@@ -275,6 +275,10 @@ test('a 200-job run with every job on its third attempt and every event id kept 
   const size = estimateItemSize({ ...keys.run(run.runId), state: run });
   assert.ok(size < MAX_ITEM_BYTES * 0.75, `estimated ${size} bytes leaves less than 25% headroom under ${MAX_ITEM_BYTES}`);
   await store.create(run);
+  // DynamoDB's own measure: a strongly consistent read costs one unit per started 4 KB of the item.
+  const read = await client.send(new GetCommand({ TableName: table, Key: keys.run(run.runId), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }));
+  const measuredUpTo = (read.ConsumedCapacity?.CapacityUnits ?? Infinity) * 4096;
+  assert.ok(measuredUpTo < MAX_ITEM_BYTES * 0.75, `DynamoDB measured up to ${measuredUpTo} bytes (estimate ${size})`);
   const loaded = await store.get(run.runId);
   assert.equal(Object.keys(loaded.jobs).length, 200);
   loaded.status = 'failed';
