@@ -1,0 +1,118 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+
+const { GET, POST, PUT } = apigw.HttpMethod;
+
+/** Every management route; each one is IAM-authorised (SigV4). */
+export const MANAGEMENT_ROUTES: ReadonlyArray<readonly [apigw.HttpMethod, string]> = [
+  [PUT, '/pipelines/{id}'],
+  [GET, '/pipelines/{id}'],
+  [GET, '/pipelines'],
+  [POST, '/pipelines/{id}/runs'],
+  [GET, '/pipelines/{id}/runs'],
+  [GET, '/runs/{id}'],
+  [POST, '/runs/{id}/cancel'],
+  [POST, '/runs/{id}/jobs/{job}/approve'],
+  [POST, '/runs/{id}/jobs/{job}/reject'],
+  [GET, '/runs/{id}/jobs/{job}/logs'],
+  [GET, '/runs/{id}/jobs/{job}/artifacts'],
+  [GET, '/targets/{name}'],
+  [POST, '/targets/{name}/rollback'],
+];
+
+/** The only route open without IAM: git hosts cannot sign SigV4; functions/webhook checks each provider's signature. */
+export const WEBHOOK_ROUTE = [POST, '/webhooks/{provider}'] as const;
+
+export interface ApiProps {
+  readonly webhookFunction: lambda.IFunction;
+  readonly apiFunction: lambda.IFunction;
+  /**
+   * Steady-state requests per second across the API (stage default route settings).
+   * @default 50
+   */
+  readonly throttleRateLimit?: number;
+  /** @default 100 */
+  readonly throttleBurstLimit?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly accessLogRetention?: logs.RetentionDays;
+}
+
+/** HTTP API (v2): one open webhook route, the management routes behind IAM, throttled, access-logged. */
+export class Api extends Construct {
+  readonly httpApi: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  readonly accessLogs: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    this.httpApi = new apigw.HttpApi(this, 'Http', {
+      description: 'Slipway: webhooks and the management API',
+      createDefaultStage: false,
+      // Secure by default: a route added later without an explicit authorizer needs SigV4.
+      defaultAuthorizer: new HttpIamAuthorizer(),
+    });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new apigw.HttpStage(this, 'Stage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRateLimit ?? 50, burstLimit: props.throttleBurstLimit ?? 100 },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            caller: '$context.identity.userArn',
+            requestTime: '$context.requestTime',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            integrationError: '$context.integrationErrorMessage',
+            authorizeError: '$context.authorizer.error',
+          }),
+        ),
+      },
+    });
+
+    const webhookRoutes = this.httpApi.addRoutes({
+      path: WEBHOOK_ROUTE[1],
+      methods: [WEBHOOK_ROUTE[0]],
+      integration: new HttpLambdaIntegration('Webhook', props.webhookFunction),
+      authorizer: new apigw.HttpNoneAuthorizer(),
+    });
+    for (const route of webhookRoutes) {
+      NagSuppressions.addResourceSuppressions(route, [
+        {
+          id: 'AwsSolutions-APIG4',
+          reason: 'Git hosts (GitHub, GitLab, Bitbucket) cannot sign requests with SigV4; functions/webhook verifies each delivery with the provider signature and the webhook secret in Secrets Manager before anything else.',
+        },
+      ]);
+    }
+
+    const management = new HttpLambdaIntegration('Management', props.apiFunction);
+    for (const [method, path] of MANAGEMENT_ROUTES) {
+      this.httpApi.addRoutes({ path, methods: [method], integration: management });
+    }
+  }
+
+  /** https://<id>.execute-api.<region>.amazonaws.com */
+  get url(): string {
+    return this.httpApi.apiEndpoint;
+  }
+
+  /** Point a git host at `<webhookUrl>/github` (or /gitlab, /bitbucket). */
+  get webhookUrl(): string {
+    return `${this.httpApi.apiEndpoint}/webhooks`;
+  }
+}

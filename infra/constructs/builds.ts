@@ -1,0 +1,195 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import type { Artifacts } from './artifacts.ts';
+
+/** Compute classes a job can ask for, and the CodeBuild compute type behind each. */
+export const COMPUTE_TYPES = {
+  small: codebuild.ComputeType.SMALL,
+  medium: codebuild.ComputeType.MEDIUM,
+  large: codebuild.ComputeType.LARGE,
+} as const;
+
+export type ComputeClass = keyof typeof COMPUTE_TYPES;
+
+export interface BuildsProps {
+  readonly artifacts: Artifacts;
+  /**
+   * Compute classes to create a CodeBuild project for.
+   * @default ['small', 'medium', 'large']
+   */
+  readonly computeClasses?: readonly ComputeClass[];
+  /**
+   * Prefix of the ECR repositories image jobs may push to: `<prefix>/<name>`.
+   * @default 'slipway'
+   */
+  readonly ecrRepositoryPrefix?: string;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Longest a build may run; a job's own timeout overrides it per build (up to 8 hours).
+   * @default Duration.hours(1)
+   */
+  readonly buildTimeout?: Duration;
+}
+
+/**
+ * One CodeBuild project per compute class. No build machine exists between builds: CodeBuild
+ * starts a fresh container per StartBuild and bills by the minute of build.
+ *
+ * x86_64 (LINUX_CONTAINER) rather than arm: image jobs build the images the team's ECS services
+ * run, and those are x86_64 unless a team chooses Graviton; an arm builder would need
+ * QEMU/buildx emulation (slow) to produce them, and all three compute classes exist on x86.
+ * The handlers themselves are arm64 Lambda functions (our own code, no such constraint).
+ */
+export class Builds extends Construct {
+  readonly projects: Partial<Record<ComputeClass, codebuild.Project>>;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly ecrRepositoryPrefix: string;
+
+  constructor(scope: Construct, id: string, props: BuildsProps) {
+    super(scope, id);
+    const classes = props.computeClasses ?? (Object.keys(COMPUTE_TYPES) as ComputeClass[]);
+    if (classes.length === 0) throw new Error('computeClasses must name at least one compute class');
+    for (const c of classes) if (!(c in COMPUTE_TYPES)) throw new Error(`unknown compute class '${c}' (known: ${Object.keys(COMPUTE_TYPES).join(', ')})`);
+    const prefix = props.ecrRepositoryPrefix ?? 'slipway';
+    if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(prefix)) {
+      throw new Error(`ecrRepositoryPrefix '${prefix}' is not a valid ECR repository name prefix`);
+    }
+    this.ecrRepositoryPrefix = prefix;
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
+      description: 'Slipway builds: run artifacts, build logs, pushes to the pipelines ECR repositories',
+    });
+    props.artifacts.grantBuildAccess(this.role);
+    this.logGroup.grantWrite(this.role);
+    const stack = Stack.of(this);
+    // ecr:GetAuthorizationToken has no resource type in IAM; it only hands out a registry login,
+    // what the login may do is decided by the repository statement below.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ecr:BatchCheckLayerAvailability',
+          'ecr:BatchGetImage',
+          'ecr:GetDownloadUrlForLayer',
+          'ecr:InitiateLayerUpload',
+          'ecr:UploadLayerPart',
+          'ecr:CompleteLayerUpload',
+          'ecr:PutImage',
+        ],
+        resources: [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: `${prefix}/*` })],
+      }),
+    );
+
+    this.projects = {};
+    for (const cls of classes) {
+      const project = new codebuild.Project(this, `Project-${cls}`, {
+        description: `Slipway ${cls} builds; the engine overrides buildspec, image, source and environment on every StartBuild`,
+        role: this.role,
+        environment: {
+          buildImage: codebuild.LinuxBuildImage.STANDARD_7_0,
+          computeType: COMPUTE_TYPES[cls],
+          // Not privileged. Image jobs (docker build) start with privilegedModeOverride: true, which
+          // the docker daemon inside the build container needs; every other job runs unprivileged.
+          privileged: false,
+        },
+        // NO_SOURCE here; the engine sets sourceTypeOverride/sourceLocationOverride/sourceVersion
+        // (the commit) per build, and the buildspec it generates replaces this one.
+        buildSpec: codebuild.BuildSpec.fromObject({
+          version: '0.2',
+          phases: { build: { commands: ['echo "Slipway starts builds with a generated buildspec; this project default is never meant to run" && exit 1'] } },
+        }),
+        logging: { cloudWatch: { logGroup: this.logGroup } },
+        timeout: props.buildTimeout ?? Duration.hours(1),
+        queuedTimeout: Duration.hours(1),
+      });
+      NagSuppressions.addResourceSuppressions(project, [
+        {
+          id: 'AwsSolutions-CB4',
+          reason:
+            'Build outputs go to the artifact bucket (SSE-S3) and CodeBuild encrypts the rest with the AWS managed aws/s3 key; a customer KMS key costs $1/month idle and adds no control the bucket policy lacks.',
+        },
+      ]);
+      this.projects[cls] = project;
+    }
+
+    NagSuppressions.addResourceSuppressions(
+      this.role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'runs/* is the narrowest artifact prefix IAM can express for a role shared by every build (no per-run session tags); repository/<prefix>/* is the set of pipeline repositories; the report-group and /aws/codebuild log-group wildcards are the ones CodeBuild creates per project; ecr:GetAuthorizationToken has no resource type.',
+          appliesTo: [
+            { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/runs\\/\\*$/' },
+            { regex: '/^Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository\\/.+\\/\\*$/' },
+            { regex: '/^Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group\\/<[A-Za-z0-9]*BuildsProject[A-Za-z0-9]+>-\\*$/' },
+            { regex: '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\\/aws\\/codebuild\\/<[A-Za-z0-9]*BuildsProject[A-Za-z0-9]+>:\\*$/' },
+            'Resource::*',
+          ],
+        },
+      ],
+      true,
+    );
+  }
+
+  /** Compute class -> project name, the value of SLIPWAY_BUILD_PROJECTS (as a JSON string). */
+  projectNamesJson(): string {
+    const names: Record<string, string> = {};
+    for (const [cls, project] of Object.entries(this.projects)) names[cls] = project.projectName;
+    return Stack.of(this).toJsonString(names);
+  }
+
+  get projectList(): codebuild.Project[] {
+    return Object.values(this.projects);
+  }
+
+  /** StartBuild (with overrides), StopBuild and BatchGetBuilds on these projects only. */
+  grantStartStop(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'],
+      resourceArns: this.projectList.map((p) => p.projectArn),
+    });
+  }
+
+  /** Read build logs (the API's GET /runs/{id}/jobs/{job}/logs). */
+  grantReadLogs(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['logs:GetLogEvents', 'logs:FilterLogEvents'],
+      resourceArns: [this.logGroup.logGroupArn],
+    });
+  }
+
+  /**
+   * Routes "CodeBuild Build State Change" events of these projects to `handler`. Events EventBridge
+   * cannot deliver, and events the function still fails on after its async retries, go to `dlq`.
+   */
+  routeStateChanges(handler: lambda.Function, dlq: sqs.IQueue): events.Rule {
+    return new events.Rule(this, 'BuildStateChanged', {
+      description: 'Slipway: CodeBuild state changes of Slipway builds -> build-events',
+      eventPattern: {
+        source: ['aws.codebuild'],
+        detailType: ['CodeBuild Build State Change'],
+        detail: { 'project-name': this.projectList.map((p) => p.projectName) },
+      },
+      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: dlq, retryAttempts: 8, maxEventAge: Duration.hours(6) })],
+    });
+  }
+}

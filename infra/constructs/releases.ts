@@ -1,0 +1,143 @@
+import { ArnFormat, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { SlipwayFunction } from './handler.ts';
+
+/** Tag SlipwayReleaseTarget puts on the services it creates; the releaser may only touch tagged services. */
+export const TARGET_TAG = 'slipway:target';
+
+/** What the releaser may change, as narrow as the team can say it. */
+export interface ReleaseScope {
+  /**
+   * ECS service ARNs (blue and green of every target) the releaser may update.
+   * @default every ECS service in this account and region that carries the `slipway:target` tag
+   */
+  readonly serviceArns?: string[];
+  /**
+   * ECS cluster ARNs the services run in; narrows the default service scope to these clusters.
+   * @default any cluster
+   */
+  readonly clusterArns?: string[];
+  /**
+   * ALB listener ARNs (production and test listeners) whose rules and default actions the releaser may
+   * change.
+   * @default every application load balancer listener and listener rule in this account and region
+   */
+  readonly listenerArns?: string[];
+  /**
+   * Task and task-execution role ARNs the releaser may pass when it registers a task definition.
+   * @default every role in this account, only to ecs-tasks.amazonaws.com
+   */
+  readonly taskRoleArns?: string[];
+}
+
+export interface ReleasesProps extends ReleaseScope {
+  readonly releaseQueue: sqs.IQueue;
+  readonly environment: Record<string, string>;
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The releaser: consumes release-steps, drives ECS services and ALB weights, watches alarms.
+ */
+export class Releases extends Construct {
+  readonly releaser: SlipwayFunction;
+
+  constructor(scope: Construct, id: string, props: ReleasesProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.releaser = new SlipwayFunction(this, 'Releaser', {
+      handler: 'releaser',
+      description: 'Slipway releaser: blue-green and standard releases to ECS behind weighted ALB target groups',
+      environment: props.environment,
+      timeout: Duration.seconds(60),
+      logRetention: props.logRetention,
+    });
+    const fn = this.releaser.function;
+    fn.addEventSource(new SqsEventSource(props.releaseQueue, { batchSize: 5, reportBatchItemFailures: true }));
+    const role = this.releaser.role;
+
+    // RegisterTaskDefinition and DescribeTaskDefinition have no resource type in IAM: "*" is the
+    // only resource they accept. What a registered definition may run as is bounded by PassRole below.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'], resources: ['*'] }),
+    );
+
+    const serviceStatement = new iam.PolicyStatement({
+      actions: ['ecs:UpdateService', 'ecs:DescribeServices'],
+      resources: props.serviceArns?.length ? props.serviceArns : [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
+    });
+    if (!props.serviceArns?.length) serviceStatement.addCondition('Null', { [`aws:ResourceTag/${TARGET_TAG}`]: 'false' });
+    if (props.clusterArns?.length) serviceStatement.addCondition('ArnEquals', { 'ecs:cluster': props.clusterArns });
+    role.addToPrincipalPolicy(serviceStatement);
+
+    // ModifyRule acts on a listener rule, ModifyListener on a listener (the test listener's default
+    // action). With listener ARNs given, their rules are listener-rule/app/<lb>/<lb-id>/<listener-id>/*.
+    const listenerResources = props.listenerArns?.length
+      ? [...props.listenerArns, ...props.listenerArns.map((arn) => `${listenerRulePrefix(arn)}/*`)]
+      : [
+          stack.formatArn({ service: 'elasticloadbalancing', resource: 'listener', resourceName: 'app/*' }),
+          stack.formatArn({ service: 'elasticloadbalancing', resource: 'listener-rule', resourceName: 'app/*' }),
+        ];
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['elasticloadbalancing:ModifyRule', 'elasticloadbalancing:ModifyListener'], resources: listenerResources }),
+    );
+    // Every elasticloadbalancing:Describe* action has no resource type in IAM; read-only.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeRules', 'elasticloadbalancing:DescribeListeners'],
+        resources: ['*'],
+      }),
+    );
+
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: props.taskRoleArns?.length ? props.taskRoleArns : [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
+
+    // DescribeAlarms takes the alarm resource type, so it is scoped to this account and region.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: [stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+
+    NagSuppressions.addResourceSuppressions(
+      role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'ecs:RegisterTaskDefinition/DescribeTaskDefinition and elasticloadbalancing:Describe* have no resource type (Resource "*"); the default service scope is every ECS service tagged slipway:target (condition on the tag), listener/listener-rule app/* and alarm:* stay inside this account and region and are narrowed by the releaseScope props; iam:PassRole is limited to ecs-tasks.amazonaws.com.',
+          appliesTo: [
+            'Resource::*',
+            'Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*',
+            'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener/app/*',
+            'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
+            'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
+            'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
+          ],
+        },
+      ],
+      true,
+    );
+  }
+}
+
+/** arn:...:listener/app/<lb>/<lb-id>/<listener-id> -> arn:...:listener-rule/app/<lb>/<lb-id>/<listener-id> */
+function listenerRulePrefix(listenerArn: string): string {
+  if (Token.isUnresolved(listenerArn)) {
+    const parts = Fn.split(':listener/', listenerArn, 2);
+    return Fn.join('', [Fn.select(0, parts), ':listener-rule/', Fn.select(1, parts)]);
+  }
+  if (!listenerArn.includes(':listener/')) throw new Error(`not an ALB listener ARN: ${listenerArn}`);
+  return listenerArn.replace(':listener/', ':listener-rule/');
+}

@@ -1,0 +1,226 @@
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { ENV } from '../../shared/config.ts';
+import { Api } from './api.ts';
+import { Artifacts } from './artifacts.ts';
+import { Builds, type ComputeClass } from './builds.ts';
+import { SlipwayFunction } from './handler.ts';
+import { Notifications } from './notifications.ts';
+import { Observability } from './observability.ts';
+import { Queues } from './queues.ts';
+import { Releases, type ReleaseScope } from './releases.ts';
+import { StateTable } from './table.ts';
+
+/** Secrets the handlers may read: webhook secrets and git host tokens, named slipway/<pipelineId>/... */
+export const SECRET_NAME_PREFIX = 'slipway/';
+
+/** Extra variable, not in shared/config.ts ENV yet: the topic run notifications go to. */
+export const NOTIFICATION_TOPIC_ENV = 'SLIPWAY_NOTIFICATION_TOPIC_ARN';
+
+export interface SlipwayEngineProps {
+  /**
+   * Days a run's artifacts stay in the bucket.
+   * @default 30
+   */
+  readonly artifactRetentionDays?: number;
+  /**
+   * Days a finished run's record is kept before DynamoDB's TTL deletes it.
+   * @default 90
+   */
+  readonly runRetentionDays?: number;
+  /**
+   * Retention of every log group (handlers, builds, API access logs).
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Compute classes jobs may ask for; one CodeBuild project each.
+   * @default ['small', 'medium', 'large']
+   */
+  readonly computeClasses?: readonly ComputeClass[];
+  /**
+   * Image jobs may push only to ECR repositories named `<prefix>/...`.
+   * @default 'slipway'
+   */
+  readonly ecrRepositoryPrefix?: string;
+  /**
+   * ECS services, clusters, listeners and task roles the releaser may act on.
+   * @default services tagged slipway:target, ALB listeners of this account/region, task roles passed only to ECS tasks
+   */
+  readonly releaseScope?: ReleaseScope;
+  /**
+   * Topic the alarms notify; must accept publishes from CloudWatch (see ObservabilityProps.alarmTopic).
+   * @default none
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /** @default true */
+  readonly dashboard?: boolean;
+  /** API throttling, requests per second. @default 50 */
+  readonly apiRateLimit?: number;
+  /** @default 100 */
+  readonly apiBurstLimit?: number;
+}
+
+/**
+ * The whole Slipway engine: API, queues, state table, artifact bucket, builds, releaser,
+ * notifications, alarms. Nothing in it bills by the hour while idle.
+ */
+export class SlipwayEngine extends Construct {
+  readonly table: StateTable;
+  readonly queues: Queues;
+  readonly artifacts: Artifacts;
+  readonly builds: Builds;
+  readonly notifications: Notifications;
+  readonly api: Api;
+  readonly releases: Releases;
+  readonly observability: Observability;
+  readonly handlers: Record<'webhook' | 'api' | 'engine' | 'buildEvents' | 'releaser', SlipwayFunction>;
+
+  constructor(scope: Construct, id: string, props: SlipwayEngineProps = {}) {
+    super(scope, id);
+    const runRetentionDays = props.runRetentionDays ?? 90;
+    if (!Number.isInteger(runRetentionDays) || runRetentionDays < 1) throw new Error(`runRetentionDays must be a whole number of days >= 1, got ${runRetentionDays}`);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const stack = Stack.of(this);
+
+    this.table = new StateTable(this, 'State');
+    this.queues = new Queues(this, 'Queues');
+    this.artifacts = new Artifacts(this, 'Artifacts', { artifactRetentionDays: props.artifactRetentionDays });
+    this.builds = new Builds(this, 'Builds', {
+      artifacts: this.artifacts,
+      computeClasses: props.computeClasses,
+      ecrRepositoryPrefix: props.ecrRepositoryPrefix,
+      logRetention,
+    });
+    this.notifications = new Notifications(this, 'Notifications');
+
+    // Every handler gets the whole ENV contract (cheap, and a handler that starts reading one more
+    // variable does not fail at cold start); permissions below stay per handler.
+    const environment: Record<string, string> = {
+      [ENV.tableName]: this.table.table.tableName,
+      [ENV.engineQueueUrl]: this.queues.engineQueue.queueUrl,
+      [ENV.releaseQueueUrl]: this.queues.releaseQueue.queueUrl,
+      [ENV.artifactBucket]: this.artifacts.bucket.bucketName,
+      [ENV.buildProjects]: this.builds.projectNamesJson(),
+      [ENV.buildLogGroup]: this.builds.logGroup.logGroupName,
+      [ENV.runRetentionDays]: String(runRetentionDays),
+      [ENV.ecrRegistry]: `${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}`,
+      [NOTIFICATION_TOPIC_ENV]: this.notifications.topic.topicArn,
+      POWERTOOLS_SERVICE_NAME: 'slipway',
+    };
+    const make = (id: string, handler: 'webhook' | 'api' | 'engine' | 'buildEvents', description: string, timeout = Duration.seconds(30)) =>
+      new SlipwayFunction(this, id, { handler, environment, description, timeout, logRetention });
+
+    const webhook = make('WebhookHandler', 'webhook', 'Slipway webhook: verifies the provider signature, records the delivery, requests runs', Duration.seconds(15));
+    const api = make('ApiHandler', 'api', 'Slipway management API (IAM-authorised)', Duration.seconds(15));
+    const engine = make('EngineHandler', 'engine', 'Slipway engine: applies events to runs (engine-events.fifo consumer)');
+    const buildEvents = make('BuildEventsHandler', 'buildEvents', 'Slipway: CodeBuild state changes -> engine events', Duration.seconds(15));
+    this.releases = new Releases(this, 'Releases', {
+      releaseQueue: this.queues.releaseQueue,
+      environment,
+      logRetention,
+      ...props.releaseScope,
+    });
+    const releaser = this.releases.releaser;
+    this.handlers = { webhook, api, engine, buildEvents, releaser };
+
+    // --- who may do what (each owner grants on what it owns) ---
+    // webhook: delivery dedupe (write) and pipeline lookup; requests runs; reads webhook secrets.
+    this.table.grantReadWrite(webhook.function);
+    this.queues.grantSendEngineEvents(webhook.function);
+    this.grantReadSecrets(webhook.function);
+    // api: pipelines and runs; requests runs, cancels, approvals (engine events) and rollbacks
+    // (release steps); presigns artifact downloads; reads build logs.
+    this.table.grantReadWrite(api.function);
+    this.queues.grantSendEngineEvents(api.function);
+    this.queues.grantSendReleaseSteps(api.function);
+    this.artifacts.grantReadRuns(api.function);
+    this.builds.grantReadLogs(api.function);
+    // engine: consumes engine events; starts/stops builds; starts releases; notifies; git host tokens
+    // (commit statuses, pipeline definitions read from the repository).
+    engine.function.addEventSource(
+      new SqsEventSource(this.queues.engineQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+    this.table.grantReadWrite(engine.function);
+    this.queues.grantSendEngineEvents(engine.function);
+    this.queues.grantSendReleaseSteps(engine.function);
+    this.builds.grantStartStop(engine.function);
+    this.notifications.grantPublish(engine.function);
+    this.grantReadSecrets(engine.function);
+    // build-events: EventBridge -> engine event; failures after retries go to the DLQ.
+    this.queues.grantSendEngineEvents(buildEvents.function);
+    buildEvents.function.configureAsyncInvoke({ retryAttempts: 2, onFailure: new SqsDestination(this.queues.buildEventsDlq.queue) });
+    this.builds.routeStateChanges(buildEvents.function, this.queues.buildEventsDlq.queue);
+    // releaser: target records (lock), its own next steps, ReleaseFinished back to the engine, notifications.
+    this.table.grantReadWrite(releaser.function);
+    this.queues.grantSendReleaseSteps(releaser.function);
+    this.queues.grantSendEngineEvents(releaser.function);
+    this.notifications.grantPublish(releaser.function);
+
+    for (const h of Object.values(this.handlers)) {
+      NagSuppressions.addResourceSuppressions(
+        h.role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Wildcards limited to what the owner constructs grant: the table and its indexes (table/index/*, item actions only), objects under runs/ of the artifact bucket (read), slipway/* secrets (GetSecretValue only).',
+            appliesTo: [
+              { regex: '/^Resource::<[A-Za-z0-9]*StateTable[A-Za-z0-9]+\\.Arn>\\/index\\/\\*$/' },
+              { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/runs\\/\\*$/' },
+              'Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*',
+              // Releaser-specific wildcards are suppressed (with reasons) in Releases.
+              ...(h === releaser
+                ? [
+                    'Resource::*',
+                    'Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*',
+                    'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener/app/*',
+                    'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
+                    'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
+                    'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
+                  ]
+                : []),
+            ],
+          },
+        ],
+        true,
+      );
+    }
+
+    this.api = new Api(this, 'Api', {
+      webhookFunction: webhook.function,
+      apiFunction: api.function,
+      throttleRateLimit: props.apiRateLimit,
+      throttleBurstLimit: props.apiBurstLimit,
+      accessLogRetention: logRetention,
+    });
+
+    this.observability = new Observability(this, 'Observability', {
+      functions: Object.fromEntries(Object.entries(this.handlers).map(([n, h]) => [n, h.function])),
+      deadLetterQueues: {
+        engineEvents: this.queues.engineDlq,
+        releaseSteps: this.queues.releaseDlq,
+        buildEvents: this.queues.buildEventsDlq,
+      },
+      engineQueue: this.queues.engineQueue,
+      httpApi: this.api.httpApi,
+      alarmTopic: props.alarmTopic,
+      dashboard: props.dashboard,
+    });
+  }
+
+  /** secretsmanager:GetSecretValue on slipway/* secrets only (names, never values, are stored). */
+  private grantReadSecrets(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['secretsmanager:GetSecretValue'],
+      resourceArns: [Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${SECRET_NAME_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    });
+  }
+}
