@@ -1,0 +1,373 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConflictError } from '../../shared/errors.ts';
+import type { ReleaseMessage } from '../../shared/messages.ts';
+import { deploySpec, harness, startMessage, TEST_RULE } from '../support/fake-ecs.ts';
+
+const okFetch = (async () => new Response('ok', { status: 200 })) as unknown as typeof fetch;
+const badFetch = (async () => new Response('boom', { status: 500 })) as unknown as typeof fetch;
+
+const polls = (n: number, lines: string[]) => Array.from({ length: n }, () => lines).flat();
+const SHIFT_POLL = ['DescribeTargetHealth', 'DescribeAlarms'];
+
+describe('blue-green release', () => {
+  test('a happy release makes exactly these calls, every weight change adding up to 100', async () => {
+    // Prepare
+    const h = await harness({ target: { testListenerRuleArn: TEST_RULE, testUrl: 'http://alb.internal:8443' }, fetch: okFetch });
+    const msg = startMessage({ deploy: deploySpec({ healthCheck: { path: '/health', expectedStatus: 200 } }) });
+    // Act
+    await h.releaser.handle(msg);
+    await h.drive();
+    // Assess
+    assert.deepEqual(h.aws.callLines(), [
+      'DescribeServices',
+      'DescribeTaskDefinition',
+      'RegisterTaskDefinition image=web:2',
+      'UpdateService web-green td=web:2 desired=2',
+      'ModifyRule test blue=0 green=100',
+      // polls every 15 s; green settles after 30 s
+      ...polls(2, ['DescribeServices', 'DescribeTargetHealth']),
+      'ModifyRule prod blue=90 green=10',
+      ...polls(4, SHIFT_POLL),
+      'ModifyRule prod blue=50 green=50',
+      ...polls(4, SHIFT_POLL),
+      'ModifyRule prod blue=0 green=100',
+      ...polls(8, SHIFT_POLL),
+      // 30 minutes later, when the rollback window ends
+      'UpdateService web-blue desired=0',
+    ]);
+    assert.deepEqual(h.aws.violations, []);
+    const finished = h.events.finished();
+    assert.equal(finished.length, 1);
+    assert.equal(finished[0].outcome, 'succeeded');
+    assert.equal(h.events.events[0].type, 'ReleaseStarted');
+    const view = await h.releaser.getTarget('web');
+    assert.equal(view.liveColour, 'green');
+    assert.deepEqual(view.weights, { blue: 0, green: 100 });
+    assert.equal(view.current, undefined);
+    assert.equal(view.last?.outcome, 'succeeded');
+    assert.ok(view.last!.history.some((e) => e.detail.includes('GET http://alb.internal:8443/health returned 200')));
+    assert.ok(view.last!.history.every((e) => !Number.isNaN(Date.parse(e.at))), 'every step has a timestamp');
+  });
+
+  test('a new colour that never turns healthy is rolled back without receiving traffic', async () => {
+    const h = await harness();
+    h.aws.behaviours.set('web:2', 'unhealthy');
+    await h.releaser.handle(startMessage());
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /web-green not ready after 600s.*0\/2 targets healthy \(Target\.ResponseCodeMismatch\)/);
+    assert.ok(!h.aws.callLines().some((l) => l.startsWith('ModifyRule prod')), 'no traffic ever moved');
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    assert.equal(h.aws.desiredOf('web-green'), 0);
+    assert.equal((await h.releaser.getTarget('web')).liveColour, 'blue');
+  });
+
+  test('a circuit-breaker failure of the new colour rolls back before the timeout', async () => {
+    const h = await harness({ circuitBreaker: { enable: true, rollback: false } });
+    h.aws.behaviours.set('web:2', 'crash');
+    await h.releaser.handle(startMessage());
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /deployment of .*web:2 to web-green failed: ECS deployment circuit breaker/);
+    assert.ok(Date.parse(f.at) - Date.parse('2026-01-01T00:00:00Z') <= 120_000);
+  });
+
+  test('an alarm during the shift puts all traffic back on the old colour within one poll interval', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    let alarmAt = 0;
+    await h.drive({
+      before: () => {
+        if (!alarmAt && h.aws.weights().green === 10) {
+          h.aws.alarms.set('web-5xx', 'ALARM');
+          alarmAt = h.aws.now;
+        }
+      },
+    });
+    const back = h.aws.calls.filter((c) => c.op === 'elbv2:ModifyRule').at(-1)!;
+    assert.equal(back.input.Actions[0].ForwardConfig.TargetGroups[0].Weight, 100, 'blue back to 100');
+    assert.ok(back.at - alarmAt <= 15_000, `rolled back ${(back.at - alarmAt) / 1000}s after the alarm`);
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    assert.ok(!h.aws.callLines().includes('ModifyRule prod blue=50 green=50'));
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /alarm web-5xx in ALARM with 10% of the traffic on green; 100% back on blue/);
+  });
+
+  test('an alarm during the bake rolls back too', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ before: () => { if (h.aws.weights().green === 100) h.aws.alarms.set('web-5xx', 'ALARM'); } });
+    assert.equal(h.events.finished()[0].outcome, 'rolled_back');
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    assert.equal((await h.releaser.getTarget('web')).liveColour, 'blue');
+  });
+
+  test('tasks that die mid-shift take the traffic back to the old colour', async () => {
+    const h = await harness();
+    h.aws.behaviours.set('web:2', { diesAfterSeconds: 100 });
+    await h.releaser.handle(startMessage());
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /green has no healthy targets/);
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    assert.deepEqual(h.aws.violations, []);
+  });
+
+  test('a failing HTTP check on the test listener stops the release before any traffic moves', async () => {
+    const h = await harness({ target: { testListenerRuleArn: TEST_RULE, testUrl: 'http://alb.internal:8443' }, fetch: badFetch });
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ healthCheck: { path: '/health', expectedStatus: 200 } }) }));
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /health check GET http:\/\/alb\.internal:8443\/health returned 500, expected 200/);
+    assert.ok(!h.aws.callLines().some((l) => l.startsWith('ModifyRule prod')));
+  });
+
+  test('an alarm that does not exist fails the release safely', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ alarms: ['no-such-alarm'] }) }));
+    await h.drive();
+    assert.match(h.events.finished()[0].reason!, /alarm no-such-alarm does not exist/);
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+  });
+
+  test('cancel during the shift puts 100% back on the old colour', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ before: () => h.aws.weights().green !== 50 });
+    assert.deepEqual(h.aws.weights(), { blue: 50, green: 50 });
+    await h.releaser.handle({ type: 'CancelRelease', runId: '01RUN', job: 'deploy', target: 'web' });
+    await h.drive();
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /^cancelled; 100% back on blue/);
+    assert.equal(h.aws.desiredOf('web-green'), 0);
+  });
+
+  test('duplicated and reordered step messages shift nothing twice', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    const delivered: ReleaseMessage[] = [];
+    let n = 0;
+    // Deliver every message twice, and replay an old one now and then.
+    for (;;) {
+      const next = h.queue.take();
+      if (!next || n++ > 500) break;
+      h.aws.now = Math.max(h.aws.now, next.due);
+      await h.releaser.handle(next.message);
+      await h.releaser.handle(next.message);
+      if (delivered.length > 3) await h.releaser.handle(delivered[delivered.length - 3]);
+      delivered.push(next.message);
+    }
+    const shifts = h.aws.callLines().filter((l) => l.startsWith('ModifyRule'));
+    assert.deepEqual(shifts, ['ModifyRule prod blue=90 green=10', 'ModifyRule prod blue=50 green=50', 'ModifyRule prod blue=0 green=100']);
+    assert.equal(h.events.finished().length, 1);
+    assert.equal(h.events.finished()[0].outcome, 'succeeded');
+    assert.equal(h.aws.callLines().filter((l) => l.startsWith('RegisterTaskDefinition')).length, 1);
+  });
+
+  test('a duplicated start message starts one release', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.releaser.handle(startMessage());
+    assert.equal(h.aws.callLines().filter((l) => l.startsWith('RegisterTaskDefinition')).length, 1);
+    assert.equal(h.events.events.filter((e) => e.type === 'ReleaseStarted').length, 1);
+    assert.equal((await h.releaser.getTarget('web')).waiting.length, 0);
+  });
+
+  test('a crash in the middle of a shift resumes from the saved step', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    let crashed = 0;
+    for (let n = 0; n < 500; n++) {
+      const next = h.queue.take();
+      if (!next) break;
+      h.aws.now = Math.max(h.aws.now, next.due);
+      if (h.aws.weights().green === 10 && crashed === 0) {
+        // The 50% ModifyRule fails after the state was saved; then the next poll cannot be scheduled either.
+        h.aws.failNext.set('elbv2:ModifyRule', 1);
+        crashed++;
+      }
+      try {
+        await h.releaser.handle(next.message);
+      } catch {
+        // SQS redelivers the message after its visibility timeout.
+        h.aws.advance(30);
+        await h.releaser.handle(next.message, { redelivered: true });
+      }
+    }
+    assert.equal(crashed, 1);
+    const shifts = h.aws.callLines().filter((l) => l.startsWith('ModifyRule'));
+    assert.deepEqual(shifts, ['ModifyRule prod blue=90 green=10', 'ModifyRule prod blue=50 green=50', 'ModifyRule prod blue=50 green=50', 'ModifyRule prod blue=0 green=100']);
+    assert.equal(h.events.finished()[0].outcome, 'succeeded');
+    assert.deepEqual(h.aws.weights(), { blue: 0, green: 100 });
+  });
+
+  test('a crash before the next poll is scheduled is resumed by the redelivered message', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    const realSend = h.queue.send.bind(h.queue);
+    let failed = false;
+    h.queue.send = async (m, d) => {
+      if (!failed && m.type === 'ReleaseStep' && h.aws.weights().green === 50) {
+        failed = true;
+        throw new Error('SQS unavailable');
+      }
+      return realSend(m, d);
+    };
+    for (let n = 0; n < 500; n++) {
+      const next = h.queue.take();
+      if (!next) break;
+      h.aws.now = Math.max(h.aws.now, next.due);
+      try {
+        await h.releaser.handle(next.message);
+      } catch {
+        const r = await h.releaser.handle(next.message, { redelivered: true });
+        assert.equal(r.outcome, 'replayed');
+      }
+    }
+    assert.ok(failed);
+    assert.equal(h.events.finished()[0].outcome, 'succeeded');
+  });
+});
+
+describe('standard release', () => {
+  test('updates the live service in place and waits until it is steady', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ strategy: 'standard' }) }));
+    await h.drive();
+    assert.deepEqual(h.aws.callLines(), [
+      'DescribeServices',
+      'DescribeTaskDefinition',
+      'RegisterTaskDefinition image=web:2',
+      'UpdateService web-blue td=web:2',
+      'DescribeServices',
+      'DescribeServices',
+    ]);
+    assert.equal(h.events.finished()[0].outcome, 'succeeded');
+    assert.equal(h.aws.imageOf('web-blue'), 'web:2');
+  });
+
+  test('when the circuit breaker rolls the service back by itself, the release reports rolled_back', async () => {
+    const h = await harness({ circuitBreaker: { enable: true, rollback: true } });
+    h.aws.behaviours.set('web:2', 'crash');
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ strategy: 'standard' }) }));
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /circuit breaker rolled web-blue back to .*web:1/);
+    assert.equal(h.aws.callLines().filter((l) => l.startsWith('UpdateService')).length, 1, 'ECS rolled back; Slipway did not');
+    assert.equal(h.aws.imageOf('web-blue'), 'web:1');
+  });
+
+  test('a failed deployment without circuit-breaker rollback is put back on the previous task definition', async () => {
+    const h = await harness({ circuitBreaker: { enable: true, rollback: false } });
+    h.aws.behaviours.set('web:2', 'crash');
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ strategy: 'standard' }) }));
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.ok(h.aws.callLines().includes('UpdateService web-blue td=web:1'));
+    assert.equal(h.aws.imageOf('web-blue'), 'web:1');
+  });
+
+  test('a deployment that never settles times out and is rolled back', async () => {
+    const h = await harness();
+    h.aws.behaviours.set('web:2', 'unhealthy');
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ strategy: 'standard' }) }));
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /did not reach a steady state .* within 1800s/);
+    assert.equal(h.aws.imageOf('web-blue'), 'web:1');
+  });
+});
+
+describe('the target is the lock', () => {
+  test('a second release waits its turn and starts when the first finishes', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.releaser.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1', image: 'web:3' }));
+    const during = await h.releaser.getTarget('web');
+    assert.equal(during.current?.runId, '01RUN');
+    assert.deepEqual(during.waiting.map((w) => w.runId), ['02RUN']);
+    assert.equal(h.aws.callLines().filter((l) => l.startsWith('RegisterTaskDefinition')).length, 1);
+    await h.drive();
+    const finished = h.events.finished();
+    assert.deepEqual(finished.map((f) => [f.runId, f.outcome]), [['01RUN', 'succeeded'], ['02RUN', 'succeeded']]);
+    const view = await h.releaser.getTarget('web');
+    assert.equal(view.liveColour, 'blue', 'the second release went to the colour the first left idle');
+    assert.equal(h.aws.imageOf('web-blue'), 'web:3');
+  });
+
+  test('a superseded release waiting for the target is dropped with a clear reason', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.releaser.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1' }));
+    await h.releaser.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1', supersededBy: '03RUN' }));
+    const dropped = h.events.finished();
+    assert.equal(dropped.length, 1);
+    assert.equal(dropped[0].runId, '02RUN');
+    assert.equal(dropped[0].outcome, 'failed');
+    assert.match(dropped[0].reason!, /superseded by run 03RUN/);
+    assert.equal((await h.releaser.getTarget('web')).waiting.length, 0);
+  });
+
+  test('cancel of a waiting release removes it from the queue', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.releaser.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1' }));
+    await h.releaser.handle({ type: 'CancelRelease', runId: '02RUN', job: 'deploy', target: 'web' });
+    assert.match(h.events.finished()[0].reason!, /cancelled while waiting/);
+    assert.equal((await h.releaser.getTarget('web')).current?.runId, '01RUN');
+  });
+
+  test('a release for an unregistered target fails at once', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage({ target: 'nope', deploy: deploySpec({ target: 'nope' }) }));
+    assert.match(h.events.finished()[0].reason!, /target nope is not registered/);
+  });
+
+  test('an invalid step list fails the release before anything changes', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ steps: [50, 20] }) }));
+    assert.match(h.events.finished()[0].reason!, /steps\[1\]: must be greater.*the last step must be 100/);
+    assert.equal(h.aws.calls.length, 0);
+  });
+});
+
+describe('manual rollback', () => {
+  test('puts the traffic back on the previous colour within the window, and refuses after it', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ until: Date.parse('2026-01-01T00:10:00Z') });
+    assert.equal((await h.releaser.getTarget('web')).liveColour, 'green');
+    const view = await h.releaser.rollbackTarget('web', 'alice');
+    assert.equal(view.liveColour, 'blue');
+    assert.deepEqual(view.weights, { blue: 100, green: 0 });
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    assert.equal(view.last?.rolledBackBy, 'alice');
+    assert.equal(h.aws.desiredOf('web-green'), 0);
+    await assert.rejects(h.releaser.rollbackTarget('web', 'alice'), (e: unknown) => e instanceof ConflictError && /no previous colour/.test(e.message));
+  });
+
+  test('is refused once the rollback window has ended', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ rollbackWindowMinutes: 5 }) }));
+    await h.drive();
+    await assert.rejects(h.releaser.rollbackTarget('web', 'bob'), ConflictError);
+    assert.deepEqual(h.aws.weights(), { blue: 0, green: 100 });
+  });
+
+  test('is refused while a release is in progress', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await assert.rejects(h.releaser.rollbackTarget('web', 'bob'), /in progress.*cancel it instead/);
+  });
+});
