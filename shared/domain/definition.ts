@@ -388,8 +388,14 @@ const REQUIRED_HINTS: Record<string, string> = {
   'docker.repository': 'the ECR repository the image is pushed to, e.g. "shop-api"',
   'deploy.target': 'the name of a registered release target, e.g. "staging"',
   'healthCheck.path': 'the URL path to check, e.g. "/health"',
-  kind: 'one of slack, teams, dingtalk, email',
+  'notifications.kind': 'one of slack, teams, dingtalk, email',
 };
+
+/** The hint for a missing field, keyed by its last two keys (`deploy.target`) or, at the top, its only key. */
+function requiredHint(path: readonly Segment[]): string | undefined {
+  const keys = path.filter((s): s is string => typeof s === 'string');
+  return REQUIRED_HINTS[keys.slice(-2).join('.')];
+}
 
 /** Keys allowed by the strict object found at `path` inside `schema` (walks zod's definitions). */
 function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
@@ -445,8 +451,7 @@ function issuesToProblems(schema: z.ZodType, raw: unknown, issues: readonly z.co
       }
       case 'invalid_type': {
         if (value === undefined) {
-          const parent = path.length >= 2 ? `${String(path.at(-2))}.${String(last)}` : String(last);
-          const hint = REQUIRED_HINTS[parent] ?? (prefix.length === 0 && path.length === 2 ? REQUIRED_HINTS[`source.${String(last)}`] : undefined) ?? REQUIRED_HINTS[String(last)];
+          const hint = requiredHint([...prefix, ...path]);
           problems.push({ path: at(), message: hint ? `is required: ${hint}` : 'is required' });
         } else if (path[0] === 'env' && path.length === 2) {
           problems.push({ path: at(), message: `must be a string, not ${describe(value)}; quote it: ${JSON.stringify(JSON.stringify(value) ?? '')}` });
@@ -466,7 +471,7 @@ function issuesToProblems(schema: z.ZodType, raw: unknown, issues: readonly z.co
       case 'invalid_value': {
         const allowed = issue.values.map(String);
         if (value === undefined) {
-          const hint = REQUIRED_HINTS[`${String(path.at(-2))}.${String(last)}`] ?? REQUIRED_HINTS[`source.${String(last)}`];
+          const hint = requiredHint([...prefix, ...path]);
           problems.push({ path: at(), message: hint ? `is required: ${hint}` : `is required: one of ${allowed.join(', ')}` });
         } else if (typeof value === 'string') {
           const noun = ENUM_NOUNS[String(lastKey)] ?? 'value';

@@ -204,6 +204,13 @@ describe('broken pipeline files: one problem each, with its path and message', (
     assert.deepEqual(problemsOf((d) => delete d.name), ['name: is required: the pipeline\'s name, e.g. "shop-api"']);
   });
 
+  it('names each missing source field with what to put there', () => {
+    assert.deepEqual(problemsOf((d) => (d.source = {})), [
+      'source.provider: is required: one of github, gitlab, bitbucket',
+      'source.repository: is required: the repository as "owner/name", e.g. "acme/shop-api"',
+    ]);
+  });
+
   it('rejects characters a name cannot hold', () => {
     assert.deepEqual(problemsOf((d) => (d.name = 'shop api!')), [
       'name: must start with a letter or digit and hold only letters, digits, ".", "-" and "_" (at most 100 characters)',
