@@ -1,0 +1,393 @@
+/**
+ * The management API's operations, over ports: register and read pipelines,
+ * request, read and cancel runs, approve or reject approval jobs, read build
+ * logs and artifacts, and look at or roll back release targets.
+ *
+ * Everything that changes a run goes to the engine as a message on the engine
+ * queue (a RunRequest, or an engine event): the API never writes a run itself,
+ * so the engine's `decide` stays the only place where run state changes. The API
+ * checks what it can answer at once (unknown run or job -> NotFoundError, a
+ * finished run or a job not waiting for approval -> ConflictError) so callers get
+ * a useful status instead of a silent no-op.
+ */
+import { ulid } from 'ulid';
+import { ConflictError, NotFoundError, SlipwayError, ValidationError, type Problem } from '../errors.ts';
+import type { Provider } from '../domain/pipeline.ts';
+import { TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
+import type { RunRequest } from '../messages.ts';
+import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports.ts';
+import { parsePipeline, parsePipelineObject, type ParseResult } from '../domain/definition.ts';
+
+export const DEFAULT_REPOSITORY_DEFINITION_PATH = '.slipway.yml';
+
+// ---- ports the API needs besides the stores --------------------------------
+
+export interface LogEvent {
+  /** ISO-8601 */
+  timestamp: string;
+  message: string;
+}
+
+export interface LogPage {
+  events: LogEvent[];
+  /** Where to continue; absent when the build has no log stream yet. Passing it back returns only newer lines. */
+  cursor?: string;
+}
+
+/** Build logs (CloudWatch Logs in AWS), by CodeBuild build id. */
+export interface LogReader {
+  read(buildId: string, opts: { cursor?: string; limit?: number }): Promise<LogPage>;
+}
+
+export interface ArtifactLink {
+  /** Path under the job's artifact prefix, e.g. `dist/app.zip`. */
+  path: string;
+  size?: number;
+  /** Presigned GET URL. */
+  url: string;
+  /** When `url` stops working (ISO-8601). */
+  expiresAt?: string;
+}
+
+/** A job's artifacts with presigned download links (S3 in AWS). */
+export interface ArtifactReader {
+  list(runId: string, job: string): Promise<ArtifactLink[]>;
+}
+
+/** Release targets (the releaser's service functions). */
+export interface TargetService {
+  get(name: string): Promise<unknown>;
+  rollback(name: string, by: string): Promise<unknown>;
+}
+
+/** What manual runs given a branch need from the git host. */
+export interface BranchResolver {
+  resolveBranch(provider: Provider, repository: string, branch: string, tokenSecretName: string | undefined): Promise<string>;
+}
+
+export interface ApiServiceDeps {
+  pipelines: PipelineStore;
+  runs: RunStore;
+  queue: EventQueue;
+  git?: BranchResolver;
+  logs?: LogReader;
+  artifacts?: ArtifactReader;
+  /** Absent until the releaser provides it: target routes then answer 501. */
+  targets?: TargetService;
+  now?: () => Date;
+  newRunId?: () => string;
+}
+
+/** Who asked, and the API Gateway request id (the base of deterministic event ids). */
+export interface Caller {
+  by: string;
+  requestId: string;
+}
+
+/** The caller may not do this (e.g. approve a job that names other approvers). */
+export class ForbiddenError extends SlipwayError {
+  override readonly status = 403;
+  override readonly code = 'Forbidden';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** A capability this deployment does not have (yet). */
+export class NotImplementedError extends SlipwayError {
+  override readonly status = 501;
+  override readonly code = 'NotImplemented';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotImplementedError';
+  }
+}
+
+// ---- registration input ------------------------------------------------------
+
+/**
+ * A registration, after the HTTP layer decoded the body (YAML or JSON):
+ * - `definition`: the pipeline definition itself (an object, or YAML/JSON text to parse);
+ * - `repository`: the definition lives in the repository at `path`, read at each run's
+ *   commit; `source` (provider, repository, triggers), `concurrency` and `notifications`
+ *   are registered here because webhook matching and admission need them before any file is read.
+ * Secret names left undefined keep the previous version's; `null` removes them.
+ */
+export type Registration = (
+  | {
+      kind: 'definition';
+      definition: unknown;
+      format?: 'yaml' | 'json';
+      /** Where the definition sits in the request (`definition` in an envelope): prefixes problem paths. */
+      definitionPath?: string;
+      webhookSecretName?: string | null;
+      tokenSecretName?: string | null;
+    }
+  | {
+      kind: 'repository';
+      path: string;
+      settings: { name?: unknown; source?: unknown; concurrency?: unknown; notifications?: unknown };
+      webhookSecretName?: string | null;
+      tokenSecretName?: string | null;
+    }
+) & {
+  /** Problems the HTTP layer found in the envelope; reported together with the definition's. */
+  problems?: Problem[];
+};
+
+export interface ManualRunInput {
+  branch?: string;
+  commit?: string;
+  parameters?: Record<string, string>;
+}
+
+export class ApiService {
+  private readonly now: () => Date;
+  private readonly newRunId: () => string;
+
+  constructor(private readonly deps: ApiServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.newRunId = deps.newRunId ?? (() => ulid());
+  }
+
+  // ---- pipelines --------------------------------------------------------------
+
+  /** Validates and stores a new version; `created` is true for version 1. ValidationError lists every problem. */
+  async registerPipeline(id: string, registration: Registration): Promise<{ record: PipelineRecord; created: boolean }> {
+    let result: ParseResult;
+    let definitionSource: PipelineRecord['definitionSource'];
+    if (registration.kind === 'definition') {
+      const d = registration.definition;
+      result = typeof d === 'string' ? parsePipeline(d, registration.format === 'json' ? { filename: 'pipeline.json' } : {}) : parsePipelineObject(d);
+      if (!result.ok && registration.definitionPath) result = { ok: false, problems: result.problems.map((p) => ({ ...p, path: p.path ? `${registration.definitionPath}.${p.path}` : registration.definitionPath! })) };
+      definitionSource = { kind: 'registered' };
+    } else {
+      const s = registration.settings;
+      // Jobs live in the repository file; a placeholder job lets the rest be validated and normalised by the same rules.
+      const doc: Record<string, unknown> = { name: s.name ?? id, source: s.source, jobs: { [PLACEHOLDER_JOB]: { kind: 'approval' } } };
+      if (s.concurrency !== undefined) doc.concurrency = s.concurrency;
+      if (s.notifications !== undefined) doc.notifications = s.notifications;
+      result = parsePipelineObject(doc);
+      if (result.ok) result = { ok: true, spec: { ...result.spec, jobs: {} } };
+      definitionSource = { kind: 'repository', path: registration.path };
+    }
+    // One answer with every problem: the envelope's and the definition's.
+    const problems = [...(registration.problems ?? []), ...(result.ok ? [] : result.problems)];
+    if (problems.length > 0 || !result.ok) {
+      throw new ValidationError(`invalid pipeline definition (${problems.length} problem${problems.length === 1 ? '' : 's'})`, problems);
+    }
+    const spec = result.spec;
+    const previous = await this.deps.pipelines.get(id).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
+    const webhookSecretName = carry(registration.webhookSecretName, previous?.webhookSecretName);
+    const tokenSecretName = carry(registration.tokenSecretName, previous?.tokenSecretName);
+    const record = await this.deps.pipelines.put({
+      id,
+      spec,
+      definitionSource,
+      ...(webhookSecretName ? { webhookSecretName } : {}),
+      ...(tokenSecretName ? { tokenSecretName } : {}),
+    });
+    return { record, created: record.version === 1 };
+  }
+
+  getPipeline(id: string, version?: number): Promise<PipelineRecord> {
+    return this.deps.pipelines.get(id, version);
+  }
+
+  async listPipelines(opts: { limit?: number; cursor?: string }): Promise<Page<PipelineSummary>> {
+    const page = await this.deps.pipelines.list(opts);
+    return { items: page.items.map(summarizePipeline), ...(page.cursor ? { cursor: page.cursor } : {}) };
+  }
+
+  // ---- runs -------------------------------------------------------------------
+
+  /**
+   * Asks the engine for a manual run of the latest version (pinned now, so an update
+   * registered a moment later does not change what was asked for). A branch is
+   * resolved to its head commit here, so the run records exactly what it built.
+   */
+  async requestRun(pipelineId: string, input: ManualRunInput, caller: Caller): Promise<{ runId: string; pipelineId: string; pipelineVersion: number; commit: string; branch?: string }> {
+    if ((input.branch === undefined) === (input.commit === undefined)) {
+      throw new ValidationError('give either a branch or a commit', [{ path: '', message: input.branch === undefined ? 'one of "branch" or "commit" is required' : '"branch" and "commit" are mutually exclusive' }]);
+    }
+    const pipeline = await this.deps.pipelines.get(pipelineId);
+    const source = pipeline.spec.source;
+    let commit = input.commit?.toLowerCase();
+    if (commit === undefined) {
+      if (!this.deps.git) throw new NotImplementedError('this deployment cannot resolve branches; give a commit');
+      try {
+        commit = await this.deps.git.resolveBranch(source.provider, source.repository, input.branch!, pipeline.tokenSecretName);
+      } catch (err) {
+        if (err instanceof NotFoundError) {
+          throw new ValidationError('unknown branch', [{ path: 'branch', message: `branch "${input.branch}" was not found in ${source.provider} repository ${source.repository}` }]);
+        }
+        throw err;
+      }
+    }
+    const runId = this.newRunId();
+    const trigger: Trigger = {
+      event: 'manual',
+      provider: source.provider,
+      repository: source.repository,
+      commit,
+      author: caller.by,
+      ...(input.branch !== undefined ? { branch: input.branch } : {}),
+      ...(input.parameters && Object.keys(input.parameters).length > 0 ? { parameters: input.parameters } : {}),
+    };
+    const request: RunRequest = {
+      type: 'RunRequest',
+      id: `req:api:${caller.requestId}`,
+      runId,
+      pipelineId,
+      pipelineVersion: pipeline.version,
+      trigger,
+      at: this.now().toISOString(),
+    };
+    await this.deps.queue.send([request]);
+    return { runId, pipelineId, pipelineVersion: pipeline.version, commit, ...(input.branch !== undefined ? { branch: input.branch } : {}) };
+  }
+
+  async getRun(runId: string): Promise<RunState> {
+    try {
+      return await this.deps.runs.get(runId);
+    } catch (err) {
+      // A run requested a moment ago exists only once the engine has planned it.
+      if (err instanceof NotFoundError) throw new NotFoundError(`run ${runId} not found (a run requested a moment ago appears once the engine has planned it)`);
+      throw err;
+    }
+  }
+
+  async listRuns(pipelineId: string, opts: { limit?: number; cursor?: string }): Promise<Page<RunSummary>> {
+    await this.deps.pipelines.get(pipelineId); // 404 for an unknown pipeline rather than an empty list
+    return this.deps.runs.listByPipeline(pipelineId, opts);
+  }
+
+  /** Cancelling twice is harmless: both requests carry the same event id. */
+  async cancelRun(runId: string, caller: Caller): Promise<{ runId: string; status: 'cancelling' }> {
+    const run = await this.getRun(runId);
+    if (TERMINAL_RUN_STATUSES.has(run.status)) throw new ConflictError(`run ${runId} already ended (${run.status}); there is nothing to cancel`);
+    const event: CancelRequested = { type: 'CancelRequested', id: `cancel:${runId}`, runId, by: caller.by, at: this.now().toISOString() };
+    await this.deps.queue.send([event]);
+    return { runId, status: 'cancelling' };
+  }
+
+  /**
+   * Approves or rejects an approval job that is waiting. The event id names the
+   * job attempt, not the verdict: the first answer wins, a second one is dropped.
+   */
+  async answerApproval(runId: string, job: string, verdict: 'approve' | 'reject', caller: Caller, comment?: string): Promise<{ runId: string; job: string; verdict: 'approved' | 'rejected' }> {
+    const run = await this.getRun(runId);
+    const state = run.jobs[job];
+    const plan = run.plan[job];
+    if (!state || !plan) throw new NotFoundError(`run ${runId} has no job "${job}"`);
+    if (plan.kind !== 'approval') throw new ConflictError(`job "${job}" is a ${plan.kind} job; only approval jobs can be approved or rejected`);
+    if (TERMINAL_RUN_STATUSES.has(run.status)) throw new ConflictError(`run ${runId} already ended (${run.status})`);
+    if (state.status !== 'waiting_approval') throw new ConflictError(`job "${job}" is ${state.status.replace('_', ' ')}, not waiting for approval`);
+    await this.checkApprover(run, job, caller.by);
+    const at = this.now().toISOString();
+    const id = `approval:${runId}:${job}:${state.attempt}`;
+    const event: ApprovalGiven | ApprovalRejected =
+      verdict === 'approve'
+        ? { type: 'ApprovalGiven', id, runId, job, by: caller.by, at }
+        : { type: 'ApprovalRejected', id, runId, job, by: caller.by, at, ...(comment ? { comment } : {}) };
+    await this.deps.queue.send([event]);
+    return { runId, job, verdict: verdict === 'approve' ? 'approved' : 'rejected' };
+  }
+
+  /** The job's approvers (when the pinned definition names any) must include the caller. */
+  private async checkApprover(run: RunState, job: string, by: string): Promise<void> {
+    const pipeline = await this.deps.pipelines.get(run.pipelineId, run.pipelineVersion);
+    // Repository-defined pipelines keep their jobs in the repository, not in the stored version: the IAM policy decides.
+    const approvers = pipeline.spec.jobs[job]?.approval?.approvers ?? [];
+    if (approvers.length > 0 && !isApprover(approvers, by)) {
+      throw new ForbiddenError(`job "${job}" may be approved or rejected only by: ${approvers.join(', ')}`);
+    }
+  }
+
+  // ---- logs and artifacts ---------------------------------------------------------
+
+  async readLogs(runId: string, job: string, opts: { cursor?: string; limit?: number }): Promise<LogPage & { runId: string; job: string; status: string; complete: boolean }> {
+    const { run, state } = await this.findJob(runId, job);
+    const kind = run.plan[job].kind;
+    if (kind !== 'build' && kind !== 'image') throw new NotFoundError(`job "${job}" is a ${kind} job and has no build log`);
+    const base = { runId, job, status: state.status };
+    if (!state.buildId) return { ...base, events: [], complete: TERMINAL_RUN_STATUSES.has(run.status) || isTerminalJob(state.status) };
+    if (!this.deps.logs) throw new NotImplementedError('build logs are not available in this deployment');
+    const page = await this.deps.logs.read(state.buildId, opts);
+    // The stream is complete once the job ended and a read returns nothing new.
+    const complete = isTerminalJob(state.status) && page.events.length === 0;
+    return { ...base, ...page, complete };
+  }
+
+  async listArtifacts(runId: string, job: string): Promise<{ runId: string; job: string; artifacts: ArtifactLink[] }> {
+    await this.findJob(runId, job);
+    if (!this.deps.artifacts) throw new NotImplementedError('artifacts are not available in this deployment');
+    return { runId, job, artifacts: await this.deps.artifacts.list(runId, job) };
+  }
+
+  // ---- targets --------------------------------------------------------------------
+
+  getTarget(name: string): Promise<unknown> {
+    if (!this.deps.targets) throw new NotImplementedError('release targets are not available through the API yet');
+    return this.deps.targets.get(name);
+  }
+
+  rollbackTarget(name: string, caller: Caller): Promise<unknown> {
+    if (!this.deps.targets) throw new NotImplementedError('rollback is not available through the API yet');
+    return this.deps.targets.rollback(name, caller.by);
+  }
+
+  private async findJob(runId: string, job: string) {
+    const run = await this.getRun(runId);
+    const state = run.jobs[job];
+    if (!state || !run.plan[job]) throw new NotFoundError(`run ${runId} has no job "${job}"`);
+    return { run, state };
+  }
+}
+
+export interface PipelineSummary {
+  id: string;
+  version: number;
+  name: string;
+  provider: Provider;
+  repository: string;
+  definitionSource: PipelineRecord['definitionSource'];
+  createdAt: string;
+}
+
+function summarizePipeline(r: PipelineRecord): PipelineSummary {
+  return {
+    id: r.id,
+    version: r.version,
+    name: r.spec.name,
+    provider: r.spec.source.provider,
+    repository: r.spec.source.repository,
+    definitionSource: r.definitionSource,
+    createdAt: r.createdAt,
+  };
+}
+
+const PLACEHOLDER_JOB = 'repository-definition';
+
+function carry(given: string | null | undefined, previous: string | undefined): string | undefined {
+  if (given === null) return undefined;
+  return given ?? previous;
+}
+
+function isTerminalJob(status: string): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'skipped' || status === 'cancelled';
+}
+
+/**
+ * Approvers are user names, role session names or e-mail addresses (or full ARNs).
+ * An IAM caller is `arn:aws:iam::1:user/alice` or `arn:aws:sts::1:assumed-role/Deployer/alice@example.com`:
+ * the name is the last path segment.
+ */
+export function isApprover(approvers: readonly string[], by: string): boolean {
+  const name = by.split('/').pop() ?? by;
+  return approvers.some((a) => a === by || a.toLowerCase() === name.toLowerCase());
+}

@@ -1,0 +1,77 @@
+/**
+ * Reading an HTTP API (payload v2) request: the body (base64 or not, size-capped),
+ * JSON with a clear 400 when malformed, query parameters and the IAM caller.
+ */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { PayloadTooLargeError, ValidationError, type Problem } from '../errors.ts';
+
+/** Definitions and request bodies larger than this are refused with 413 (a run item lives in one 400 KB DynamoDB item). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export function bodyText(event: APIGatewayProxyEventV2, maxBytes = MAX_BODY_BYTES): string {
+  if (event.body === undefined || event.body === null || event.body === '') return '';
+  const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (bytes.length > maxBytes) throw new PayloadTooLargeError(`request body is ${bytes.length} bytes; the limit is ${maxBytes}`);
+  return bytes.toString('utf8');
+}
+
+export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === wanted) return v;
+  return undefined;
+}
+
+/** The media type without parameters, lower case; undefined when absent. */
+export function mediaType(event: APIGatewayProxyEventV2): string | undefined {
+  const ct = header(event, 'content-type');
+  return ct ? ct.split(';', 1)[0].trim().toLowerCase() || undefined : undefined;
+}
+
+/** Parses a JSON body; an empty body is `{}` when `emptyIsObject`, so optional bodies stay optional. */
+export function jsonBody(event: APIGatewayProxyEventV2, opts: { emptyIsObject?: boolean } = {}): unknown {
+  const text = bodyText(event);
+  if (text.trim() === '') {
+    if (opts.emptyIsObject) return {};
+    throw new ValidationError('request body is empty; a JSON object was expected');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Validates input against a schema; every issue becomes a problem with a dotted path (prefixed, e.g. `query.limit`). */
+export function validate<T>(schema: z.ZodType<T>, value: unknown, what: string, prefix = ''): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(`invalid ${what}`, zodProblems(result.error, prefix));
+}
+
+export function zodProblems(error: z.ZodError, prefix = ''): Problem[] {
+  return error.issues.flatMap((issue) => {
+    const base = [...(prefix ? [prefix] : []), ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    // One problem per unknown key, at the key itself.
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ path: dotted([...base, k]), message: `unknown key "${k}"` }));
+    return [{ path: dotted(base), message: issue.message }];
+  });
+}
+
+function dotted(parts: Array<string | number>): string {
+  return parts.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+/**
+ * Who is calling: the IAM principal API Gateway verified (the stack authorises the API with IAM).
+ * The user ARN is the most specific name there is (`...:user/alice`, `...:assumed-role/Deployer/alice@example.com`).
+ */
+export function callerIdentity(event: APIGatewayProxyEventV2): string | undefined {
+  const ctx = event.requestContext as unknown as { authorizer?: { iam?: { userArn?: string; callerId?: string } } };
+  const iam = ctx.authorizer?.iam;
+  return iam?.userArn || iam?.callerId || undefined;
+}
+
+export function requestIdOf(event: Partial<APIGatewayProxyEventV2>): string {
+  return event.requestContext?.requestId ?? 'unknown';
+}

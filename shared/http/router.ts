@@ -1,0 +1,105 @@
+/**
+ * A tiny router for HTTP API (payload v2) events. Routes are written as API
+ * Gateway route keys (`GET /runs/{id}`); an event is matched by its routeKey
+ * when the stack declares the same routes, and by method + rawPath otherwise
+ * (a `$default` route, or the local mode). Handlers throw the errors of
+ * `shared/errors.ts`; the router turns them into JSON responses.
+ */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { errorResponse, HttpError, json, type HttpResponse } from './response.ts';
+import { requestIdOf } from './request.ts';
+
+export interface RouteRequest {
+  event: APIGatewayProxyEventV2;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  requestId: string;
+}
+
+export type RouteHandler = (req: RouteRequest) => Promise<HttpResponse>;
+
+interface CompiledRoute {
+  method: string;
+  key: string;
+  pattern: RegExp;
+  names: string[];
+  handler: RouteHandler;
+}
+
+export interface RouterOptions {
+  /** Called for errors that became a 5xx, so they can be logged with the request id. */
+  onInternalError?: (err: unknown, requestId: string) => void;
+}
+
+export function createRouter(routes: Record<string, RouteHandler>, options: RouterOptions = {}) {
+  const compiled: CompiledRoute[] = Object.entries(routes).map(([key, handler]) => {
+    const [method, path] = key.split(' ');
+    const names: string[] = [];
+    const source = path
+      .split('/')
+      .map((seg) => {
+        const m = /^\{(\w+)\}$/.exec(seg);
+        if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        names.push(m[1]);
+        return '([^/]+)';
+      })
+      .join('/');
+    return { method, key, pattern: new RegExp(`^${source}/?$`), names, handler };
+  });
+  const byKey = new Map(compiled.map((r) => [r.key, r]));
+
+  function match(event: APIGatewayProxyEventV2): { route: CompiledRoute; params: Record<string, string> } | { allowed: string[] } {
+    const direct = event.routeKey ? byKey.get(event.routeKey) : undefined;
+    if (direct && event.pathParameters) {
+      const params: Record<string, string> = {};
+      for (const n of direct.names) params[n] = event.pathParameters[n] ?? '';
+      return { route: direct, params };
+    }
+    const method = event.requestContext?.http?.method?.toUpperCase() ?? '';
+    const path = event.rawPath ?? '';
+    const allowed: string[] = [];
+    for (const r of compiled) {
+      const m = r.pattern.exec(path);
+      if (!m) continue;
+      if (r.method !== method) {
+        allowed.push(r.method);
+        continue;
+      }
+      const params: Record<string, string> = {};
+      r.names.forEach((n, i) => (params[n] = safeDecode(m[i + 1])));
+      return { route: r, params };
+    }
+    return { allowed };
+  }
+
+  return async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+    const requestId = requestIdOf(event);
+    try {
+      const found = match(event);
+      if (!('route' in found)) {
+        if (found.allowed.length > 0) {
+          const res = errorResponse(new HttpError(405, 'MethodNotAllowed', `method not allowed; use ${found.allowed.join(', ')}`), requestId).response;
+          return { ...res, headers: { ...res.headers, allow: found.allowed.join(', ') } };
+        }
+        throw new HttpError(404, 'NotFound', `no route for ${event.requestContext?.http?.method ?? ''} ${event.rawPath ?? ''}`.trim());
+      }
+      const query: Record<string, string> = {};
+      for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
+      return await found.route.handler({ event, params: found.params, query, requestId });
+    } catch (err) {
+      const mapped = errorResponse(err, requestId);
+      if (mapped.internal) options.onInternalError?.(err, requestId);
+      return mapped.response;
+    }
+  };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export { json };
