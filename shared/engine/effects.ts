@@ -1,0 +1,249 @@
+/**
+ * Carries out the effects `decide` returned, over the ports. Every effect is
+ * safe to repeat: a redelivered event replays the effects of its first
+ * application (applyEvent's outbox), so a crash between "saved" and "effects
+ * done" is repaired without starting anything twice.
+ *
+ * - StartBuild: BuildRunner.start with the attempt token (CodeBuild returns the
+ *   same build for the same token), then `JobStarted` on the engine queue with an
+ *   id derived from the token. A build CodeBuild refuses outright (ValidationError)
+ *   becomes a failed attempt with the reason, so the run shows why instead of
+ *   waiting forever.
+ * - StopBuild: BuildRunner.stop (stopping an ended build is a no-op).
+ * - StartRelease / CancelRelease: messages on the release queue; the releaser
+ *   dedupes StartRelease by its token. The image comes from the image job's
+ *   outputs (the deploy's `imageFrom`, else the nearest image job upstream).
+ * - RequestApproval / Notify: handed to a Notifier. Until notifications land
+ *   (issue 7) the only Notifier records and logs them.
+ * - StartQueuedRun: lists the pipeline's active runs and dequeues the next one.
+ */
+import { nextQueued } from '../domain/concurrency.ts';
+import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
+import type { BuildStateChanged, Effect, JobStarted, NotifyKind, ReleaseFinished, RunDequeued, RunState } from '../domain/run.ts';
+import { ValidationError } from '../errors.ts';
+import type { StartReleaseMessage } from '../messages.ts';
+import type { BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
+
+/** What a notification says; issue 7 turns these into commit statuses, chat messages and e-mail. */
+export interface Notification {
+  kind: NotifyKind | 'approval_requested';
+  runId: string;
+  pipelineId: string;
+  job?: string;
+  status: RunState['status'];
+  commit: string;
+  branch?: string;
+}
+
+export interface Notifier {
+  notify(notification: Notification): Promise<void>;
+}
+
+/** Keeps what it was told and logs it: the stand-in until notifications are built. */
+export class RecordingNotifier implements Notifier {
+  readonly sent: Notification[] = [];
+  constructor(private readonly logger?: Pick<Console, 'info'>) {}
+  async notify(notification: Notification): Promise<void> {
+    this.sent.push(notification);
+    if (this.sent.length > 1000) this.sent.splice(0, this.sent.length - 1000);
+    this.logger?.info('notification (not delivered yet: notifications arrive with issue 7)', { ...notification });
+  }
+}
+
+export interface EffectDeps {
+  pipelines: Pick<PipelineStore, 'get'>;
+  runs: Pick<RunStore, 'listActive'>;
+  events: EventQueue;
+  releases: ReleaseQueue;
+  builds: BuildRunner;
+  notifier: Notifier;
+  /** ISO-8601 now, for the `at` of events the effects emit. @default the system clock */
+  now?: () => string;
+  logger?: Pick<Console, 'info' | 'warn'>;
+}
+
+/**
+ * Performs every effect; independent effects run concurrently. If any fails, the
+ * first error is thrown after all have settled, so a redelivery repeats the lot
+ * (each one idempotent) rather than stopping halfway on an arbitrary one.
+ */
+export async function performEffects(deps: EffectDeps, state: RunState, effects: readonly Effect[]): Promise<void> {
+  if (effects.length === 0) return;
+  const pipeline = lazyPipeline(deps, state);
+  const results = await Promise.allSettled(effects.map((effect) => performEffect(deps, state, effect, pipeline)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+async function performEffect(deps: EffectDeps, state: RunState, effect: Effect, pipeline: () => Promise<PipelineSpec>): Promise<void> {
+  const now = deps.now ?? (() => new Date().toISOString());
+  switch (effect.type) {
+    case 'StartBuild':
+      return startBuild(deps, state, effect, pipeline, now);
+    case 'StopBuild':
+      return deps.builds.stop(effect.buildId);
+    case 'StartRelease':
+      return startRelease(deps, state, effect, pipeline, now);
+    case 'CancelRelease':
+      return deps.releases.send({ type: 'CancelRelease', runId: effect.runId, job: effect.job, target: effect.target });
+    case 'RequestApproval':
+      return deps.notifier.notify(notification(state, 'approval_requested', effect.job));
+    case 'Notify':
+      return deps.notifier.notify(notification(state, effect.kind, effect.job));
+    case 'StartQueuedRun': {
+      const next = nextQueued(await deps.runs.listActive(effect.pipelineId), effect.afterRunId);
+      if (next === undefined) return;
+      const dequeued: RunDequeued = { type: 'RunDequeued', id: `dequeued:${next}`, runId: next, at: now() };
+      await deps.events.send([dequeued]);
+      deps.logger?.info('queued run dequeued', { runId: next, after: effect.afterRunId });
+      return;
+    }
+    default:
+      effect satisfies never;
+  }
+}
+
+async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Effect, { type: 'StartBuild' }>, pipeline: () => Promise<PipelineSpec>, now: () => string): Promise<void> {
+  let buildId: string;
+  try {
+    const spec = jobOf(await pipeline(), effect.job, state);
+    const source = (await pipeline()).source;
+    ({ buildId } = await deps.builds.start({
+      runId: effect.runId,
+      pipelineId: state.pipelineId,
+      job: effect.job,
+      attempt: effect.attempt,
+      token: effect.token,
+      commit: state.trigger.commit,
+      ...(state.trigger.branch !== undefined ? { branch: state.trigger.branch } : {}),
+      repository: state.trigger.repository ?? source.repository,
+      provider: state.trigger.provider ?? source.provider,
+      spec,
+    }));
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    // Retrying cannot help: record the attempt as failed, with CodeBuild's words.
+    const failed: BuildStateChanged = {
+      type: 'BuildStateChanged',
+      id: `build-refused:${effect.token}`,
+      runId: effect.runId,
+      at: now(),
+      job: effect.job,
+      attempt: effect.attempt,
+      buildId: `not-started:${effect.token}`,
+      state: 'FAILED',
+      reason: `the build could not be started: ${err.message}`,
+    };
+    deps.logger?.warn('build refused; the attempt fails', { runId: effect.runId, job: effect.job, attempt: effect.attempt, error: err.message });
+    await deps.events.send([failed]);
+    return;
+  }
+  const started: JobStarted = { type: 'JobStarted', id: `started:${effect.token}`, runId: effect.runId, at: now(), job: effect.job, attempt: effect.attempt, buildId };
+  await deps.events.send([started]);
+}
+
+async function startRelease(deps: EffectDeps, state: RunState, effect: Extract<Effect, { type: 'StartRelease' }>, pipeline: () => Promise<PipelineSpec>, now: () => string): Promise<void> {
+  const spec = jobOf(await pipeline(), effect.job, state);
+  const image = spec.deploy ? releaseImage(state, effect.job, spec.deploy.imageFrom) : undefined;
+  if (!spec.deploy || image === undefined) {
+    const reason = !spec.deploy ? `job "${effect.job}" has no deploy settings` : `no image to release: no upstream image job of "${effect.job}" reported an image`;
+    const failed: ReleaseFinished = { type: 'ReleaseFinished', id: `release-refused:${effect.token}`, runId: effect.runId, at: now(), job: effect.job, attempt: effect.attempt, releaseId: `not-started:${effect.token}`, outcome: 'failed', reason };
+    deps.logger?.warn('release not started; the attempt fails', { runId: effect.runId, job: effect.job, reason });
+    await deps.events.send([failed]);
+    return;
+  }
+  const message: StartReleaseMessage = {
+    type: 'StartRelease',
+    runId: effect.runId,
+    pipelineId: state.pipelineId,
+    job: effect.job,
+    attempt: effect.attempt,
+    token: effect.token,
+    target: effect.target,
+    image,
+    deploy: spec.deploy,
+  };
+  await deps.releases.send(message);
+}
+
+/**
+ * The image a deploy job releases: from `imageFrom`, else the nearest image job
+ * upstream (breadth-first over `needs`, in declaration order). Pinned by digest
+ * when the image job reported one, so a moved tag cannot change what is released.
+ */
+export function releaseImage(state: RunState, job: string, imageFrom?: string): string | undefined {
+  const source = imageFrom ?? nearestImageJob(state, job);
+  if (source === undefined) return undefined;
+  const outputs = state.jobs[source]?.outputs ?? {};
+  const uri = outputs.imageUri;
+  const digest = outputs.imageDigest;
+  if (uri && digest) return `${repositoryOf(uri)}@${digest}`;
+  return uri || undefined;
+}
+
+function nearestImageJob(state: RunState, job: string): string | undefined {
+  const seen = new Set<string>([job]);
+  const queue = [...(state.plan[job]?.needs ?? [])];
+  while (queue.length > 0) {
+    const name = queue.shift()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    if (state.plan[name]?.kind === 'image') return name;
+    queue.push(...(state.plan[name]?.needs ?? []));
+  }
+  return undefined;
+}
+
+/** `host[:port]/path:tag` or `host/path@digest` -> `host[:port]/path`. */
+function repositoryOf(uri: string): string {
+  const at = uri.indexOf('@');
+  if (at >= 0) return uri.slice(0, at);
+  const slash = uri.lastIndexOf('/');
+  const colon = uri.lastIndexOf(':');
+  return colon > slash ? uri.slice(0, colon) : uri;
+}
+
+function jobOf(spec: PipelineSpec, job: string, state: RunState): JobSpec {
+  const found = Object.hasOwn(spec.jobs, job) ? spec.jobs[job] : undefined;
+  if (found === undefined) throw new ValidationError(`pipeline ${state.pipelineId} version ${state.pipelineVersion} has no job "${job}"`);
+  return found;
+}
+
+function notification(state: RunState, kind: Notification['kind'], job?: string): Notification {
+  return {
+    kind,
+    runId: state.runId,
+    pipelineId: state.pipelineId,
+    ...(job !== undefined ? { job } : {}),
+    status: state.status,
+    commit: state.trigger.commit,
+    ...(state.trigger.branch !== undefined ? { branch: state.trigger.branch } : {}),
+  };
+}
+
+// A pipeline version never changes once written, so a warm Lambda keeps the few
+// it has read (per store, so tests with their own stores never share entries).
+const caches = new WeakMap<object, Map<string, Promise<PipelineRecord>>>();
+const VERSION_CACHE_LIMIT = 50;
+
+/** Loads the run's pinned pipeline version at most once per call, and only if an effect needs it. */
+function lazyPipeline(deps: EffectDeps, state: RunState): () => Promise<PipelineSpec> {
+  let loaded: Promise<PipelineSpec> | undefined;
+  return () => {
+    loaded ??= (async () => {
+      let versions = caches.get(deps.pipelines);
+      if (versions === undefined) caches.set(deps.pipelines, (versions = new Map()));
+      const key = `${state.pipelineId}#${state.pipelineVersion}`;
+      let record = versions.get(key);
+      if (record === undefined) {
+        record = deps.pipelines.get(state.pipelineId, state.pipelineVersion);
+        const cache = versions;
+        record.catch(() => cache.delete(key));
+        if (versions.size >= VERSION_CACHE_LIMIT) versions.delete(versions.keys().next().value!);
+        versions.set(key, record);
+      }
+      return (await record).spec;
+    })();
+    return loaded;
+  };
+}
