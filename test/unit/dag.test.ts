@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ancestors, CycleError, descendants, findCycle, layers, topoOrder, type JobGraph } from '../../shared/domain/dag.ts';
 
 function graph(edges: Record<string, string[]>): JobGraph {
@@ -123,5 +124,54 @@ describe('layers', () => {
     // Assess
     assert.equal(result.length, 50);
     assert.ok(result.every((layer, l) => layer.length === 10 && layer.every((n) => n.startsWith(`l${l}k`))));
+  });
+});
+
+describe('on random DAGs', () => {
+  // A random DAG: job i may only need jobs declared before it, so there is never a cycle.
+  const randomDag = fc
+    .integer({ min: 1, max: 60 })
+    .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => fc.subarray(Array.from({ length: i }, (_, k) => `j${k}`)))))
+    .map((needsLists) => Object.fromEntries(needsLists.map((needs, i) => [`j${i}`, { needs }])) as JobGraph);
+
+  it('topoOrder lists every job once, after all of its needs', () => {
+    fc.assert(
+      fc.property(randomDag, (jobs) => {
+        const order = topoOrder(jobs);
+        const position = new Map(order.map((n, i) => [n, i]));
+        assert.equal(position.size, Object.keys(jobs).length);
+        for (const [name, job] of Object.entries(jobs)) {
+          for (const need of job.needs) assert.ok(position.get(need)! < position.get(name)!);
+        }
+      }),
+    );
+  });
+
+  it('layers place every job one deeper than its deepest need, and findCycle finds nothing', () => {
+    fc.assert(
+      fc.property(randomDag, (jobs) => {
+        const depth = new Map(layers(jobs).flatMap((layer, d) => layer.map((n) => [n, d] as const)));
+        for (const [name, job] of Object.entries(jobs)) {
+          const expected = job.needs.length === 0 ? 0 : Math.max(...job.needs.map((n) => depth.get(n)! + 1));
+          assert.equal(depth.get(name), expected);
+        }
+        assert.equal(findCycle(jobs), undefined);
+      }),
+    );
+  });
+
+  it('findCycle returns a real closed path once a back edge is added', () => {
+    fc.assert(
+      fc.property(randomDag.filter((jobs) => Object.values(jobs).some((j) => j.needs.length > 0)), (jobs) => {
+        // Prepare: make some needed job depend on the job that needs it.
+        const [name, job] = Object.entries(jobs).find(([, j]) => j.needs.length > 0)!;
+        const withCycle = { ...jobs, [job.needs[0]]: { needs: [...jobs[job.needs[0]].needs, name] } };
+        // Act
+        const cycle = findCycle(withCycle);
+        // Assess: every step of the path is a real edge (the later job needs the earlier one).
+        assert.ok(cycle && cycle.length >= 3 && cycle[0] === cycle.at(-1));
+        for (let i = 0; i + 1 < cycle.length; i++) assert.ok(withCycle[cycle[i + 1]].needs.includes(cycle[i]));
+      }),
+    );
   });
 });
