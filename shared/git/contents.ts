@@ -1,0 +1,263 @@
+/**
+ * Reading from the git hosts' REST APIs at an exact commit: a pipeline whose
+ * definition lives in its repository (`.slipway.yml` by default), and a branch's
+ * head commit for manual runs.
+ *
+ * - GitHub: `GET /repos/{owner}/{repo}/contents/{path}?ref=` (raw media type; the
+ *   base64 JSON form is decoded too), `GET /repos/{owner}/{repo}/commits/{branch}` (sha media type).
+ * - GitLab: `GET /api/v4/projects/{urlencoded project}/repository/files/{urlencoded path}/raw?ref=`,
+ *   `GET /api/v4/projects/{project}/repository/branches/{branch}`.
+ * - Bitbucket Cloud: `GET /2.0/repositories/{workspace}/{repo}/src/{commit}/{path}`,
+ *   `GET /2.0/repositories/{workspace}/{repo}/refs/branches/{branch}`.
+ *
+ * The token comes from a secret (SecretSource; Secrets Manager in AWS) named by the
+ * pipeline's `tokenSecretName`. Its value is the token itself, or JSON `{ "token": "..." }`;
+ * for Bitbucket a value `user:secret` (app password / API token) is sent as Basic auth,
+ * anything else as a Bearer token. Without a secret name the request is anonymous
+ * (public repositories).
+ *
+ * Failures: 404 -> NotFoundError; 401/403 -> GitHostAccessError naming the secret;
+ * 429, 5xx, timeouts and network errors -> RetryableError; anything else -> ValidationError.
+ */
+import { parse as parseYaml } from 'yaml';
+import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
+import type { PipelineSpec, Provider } from '../domain/pipeline.ts';
+import type { SecretSource } from '../ports.ts';
+import { parsePipeline, parsePipelineObject } from '../domain/definition.ts';
+
+export const DEFAULT_DEFINITION_PATH = '.slipway.yml';
+
+/** A definition file larger than this is refused (it must fit in one DynamoDB item with the run). */
+export const MAX_DEFINITION_BYTES = 256 * 1024;
+
+export const DEFAULT_BASE_URLS: Record<Provider, string> = {
+  github: 'https://api.github.com',
+  gitlab: 'https://gitlab.com',
+  bitbucket: 'https://api.bitbucket.org',
+};
+
+export interface GitHostOptions {
+  secrets: SecretSource;
+  /** API roots per provider (GitHub Enterprise: `https://ghe.example.com/api/v3`; self-managed GitLab: its root URL). */
+  baseUrls?: Partial<Record<Provider, string>>;
+  /** Per request. @default 5000 */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** The git host refused the pipeline's token (or demands one): a configuration problem, not worth retrying. */
+export class GitHostAccessError extends SlipwayError {
+  override readonly status = 400;
+  override readonly code = 'GitHostAccessDenied';
+  constructor(message: string) {
+    super(message);
+    this.name = 'GitHostAccessError';
+  }
+}
+
+/** The text of `path` in `repository` at `commit`. */
+export async function readFileAtCommit(
+  provider: Provider,
+  repository: string,
+  path: string,
+  commit: string,
+  tokenSecretName: string | undefined,
+  opts: GitHostOptions,
+): Promise<string> {
+  const file = path.replace(/^\/+/, '');
+  if (file === '' || file.split('/').some((s) => s === '..' || s === '.' || s === '')) throw new ValidationError(`invalid file path "${path}"`);
+  const base = baseUrl(provider, opts);
+  let url: string;
+  let accept: string;
+  switch (provider) {
+    case 'github': {
+      const [owner, repo] = splitOwnerRepo(repository);
+      url = `${base}/repos/${enc(owner)}/${enc(repo)}/contents/${encodePath(file)}?ref=${enc(commit)}`;
+      accept = 'application/vnd.github.raw+json';
+      break;
+    }
+    case 'gitlab':
+      url = `${base}/api/v4/projects/${enc(repository)}/repository/files/${enc(file)}/raw?ref=${enc(commit)}`;
+      accept = '*/*';
+      break;
+    case 'bitbucket': {
+      const [ws, repo] = splitOwnerRepo(repository);
+      url = `${base}/2.0/repositories/${enc(ws)}/${enc(repo)}/src/${enc(commit)}/${encodePath(file)}`;
+      accept = '*/*';
+      break;
+    }
+  }
+  const what = `${file} in ${provider} repository ${repository} at ${commit}`;
+  const res = await request(provider, url, accept, tokenSecretName, opts, what);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  if (bytes.length > MAX_DEFINITION_BYTES) throw new ValidationError(`${what} is ${bytes.length} bytes; the limit is ${MAX_DEFINITION_BYTES}`);
+  const type = res.headers.get('content-type') ?? '';
+  if (provider === 'github' && type.includes('json') && !/\.json$/i.test(file)) {
+    // Without the raw media type (or through a proxy that drops it) GitHub answers with the base64 JSON form.
+    return decodeGithubContents(bytes.toString('utf8'), what);
+  }
+  return bytes.toString('utf8');
+}
+
+function decodeGithubContents(text: string, what: string): string {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (Array.isArray(body)) throw new ValidationError(`${what} is a directory, not a file`);
+  const b = body as { type?: string; encoding?: string; content?: string };
+  if (b.type !== undefined && b.type !== 'file') throw new ValidationError(`${what} is a ${b.type}, not a file`);
+  if (b.encoding === 'base64' && typeof b.content === 'string') return Buffer.from(b.content, 'base64').toString('utf8');
+  return text;
+}
+
+/** The commit a branch points at now (manual runs given a branch). */
+export async function resolveBranch(
+  provider: Provider,
+  repository: string,
+  branch: string,
+  tokenSecretName: string | undefined,
+  opts: GitHostOptions,
+): Promise<string> {
+  const base = baseUrl(provider, opts);
+  const what = `branch ${branch} of ${provider} repository ${repository}`;
+  let sha: unknown;
+  switch (provider) {
+    case 'github': {
+      const [owner, repo] = splitOwnerRepo(repository);
+      const res = await request(provider, `${base}/repos/${enc(owner)}/${enc(repo)}/commits/${encodePath(branch)}`, 'application/vnd.github.sha', tokenSecretName, opts, what);
+      sha = (await res.text()).trim();
+      break;
+    }
+    case 'gitlab': {
+      const res = await request(provider, `${base}/api/v4/projects/${enc(repository)}/repository/branches/${enc(branch)}`, 'application/json', tokenSecretName, opts, what);
+      sha = ((await readJson(res, what)) as { commit?: { id?: unknown } }).commit?.id;
+      break;
+    }
+    case 'bitbucket': {
+      const [ws, repo] = splitOwnerRepo(repository);
+      const res = await request(provider, `${base}/2.0/repositories/${enc(ws)}/${enc(repo)}/refs/branches/${enc(branch)}`, 'application/json', tokenSecretName, opts, what);
+      sha = ((await readJson(res, what)) as { target?: { hash?: unknown } }).target?.hash;
+      break;
+    }
+  }
+  if (typeof sha !== 'string' || !/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(sha)) throw new RetryableError(`${provider} gave no commit for ${what}`);
+  return sha.toLowerCase();
+}
+
+/**
+ * The pipeline definition kept in the repository, read at `commit` and validated.
+ * For the engine, when it plans a run of a pipeline registered with
+ * `definitionSource: { kind: 'repository', path }`.
+ *
+ * The file may leave out `source`: it is then the repository the file was read
+ * from. Throws ValidationError listing every problem of an invalid file (the run
+ * fails with these messages), NotFoundError when the file does not exist at that
+ * commit, GitHostAccessError when the token is refused, RetryableError for outages.
+ */
+export async function loadRepositoryDefinition(
+  provider: Provider,
+  repository: string,
+  path: string,
+  commit: string,
+  tokenSecretName: string | undefined,
+  opts: GitHostOptions,
+): Promise<PipelineSpec> {
+  const text = await readFileAtCommit(provider, repository, path, commit, tokenSecretName, opts);
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    // Let the definition parser describe the syntax error (with its line).
+    doc = undefined;
+  }
+  const result =
+    doc && typeof doc === 'object' && !Array.isArray(doc)
+      ? parsePipelineObject('source' in doc ? doc : { ...(doc as Record<string, unknown>), source: { provider, repository } })
+      : parsePipeline(text, { filename: path });
+  if (!result.ok) {
+    const count = result.problems.length;
+    throw new ValidationError(`${path} at ${commit} is not a valid pipeline definition (${count} problem${count === 1 ? '' : 's'})`, result.problems);
+  }
+  return result.spec;
+}
+
+// ---- HTTP ------------------------------------------------------------------
+
+async function request(provider: Provider, url: string, accept: string, tokenSecretName: string | undefined, opts: GitHostOptions, what: string): Promise<Response> {
+  const headers: Record<string, string> = { accept, 'user-agent': 'slipway' };
+  if (provider === 'github') headers['x-github-api-version'] = '2022-11-28';
+  if (tokenSecretName) Object.assign(headers, authHeaders(provider, tokenFrom(await opts.secrets.get(tokenSecretName))));
+  const doFetch = opts.fetch ?? fetch;
+  let res: Response;
+  try {
+    res = await doFetch(url, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'follow' });
+  } catch (err) {
+    const name = (err as Error).name;
+    const why = name === 'TimeoutError' || name === 'AbortError' ? `timed out after ${opts.timeoutMs ?? 5000} ms` : 'could not be reached';
+    throw new RetryableError(`${provider} ${why} while reading ${what}`, { cause: err });
+  }
+  if (res.ok) return res;
+  await res.body?.cancel().catch(() => undefined);
+  if (res.status === 404) throw new NotFoundError(`${what} was not found (or the token cannot see the repository)`);
+  if (res.status === 401 || res.status === 403) {
+    if (res.status === 403 && res.headers.get('x-ratelimit-remaining') === '0') throw new RetryableError(`${provider} rate limit reached while reading ${what}`);
+    throw new GitHostAccessError(
+      tokenSecretName
+        ? `${provider} refused the token in secret "${tokenSecretName}" (HTTP ${res.status}) while reading ${what}; check that it is valid and can read the repository`
+        : `${provider} refused anonymous access (HTTP ${res.status}) while reading ${what}; register the pipeline with a tokenSecretName`,
+    );
+  }
+  if (res.status === 429 || res.status >= 500) throw new RetryableError(`${provider} answered HTTP ${res.status} while reading ${what}`);
+  throw new ValidationError(`${provider} answered HTTP ${res.status} while reading ${what}`);
+}
+
+function authHeaders(provider: Provider, token: string): Record<string, string> {
+  switch (provider) {
+    case 'github':
+      return { authorization: `Bearer ${token}` };
+    case 'gitlab':
+      return { 'private-token': token };
+    case 'bitbucket':
+      return token.includes(':') ? { authorization: `Basic ${Buffer.from(token).toString('base64')}` } : { authorization: `Bearer ${token}` };
+  }
+}
+
+function tokenFrom(secret: string): string {
+  const trimmed = secret.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const v = JSON.parse(trimmed) as { token?: unknown };
+      if (typeof v.token === 'string') return v.token;
+    } catch {
+      // not JSON: the whole value is the token
+    }
+  }
+  return trimmed;
+}
+
+async function readJson(res: Response, what: string): Promise<unknown> {
+  try {
+    return await res.json();
+  } catch {
+    throw new RetryableError(`the answer for ${what} was not JSON`);
+  }
+}
+
+function baseUrl(provider: Provider, opts: GitHostOptions): string {
+  return (opts.baseUrls?.[provider] ?? DEFAULT_BASE_URLS[provider]).replace(/\/+$/, '');
+}
+
+function splitOwnerRepo(repository: string): [string, string] {
+  const parts = repository.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new ValidationError(`repository "${repository}" must be "owner/name"`);
+  return [parts[0], parts[1]];
+}
+
+const enc = encodeURIComponent;
+
+function encodePath(path: string): string {
+  return path.split('/').map(enc).join('/');
+}
