@@ -2,7 +2,8 @@
  * DynamoDB requests per job transition: drives the five-job example run
  * (test -> image -> deploy-staging -> approval -> deploy-production) through
  * `applyEvent` with the real `decide` against DynamoDB, counting every request
- * the SDK sends by command name, then redelivers every event once.
+ * the SDK sends by command name, then redelivers every event once. Then the
+ * same for a 200-job run, where the item is largest.
  *
  * Alone: `node --import tsx bench/dynamo.ts` (starts DynamoDB Local unless
  * SLIPWAY_DYNAMODB_ENDPOINT points at one).
@@ -19,30 +20,41 @@ import type { Effect, EngineEvent, JobPlan } from '../shared/domain/run.ts';
 import { applyEvent } from '../shared/engine/apply-event.ts';
 import type { RequestCounter } from '../shared/ports.ts';
 
-/** Counts requests by SDK command name; a middleware on the client sees every one. */
+/** Counts requests by SDK command name, and the capacity units DynamoDB reports for them. */
 class CommandTally implements RequestCounter {
   counts = new Map<string, number>();
+  units = new Map<string, number>();
   count(operation: string): void {
     this.counts.set(operation, (this.counts.get(operation) ?? 0) + 1);
   }
-  take(): Map<string, number> {
-    const out = this.counts;
+  addUnits(operation: string, units: number): void {
+    this.units.set(operation, (this.units.get(operation) ?? 0) + units);
+  }
+  take(): { counts: Map<string, number>; units: Map<string, number> } {
+    const out = { counts: this.counts, units: this.units };
     this.counts = new Map();
+    this.units = new Map();
     return out;
   }
 }
 
-function countRequests(client: DynamoDBDocumentClient, counter: RequestCounter): void {
+/** A middleware on the client sees every request the adapters send; it also asks DynamoDB what each one cost. */
+function countRequests(client: DynamoDBDocumentClient, tally: CommandTally): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      counter.count(String(context.commandName ?? 'unknown').replace(/Command$/, ''));
-      return next(args);
+      const name = String(context.commandName ?? 'unknown').replace(/Command$/, '');
+      tally.count(name);
+      (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'TOTAL';
+      const result = await next(args);
+      const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity;
+      if (consumed?.CapacityUnits !== undefined) tally.addUnits(name, consumed.CapacityUnits);
+      return result;
     },
     { step: 'initialize', name: 'slipwayRequestCounter' },
   );
 }
 
-const PLAN: Record<string, JobPlan> = {
+const EXAMPLE_PLAN: Record<string, JobPlan> = {
   test: { kind: 'build', needs: [], maxAttempts: 1 },
   image: { kind: 'image', needs: ['test'], maxAttempts: 1 },
   'deploy-staging': { kind: 'deploy', needs: ['image'], maxAttempts: 1, target: 'staging' },
@@ -51,7 +63,7 @@ const PLAN: Record<string, JobPlan> = {
 };
 
 /** What the outside world answers to each effect, as events (in the order they would arrive). */
-function eventsFor(effect: Effect, at: () => string): EngineEvent[] {
+function eventsFor(effect: Effect, at: () => string, plan: Record<string, JobPlan>): EngineEvent[] {
   switch (effect.type) {
     case 'StartBuild': {
       const buildId = `slipway-small:${effect.token}`;
@@ -61,7 +73,7 @@ function eventsFor(effect: Effect, at: () => string): EngineEvent[] {
         { type: 'BuildStateChanged', id: `${buildId}:IN_PROGRESS`, at: at(), state: 'IN_PROGRESS', ...base },
         {
           type: 'BuildStateChanged', id: `${buildId}:SUCCEEDED`, at: at(), state: 'SUCCEEDED', ...base,
-          ...(PLAN[effect.job]?.kind === 'image' ? { outputs: { imageUri: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop:${'a'.repeat(40)}` } } : {}),
+          ...(plan[effect.job]?.kind === 'image' ? { outputs: { imageUri: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop:${'a'.repeat(40)}` } } : {}),
         },
       ];
     }
@@ -88,7 +100,96 @@ function sum(counts: Map<string, number>): number {
   return [...counts.values()].reduce((a, b) => a + b, 0);
 }
 
-export async function benchDynamo(cfg: AwsConfig): Promise<void> {
+interface DriveResult {
+  rows: Array<{ event: string; counts: Map<string, number>; applied: boolean; effects: string }>;
+  status: string;
+  events: number;
+  transitions: number;
+  requests: Map<string, number>;
+  units: Map<string, number>;
+  writes: number;
+  redelivery: Map<string, number>;
+  replayedEffects: number;
+  itemBytes: number;
+}
+
+/** Plays the outside world: every effect's answers become events, applied one at a time as the FIFO group would. */
+async function driveRun(runs: DynamoRunStore, tally: CommandTally, plan: Record<string, JobPlan>, pipelineId: string): Promise<DriveResult> {
+  const runId = ulid();
+  let clock = Date.parse('2026-06-01T12:00:00.000Z');
+  const at = () => new Date((clock += 1000)).toISOString();
+  const queue: EngineEvent[] = [{
+    type: 'RunRequested', id: `${runId}:requested`, runId, at: at(), pipelineId, pipelineVersion: 1, concurrency: 'superseded',
+    trigger: { event: 'push', provider: 'github', repository: 'acme/shop', branch: 'main', commit: 'a'.repeat(40) },
+    plan, skippedByWhen: [], admission: 'start',
+  }];
+  const delivered: EngineEvent[] = [];
+  const rows: DriveResult['rows'] = [];
+  const requests = new Map<string, number>();
+  const units = new Map<string, number>();
+  let writes = 0;
+  let transitions = 0;
+  tally.take();
+  while (queue.length > 0) {
+    const event = queue.shift()!;
+    const result = await applyEvent({ runs, decide }, event);
+    const taken = tally.take();
+    merge(requests, taken.counts);
+    merge(units, taken.units);
+    if (result.applied) transitions++;
+    writes += (taken.counts.get('PutItem') ?? 0) + (taken.counts.get('UpdateItem') ?? 0) + (taken.counts.get('TransactWriteItems') ?? 0);
+    const label = 'job' in event ? `${event.type} ${event.job}${event.type === 'BuildStateChanged' ? ` ${event.state}` : ''}` : event.type;
+    rows.push({ event: label, counts: taken.counts, applied: result.applied, effects: result.effects.map((e) => e.type).join(', ') || '-' });
+    delivered.push(event);
+    for (const effect of result.effects) queue.push(...eventsFor(effect, at, plan));
+  }
+  const final = await runs.get(runId);
+  tally.take();
+  const redelivery = new Map<string, number>();
+  let replayedEffects = 0;
+  for (const event of delivered) {
+    const r = await applyEvent({ runs, decide }, event);
+    replayedEffects += r.effects.length;
+    merge(redelivery, tally.take().counts);
+  }
+  return {
+    rows, status: final.status, events: delivered.length, transitions, requests, units, writes, redelivery, replayedEffects,
+    itemBytes: estimateItemSize({ ...keys.run(runId), state: final }),
+  };
+}
+
+function merge(into: Map<string, number>, from: Map<string, number>): void {
+  for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
+}
+
+function summarize(r: DriveResult): void {
+  const reads = r.requests.get('GetItem') ?? 0;
+  console.log(`  run ended ${r.status}; ${r.events} events: ${r.transitions} state transitions, ${r.events - r.transitions} that changed nothing (not written)`);
+  console.log(`  total: ${describe(r.requests)} = ${sum(r.requests)} requests, ${r.writes} of them conditional writes`);
+  console.log(`  per event: ${(reads / r.events).toFixed(2)} read; per state transition: ${(r.writes / r.transitions).toFixed(2)} conditional write`);
+  console.log(`  capacity units (DynamoDB's report): ${describe(r.units)}; mean ${((r.units.get('PutItem') ?? 0) / Math.max(1, r.writes)).toFixed(1)} write units per transition`);
+  console.log(`  redelivering all ${r.events} events: ${describe(r.redelivery)}, no writes; ${r.replayedEffects} effects repeated (the last event's, from the run's outbox)`);
+  console.log(`  final run item: ~${(r.itemBytes / 1024).toFixed(1)} KB of DynamoDB's ${MAX_ITEM_BYTES / 1024} KB limit`);
+}
+
+/** `stages` layers of `width` parallel build jobs, each needing every job of the layer before. */
+function layeredPlan(stages: number, width: number): Record<string, JobPlan> {
+  const plan: Record<string, JobPlan> = {};
+  for (let s = 0; s < stages; s++) {
+    for (let w = 0; w < width; w++) {
+      plan[`stage-${s}-job-${w}`] = { kind: 'build', needs: s === 0 ? [] : Array.from({ length: width }, (_, k) => `stage-${s - 1}-job-${k}`), maxAttempts: 1 };
+    }
+  }
+  return plan;
+}
+
+/**
+ * Prints the figures. `largeRunStages` stages of 20 jobs make the large run
+ * (default 10, i.e. 200 jobs, the most a pipeline may have; about a minute and a
+ * half on DynamoDB Local, which is slow with 100 KB items); 0 skips it.
+ */
+export async function benchDynamo(cfg: AwsConfig, opts: { largeRunStages?: number } = {}): Promise<void> {
+  const stages = opts.largeRunStages ?? 10;
   if (!cfg.dynamoEndpoint) throw new Error('benchDynamo creates a scratch table: point SLIPWAY_DYNAMODB_ENDPOINT at DynamoDB Local');
   const client = createDocumentClient(cfg);
   const tableName = `slipway-bench-${ulid().toLowerCase()}`;
@@ -97,54 +198,21 @@ export async function benchDynamo(cfg: AwsConfig): Promise<void> {
     const tally = new CommandTally();
     countRequests(client, tally);
     const runs = new DynamoRunStore(client, tableName);
-    const runId = ulid();
-    let clock = Date.parse('2026-06-01T12:00:00.000Z');
-    const at = () => new Date((clock += 1000)).toISOString();
 
-    const queue: EngineEvent[] = [{
-      type: 'RunRequested', id: `${runId}:requested`, runId, at: at(), pipelineId: 'shop', pipelineVersion: 1, concurrency: 'superseded',
-      trigger: { event: 'push', provider: 'github', repository: 'acme/shop', branch: 'main', commit: 'a'.repeat(40) },
-      plan: PLAN, skippedByWhen: [], admission: 'start',
-    }];
-    const delivered: EngineEvent[] = [];
-    const rows: Array<{ event: string; counts: Map<string, number>; applied: boolean; effects: string }> = [];
-    const total = new Map<string, number>();
-    let writes = 0;
-    let transitions = 0;
-
-    while (queue.length > 0) {
-      const event = queue.shift()!;
-      tally.take();
-      const result = await applyEvent({ runs, decide }, event);
-      const counts = tally.take();
-      for (const [k, v] of counts) total.set(k, (total.get(k) ?? 0) + v);
-      if (result.applied) transitions++;
-      writes += (counts.get('PutItem') ?? 0) + (counts.get('UpdateItem') ?? 0) + (counts.get('TransactWriteItems') ?? 0);
-      const label = 'job' in event ? `${event.type} ${event.job}${event.type === 'BuildStateChanged' ? ` ${event.state}` : ''}` : event.type;
-      rows.push({ event: label, counts, applied: result.applied, effects: result.effects.map((e) => e.type).join(', ') || '-' });
-      delivered.push(event);
-      for (const effect of result.effects) queue.push(...eventsFor(effect, at));
-    }
-
-    const final = await runs.get(runId);
-    tally.take();
-    const redelivery = new Map<string, number>();
-    let replayedEffects = 0;
-    for (const event of delivered) {
-      const r = await applyEvent({ runs, decide }, event);
-      replayedEffects += r.effects.length;
-      for (const [k, v] of tally.take()) redelivery.set(k, (redelivery.get(k) ?? 0) + v);
-    }
-
-    console.log('\nDynamoDB requests, 5-job run (test -> image -> deploy-staging -> approval -> deploy-production) through applyEvent + decide');
+    const small = await driveRun(runs, tally, EXAMPLE_PLAN, 'shop');
+    console.log('\nDynamoDB, 5-job example run (test -> image -> deploy-staging -> approval -> deploy-production), applyEvent + decide:');
     console.log(`  ${'event'.padEnd(40)} ${'requests'.padEnd(22)} effects`);
-    for (const r of rows) console.log(`  ${r.event.padEnd(40)} ${describe(r.counts).padEnd(22)} ${r.effects}${r.applied ? '' : ' (not written)'}`);
-    console.log(`  run ended ${final.status}; ${delivered.length} events, ${transitions} state transitions, ${rows.length - transitions} events that changed nothing`);
-    console.log(`  total: ${describe(total)} = ${sum(total)} requests; ${writes} conditional writes`);
-    const reads = total.get('GetItem') ?? 0;
-    console.log(`  per event: ${(reads / delivered.length).toFixed(2)} reads; per state transition: ${(writes / transitions).toFixed(2)} conditional writes (${(sum(total) / transitions).toFixed(2)} requests all told)`);
-    console.log(`  redelivering all ${delivered.length} events: ${describe(redelivery)}, no writes; ${replayedEffects} effects repeated (last event's outbox only)`);
-    console.log(`  final run item: ~${estimateItemSize({ ...keys.run(runId), state: final })} bytes (limit ${MAX_ITEM_BYTES})\n`);
+    for (const r of small.rows) console.log(`  ${r.event.padEnd(40)} ${describe(r.counts).padEnd(22)} ${r.effects}${r.applied ? '' : ' (not written)'}`);
+    summarize(small);
+
+    if (stages > 0) {
+      const started = Date.now();
+      const big = await driveRun(runs, tally, layeredPlan(stages, 20), 'monorepo');
+      console.log(`\nDynamoDB, ${stages * 20}-job run (${stages} stages of 20 parallel builds, each needing the whole stage before):`);
+      summarize(big);
+      console.log(`  (${((Date.now() - started) / 1000).toFixed(0)} s against ${cfg.dynamoEndpoint})`);
+    }
+    console.log('');
   } finally {
     await client.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
     client.destroy();
