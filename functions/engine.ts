@@ -1,4 +1,60 @@
-// Placeholder so the stack can reference this entry point; the real handler replaces it.
-export const handler = async (): Promise<never> => {
-  throw new Error('functions/engine is not built yet');
+/**
+ * Consumer of engine-events.fifo. Each record is one engine message; records of
+ * one message group (one run, or one pipeline's run requests) are handled in
+ * order, groups concurrently. A failed record fails the rest of its group too, so
+ * a run never sees its events out of order, and is reported in
+ * `batchItemFailures` for redelivery.
+ *
+ * Permanent failures (a malformed message, a ValidationError) are not dropped:
+ * they are logged as errors with the message id and reported like any other
+ * failure, so the queue's redrive policy moves them to the DLQ after
+ * maxReceiveCount and its alarm calls a person. Dropping them would lose a run's
+ * event for good and let later events apply past it; the price is that the group
+ * waits a few visibility timeouts, which is why maxReceiveCount should stay small.
+ */
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
+import { CodeBuildRunner, parseBuildProjects } from '../shared/aws/codebuild-runner.ts';
+import { SqsEventQueue } from '../shared/aws/event-queue.ts';
+import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
+import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
+import { DynamoRunStore } from '../shared/aws/run-store.ts';
+import { ENV, readEnv } from '../shared/config.ts';
+import { decide } from '../shared/domain/decide.ts';
+import { RecordingNotifier } from '../shared/engine/effects.ts';
+import { handleEngineMessage, processRecords, type EngineDeps } from '../shared/engine/engine.ts';
+
+const env = readEnv(['tableName', 'engineQueueUrl', 'releaseQueueUrl', 'artifactBucket', 'buildProjects']);
+const aws = awsConfigFromEnv();
+const logger = new Logger({ serviceName: 'slipway-engine' });
+const ddb = createDocumentClient(aws);
+const sqs = createSqsClient(aws);
+const retentionDays = Number(process.env[ENV.runRetentionDays] ?? '') || undefined;
+
+const deps: EngineDeps = {
+  runs: new DynamoRunStore(ddb, env.tableName, retentionDays ? { retentionDays } : {}),
+  pipelines: new DynamoPipelineStore(ddb, env.tableName),
+  events: new SqsEventQueue(sqs, env.engineQueueUrl),
+  releases: new SqsReleaseQueue(sqs, env.releaseQueueUrl),
+  builds: new CodeBuildRunner(new CodeBuildClient({ region: aws.region }), {
+    projects: parseBuildProjects(env.buildProjects),
+    artifactBucket: env.artifactBucket,
+    ecrRegistry: process.env[ENV.ecrRegistry] || undefined,
+  }),
+  // Notifications arrive with issue 7; until then they are logged.
+  notifier: new RecordingNotifier(logger),
+  decide,
+  logger,
 };
+
+export const inner = (event: SQSEvent): Promise<SQSBatchResponse> =>
+  processRecords(event.Records, async (message) => {
+    const result = await handleEngineMessage(deps, message);
+    logger.info('engine message handled', { type: message.type, eventId: message.id, ...result });
+  }, logger);
+
+export const handler = middy(inner).use(injectLambdaContext(logger));

@@ -1,0 +1,290 @@
+/**
+ * The engine: one message from engine-events.fifo at a time, for one run (or,
+ * for a run request, one pipeline). Load, decide, save conditionally, then
+ * perform the effects.
+ *
+ * A `RunRequest` becomes a `RunRequested` event here, because planning needs
+ * I/O: the pipeline (pinned or latest version), the plan (`planRun`) and the
+ * admission (`admit` against the pipeline's active runs). Run requests of one
+ * pipeline share a message group, so admissions are serialized. Older runs a new
+ * one supersedes get a `RunSuperseded` on their own groups before the new run is
+ * written; a redelivery sends the same ids, which the FIFO queue and `decide`
+ * both drop.
+ *
+ * A pipeline that cannot be loaded or planned still leaves a run behind, failed
+ * with the reason, because the caller was already handed its run id.
+ */
+import { admit } from '../domain/concurrency.ts';
+import { planRun, type RunPlan } from '../domain/plan.ts';
+import type { PipelineSpec } from '../domain/pipeline.ts';
+import type { Decision, EngineEvent, RunFailedToPlan, RunRequested, RunState, RunSuperseded } from '../domain/run.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import type { EngineMessage, RunRequest } from '../messages.ts';
+import type { PipelineRecord, PipelineStore, RunStore } from '../ports.ts';
+import { applyEvent } from './apply-event.ts';
+import { performEffects, type EffectDeps } from './effects.ts';
+
+export interface EngineDeps extends EffectDeps {
+  runs: RunStore;
+  pipelines: PipelineStore;
+  decide: (state: RunState | undefined, event: EngineEvent) => Decision;
+  /**
+   * The definition a run uses when the pipeline keeps it in the repository
+   * (`definitionSource.kind === 'repository'`): read at the run's commit and
+   * validated. Throws ValidationError with the problems. Without it, such
+   * pipelines run the registered definition.
+   */
+  resolveDefinition?: (record: PipelineRecord, request: RunRequest) => Promise<PipelineSpec>;
+  /** Conflict retries of one event before the message is redelivered. @default applyEvent's */
+  maxApplyAttempts?: number;
+}
+
+export interface HandledMessage {
+  runId: string;
+  /** False when the message changed nothing (a redelivery, a stale event, a run that no longer exists). */
+  applied: boolean;
+  effects: number;
+}
+
+/** Handles one engine message; throws to have it redelivered. */
+export async function handleEngineMessage(deps: EngineDeps, message: EngineMessage): Promise<HandledMessage> {
+  if (message.type === 'RunRequest') return handleRunRequest(deps, message);
+  try {
+    return await apply(deps, message);
+  } catch (err) {
+    // Events outlive their runs (a late build event after the run's TTL): nothing is left to change.
+    if (err instanceof NotFoundError) {
+      deps.logger?.warn('event for a run that does not exist; ignored', { runId: message.runId, eventId: message.id, type: message.type });
+      return { runId: message.runId, applied: false, effects: 0 };
+    }
+    throw err;
+  }
+}
+
+async function apply(deps: EngineDeps, event: EngineEvent): Promise<HandledMessage> {
+  const result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}) }, event);
+  await performEffects(deps, result.state, result.effects);
+  return { runId: event.runId, applied: result.applied, effects: result.effects.length };
+}
+
+async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<HandledMessage> {
+  const existing = await findRun(deps.runs, request.runId);
+  if (existing !== undefined && !isPlanningPlaceholder(existing)) {
+    // Handled before (perhaps up to a crash): replaying the same event repeats its effects, and only them.
+    return apply(deps, requestedFromState(existing, requestedId(request)));
+  }
+
+  const loaded = await loadPlan(deps, request);
+  if (!loaded.ok) return failToPlan(deps, request, loaded.reason);
+  if (existing !== undefined) {
+    // A crash came between writing the placeholder and failing it; the plan only failed then.
+    return failToPlan(deps, request, 'the pipeline could not be planned when the run was requested');
+  }
+  const { record, spec, planned } = loaded;
+
+  const active = await deps.runs.listActive(request.pipelineId);
+  const admission = admit(spec.concurrency, active, { runId: request.runId, branch: request.trigger.branch, createdAt: request.at });
+  if (admission.supersede.length > 0) {
+    const superseded = admission.supersede.map((runId): RunSuperseded => ({ type: 'RunSuperseded', id: `superseded:${runId}:by:${request.runId}`, runId, at: request.at, byRunId: request.runId }));
+    await deps.events.send(superseded);
+    deps.logger?.info('older runs superseded', { runId: request.runId, superseded: admission.supersede });
+  }
+
+  const requested: RunRequested = {
+    type: 'RunRequested',
+    id: requestedId(request),
+    runId: request.runId,
+    at: request.at,
+    pipelineId: request.pipelineId,
+    pipelineVersion: record.version,
+    concurrency: spec.concurrency,
+    trigger: request.trigger,
+    plan: planned.plan,
+    skippedByWhen: planned.skippedByWhen,
+    admission: admission.admission,
+  };
+  return apply(deps, requested);
+}
+
+type Loaded = { ok: true; record: PipelineRecord; spec: PipelineSpec; planned: RunPlan } | { ok: false; reason: string };
+
+/** The pipeline version and the run's plan; a missing pipeline or an invalid definition is the run's failure, not the message's. */
+async function loadPlan(deps: EngineDeps, request: RunRequest): Promise<Loaded> {
+  try {
+    const record = await deps.pipelines.get(request.pipelineId, request.pipelineVersion);
+    const spec = record.definitionSource.kind === 'repository' && deps.resolveDefinition ? await deps.resolveDefinition(record, request) : record.spec;
+    return { ok: true, record, spec, planned: planRun(spec, request.trigger) };
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof ValidationError || isPlanError(err)) return { ok: false, reason: err.message };
+    throw err;
+  }
+}
+
+/** What failToPlan writes first: a queued run without jobs. */
+function isPlanningPlaceholder(state: RunState): boolean {
+  return state.status === 'queued' && Object.keys(state.plan).length === 0;
+}
+
+/**
+ * Writes the run as queued with no jobs, then fails it with the reason: `decide`
+ * only creates runs from `RunRequested`, and a queued run holds no slot.
+ */
+async function failToPlan(deps: EngineDeps, request: RunRequest, reason: string): Promise<HandledMessage> {
+  deps.logger?.warn('run could not be planned; it fails', { runId: request.runId, pipelineId: request.pipelineId, reason });
+  const placeholder: RunRequested = {
+    type: 'RunRequested',
+    id: requestedId(request),
+    runId: request.runId,
+    at: request.at,
+    pipelineId: request.pipelineId,
+    pipelineVersion: request.pipelineVersion ?? 0,
+    concurrency: 'parallel',
+    trigger: request.trigger,
+    plan: {},
+    skippedByWhen: [],
+    admission: 'queue',
+  };
+  await apply(deps, placeholder);
+  const failed: RunFailedToPlan = { type: 'RunFailedToPlan', id: `plan-failed:${request.runId}`, runId: request.runId, at: request.at, reason };
+  return apply(deps, failed);
+}
+
+function requestedId(request: RunRequest): string {
+  return `requested:${request.runId}`;
+}
+
+/** The RunRequested an existing run was created from, as far as replaying it needs. */
+function requestedFromState(state: RunState, id: string): RunRequested {
+  return {
+    type: 'RunRequested',
+    id,
+    runId: state.runId,
+    at: state.createdAt,
+    pipelineId: state.pipelineId,
+    pipelineVersion: state.pipelineVersion,
+    concurrency: state.concurrency,
+    trigger: state.trigger,
+    plan: state.plan,
+    skippedByWhen: [],
+    admission: state.status === 'queued' ? 'queue' : 'start',
+  };
+}
+
+async function findRun(runs: RunStore, runId: string): Promise<RunState | undefined> {
+  try {
+    return await runs.get(runId);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** planRun throws a plain Error for a deploy job without a target. */
+function isPlanError(err: unknown): err is Error {
+  return err instanceof Error && err.message.startsWith('planRun:');
+}
+
+// ---- messages ----------------------------------------------------------------
+
+const EVENT_TYPES: ReadonlySet<string> = new Set([
+  'RunRequest', 'RunRequested', 'RunDequeued', 'JobStarted', 'BuildStateChanged', 'ApprovalGiven', 'ApprovalRejected',
+  'CancelRequested', 'RunSuperseded', 'ReleaseStarted', 'ReleaseFinished', 'RunFailedToPlan',
+]);
+
+/**
+ * Parses a queue message body. The queue is written only by Slipway's own
+ * producers, so this checks the envelope (type, id, run id, time) and what the
+ * engine reads before `decide` does; a body that fails is permanent (ValidationError).
+ */
+export function parseEngineMessage(body: string): EngineMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new ValidationError('engine message is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError('engine message is not an object');
+  const m = value as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof m.type !== 'string' || !EVENT_TYPES.has(m.type)) problems.push(`type: unknown message type ${JSON.stringify(m.type)}`);
+  for (const field of ['id', 'runId', 'at'] as const) {
+    if (typeof m[field] !== 'string' || m[field] === '') problems.push(`${field}: required`);
+  }
+  if (m.type === 'RunRequest' || m.type === 'RunRequested') {
+    if (typeof m.pipelineId !== 'string' || m.pipelineId === '') problems.push('pipelineId: required');
+    const trigger = m.trigger as Record<string, unknown> | undefined;
+    if (typeof trigger !== 'object' || trigger === null || typeof trigger.commit !== 'string') problems.push('trigger.commit: required');
+  }
+  if (['JobStarted', 'BuildStateChanged', 'ReleaseStarted', 'ReleaseFinished'].includes(m.type as string)) {
+    if (typeof m.job !== 'string') problems.push('job: required');
+    if (!Number.isInteger(m.attempt)) problems.push('attempt: must be an integer');
+  }
+  if (problems.length > 0) throw new ValidationError(`malformed engine message (${problems.join('; ')})`);
+  return m as unknown as EngineMessage;
+}
+
+// ---- batches -------------------------------------------------------------------
+
+/** The part of an SQS record the batch loop reads. */
+export interface QueueRecord {
+  messageId: string;
+  body: string;
+  attributes: { MessageGroupId?: string };
+}
+
+export interface BatchOutcome {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+export interface BatchLogger {
+  error(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+}
+
+/**
+ * Permanent: the message can never succeed as it is (malformed, or refused by
+ * validation). Everything else (throttling, conflicts lost too often, a dependency
+ * down, a bug) may succeed on a later delivery.
+ */
+export function isPermanent(err: unknown): boolean {
+  return err instanceof ValidationError;
+}
+
+/**
+ * Processes a FIFO batch: groups concurrently, each group in order. Once a record
+ * fails, the rest of its group is reported failed unprocessed, so a run never sees
+ * its events out of order. Every failure, permanent or not, is reported: SQS
+ * redelivers it and, after the queue's maxReceiveCount, moves it to the DLQ, whose
+ * alarm calls a person. A permanent failure is logged as such, with the message
+ * id, so the DLQ entry can be traced and redriven after a fix; it is never dropped.
+ */
+export async function processRecords(records: readonly QueueRecord[], handle: (message: EngineMessage) => Promise<unknown>, logger: BatchLogger): Promise<BatchOutcome> {
+  const groups = new Map<string, QueueRecord[]>();
+  for (const r of records) {
+    const g = r.attributes.MessageGroupId ?? `no-group:${r.messageId}`;
+    let list = groups.get(g);
+    if (list === undefined) groups.set(g, (list = []));
+    list.push(r);
+  }
+  const failed = new Set<string>();
+  await Promise.all(
+    [...groups].map(async ([group, list]) => {
+      for (let i = 0; i < list.length; i++) {
+        const record = list[i];
+        try {
+          await handle(parseEngineMessage(record.body));
+        } catch (err) {
+          const permanent = isPermanent(err);
+          const skipped = list.slice(i + 1).map((r) => r.messageId);
+          const extra = { messageId: record.messageId, group, permanent, error: err instanceof Error ? err.message : String(err), errorName: err instanceof Error ? err.name : typeof err, heldBack: skipped };
+          if (permanent) logger.error('engine message failed permanently; it goes to the DLQ after the queue\'s receive limit', extra);
+          else logger.warn('engine message failed; it will be redelivered', extra);
+          for (const r of list.slice(i)) failed.add(r.messageId);
+          return;
+        }
+      }
+    }),
+  );
+  // Report in the batch's order.
+  return { batchItemFailures: records.filter((r) => failed.has(r.messageId)).map((r) => ({ itemIdentifier: r.messageId })) };
+}

@@ -1,0 +1,218 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decide } from '../../shared/domain/decide.ts';
+import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run.ts';
+import { RecordingNotifier } from '../../shared/engine/effects.ts';
+import { handleEngineMessage, type EngineDeps } from '../../shared/engine/engine.ts';
+import { RetryableError } from '../../shared/errors.ts';
+import type { EngineMessage, RunRequest } from '../../shared/messages.ts';
+import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
+import { fourJobPipeline, jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
+
+function setup() {
+  const pipelines = new MemoryPipelineStore();
+  const runs = new MemoryRunStore();
+  const events = new MemoryEventQueue();
+  const releases = new MemoryReleaseQueue();
+  const builds = new FakeBuildRunner();
+  const notifier = new RecordingNotifier();
+  let tick = 0;
+  const deps: EngineDeps = { pipelines, runs, events, releases, builds, notifier, decide, now: () => new Date(Date.UTC(2026, 10, 27, 1, 0, tick++)).toISOString() };
+  return { deps, pipelines, runs, events, releases, builds, notifier };
+}
+
+function runRequest(runId: string, overrides: Partial<RunRequest> = {}): RunRequest {
+  return {
+    type: 'RunRequest',
+    id: `req:test:${runId}`,
+    runId,
+    pipelineId: 'web',
+    trigger: { event: 'push', provider: 'github', repository: 'acme/web', branch: 'main', commit: `sha-${runId}` },
+    at: `2026-11-27T01:00:00.000Z`,
+    ...overrides,
+  };
+}
+
+type Env = ReturnType<typeof setup>;
+
+/** Delivers queued messages until the queue is empty; then finishes one started build per round, as CodeBuild would report it. */
+async function drive(env: Env, opts: { fail?: (job: string, attempt: number) => boolean; maxRounds?: number } = {}): Promise<void> {
+  const reported = new Set<string>();
+  for (let round = 0; round < (opts.maxRounds ?? 100); round++) {
+    let m: EngineMessage | undefined;
+    while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+    const next = [...env.builds.builds.values()].find((b) => !reported.has(b.buildId));
+    if (next === undefined) return;
+    reported.add(next.buildId);
+    const { request } = next;
+    const failed = opts.fail?.(request.job, request.attempt) ?? false;
+    const event: BuildStateChanged = {
+      type: 'BuildStateChanged',
+      id: `build:${next.buildId}:${failed ? 'FAILED' : 'SUCCEEDED'}`,
+      runId: request.runId,
+      at: '2026-11-27T01:05:00.000Z',
+      job: request.job,
+      attempt: request.attempt,
+      buildId: next.buildId,
+      state: failed ? 'FAILED' : 'SUCCEEDED',
+      ...(request.spec.kind === 'image' && !failed ? { outputs: { imageUri: `reg/acme/web:${request.commit}`, imageDigest: 'sha256:feed' } } : {}),
+    };
+    await env.events.send([event]);
+  }
+  assert.fail('the run did not settle');
+}
+
+test('a run request starts the root jobs of the latest pipeline version', async () => {
+  const env = setup();
+  env.pipelines.register('web', fourJobPipeline());
+  await handleEngineMessage(env.deps, runRequest('R1'));
+
+  const run = await env.runs.get('R1');
+  assert.equal(run.status, 'running');
+  assert.equal(run.pipelineVersion, 1);
+  assert.equal(run.jobs.build.status, 'queued');
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:build:1']);
+  assert.equal(env.events.take()?.type, 'JobStarted');
+});
+
+test('a run request pins the version it names', async () => {
+  const env = setup();
+  env.pipelines.register('web', fourJobPipeline());
+  env.pipelines.register('web', pipelineSpec([jobSpec('only')]));
+  await handleEngineMessage(env.deps, runRequest('R1', { pipelineVersion: 1 }));
+  const run = await env.runs.get('R1');
+  assert.equal(run.pipelineVersion, 1);
+  assert.deepEqual(Object.keys(run.plan), ['build', 'test', 'image', 'deploy']);
+});
+
+test('a run goes through build, test and image to a release with the image the image job pushed', async () => {
+  const env = setup();
+  env.pipelines.register('web', fourJobPipeline());
+  await env.events.send([runRequest('R1')]);
+  await drive(env);
+
+  const run = await env.runs.get('R1');
+  assert.deepEqual(Object.fromEntries(Object.entries(run.jobs).map(([k, j]) => [k, j.status])), { build: 'succeeded', test: 'succeeded', image: 'succeeded', deploy: 'queued' });
+  assert.deepEqual(env.releases.sent.map((m) => m.type === 'StartRelease' && m.image), ['reg/acme/web@sha256:feed']);
+  assert.deepEqual(env.builds.builds.get('R1:image:1')!.request.spec.kind, 'image');
+  assert.equal(env.builds.startCalls.length, 3, 'one StartBuild per job attempt');
+});
+
+test('a pipeline without deploys ends succeeded, each job built once', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a'), jobSpec('b', { needs: ['a'] }), jobSpec('c', { needs: ['a'] })]));
+  await env.events.send([runRequest('R1')]);
+  await drive(env);
+  const run = await env.runs.get('R1');
+  assert.equal(run.status, 'succeeded');
+  assert.deepEqual([...env.builds.builds.keys()].sort(), ['R1:a:1', 'R1:b:1', 'R1:c:1']);
+  assert.ok(env.notifier.sent.some((n) => n.kind === 'run_succeeded'));
+});
+
+test('a redelivered run request starts nothing new', async () => {
+  const env = setup();
+  env.pipelines.register('web', fourJobPipeline());
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  const saves = env.runs.saves;
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  assert.equal(env.builds.builds.size, 1);
+  assert.equal(env.runs.saves, saves, 'nothing written twice');
+});
+
+test('a crash between the save and StartBuild is repaired by the redelivery, with one build', async () => {
+  const env = setup();
+  env.pipelines.register('web', fourJobPipeline());
+  env.builds.failNextStart = new RetryableError('the process died here');
+  await assert.rejects(handleEngineMessage(env.deps, runRequest('R1')), RetryableError);
+  assert.equal((await env.runs.get('R1')).jobs.build.status, 'queued', 'the decision was saved');
+  assert.equal(env.builds.builds.size, 0);
+
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:build:1']);
+  await drive(env);
+  assert.equal(env.builds.builds.size, 3);
+});
+
+test('a crash after a build event was saved is repaired the same way', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a'), jobSpec('b', { needs: ['a'] })]));
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  const done: BuildStateChanged = { type: 'BuildStateChanged', id: 'build:x:SUCCEEDED', runId: 'R1', at: '2026-11-27T01:01:00.000Z', job: 'a', attempt: 1, buildId: 'slipway-small:build-1', state: 'SUCCEEDED' };
+  env.builds.failNextStart = new RetryableError('crash');
+  await assert.rejects(handleEngineMessage(env.deps, done), RetryableError);
+  await handleEngineMessage(env.deps, done);
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1', 'R1:b:1']);
+});
+
+test('a failed attempt is retried with a new token while retries remain', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('flaky', { retries: 1 })]));
+  await env.events.send([runRequest('R1')]);
+  await drive(env, { fail: (job, attempt) => attempt === 1 });
+  const run = await env.runs.get('R1');
+  assert.equal(run.status, 'succeeded');
+  assert.equal(run.jobs.flaky.attempt, 2);
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:flaky:1', 'R1:flaky:2']);
+});
+
+test('a newer run on the same branch supersedes the older one and stops its builds', async () => {
+  const env = setup();
+  env.pipelines.register('web', fourJobPipeline());
+  await handleEngineMessage(env.deps, runRequest('R1', { at: '2026-11-27T01:00:00.000Z' }));
+  let m: EngineMessage | undefined;
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+
+  await handleEngineMessage(env.deps, runRequest('R2', { at: '2026-11-27T01:01:00.000Z' }));
+  const sent = env.events.sent.filter((e) => e.type === 'RunSuperseded');
+  assert.deepEqual(sent.map((e) => [e.runId, e.type === 'RunSuperseded' && e.byRunId]), [['R1', 'R2']]);
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+  assert.equal((await env.runs.get('R1')).status, 'superseded');
+  assert.deepEqual(env.builds.stopped, [env.builds.builds.get('R1:build:1')!.buildId]);
+  assert.equal((await env.runs.get('R2')).status, 'running');
+});
+
+test('in queued mode a second run waits and starts when the first ends', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a')], { concurrency: 'queued' }));
+  await env.events.send([runRequest('R1', { at: '2026-11-27T01:00:00.000Z' }), runRequest('R2', { at: '2026-11-27T01:00:01.000Z' })]);
+  let m: EngineMessage | undefined;
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+  assert.equal((await env.runs.get('R2')).status, 'queued');
+  await drive(env);
+  assert.equal((await env.runs.get('R1')).status, 'succeeded');
+  assert.equal((await env.runs.get('R2')).status, 'succeeded');
+  assert.ok(env.events.sent.some((e) => e.type === 'RunDequeued' && e.runId === 'R2'));
+});
+
+test('a run request for an unknown pipeline leaves a failed run that says why', async () => {
+  const env = setup();
+  await handleEngineMessage(env.deps, runRequest('R1', { pipelineId: 'nope' }));
+  const run = await env.runs.get('R1');
+  assert.equal(run.status, 'failed');
+  assert.match(run.reason ?? '', /pipeline nope not found/);
+  assert.equal(env.builds.builds.size, 0);
+  await handleEngineMessage(env.deps, runRequest('R1', { pipelineId: 'nope' }));
+  assert.equal((await env.runs.get('R1')).status, 'failed');
+});
+
+test('a repository definition that does not validate fails the run with its problems', async () => {
+  const env = setup();
+  const record = env.pipelines.register('web', fourJobPipeline());
+  record.definitionSource = { kind: 'repository', path: '.slipway.yml' };
+  env.pipelines.records.set('web', [record]);
+  const { ValidationError } = await import('../../shared/errors.ts');
+  env.deps.resolveDefinition = async () => {
+    throw new ValidationError('invalid .slipway.yml', [{ path: 'jobs.deploy.needs[0]', message: 'unknown job "imgae"' }]);
+  };
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  const run = await env.runs.get('R1');
+  assert.equal(run.status, 'failed');
+  assert.match(run.reason ?? '', /jobs.deploy.needs\[0\]: unknown job "imgae"/);
+});
+
+test('an event for a run that no longer exists is ignored', async () => {
+  const env = setup();
+  const event: EngineEvent = { type: 'BuildStateChanged', id: 'build:b:SUCCEEDED', runId: 'gone', at: '2026-11-27T01:00:00.000Z', job: 'a', attempt: 1, buildId: 'b', state: 'SUCCEEDED' };
+  assert.deepEqual(await handleEngineMessage(env.deps, event), { runId: 'gone', applied: false, effects: 0 });
+});
