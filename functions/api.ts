@@ -1,4 +1,45 @@
-// Placeholder so the stack can reference this entry point; the real handler replaces it.
-export const handler = async (): Promise<never> => {
-  throw new Error('functions/api is not built yet');
-};
+/**
+ * Management API (HTTP API, IAM-authorised): routes in shared/http/api-routes.ts,
+ * operations in shared/engine/api-service.ts. Config is read and clients are
+ * created once, at module load.
+ */
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
+import { SqsEventQueue } from '../shared/aws/event-queue.ts';
+import { CloudWatchLogReader } from '../shared/aws/log-reader.ts';
+import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
+import { DynamoRunStore } from '../shared/aws/run-store.ts';
+import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
+import { readEnv } from '../shared/config.ts';
+import { ApiService } from '../shared/engine/api-service.ts';
+import { getTarget, rollbackTarget } from '../shared/engine/releaser.ts';
+import { resolveBranch } from '../shared/git/contents.ts';
+import { apiRoutes } from '../shared/http/api-routes.ts';
+import { createRouter } from '../shared/http/router.ts';
+
+const logger = new Logger({ serviceName: 'slipway-api' });
+const env = readEnv(['tableName', 'engineQueueUrl', 'buildLogGroup']);
+const aws = awsConfigFromEnv();
+const documents = createDocumentClient(aws);
+const secrets = new SecretsManagerSecretSource(createSecretsManagerClient(aws));
+
+const api = new ApiService({
+  pipelines: new DynamoPipelineStore(documents, env.tableName),
+  runs: new DynamoRunStore(documents, env.tableName),
+  queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
+  git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, { secrets }) },
+  logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
+  targets: { get: getTarget, rollback: rollbackTarget },
+});
+
+const route = createRouter(apiRoutes(api), {
+  onInternalError: (err, requestId) => logger.error('request failed', { requestId, error: err as Error }),
+});
+
+export const inner = (event: APIGatewayProxyEventV2) => route(event);
+
+export const handler = middy(inner).use(injectLambdaContext(logger));
