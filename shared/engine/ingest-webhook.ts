@@ -43,9 +43,9 @@ export const DELIVERY_TTL_SECONDS = 3 * 24 * 60 * 60;
 
 /** The subset of Powertools' Logger this module uses. */
 export interface WebhookLogger {
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-  error(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+  error(message: string, extra: Record<string, unknown>): void;
 }
 
 export interface WebhookDeps {
