@@ -168,6 +168,11 @@ export class Builds extends Construct {
     });
   }
 
+  /** BatchGetBuilds on these projects (a finished build's exported variables). */
+  grantReadBuilds(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['codebuild:BatchGetBuilds'], resourceArns: this.projectList.map((p) => p.projectArn) });
+  }
+
   /** Read build logs (the API's GET /runs/{id}/jobs/{job}/logs). */
   grantReadLogs(grantee: iam.IGrantable): void {
     iam.Grant.addToPrincipal({

@@ -136,8 +136,9 @@ export class SlipwayEngine extends Construct {
     this.queues.grantSendEngineEvents(webhook.function);
     this.grantReadSecrets(webhook.function);
     // api: pipelines and runs; requests runs, cancels, approvals (engine events) and rollbacks
-    // (release steps); presigns artifact downloads; reads build logs.
+    // (release steps); presigns artifact downloads; reads build logs; git host tokens (branch lookups).
     this.table.grantReadWrite(api.function);
+    this.grantReadSecrets(api.function);
     this.queues.grantSendEngineEvents(api.function);
     this.queues.grantSendReleaseSteps(api.function);
     this.artifacts.grantReadRuns(api.function);
@@ -153,8 +154,10 @@ export class SlipwayEngine extends Construct {
     this.builds.grantStartStop(engine.function);
     this.notifications.grantPublish(engine.function);
     this.grantReadSecrets(engine.function);
-    // build-events: EventBridge -> engine event; failures after retries go to the DLQ.
+    // build-events: EventBridge -> engine event (reads a finished build's exported variables);
+    // failures after retries go to the DLQ.
     this.queues.grantSendEngineEvents(buildEvents.function);
+    this.builds.grantReadBuilds(buildEvents.function);
     buildEvents.function.configureAsyncInvoke({ retryAttempts: 2, onFailure: new SqsDestination(this.queues.buildEventsDlq.queue) });
     this.builds.routeStateChanges(buildEvents.function, this.queues.buildEventsDlq.queue);
     // releaser: target records (lock), its own next steps, ReleaseFinished back to the engine, notifications.

@@ -1,0 +1,344 @@
+/**
+ * The engine stack as `npx cdk deploy` creates it: what each construct must guarantee.
+ * One synthesis per file (esbuild bundles every handler), shared by every test.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ENV } from '../../shared/config.ts';
+import { TABLE_INDEXES, TTL_ATTRIBUTE } from '../../shared/aws/table.ts';
+import { MANAGEMENT_ROUTES, WEBHOOK_ROUTE } from '../../infra/constructs/api.ts';
+import { SlipwayStack } from '../../infra/slipway-stack.ts';
+import { engineConfigFromContext } from '../../infra/config.ts';
+import { flatten, iamStatements, nagFindings, newApp } from './support.ts';
+
+const app = newApp();
+const stack = new SlipwayStack(app, 'Slipway', { engine: engineConfigFromContext((k) => app.node.tryGetContext(k)) });
+const template = Template.fromStack(stack);
+const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: any; Metadata?: any }>; Outputs: Record<string, unknown> };
+const resourcesOf = (type: string) => Object.entries(json.Resources).filter(([, r]) => r.Type === type);
+
+/**
+ * Statements allowed to name Resource "*": each action here has no resource type in the IAM
+ * Service Authorization Reference, so "*" is the only resource it accepts.
+ */
+const STAR_RESOURCE_ALLOW_LIST: Record<string, string> = {
+  'ecr:GetAuthorizationToken': 'no resource type; returns a registry login, what it may push is scoped by the repository statement',
+  'ecs:RegisterTaskDefinition': 'no resource type; what a task definition may run as is bounded by the iam:PassRole condition',
+  'ecs:DescribeTaskDefinition': 'no resource type (read-only)',
+  'elasticloadbalancing:DescribeTargetHealth': 'every ELBv2 Describe* action has no resource type (read-only)',
+  'elasticloadbalancing:DescribeRules': 'every ELBv2 Describe* action has no resource type (read-only)',
+  'elasticloadbalancing:DescribeListeners': 'every ELBv2 Describe* action has no resource type (read-only)',
+};
+
+describe('state table', () => {
+  it('is on demand, point-in-time recoverable, encrypted, retained, and expires items by TTL', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+        KeySchema: [
+          { AttributeName: 'PK', KeyType: 'HASH' },
+          { AttributeName: 'SK', KeyType: 'RANGE' },
+        ],
+      }),
+    });
+  });
+
+  it('has exactly the indexes the DynamoDB adapters query, with their projections', () => {
+    const [, table] = resourcesOf('AWS::DynamoDB::Table')[0];
+    const deployed = table.Properties.GlobalSecondaryIndexes.map((g: any) => ({
+      name: g.IndexName,
+      keys: g.KeySchema.map((k: any) => k.AttributeName),
+      projection: g.Projection.ProjectionType,
+      nonKey: g.Projection.NonKeyAttributes ?? [],
+    }));
+    const expected = Object.values(TABLE_INDEXES).map((ix) => ({
+      name: ix.indexName,
+      keys: [ix.partitionKey.name, ix.sortKey.name],
+      projection: ix.projectionType,
+      nonKey: 'nonKeyAttributes' in ix ? [...ix.nonKeyAttributes] : [],
+    }));
+    assert.deepEqual(deployed, expected);
+  });
+});
+
+describe('queues', () => {
+  const queues = resourcesOf('AWS::SQS::Queue');
+  const fifo = queues.filter(([, q]) => q.Properties.FifoQueue);
+
+  it('engine-events is FIFO without content-based dedup (producers set the dedup id), with a FIFO DLQ', () => {
+    assert.equal(fifo.length, 2);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+    });
+  });
+
+  it('every queue is encrypted and every queue that is not a DLQ has one', () => {
+    assert.equal(queues.length, 5);
+    for (const [id, q] of queues) assert.equal(q.Properties.SqsManagedSseEnabled, true, `${id} is not encrypted`);
+    const withRedrive = queues.filter(([, q]) => q.Properties.RedrivePolicy);
+    assert.equal(withRedrive.length, 2, 'engine-events and release-steps redrive to a DLQ');
+  });
+
+  it('every queue refuses requests without TLS', () => {
+    const policies = resourcesOf('AWS::SQS::QueuePolicy');
+    const covered = new Set(policies.filter(([, p]) => p.Properties.PolicyDocument.Statement.some((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false')).flatMap(([, p]) => p.Properties.Queues.map((q: any) => q.Ref)));
+    for (const [id] of queues) assert.ok(covered.has(id), `${id} has no TLS-only policy`);
+  });
+
+  it('an alarm fires as soon as any DLQ holds a message', () => {
+    const dlqs = queues.filter(([id]) => /Dlq/.test(id)).map(([id]) => id);
+    assert.equal(dlqs.length, 3);
+    for (const dlq of dlqs) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+  });
+
+  it('both consumers report partial batch failures', () => {
+    const mappings = resourcesOf('AWS::Lambda::EventSourceMapping');
+    assert.equal(mappings.length, 2);
+    for (const [id, m] of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures'], id);
+  });
+});
+
+describe('artifact bucket', () => {
+  const artifactBucket = resourcesOf('AWS::S3::Bucket').find(([, b]) => b.Properties.LoggingConfiguration);
+
+  it('is private, encrypted, retained and logs access to a separate bucket', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 2);
+    for (const [id, b] of resourcesOf('AWS::S3::Bucket')) {
+      assert.deepEqual(b.Properties.PublicAccessBlockConfiguration, { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true }, id);
+      assert.equal(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, 'AES256', id);
+      assert.equal(json.Resources[id].Type, 'AWS::S3::Bucket');
+      assert.equal((json.Resources[id] as any).DeletionPolicy, 'Retain', id);
+    }
+    assert.ok(artifactBucket, 'the artifact bucket sends server access logs');
+    assert.notEqual(artifactBucket[1].Properties.LoggingConfiguration.DestinationBucketName.Ref, artifactBucket[0]);
+  });
+
+  it('expires run artifacts after the configured days and aborts incomplete uploads after a day', () => {
+    assert.deepEqual(artifactBucket![1].Properties.LifecycleConfiguration.Rules, [
+      { Id: 'expire-run-artifacts', Prefix: 'runs/', ExpirationInDays: 30, Status: 'Enabled' },
+      { Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
+    ]);
+  });
+
+  it('every bucket refuses requests without TLS', () => {
+    const policies = resourcesOf('AWS::S3::BucketPolicy');
+    assert.equal(policies.length, 2);
+    for (const [id, p] of policies) {
+      assert.ok(p.Properties.PolicyDocument.Statement.some((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'), id);
+    }
+  });
+});
+
+describe('builds', () => {
+  it('has one CodeBuild project per compute class, unprivileged, with no source of its own', () => {
+    const projects = resourcesOf('AWS::CodeBuild::Project');
+    assert.deepEqual(projects.map(([, p]) => p.Properties.Environment.ComputeType).sort(), ['BUILD_GENERAL1_LARGE', 'BUILD_GENERAL1_MEDIUM', 'BUILD_GENERAL1_SMALL']);
+    for (const [id, p] of projects) {
+      assert.equal(p.Properties.Source.Type, 'NO_SOURCE', id);
+      assert.equal(p.Properties.Environment.PrivilegedMode, false, id);
+      assert.equal(p.Properties.Environment.Type, 'LINUX_CONTAINER', id);
+      assert.ok(p.Properties.LogsConfig.CloudWatchLogs.GroupName, `${id} logs to the build log group`);
+    }
+  });
+
+  it('every log group has a retention', () => {
+    for (const [id, g] of resourcesOf('AWS::Logs::LogGroup')) assert.equal(g.Properties.RetentionInDays, 30, id);
+  });
+
+  it('the build role writes only under runs/ and pushes only to the prefixed ECR repositories', () => {
+    const build = iamStatements(json).filter((s) => s.policy.startsWith('SlipwayBuildsRole'));
+    const s3 = build.filter((s) => s.Action.some((a) => a.startsWith('s3:')));
+    for (const s of s3) {
+      for (const r of s.Resource) {
+        const arn = flatten(r);
+        assert.ok(arn.endsWith('/runs/*') || (s.Action.join() === 's3:ListBucket' && (s.Condition as any)?.StringLike?.['s3:prefix']?.[0] === 'runs/*'), `S3 access beyond runs/: ${s.Action} on ${arn}`);
+      }
+    }
+    const push = build.find((s) => s.Action.includes('ecr:PutImage'));
+    assert.deepEqual(push?.Resource.map(flatten), ['arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*']);
+  });
+
+  it('routes state changes of exactly these projects to build-events, with a DLQ', () => {
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    const [, rule] = resourcesOf('AWS::Events::Rule')[0];
+    assert.deepEqual(rule.Properties.EventPattern['detail-type'], ['CodeBuild Build State Change']);
+    assert.equal(rule.Properties.EventPattern.detail['project-name'].length, 3);
+    assert.match(rule.Properties.Targets[0].Arn['Fn::GetAtt'][0], /BuildEventsHandler/);
+    assert.ok(rule.Properties.Targets[0].DeadLetterConfig.Arn);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+    });
+  });
+});
+
+describe('handlers', () => {
+  const fns = resourcesOf('AWS::Lambda::Function');
+
+  it('five functions, each on nodejs22.x or newer, arm64, ESM bundle with source maps', () => {
+    assert.equal(fns.length, 5);
+    for (const [id, f] of fns) {
+      const version = Number(/^nodejs(\d+)\.x$/.exec(f.Properties.Runtime)?.[1]);
+      assert.ok(version >= 22, `${id} runs ${f.Properties.Runtime}`);
+      assert.deepEqual(f.Properties.Architectures, ['arm64'], id);
+      assert.equal(f.Properties.Handler, 'index.handler', id);
+      assert.equal(f.Properties.Environment.Variables.NODE_OPTIONS, '--enable-source-maps', id);
+    }
+  });
+
+  it('every function gets every variable of the ENV contract', () => {
+    for (const [id, f] of fns) {
+      for (const name of Object.values(ENV)) assert.ok(f.Properties.Environment.Variables[name] !== undefined, `${id} lacks ${name}`);
+      assert.equal(f.Properties.Environment.Variables[ENV.runRetentionDays], '90');
+    }
+    const projects = fns[0][1].Properties.Environment.Variables[ENV.buildProjects];
+    const rendered = flatten(projects);
+    for (const cls of ['small', 'medium', 'large']) assert.match(rendered, new RegExp(`"${cls}":"<`), `SLIPWAY_BUILD_PROJECTS names the ${cls} project`);
+  });
+
+  it('no function uses the account-wide AWSLambdaBasicExecutionRole', () => {
+    for (const [id, r] of resourcesOf('AWS::IAM::Role')) assert.equal(r.Properties.ManagedPolicyArns, undefined, id);
+  });
+});
+
+describe('API', () => {
+  const routes = resourcesOf('AWS::ApiGatewayV2::Route');
+  const byKey = new Map(routes.map(([, r]) => [r.Properties.RouteKey as string, r.Properties]));
+
+  it('every management route requires IAM (SigV4)', () => {
+    assert.equal(routes.length, MANAGEMENT_ROUTES.length + 1);
+    for (const [method, path] of MANAGEMENT_ROUTES) {
+      assert.equal(byKey.get(`${method} ${path}`)?.AuthorizationType, 'AWS_IAM', `${method} ${path}`);
+    }
+  });
+
+  it('only the webhook route is open (the function checks signatures)', () => {
+    assert.equal(byKey.get(`${WEBHOOK_ROUTE[0]} ${WEBHOOK_ROUTE[1]}`)?.AuthorizationType, 'NONE');
+    assert.deepEqual(routes.filter(([, r]) => r.Properties.AuthorizationType !== 'AWS_IAM').map(([, r]) => r.Properties.RouteKey), ['POST /webhooks/{provider}']);
+  });
+
+  it('the stage is throttled and writes access logs', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+  });
+});
+
+describe('notifications and observability', () => {
+  it('the notification topic is encrypted and TLS-only', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('an alarm watches the errors of every function, plus the engine backlog, and a dashboard shows them', () => {
+    const errorAlarms = resourcesOf('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties.MetricName === 'Errors');
+    assert.equal(errorAlarms.length, 5);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage' });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('creates no customer-managed KMS key (each would cost $1/month while idle)', () => {
+    template.resourceCountIs('AWS::KMS::Key', 0);
+  });
+
+  it('outputs the webhook URL, the API URL, the artifact bucket and the table', () => {
+    for (const name of ['WebhookUrl', 'ApiUrl', 'ArtifactBucketName', 'TableName']) assert.ok(json.Outputs[name], name);
+    assert.match(flatten((json.Outputs.WebhookUrl as any).Value), /^<SlipwayApiHttp[A-Z0-9]+\.ApiEndpoint>\/webhooks$/);
+  });
+});
+
+describe('IAM', () => {
+  const statements = iamStatements(json);
+
+  it('no statement grants all actions, or all actions of a service', () => {
+    for (const s of statements) {
+      for (const a of s.Action) assert.ok(a !== '*' && !/^[a-z0-9-]+:\*$/.test(a), `${s.policy} grants ${a}`);
+    }
+    assert.ok(statements.every((s) => s.Effect === 'Allow'));
+  });
+
+  it('statements with Resource "*" carry only actions from the allow-list, each with its reason', () => {
+    const star = statements.filter((s) => s.Resource.includes('*'));
+    const actions = new Set(star.flatMap((s) => s.Action));
+    assert.deepEqual([...actions].filter((a) => !(a in STAR_RESOURCE_ALLOW_LIST)), []);
+    // And the allow-list has no stale entries.
+    assert.deepEqual(Object.keys(STAR_RESOURCE_ALLOW_LIST).filter((a) => !actions.has(a)), []);
+  });
+
+  it('the releaser updates only tagged ECS services and passes roles only to ECS tasks', () => {
+    const releaser = statements.filter((s) => s.policy.startsWith('SlipwayReleasesReleaser'));
+    const update = releaser.find((s) => s.Action.includes('ecs:UpdateService'));
+    assert.deepEqual(update?.Condition, { Null: { 'aws:ResourceTag/slipway:target': 'false' } });
+    const pass = releaser.find((s) => s.Action.includes('iam:PassRole'));
+    assert.deepEqual(pass?.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    const alarms = releaser.find((s) => s.Action.includes('cloudwatch:DescribeAlarms'));
+    assert.deepEqual(alarms?.Resource.map(flatten), ['arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*']);
+  });
+
+  it('secrets are readable only under slipway/, and only by the handlers that verify or call git hosts', () => {
+    const secretStatements = statements.filter((s) => s.Action.some((a) => a.startsWith('secretsmanager:')));
+    assert.deepEqual(new Set(secretStatements.flatMap((s) => s.Action)), new Set(['secretsmanager:GetSecretValue']));
+    for (const s of secretStatements) assert.deepEqual(s.Resource.map(flatten), ['arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*']);
+    assert.deepEqual(secretStatements.map((s) => s.policy.replace(/RoleDefaultPolicy.*/, '')).sort(), ['SlipwayApiHandler', 'SlipwayEngineHandler', 'SlipwayWebhookHandler']);
+  });
+
+  it('only the engine starts or stops builds, on the Slipway projects only', () => {
+    const start = statements.filter((s) => s.Action.includes('codebuild:StartBuild'));
+    assert.equal(start.length, 1);
+    assert.match(start[0].policy, /^SlipwayEngineHandler/);
+    assert.ok(start[0].Resource.every((r) => /BuildsProject/.test(flatten(r))));
+  });
+
+  it('only consumers may receive from a queue: the engine from engine-events, the releaser from release-steps', () => {
+    const receive = statements.filter((s) => s.Action.includes('sqs:ReceiveMessage'));
+    assert.deepEqual(
+      receive.map((s) => [s.policy.replace(/RoleDefaultPolicy.*/, ''), s.Resource.map(flatten)]).sort(),
+      [
+        ['SlipwayEngineHandler', ['<SlipwayQueuesEngineEventsECB5AE4A.Arn>']],
+        ['SlipwayReleasesReleaser', ['<SlipwayQueuesReleaseSteps482BDC65.Arn>']],
+      ],
+    );
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unsuppressed error', () => {
+    assert.deepEqual(nagFindings(stack).errors, []);
+  });
+
+  it('reports no unsuppressed warning', () => {
+    assert.deepEqual(nagFindings(stack).warnings, []);
+  });
+
+  it('every suppression carries a written reason', () => {
+    let count = 0;
+    for (const [id, r] of Object.entries(json.Resources)) {
+      for (const s of r.Metadata?.cdk_nag?.rules_to_suppress ?? []) {
+        count++;
+        assert.ok(typeof s.reason === 'string' && s.reason.length >= 40, `${id}: ${s.id} has no real reason`);
+      }
+    }
+    assert.ok(count > 0);
+  });
+});
