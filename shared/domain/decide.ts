@@ -118,6 +118,8 @@ class Draft {
   readonly effects: Effect[] = [];
   /** A job reached a terminal status, or jobs were (re)evaluated: the run may have ended. */
   mayHaveEnded = false;
+  /** A job attempt started: the run is certainly not over. */
+  startedJobs = false;
   private copy: RunState | undefined;
   private readonly copiedJobs = new Set<string>();
 
@@ -237,23 +239,37 @@ function describeTrigger(t: Trigger): string {
   return `${t.event} on ${ref}`;
 }
 
-// Dependents are derived from the plan, which never changes during a run.
-const dependentsCache = new WeakMap<Record<string, JobPlan>, Map<string, string[]>>();
-function dependentsOf(plan: Record<string, JobPlan>): Map<string, string[]> {
-  let map = dependentsCache.get(plan);
-  if (map === undefined) {
-    map = new Map();
-    for (const name of Object.keys(plan)) {
+// The plan never changes during a run: its job names and dependents are derived once per plan object.
+interface PlanIndex {
+  names: string[];
+  dependents: Map<string, string[]>;
+}
+const planIndexCache = new WeakMap<Record<string, JobPlan>, PlanIndex>();
+function indexOf(plan: Record<string, JobPlan>): PlanIndex {
+  let index = planIndexCache.get(plan);
+  if (index === undefined) {
+    const names = Object.keys(plan);
+    const dependents = new Map<string, string[]>();
+    for (const name of names) {
       for (const need of plan[name].needs) {
-        let list = map.get(need);
-        if (list === undefined) map.set(need, (list = []));
+        let list = dependents.get(need);
+        if (list === undefined) dependents.set(need, (list = []));
         // A job listing the same need twice must not be started twice.
         if (list[list.length - 1] !== name) list.push(name);
       }
     }
-    dependentsCache.set(plan, map);
+    index = { names, dependents };
+    planIndexCache.set(plan, index);
   }
-  return map;
+  return index;
+}
+
+function dependentsOf(plan: Record<string, JobPlan>): Map<string, string[]> {
+  return indexOf(plan).dependents;
+}
+
+function jobNames(plan: Record<string, JobPlan>): readonly string[] {
+  return indexOf(plan).names;
 }
 
 // ---- handlers ---------------------------------------------------------------------
@@ -268,7 +284,7 @@ function onDequeued(d: Draft): void {
 
 function beginRunning(d: Draft): void {
   d.effects.push({ type: 'Notify', runId: d.view.runId, kind: 'run_started' });
-  startReady(d, Object.keys(d.view.plan));
+  startReady(d, jobNames(d.view.plan));
   d.mayHaveEnded = true;
 }
 
@@ -389,7 +405,7 @@ function onCancelRequested(d: Draft, e: CancelRequested): void {
     d.run().reason = reason;
     return;
   }
-  for (const name of Object.keys(run.plan)) {
+  for (const name of jobNames(run.plan)) {
     const job = d.view.jobs[name];
     if (TERMINAL_JOB_STATUSES.has(job.status)) continue;
     if (run.plan[name].kind === 'deploy' && job.attempt > 0) {
@@ -414,7 +430,7 @@ function onSuperseded(d: Draft, e: RunSuperseded): void {
     d.run().reason = reason;
     return;
   }
-  for (const name of Object.keys(run.plan)) {
+  for (const name of jobNames(run.plan)) {
     const job = d.view.jobs[name];
     if (TERMINAL_JOB_STATUSES.has(job.status)) continue;
     // A release that has begun is never cut in half: it finishes, then the run ends.
@@ -431,7 +447,7 @@ function onFailedToPlan(d: Draft, e: RunFailedToPlan): void {
   const run = d.view;
   if (TERMINAL_RUN_STATUSES.has(run.status)) return;
   const reason = `the pipeline could not be planned: ${e.reason}`;
-  for (const name of Object.keys(run.plan)) {
+  for (const name of jobNames(run.plan)) {
     const job = d.view.jobs[name];
     if (TERMINAL_JOB_STATUSES.has(job.status)) continue;
     if (run.plan[name].kind === 'deploy' && job.attempt > 0) {
@@ -480,6 +496,7 @@ function startAttempt(d: Draft, name: string): void {
   delete job.buildId;
   delete job.reason;
   const token = attemptToken(runId, name, job.attempt);
+  d.startedJobs = true;
   switch (plan.kind) {
     case 'build':
     case 'image':
@@ -556,7 +573,7 @@ function endJob(d: Draft, name: string, status: JobStatus, reason?: string): voi
 }
 
 function cancelAll(d: Draft, reason: string, status: 'cancelled' | 'superseded'): void {
-  for (const name of Object.keys(d.view.plan)) {
+  for (const name of jobNames(d.view.plan)) {
     if (!TERMINAL_JOB_STATUSES.has(d.view.jobs[name].status)) stopJob(d, name, reason);
   }
   endRun(d, status);
@@ -584,12 +601,12 @@ function isKind(d: Draft, name: string, kind: JobPlan['kind']): boolean {
 
 /** Ends a running run once no job is active and none can start. */
 function settle(d: Draft): void {
-  if (!d.mayHaveEnded || d.view.status !== 'running') return;
-  const { jobs } = d.view;
+  if (!d.mayHaveEnded || d.startedJobs || d.view.status !== 'running') return;
+  const { jobs, plan } = d.view;
   let failed = false;
   let cancelled = false;
   const stuck: string[] = [];
-  for (const name in jobs) {
+  for (const name of jobNames(plan)) {
     switch (jobs[name].status) {
       case 'queued':
       case 'running':
