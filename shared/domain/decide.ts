@@ -492,9 +492,10 @@ function startAttempt(d: Draft, name: string): void {
   const job = d.job(name);
   job.attempt += 1;
   job.startedAt ??= d.at;
-  delete job.finishedAt;
-  delete job.buildId;
-  delete job.reason;
+  // Deleting only what is there keeps first attempts' objects in V8's fast mode.
+  if (job.finishedAt !== undefined) delete job.finishedAt;
+  if (job.buildId !== undefined) delete job.buildId;
+  if (job.reason !== undefined) delete job.reason;
   const token = attemptToken(runId, name, job.attempt);
   d.startedJobs = true;
   switch (plan.kind) {
@@ -567,8 +568,8 @@ function endJob(d: Draft, name: string, status: JobStatus, reason?: string): voi
   const job = d.job(name);
   job.status = status;
   job.finishedAt = d.at;
-  if (reason === undefined) delete job.reason;
-  else job.reason = reason;
+  if (reason !== undefined) job.reason = reason;
+  else if (job.reason !== undefined) delete job.reason;
   d.mayHaveEnded = true;
 }
 
@@ -603,7 +604,7 @@ function isKind(d: Draft, name: string, kind: JobPlan['kind']): boolean {
 function settle(d: Draft): void {
   if (!d.mayHaveEnded || d.startedJobs || d.view.status !== 'running') return;
   const { jobs, plan } = d.view;
-  let failed = false;
+  let failed: string | undefined;
   let cancelled = false;
   const stuck: string[] = [];
   for (const name of jobNames(plan)) {
@@ -616,7 +617,7 @@ function settle(d: Draft): void {
         stuck.push(name);
         break;
       case 'failed':
-        failed = true;
+        failed ??= name;
         break;
       case 'cancelled':
         cancelled = true;
@@ -628,7 +629,12 @@ function settle(d: Draft): void {
   // Unreachable with a checked plan (a blocked job is skipped when its need ends); kept so a run can never hang.
   for (const name of stuck) endJob(d, name, 'skipped', 'its needs can never all succeed');
   if (stuck.length > 0 && d.view.stopping === undefined) d.run().reason = `jobs that could never start: ${stuck.join(', ')}`;
-  const status: RunStatus = d.view.stopping ?? (failed || stuck.length > 0 ? 'failed' : cancelled ? 'cancelled' : 'succeeded');
+  const status: RunStatus = d.view.stopping ?? (failed !== undefined || stuck.length > 0 ? 'failed' : cancelled ? 'cancelled' : 'succeeded');
+  if (status === 'failed' && failed !== undefined && d.view.reason === undefined) {
+    // The first failed job in plan order names the failure in notifications and listings.
+    const why = d.view.jobs[failed].reason;
+    d.run().reason = `job "${failed}" failed${why ? `: ${why}` : ''}`;
+  }
   endRun(d, status);
 }
 

@@ -278,6 +278,7 @@ describe('build events', () => {
     assert.deepEqual(statuses(end.state), { a: 'failed', b: 'skipped', slow: 'succeeded', after: 'succeeded' });
     assert.deepEqual(end.effects, [notify('run_failed')]);
     assert.equal(end.state.finishedAt, end.state.updatedAt);
+    assert.equal(end.state.reason, 'job "a" failed: build failed');
   });
 
   it('succeeds when every job succeeded, and tells a queued pipeline to start the next run', () => {
