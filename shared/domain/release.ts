@@ -182,6 +182,8 @@ export type ReleaseInput =
   | { type: 'TaskDefinitionRegistered'; releaseId: string; taskDefinition: string; previousTaskDefinition: string; now: string }
   | { type: 'TaskDefinitionFailed'; releaseId: string; reason: string; now: string }
   | { type: 'HttpChecked'; releaseId: string; step: number; status?: number; error?: string; now: string }
+  /** AWS refused an action of the current release for good (missing service, access denied, bad ARN). */
+  | { type: 'ActionFailed'; releaseId: string; reason: string; now: string }
   | { type: 'Cancel'; runId: string; job: string; now: string }
   | { type: 'Rollback'; by: string; now: string };
 
@@ -256,6 +258,8 @@ export function decideRelease(state: TargetState, input: ReleaseInput): ReleaseD
       );
     case 'HttpChecked':
       return withCurrent(s, input.releaseId, input.step, (r) => onHttpChecked(s, r, input.status, input.error, input.now));
+    case 'ActionFailed':
+      return withCurrent(s, input.releaseId, undefined, (r) => onActionFailed(s, r, input.reason, input.now));
     case 'Cancel':
       return onCancel(s, input.runId, input.job, input.now);
     case 'Rollback':
@@ -355,9 +359,16 @@ function begin(s: TargetState, req: ReleaseRequest, now: string): ReleaseDecisio
   };
   note(r, now, blueGreen ? `release ${req.image} to ${to} (live: ${from})` : `release ${req.image} in place on ${s.services[from]}`);
   s.current = r;
-  // The colour kept for a rollback is the one this release deploys to: its window ends now.
+  // A new release ends the previous one's rollback window. Blue-green deploys to
+  // that very colour; a standard release leaves it idle, so it is scaled down now.
+  const effects: ReleaseEffect[] = [];
+  if (s.retiring && !blueGreen) {
+    effects.push({ type: 'UpdateService', cluster: s.cluster, service: s.services[s.retiring.colour], desiredCount: 0 });
+    note(r, now, `rollback window of release ${s.retiring.releaseId} ended early: ${s.services[s.retiring.colour]} scaled to 0`);
+  }
   s.retiring = undefined;
   return changed(s, [
+    ...effects,
     { type: 'EmitReleaseStarted', runId: r.runId, job: r.job, attempt: r.attempt, releaseId: r.id },
     { type: 'RegisterTaskDefinition', releaseId: r.id, cluster: s.cluster, fromService: s.services[from], image: r.image, ...(s.containerName ? { containerName: s.containerName } : {}) },
   ], now);
@@ -580,27 +591,33 @@ function revert(s: TargetState, r: Release, now: string): ReleaseDecision {
 
 /** Blue-green: everything back on the old colour, the new one scaled to zero. */
 function rollBack(s: TargetState, r: Release, why: string, now: string): ReleaseDecision {
-  const effects: ReleaseEffect[] = [];
-  if (s.weights[r.fromColour] !== 100) effects.push(modifyRule(s, weightsFor(r.fromColour, 100)));
-  if (r.taskDefinition) effects.push({ type: 'UpdateService', cluster: s.cluster, service: s.services[r.toColour], desiredCount: 0 });
-  return finish(s, r, 'rolled_back', `${why}; 100% back on ${r.fromColour}`, now, effects);
+  const traffic: ReleaseEffect[] = [];
+  if (s.weights[r.fromColour] !== 100) traffic.push(modifyRule(s, weightsFor(r.fromColour, 100)));
+  const cleanup: ReleaseEffect[] = r.taskDefinition ? [{ type: 'UpdateService', cluster: s.cluster, service: s.services[r.toColour], desiredCount: 0 }] : [];
+  return finish(s, r, 'rolled_back', `${why}; 100% back on ${r.fromColour}`, now, traffic, cleanup);
 }
 
 function succeed(s: TargetState, r: Release, now: string): ReleaseDecision {
-  const effects: ReleaseEffect[] = [];
+  const cleanup: ReleaseEffect[] = [];
   s.liveColour = r.toColour;
   const windowSeconds = Math.max(0, (r.deploy.rollbackWindowMinutes ?? 0) * 60);
   const reason = `released ${r.image} to ${r.toColour}: ${r.deploy.steps.join('% → ')}%, baked ${r.deploy.bakeSeconds}s`;
   if (windowSeconds > 0) {
     s.retiring = { colour: r.fromColour, releaseId: r.id, until: addSeconds(now, windowSeconds), step: 1 };
-    effects.push({ type: 'ScheduleStep', target: s.name, releaseId: r.id, step: 1, delaySeconds: clampDelay(windowSeconds) });
+    cleanup.push({ type: 'ScheduleStep', target: s.name, releaseId: r.id, step: 1, delaySeconds: clampDelay(windowSeconds) });
   } else {
-    effects.push({ type: 'UpdateService', cluster: s.cluster, service: s.services[r.fromColour], desiredCount: 0 });
+    cleanup.push({ type: 'UpdateService', cluster: s.cluster, service: s.services[r.fromColour], desiredCount: 0 });
   }
-  return finish(s, r, 'succeeded', reason, now, effects);
+  return finish(s, r, 'succeeded', reason, now, [], cleanup);
 }
 
-function finish(s: TargetState, r: Release, outcome: ReleaseOutcome, reason: string, now: string, effects: ReleaseEffect[]): ReleaseDecision {
+/**
+ * Ends the current release and frees the target. Effects run in this order:
+ * traffic first, then the engine hears the outcome and the next waiting
+ * release is started, then clean-up (scaling down), so a failing clean-up
+ * never keeps the outcome from the run.
+ */
+function finish(s: TargetState, r: Release, outcome: ReleaseOutcome, reason: string, now: string, traffic: ReleaseEffect[], cleanup: ReleaseEffect[] = []): ReleaseDecision {
   r.outcome = outcome;
   r.reason = reason;
   r.finishedAt = now;
@@ -608,10 +625,16 @@ function finish(s: TargetState, r: Release, outcome: ReleaseOutcome, reason: str
   r.step += 1;
   s.current = undefined;
   s.last = r;
-  const out = [...effects, finishedEvent({ runId: r.runId, job: r.job, attempt: r.attempt, token: r.id }, outcome, reason)];
+  const out = [...traffic, finishedEvent({ runId: r.runId, job: r.job, attempt: r.attempt, token: r.id }, outcome, reason)];
   const next = s.waiting.shift();
   if (next) out.push({ type: 'SendStart', request: next, delaySeconds: 0 });
-  return changed(s, out, now);
+  return changed(s, [...out, ...cleanup], now);
+}
+
+function onActionFailed(s: TargetState, r: Release, reason: string, now: string): ReleaseDecision {
+  if (r.strategy === 'blue-green') return rollBack(s, r, `AWS refused a release action: ${reason}`, now);
+  // Standard: the service is either untouched or already being reverted; nothing more can be done safely.
+  return finish(s, r, 'failed', `AWS refused a release action: ${reason}`, now, []);
 }
 
 function onCancel(s: TargetState, runId: string, job: string, now: string): ReleaseDecision {

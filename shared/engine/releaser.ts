@@ -175,13 +175,14 @@ export class Releaser {
    */
   private async run(name: string, first: ReleaseInput, key: string, redelivered: boolean): Promise<HandleResult> {
     let state = await this.deps.targets.get(name);
-    if (redelivered && state.outbox?.key === key) {
-      this.log.info('replaying the effects of a redelivered message', { target: name, key });
-      await this.carryOut(name, state, state.outbox.effects, key);
-      return { outcome: 'replayed' };
-    }
     let input: ReleaseInput | undefined = first;
     let result: HandleResult | undefined;
+    if (redelivered && state.outbox?.key === key) {
+      this.log.info('replaying the effects of a redelivered message', { target: name, key });
+      result = { outcome: 'replayed' };
+      // The replayed effects may produce an input (a registered task definition...): carry on from there.
+      input = await this.carryOut(name, state, state.outbox.effects);
+    }
     while (input) {
       const { decision, saved } = await this.decideAndSave(name, state, input, key);
       state = saved;
@@ -191,7 +192,7 @@ export class Releaser {
           ? { outcome: 'applied' }
           : { outcome: 'ignored', reason: decision.ignored };
       if (decision.ignored) this.log.info('release input ignored', { target: name, input: input.type, reason: decision.ignored });
-      input = await this.carryOut(name, state, decision.effects, key);
+      input = await this.carryOut(name, state, decision.effects);
     }
     return result!;
   }
@@ -214,11 +215,29 @@ export class Releaser {
   }
 
   /** Carries out effects in order; returns the input the last of them produced, if any. */
-  private async carryOut(name: string, state: TargetState, effects: ReleaseEffect[], key: string): Promise<ReleaseInput | undefined> {
-    const a = this.deps.actions;
+  private async carryOut(name: string, state: TargetState, effects: ReleaseEffect[]): Promise<ReleaseInput | undefined> {
     let next: ReleaseInput | undefined;
     for (const e of effects) {
       const now = this.iso();
+      try {
+        next = (await this.carryOutOne(name, e, now)) ?? next;
+      } catch (err) {
+        // A permanent refusal while a release holds the target ends that release (rolled back where it can be)
+        // rather than leaving the lock held by a message bound for the DLQ.
+        if (err instanceof ReleaseActionError && state.current && e.type !== 'RegisterTaskDefinition') {
+          this.log.warn('release action refused', { target: name, effect: e.type, error: err.message });
+          return { type: 'ActionFailed', releaseId: state.current.id, reason: err.message, now };
+        }
+        throw err;
+      }
+    }
+    return next;
+  }
+
+  private async carryOutOne(name: string, e: ReleaseEffect, now: string): Promise<ReleaseInput | undefined> {
+    const a = this.deps.actions;
+    let next: ReleaseInput | undefined;
+    {
       switch (e.type) {
         case 'RegisterTaskDefinition':
           try {
@@ -256,12 +275,11 @@ export class Releaser {
           break;
         }
         case 'EmitReleaseFinished':
-          this.log.info('release finished', { target: name, releaseId: e.releaseId, outcome: e.outcome, reason: e.reason, key });
+          this.log.info('release finished', { target: name, releaseId: e.releaseId, outcome: e.outcome, reason: e.reason });
           await this.emit([finishedEvent({ runId: e.runId, job: e.job, attempt: e.attempt, token: e.releaseId }, e.outcome, e.reason, now)]);
           break;
       }
     }
-    void state;
     return next;
   }
 

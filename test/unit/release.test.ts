@@ -237,7 +237,54 @@ describe('blue-green release', () => {
   });
 });
 
+describe('when AWS fails', () => {
+  test('a crash before the task definition is registered resumes on redelivery', async () => {
+    const h = await harness();
+    h.aws.failNext.set('ecs:RegisterTaskDefinition', 1);
+    await assert.rejects(h.releaser.handle(startMessage()), /RegisterTaskDefinition|injected/);
+    const r = await h.releaser.handle(startMessage(), { redelivered: true });
+    assert.equal(r.outcome, 'replayed');
+    await h.drive();
+    assert.equal(h.events.finished()[0].outcome, 'succeeded');
+    assert.equal(h.events.events.filter((e) => e.type === 'ReleaseStarted').length, 2, 'the engine dedupes the replayed ReleaseStarted by id');
+    assert.equal(new Set(h.events.events.filter((e) => e.type === 'ReleaseStarted').map((e) => e.id)).size, 1);
+  });
+
+  test('a permanent refusal (the idle service is gone) ends the release instead of holding the target', async () => {
+    const h = await harness();
+    h.aws.services.delete('web-green');
+    // Scaling the missing service down fails too: the message goes back to SQS (and on to the DLQ), but only after
+    // the traffic is safe, the engine knows, and the target is free.
+    await assert.rejects(h.releaser.handle(startMessage()), /ServiceNotFoundException/);
+    const [f] = h.events.finished();
+    assert.equal(f.outcome, 'rolled_back');
+    assert.match(f.reason!, /AWS refused a release action: updating service web-green: ServiceNotFoundException/);
+    const view = await h.releaser.getTarget('web');
+    assert.equal(view.current, undefined);
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+  });
+
+  test('a task definition that cannot be copied fails the release with the reason', async () => {
+    const h = await harness({ target: { containerName: 'sidecar' } });
+    await h.releaser.handle(startMessage());
+    assert.match(h.events.finished()[0].reason!, /could not register a task definition: .*no container named sidecar/);
+    assert.equal((await h.releaser.getTarget('web')).current, undefined);
+  });
+});
+
 describe('standard release', () => {
+  test('after a blue-green release it scales the colour kept for rollback down', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ until: Date.parse('2026-01-01T00:10:00Z') });
+    assert.equal(h.aws.desiredOf('web-blue'), 2, 'blue kept for the rollback window');
+    await h.releaser.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1', image: 'web:3', deploy: deploySpec({ strategy: 'standard' }) }));
+    await h.drive();
+    assert.equal(h.aws.desiredOf('web-blue'), 0);
+    assert.equal(h.aws.imageOf('web-green'), 'web:3');
+    assert.deepEqual(h.events.finished().map((f) => f.outcome), ['succeeded', 'succeeded']);
+  });
+
   test('updates the live service in place and waits until it is steady', async () => {
     const h = await harness();
     await h.releaser.handle(startMessage({ deploy: deploySpec({ strategy: 'standard' }) }));
