@@ -203,6 +203,8 @@ function simulate(s: Scenario): Outcome {
       pool.push(again);
     }
 
+    // Sometimes the state comes back from storage, as a fresh object graph.
+    if (random() < 0.3) current = deepFreeze(JSON.parse(JSON.stringify(current)) as RunState);
     const before = current;
     const decision = decide(before, event);
     if (resent.has(event.id) || delivered.some((e) => e.id === event.id)) {
@@ -223,6 +225,7 @@ const STARTS = new Set(['StartBuild', 'StartRelease', 'RequestApproval']);
 
 function checkRun(s: Scenario, { final, effects, delivered }: Outcome): void {
   assert.ok(TERMINAL_RUN_STATUSES.has(final.status), `run ended ${final.status}`);
+  assert.deepEqual(JSON.parse(JSON.stringify(final)), final, 'the state survives storage unchanged (no undefined fields)');
   assert.equal(final.stopping, undefined);
   for (const [name, job] of Object.entries(final.jobs)) {
     assert.ok(TERMINAL_JOB_STATUSES.has(job.status), `job ${name} ended ${job.status}`);
