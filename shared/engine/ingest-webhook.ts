@@ -20,11 +20,12 @@
  * would also let two racing copies of one delivery answer with different run ids.
  * Claim-first makes the conditional write the single arbiter: of N concurrent copies
  * exactly one wins, and its answer names the run that really starts. Every failure we
- * can observe releases the claim. What it cannot cover is the process dying between
- * the claim and the end of the enqueue (a few milliseconds; the SDK gives up long
- * before the function's timeout): that delivery is then answered as a duplicate and
- * needs a manual run. The deterministic RunRequest id still guards the other side:
- * a release followed by a quick redelivery cannot queue the same run twice.
+ * can observe (the send throws) releases the claim. What no ordering covers without a
+ * second write is the process dying between the claim and the end of the send (e.g.
+ * the function timing out while SQS hangs): that delivery is then answered as a
+ * duplicate for the TTL and needs a manual run. The deterministic RunRequest id
+ * guards the other side: a send that did land, then failed to report and was
+ * released, cannot queue the run twice when the redelivery comes within 5 minutes.
  */
 import { ulid } from 'ulid';
 import type { Provider } from '../domain/pipeline.ts';

@@ -292,3 +292,15 @@ test('secrets are never logged', async () => {
     assert.doesNotMatch(line, new RegExp(signBody(SECRET, fixture('github', 'push')).slice(7)));
   }
 });
+
+test('a delivery store without release: the failed enqueue is still a 503, and the loss is logged loudly', async () => {
+  const { deps, queue } = setup();
+  const claims = new MemoryDeliveries();
+  deps.deliveries = { claim: (p, id, ttl) => claims.claim(p, id) };
+  const errors: string[] = [];
+  deps.logger = { info() {}, warn() {}, error: (m) => errors.push(m) };
+  queue.failNext = 1;
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 503);
+  assert.ok(errors.some((m) => /cannot release claims/.test(m)));
+});
