@@ -52,6 +52,8 @@ export interface ArtifactLink {
 /** A job's artifacts with presigned download links (S3 in AWS). */
 export interface ArtifactReader {
   list(runId: string, job: string): Promise<ArtifactLink[]>;
+  /** A presigned GET URL for one artifact; NotFoundError if it does not exist. */
+  presignArtifact(runId: string, job: string, path: string): Promise<string>;
 }
 
 /** Release targets (the releaser's service functions). */
@@ -327,6 +329,13 @@ export class ApiService {
     await this.findJob(runId, job);
     if (!this.deps.artifacts) throw new NotImplementedError('artifacts are not available in this deployment');
     return { runId, job, artifacts: await this.deps.artifacts.list(runId, job) };
+  }
+
+  /** A download link for one artifact of the job. */
+  async artifactUrl(runId: string, job: string, path: string): Promise<string> {
+    await this.findJob(runId, job);
+    if (!this.deps.artifacts) throw new NotImplementedError('artifacts are not available in this deployment');
+    return this.deps.artifacts.presignArtifact(runId, job, path);
   }
 
   // ---- targets --------------------------------------------------------------------

@@ -142,6 +142,11 @@ export function apiRoutes(api: ApiService): Record<string, RouteHandler> {
       const { id, job } = ids(z.object({ id: runId, job: jobName }), req);
       return json(200, await api.listArtifacts(id, job));
     },
+    'GET /runs/{id}/jobs/{job}/artifacts/{path+}': async (req) => {
+      const { id, job, path } = ids(z.object({ id: runId, job: jobName, path: filePath }), req);
+      const url = await api.artifactUrl(id, job, path);
+      return json(302, { url }, { location: url });
+    },
     'GET /targets/{name}': async (req) => {
       const { name } = ids(z.object({ name: targetName }), req);
       return json(200, await api.getTarget(name));

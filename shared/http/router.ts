@@ -38,10 +38,11 @@ export function createRouter(routes: Record<string, RouteHandler>, options: Rout
     const source = path
       .split('/')
       .map((seg) => {
-        const m = /^\{(\w+)\}$/.exec(seg);
+        const m = /^\{(\w+)(\+?)\}$/.exec(seg);
         if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
         names.push(m[1]);
-        return '([^/]+)';
+        // `{name+}` is API Gateway's greedy parameter: the rest of the path, slashes included.
+        return m[2] ? '(.+)' : '([^/]+)';
       })
       .join('/');
     return { method, key, pattern: new RegExp(`^${source}/?$`), names, handler };
@@ -52,7 +53,7 @@ export function createRouter(routes: Record<string, RouteHandler>, options: Rout
     const direct = event.routeKey ? byKey.get(event.routeKey) : undefined;
     if (direct && event.pathParameters) {
       const params: Record<string, string> = {};
-      for (const n of direct.names) params[n] = event.pathParameters[n] ?? '';
+      for (const n of direct.names) params[n] = event.pathParameters[n] ?? event.pathParameters[`${n}+`] ?? '';
       return { route: direct, params };
     }
     const method = event.requestContext?.http?.method?.toUpperCase() ?? '';
@@ -66,7 +67,7 @@ export function createRouter(routes: Record<string, RouteHandler>, options: Rout
         continue;
       }
       const params: Record<string, string> = {};
-      r.names.forEach((n, i) => (params[n] = safeDecode(m[i + 1])));
+      r.names.forEach((n, i) => (params[n] = m[i + 1].split('/').map(safeDecode).join('/')));
       return { route: r, params };
     }
     return { allowed };

@@ -339,12 +339,22 @@ describe('logs, artifacts and targets', () => {
     assert.deepEqual([res.status, res.body.events, res.body.complete], [200, [], false]);
   });
 
-  test('artifacts come back with their download links', async () => {
-    const { call, runs } = setup({ artifacts: { list: async (runId, job) => [{ path: 'dist/app.zip', size: 3, url: `https://s3/${runId}/${job}/dist/app.zip?sig` }] } });
+  test('artifacts come back with their download links, and one artifact redirects to its link', async () => {
+    const { call, runs } = setup({
+      artifacts: {
+        list: async (runId, job) => [{ path: 'dist/app.zip', size: 3, url: `https://s3/${runId}/${job}/dist/app.zip?sig` }],
+        presignArtifact: async (runId, job, path) => `https://s3/${runId}/${job}/${path}?sig`,
+      },
+    });
     await runs.create(runState());
     const res = await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/build/artifacts` });
     assert.equal(res.status, 200);
     assert.equal(res.body.artifacts[0].url, `https://s3/${RUN_ID}/build/dist/app.zip?sig`);
+    const one = await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/build/artifacts/dist/my%20app.zip` });
+    assert.equal(one.status, 302);
+    assert.equal(one.headers.location, `https://s3/${RUN_ID}/build/dist/my app.zip?sig`);
+    assert.equal((await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/build/artifacts/dist/../../x` })).status, 400);
+    assert.equal((await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/ghost/artifacts` })).status, 404);
   });
 
   test('targets answer 501 when no releaser is wired, and pass the caller to a rollback when one is', async () => {
