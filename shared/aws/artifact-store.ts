@@ -1,0 +1,118 @@
+/**
+ * Job artifacts in the private bucket, under `runs/<runId>/<job>/<path>` (the
+ * builds upload them there; see shared/engine/buildspec.ts). Lists a job's
+ * artifacts and signs short-lived GET URLs for downloads, so the bucket itself
+ * never has to be reachable by the people downloading.
+ */
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { artifactPrefix } from '../engine/buildspec.ts';
+import type { ArtifactLink, ArtifactReader } from '../engine/api-service.ts';
+import { NotFoundError, RetryableError, ValidationError } from '../errors.ts';
+
+export interface ArtifactInfo {
+  /** Path under the job's prefix, e.g. `dist/app.js`. */
+  path: string;
+  size: number;
+  lastModified?: string;
+}
+
+export interface S3ArtifactStoreOptions {
+  /** Lifetime of presigned URLs. @default 900 (15 minutes) */
+  urlExpiresInSeconds?: number;
+  /** Most artifacts listed for one job. @default 1000 */
+  maxListed?: number;
+  /** @default the system clock, for `expiresAt` */
+  now?: () => number;
+}
+
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export class S3ArtifactStore implements ArtifactReader {
+  private readonly expiresIn: number;
+  private readonly maxListed: number;
+  private readonly now: () => number;
+
+  constructor(private readonly s3: S3Client, private readonly bucket: string, opts: S3ArtifactStoreOptions = {}) {
+    this.expiresIn = opts.urlExpiresInSeconds ?? 900;
+    if (!Number.isInteger(this.expiresIn) || this.expiresIn < 1 || this.expiresIn > 604800) throw new RangeError(`urlExpiresInSeconds must be 1..604800, got ${opts.urlExpiresInSeconds}`);
+    this.maxListed = opts.maxListed ?? 1000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The object key of an artifact; ValidationError for ids or paths that would leave the job's prefix. */
+  key(runId: string, job: string, path = ''): string {
+    if (!SEGMENT.test(runId)) throw new ValidationError(`"${runId}" is not a run id`);
+    if (!SEGMENT.test(job)) throw new ValidationError(`"${job}" is not a job name`);
+    if (path !== '') checkPath(path);
+    return `${artifactPrefix(runId, job)}${path}`;
+  }
+
+  /** A job's artifacts, in key order. */
+  async listArtifacts(runId: string, job: string): Promise<ArtifactInfo[]> {
+    const prefix = this.key(runId, job);
+    const out: ArtifactInfo[] = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: Math.min(1000, this.maxListed) }));
+      } catch (err) {
+        throw toDomainError(err, `listing artifacts of ${job} in run ${runId}`);
+      }
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || o.Key.endsWith('/')) continue;
+        out.push({ path: o.Key.slice(prefix.length), size: o.Size ?? 0, ...(o.LastModified ? { lastModified: o.LastModified.toISOString() } : {}) });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token && out.length < this.maxListed);
+    return out.slice(0, this.maxListed);
+  }
+
+  /** A presigned GET URL for one artifact; NotFoundError if there is no such artifact. */
+  async presignArtifact(runId: string, job: string, path: string): Promise<string> {
+    const Key = this.key(runId, job, path);
+    try {
+      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+    } catch (err) {
+      throw toDomainError(err, `artifact ${path} of ${job} in run ${runId}`);
+    }
+    return this.sign(Key);
+  }
+
+  /** ArtifactReader for the API: every artifact of the job with a download link. */
+  async list(runId: string, job: string): Promise<ArtifactLink[]> {
+    const artifacts = await this.listArtifacts(runId, job);
+    const expiresAt = new Date(this.now() + this.expiresIn * 1000).toISOString();
+    return Promise.all(artifacts.map(async (a) => ({ path: a.path, size: a.size, url: await this.sign(this.key(runId, job, a.path)), expiresAt })));
+  }
+
+  /** Stores an artifact (the local mode and tests; in AWS the builds upload). */
+  async putArtifact(runId: string, job: string, path: string, body: string | Uint8Array): Promise<void> {
+    try {
+      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(runId, job, path), Body: body }));
+    } catch (err) {
+      throw toDomainError(err, `storing artifact ${path} of ${job} in run ${runId}`);
+    }
+  }
+
+  private sign(Key: string): Promise<string> {
+    // Signing is local computation: no request is sent.
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn: this.expiresIn });
+  }
+}
+
+function checkPath(path: string): void {
+  const parts = path.split('/');
+  if (path.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..') || /[\x00-\x1f\\]/.test(path)) {
+    throw new ValidationError(`"${path}" is not an artifact path`);
+  }
+}
+
+function toDomainError(err: unknown, what: string): Error {
+  const name = (err as { name?: string } | undefined)?.name;
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  if (name === 'NotFound' || name === 'NoSuchKey' || status === 404) return new NotFoundError(`${what} not found`);
+  if (status === undefined || status >= 500 || status === 429 || name === 'SlowDown') return new RetryableError(`${what} failed: ${(err as Error).message}`, { cause: err });
+  return err instanceof Error ? err : new Error(`${what} failed`);
+}
