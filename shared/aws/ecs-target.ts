@@ -86,7 +86,8 @@ export class EcsTarget implements ReleaseActions {
       const previous = described.services?.[0]?.taskDefinition;
       if (!previous) throw new ReleaseActionError(`service ${input.fromService} does not exist in cluster ${input.cluster}`);
       this.count('ecs:DescribeTaskDefinition');
-      const { taskDefinition: td, tags } = await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: previous, include: ['TAGS'] }));
+      // Tags are not copied: tagging on create needs ecs:TagResource, which the releaser is not granted.
+      const { taskDefinition: td } = await this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: previous }));
       if (!td) throw new ReleaseActionError(`task definition ${previous} could not be read`);
       const copy: Record<string, unknown> = {};
       for (const f of COPIED_FIELDS) if (td[f] !== undefined) copy[f] = td[f];
@@ -97,7 +98,6 @@ export class EcsTarget implements ReleaseActions {
       }
       containers[i].image = input.image;
       copy.containerDefinitions = containers;
-      if (tags && tags.length > 0) copy.tags = tags;
       this.count('ecs:RegisterTaskDefinition');
       const out = await this.ecs.send(new RegisterTaskDefinitionCommand(copy as unknown as RegisterTaskDefinitionCommandInput));
       const arn = out.taskDefinition?.taskDefinitionArn;
