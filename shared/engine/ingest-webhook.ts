@@ -160,8 +160,10 @@ async function verifiedPipelines(
   body: Uint8Array,
   log: WebhookLogger,
 ): Promise<PipelineRecord[]> {
+  // Repository names are case-insensitive on all three hosts (the store's index is lower-cased too).
+  const wanted = repository.toLowerCase();
   const candidates = (await deps.pipelines.findByRepository(provider, repository)).filter(
-    (p) => p.webhookSecretName && p.spec.source.provider === provider && p.spec.source.repository === repository,
+    (p) => p.webhookSecretName && p.spec.source.provider === provider && p.spec.source.repository.toLowerCase() === wanted,
   );
   const secretNames = [...new Set(candidates.map((p) => p.webhookSecretName as string))];
   const outcomes = await Promise.allSettled(secretNames.map(async (name) => verifyCredential(credential, await deps.secrets.get(name), body)));

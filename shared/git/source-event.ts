@@ -68,9 +68,13 @@ export const EVENT_HEADER: Readonly<Record<Provider, string>> = {
   bitbucket: 'x-event-key',
 };
 
-/** The delivery id the provider sent, trimmed; undefined when absent or unusable. */
+/**
+ * The delivery id the provider sent, trimmed; undefined when absent or unusable.
+ * GitLab 17.4+ also sends `Idempotency-Key`, documented to stay the same when a
+ * delivery is retried or resent; it is preferred to `X-Gitlab-Event-UUID` when present.
+ */
 export function deliveryIdOf(provider: Provider, headers: Headers): string | undefined {
-  const v = header(headers, DELIVERY_HEADER[provider])?.trim();
+  const v = ((provider === 'gitlab' ? header(headers, 'idempotency-key')?.trim() : undefined) || header(headers, DELIVERY_HEADER[provider]))?.trim();
   return v && v.length <= 200 ? v : undefined;
 }
 

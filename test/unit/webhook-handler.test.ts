@@ -304,3 +304,11 @@ test('a delivery store without release: the failed enqueue is still a 503, and t
   assert.equal(res.status, 503);
   assert.ok(errors.some((m) => /cannot release claims/.test(m)));
 });
+
+test('a pipeline registered with other letter case still receives the repository webhooks', async () => {
+  const records = [pipelineRecord('web', { repository: 'Acme/Web' })];
+  const { deps, queue } = setup(records);
+  deps.pipelines = { findByRepository: async (_p, repo) => records.filter((r) => r.spec.source.repository.toLowerCase() === repo.toLowerCase()) };
+  assert.equal((await send(deps, request('github', 'push'))).status, 202);
+  assert.equal(queue.sent.length, 1);
+});

@@ -244,3 +244,15 @@ test('payloads of the wrong shape are validation errors, never crashes', () => {
     }
   }
 });
+
+test('delivery ids come from each provider header; GitLab prefers its retry-stable Idempotency-Key', async () => {
+  const { deliveryIdOf } = await import('../../shared/git/source-event.ts');
+  assert.equal(deliveryIdOf('github', { 'X-GitHub-Delivery': ' 72d3162e-cc78-11e3-81ab-4c9367dc0958 ' }), '72d3162e-cc78-11e3-81ab-4c9367dc0958');
+  assert.equal(deliveryIdOf('bitbucket', { 'X-Request-UUID': 'b1' }), 'b1');
+  assert.equal(deliveryIdOf('gitlab', { 'X-Gitlab-Event-UUID': 'e1' }), 'e1');
+  assert.equal(deliveryIdOf('gitlab', { 'X-Gitlab-Event-UUID': 'e1', 'Idempotency-Key': 'k1' }), 'k1');
+  assert.equal(deliveryIdOf('gitlab', { 'X-Gitlab-Event-UUID': 'e1', 'Idempotency-Key': ' ' }), 'e1');
+  assert.equal(deliveryIdOf('github', { 'X-GitHub-Delivery': '' }), undefined);
+  assert.equal(deliveryIdOf('github', { 'X-GitHub-Delivery': 'x'.repeat(201) }), undefined);
+  assert.equal(deliveryIdOf('github', { 'X-Request-UUID': 'b1' }), undefined, "another provider's header does not count");
+});
