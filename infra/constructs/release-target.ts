@@ -154,6 +154,13 @@ export class SlipwayReleaseTarget extends Construct {
       ]);
     }
 
+    if (props.internetFacing ?? true) {
+      NagSuppressions.addResourceSuppressions(
+        this.loadBalancer,
+        [{ id: 'AwsSolutions-EC23', reason: 'An internet-facing load balancer of a public service: the production listener port is open to the internet by design; the test listener is not opened.' }],
+        true,
+      );
+    }
     const https = (props.certificates?.length ?? 0) > 0;
     const weighted = (blue: number, green: number) =>
       elbv2.ListenerAction.weightedForward([

@@ -187,6 +187,8 @@ export class SlipwayEngine extends Construct {
                     'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
                     'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
                     'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
+                    // rules of the configured listeners: <listener ARN with listener-rule>/*
+                    { regex: '/^Resource::.*:listener-rule\\/.*\\/\\*$/' },
                   ]
                 : []),
             ],

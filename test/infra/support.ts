@@ -29,7 +29,7 @@ const NAG = Match.stringLikeRegexp('AwsSolutions-.*');
 /** Unsuppressed cdk-nag findings, by level. */
 export function nagFindings(stack: Stack): { errors: Finding[]; warnings: Finding[] } {
   const a = Annotations.fromStack(stack);
-  const map = (xs: ReadonlyArray<{ id: string; entry: { data?: unknown } }>) => xs.map((x) => ({ path: x.id, message: String(x.entry.data).split(':')[0] }));
+  const map = (xs: ReadonlyArray<{ id: string; entry: { data?: unknown } }>) => xs.map((x) => ({ path: x.id, message: String(x.entry.data).replace(/: The .*$/s, '') }));
   return { errors: map(a.findError('*', NAG)), warnings: map(a.findWarning('*', NAG)) };
 }
 
