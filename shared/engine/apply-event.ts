@@ -22,20 +22,36 @@ export interface ApplyResult {
   state: RunState;
   /**
    * Effects to carry out. When `applied` is false because the event had been
-   * applied before, these are the effects that event produced (if it was the
-   * last one applied): a redelivery after a crash between "saved" and "effects
-   * done" repeats them, and their deterministic tokens make that safe.
+   * applied before, these are the effects that event produced, from the run's
+   * outbox: a redelivery after a crash between "saved" and "effects done"
+   * repeats them (deterministic tokens make that safe), even if events of other
+   * message groups were applied in between. `state` is then the current state,
+   * so an effect that is no longer wanted can be recognised.
    */
   effects: Effect[];
   /** False when nothing was written: the event had been applied already, or it changed nothing. */
   applied: boolean;
 }
 
+/** One applied event's effects, kept so a redelivery can repeat them. */
+export interface OutboxEntry {
+  eventId: string;
+  effects: Effect[];
+}
+
 /**
- * What the run item keeps besides `RunState`: the effects of the last applied
- * event. Stores persist the whole state object, so this rides along in it.
+ * What the run item keeps besides `RunState`: the effects of the latest events
+ * that had any, newest last. Stores persist the whole state object, so this
+ * rides along in it.
  */
-export type RunStateWithOutbox = RunState & { lastApplied?: { eventId: string; effects: Effect[] } };
+export type RunStateWithOutbox = RunState & { outbox?: OutboxEntry[] };
+
+/**
+ * How many effects the outbox keeps in all (the newest entry is always kept
+ * whole). Bounds the item: a StartBuild effect is under 200 bytes, so the outbox
+ * stays under ~50 KB next to a 200-job run.
+ */
+export const OUTBOX_EFFECTS_LIMIT = 256;
 
 export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Promise<ApplyResult> {
   const maxAttempts = deps.maxAttempts ?? 5;
@@ -47,17 +63,16 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Prom
     const current = (await load(deps.runs, event)) as RunStateWithOutbox | undefined;
 
     if (current?.appliedEventIds.includes(event.id)) {
-      const replay = current.lastApplied?.eventId === event.id ? current.lastApplied.effects : [];
+      const replay = current.outbox?.find((e) => e.eventId === event.id)?.effects ?? [];
       return { state: current, effects: replay, applied: false };
     }
 
     const decision = deps.decide(current, event);
-    const next = decision.state as RunStateWithOutbox;
     // decide hands back the very same object when an event changes nothing (stale attempt, ended run...).
-    if (current && decision.effects.length === 0 && (next === current || sameState(current, next))) {
+    if (current && decision.effects.length === 0 && (decision.state === current || sameState(current, decision.state))) {
       return { state: current, effects: [], applied: false };
     }
-    next.lastApplied = { eventId: event.id, effects: decision.effects };
+    const next: RunStateWithOutbox = { ...decision.state, outbox: appendOutbox(current?.outbox, { eventId: event.id, effects: decision.effects }) };
 
     try {
       if (current) await deps.runs.save(next, current.version);
@@ -81,11 +96,25 @@ async function load(runs: RunStore, event: EngineEvent): Promise<RunState | unde
   }
 }
 
-/** Ignores the outbox, which only says what the previous event did. */
+/** Ignores the outbox, which only says what earlier events did. */
 function sameState(a: RunStateWithOutbox, b: RunStateWithOutbox): boolean {
-  const { lastApplied: _a, ...restA } = a;
-  const { lastApplied: _b, ...restB } = b;
+  const { outbox: _a, ...restA } = a;
+  const { outbox: _b, ...restB } = b;
   return isDeepStrictEqual(restA, restB);
+}
+
+/** Newest last; drops the oldest entries beyond OUTBOX_EFFECTS_LIMIT effects, keeping the newest whole. */
+export function appendOutbox(outbox: readonly OutboxEntry[] | undefined, entry: OutboxEntry): OutboxEntry[] {
+  if (entry.effects.length === 0) return [...(outbox ?? [])];
+  const kept: OutboxEntry[] = [entry];
+  let total = entry.effects.length;
+  for (let i = (outbox?.length ?? 0) - 1; i >= 0; i--) {
+    const older = outbox![i]!;
+    if (total + older.effects.length > OUTBOX_EFFECTS_LIMIT) break;
+    kept.unshift(older);
+    total += older.effects.length;
+  }
+  return kept;
 }
 
 function defaultBackoff(attempt: number): number {

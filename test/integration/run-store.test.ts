@@ -5,7 +5,7 @@ import { ulid } from 'ulid';
 import { createDocumentClient } from '../../shared/aws/clients.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { MAX_ITEM_BYTES, ensureTable, estimateItemSize, keys } from '../../shared/aws/table.ts';
-import { applyEvent } from '../../shared/engine/apply-event.ts';
+import { OUTBOX_EFFECTS_LIMIT, applyEvent, type RunStateWithOutbox } from '../../shared/engine/apply-event.ts';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../shared/errors.ts';
 import type { Decision, EngineEvent, JobPlan, JobState, RunState, RunStatus } from '../../shared/domain/run.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
@@ -27,7 +27,7 @@ function nextTime(): string {
   return new Date(clock).toISOString();
 }
 
-function aRun(overrides: Partial<RunState> = {}): RunState {
+function aRun(overrides: Partial<RunStateWithOutbox> = {}): RunState {
   const createdAt = overrides.createdAt ?? nextTime();
   return {
     runId: ulid(),
@@ -228,7 +228,7 @@ test('only queued and running runs are listed as active, oldest first, and a run
 
 // ---- item size ------------------------------------------------------------------------
 
-function bigRun(jobCount: number): RunState {
+function bigRun(jobCount: number): RunStateWithOutbox {
   const plan: Record<string, JobPlan> = {};
   const jobs: Record<string, JobState> = {};
   const applied: string[] = [];
@@ -257,10 +257,16 @@ function bigRun(jobCount: number): RunState {
       applied.push(`${runId}:${name}:${a}:started`, `${buildId}:${a}:IN_PROGRESS`, `${buildId}:${a}:SUCCEEDED`);
     }
   }
+  // A full outbox of StartBuild effects (see apply-event.ts).
+  const outbox = Array.from({ length: OUTBOX_EFFECTS_LIMIT }, (_, i) => {
+    const job = `integration-tests-shard-${String(i % jobCount).padStart(3, '0')}`;
+    return { eventId: `${runId}:${job}:3:started`, effects: [{ type: 'StartBuild' as const, runId, job, attempt: 3, token: `${runId}:${job}:3` }] };
+  });
   return aRun({
     runId,
     jobs,
     plan,
+    outbox,
     appliedEventIds: applied,
     trigger: {
       event: 'push', provider: 'github', repository: 'acme-corporation/shop-service', branch: 'feature/very-long-branch-name-for-the-checkout-rework',
@@ -270,7 +276,7 @@ function bigRun(jobCount: number): RunState {
   });
 }
 
-test('a 200-job run with every job on its third attempt and every event id kept fits in one item', async () => {
+test('a 200-job run with every job on its third attempt, every event id kept and a full outbox fits in one item', async () => {
   const run = bigRun(200);
   const size = estimateItemSize({ ...keys.run(run.runId), state: run });
   assert.ok(size < MAX_ITEM_BYTES * 0.75, `estimated ${size} bytes leaves less than 25% headroom under ${MAX_ITEM_BYTES}`);
@@ -328,6 +334,32 @@ test('a redelivered event writes nothing and repeats the effects it produced', a
   const stored = await store.get(runId);
   assert.equal(stored.version, 1);
   assert.equal(stored.jobs.counter!.attempt, 1);
+});
+
+test('a redelivered event repeats its effects even after later events were applied', async () => {
+  const runId = ulid();
+  const deps = { runs: store, decide: countingDecide };
+  const requested = runRequested(runId);
+  const first = await applyEvent(deps, requested);
+  await applyEvent(deps, approval(runId, 1));
+  await applyEvent(deps, approval(runId, 2));
+  const again = await applyEvent(deps, requested);
+  assert.equal(again.applied, false);
+  assert.deepEqual(again.effects, first.effects);
+  assert.equal(again.state.jobs.counter!.attempt, 2, 'the replay comes with the current state');
+});
+
+test('the outbox keeps the newest events\' effects within its limit', async () => {
+  const runId = ulid();
+  const deps = { runs: store, decide: countingDecide };
+  await applyEvent(deps, runRequested(runId));
+  const events = Array.from({ length: OUTBOX_EFFECTS_LIMIT + 3 }, (_, i) => approval(runId, i));
+  for (const e of events) await applyEvent(deps, e);
+  const stored = (await store.get(runId)) as RunStateWithOutbox;
+  assert.equal(stored.outbox?.length, OUTBOX_EFFECTS_LIMIT);
+  assert.equal(stored.outbox?.at(-1)?.eventId, events.at(-1)!.id);
+  assert.deepEqual((await applyEvent(deps, events.at(-1)!)).effects, [{ type: 'Notify', runId, kind: 'released', job: 'counter' }]);
+  assert.deepEqual((await applyEvent(deps, events[0]!)).effects, [], 'the oldest entries were dropped');
 });
 
 test('an event that changes nothing is not written', async () => {
