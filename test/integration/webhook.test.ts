@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createDocumentClient, createSqsClient } from '../../shared/aws/clients.ts';
 import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
 import { ensureTable } from '../../shared/aws/table.ts';
@@ -24,6 +24,7 @@ const SECRET = 'integration-secret';
 const secretsManager = mockClient(SecretsManagerClient);
 let queueUrl: string;
 let inner: (e: APIGatewayProxyEventV2, c: { awsRequestId: string }) => Promise<APIGatewayProxyStructuredResultV2>;
+let handler: (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 before(async () => {
   await ensureTable(documents, table);
@@ -43,7 +44,7 @@ before(async () => {
     AWS_REGION: cfg.region,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
-  ({ inner } = await import('../../functions/webhook.ts'));
+  ({ inner, handler } = await import('../../functions/webhook.ts'));
 });
 
 after(() => secretsManager.restore());
@@ -125,4 +126,15 @@ test('a wrong signature is 401 and leaves no trace on the queue', async () => {
   assert.equal(res.status, 401);
   assert.equal(res.body.requestId.startsWith('req-'), true);
   assert.equal((await drain()).length, 0);
+});
+
+test('the exported middy handler answers like the inner function', async () => {
+  const context = {
+    awsRequestId: 'lambda-req', functionName: 'slipway-webhook', functionVersion: '$LATEST', memoryLimitInMB: '256',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:slipway-webhook', getRemainingTimeInMillis: () => 10_000,
+  } as unknown as Context;
+  const res = await handler(pushEvent(crypto.randomUUID()), context);
+  assert.equal(res.statusCode, 202);
+  assert.equal(JSON.parse(String(res.body)).runs.length, 1);
+  assert.equal((await drain()).length, 1);
 });
