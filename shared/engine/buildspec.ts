@@ -66,7 +66,7 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
     env['exported-variables'] = [...IMAGE_OUTPUT_VARIABLES];
   }
   if (job.outputs.length > 0) {
-    postBuild.push(uploadGuard(), ...job.outputs.map((pattern) => uploadOutput(job.name, pattern)));
+    postBuild.push(uploadNotice(), ...job.outputs.map((pattern) => uploadOutput(job.name, pattern)));
   }
 
   const phases: Record<string, unknown> = {};
@@ -99,11 +99,12 @@ function downloadInput(input: string): string {
 
 /**
  * post_build runs after a failed build too; outputs of a failed attempt are not
- * published (the phase still ends with success so the build's own failure is the
- * one reported).
+ * published (the build's own failure is the one reported). No command uses
+ * `exit`, whose reach depends on how CodeBuild runs a phase's commands: each
+ * one's last status decides.
  */
-function uploadGuard(): string {
-  return 'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" != "1" ]; then echo "slipway: build failed, outputs not uploaded"; exit 0; fi';
+function uploadNotice(): string {
+  return 'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" != "1" ]; then echo "slipway: build failed, outputs not uploaded"; fi';
 }
 
 function uploadOutput(job: string, pattern: string): string {
@@ -111,12 +112,14 @@ function uploadOutput(job: string, pattern: string): string {
   const label = shellQuote(pattern);
   // A wildcard already reaches the files inside matched directories (`dist/**`);
   // only a directory named literally (`dist`) is copied recursively.
-  const onDirectory = /[*?[]/.test(pattern) ? 'continue' : `aws s3 cp --recursive --only-show-errors "$p" "${S3_RUN_PREFIX}/${job}/\${p%/}"`;
+  const onDirectory = /[*?[]/.test(pattern) ? 'continue' : `aws s3 cp --recursive --only-show-errors "$p" "${S3_RUN_PREFIX}/${job}/\${p%/}" || ok=0`;
   return [
-    `shopt -s globstar nullglob dotglob; found=0; for p in ${glob}; do found=1;`,
+    'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" = "1" ]; then',
+    `shopt -s globstar nullglob dotglob; found=0; ok=1; for p in ${glob}; do found=1;`,
     `if [ -d "$p" ]; then ${onDirectory};`,
-    `else aws s3 cp --only-show-errors "$p" "${S3_RUN_PREFIX}/${job}/$p"; fi; done;`,
-    `if [ "$found" = 0 ]; then echo "slipway: output ${label} matched no file" >&2; exit 1; fi`,
+    `else aws s3 cp --only-show-errors "$p" "${S3_RUN_PREFIX}/${job}/$p" || ok=0; fi; done;`,
+    `if [ "$found" = 0 ]; then echo "slipway: output ${label} matched no file" >&2; ok=0; fi;`,
+    '[ "$ok" = 1 ]; fi',
   ].join(' ');
 }
 
@@ -141,7 +144,7 @@ function imageCommands(job: JobSpec, opts: BuildspecOptions): { login: string; b
     `export imageUri="${primary}"`,
     // RepoDigests is filled in by the push: "<repo>@sha256:<hex>".
     `export imageDigest="$(docker inspect --format '{{index .RepoDigests 0}}' "${primary}" | cut -d@ -f2)"`,
-    'test -n "$imageDigest" || { echo "slipway: no digest for the pushed image" >&2; exit 1; }',
+    'test -n "$imageDigest" || { echo "slipway: no digest for the pushed image" >&2; false; }',
   ];
   return {
     login: `aws ecr get-login-password --region "\${AWS_REGION:-$AWS_DEFAULT_REGION}" | docker login --username AWS --password-stdin ${registry}`,

@@ -98,7 +98,7 @@ test('every generated command is valid bash', () => {
 });
 
 /** Runs the upload commands in a workspace with a fake `aws` that records its arguments. */
-function runPostBuild(outputs: string[], files: string[], succeeding = '1'): { log: string[]; status: number } {
+function runPostBuild(outputs: string[], files: string[], succeeding = '1', failingAws = false): { log: string[]; status: number } {
   const dir = mkdtempSync(path.join(tmpdir(), 'buildspec-'));
   const bin = path.join(dir, 'bin');
   const work = path.join(dir, 'work');
@@ -109,20 +109,23 @@ function runPostBuild(outputs: string[], files: string[], succeeding = '1'): { l
     writeFileSync(path.join(work, f), 'x');
   }
   const log = path.join(dir, 'aws.log');
-  writeFileSync(path.join(bin, 'aws'), `#!/bin/bash\necho "$*" >> ${JSON.stringify(log)}\n`);
+  writeFileSync(path.join(bin, 'aws'), `#!/bin/bash\necho "$*" >> ${JSON.stringify(log)}\n${failingAws ? 'exit 1\n' : ''}`);
   chmodSync(path.join(bin, 'aws'), 0o755);
   writeFileSync(log, '');
   const spec = specOf(jobSpec('build', { outputs }));
-  const script = spec.phases.post_build.commands.join('\n');
+  // Like CodeBuild: the phase's commands one after the other, stopping at the first that fails.
   let status = 0;
-  try {
-    execFileSync('bash', ['-e', '-c', script], {
-      cwd: work,
-      stdio: 'pipe',
-      env: { PATH: `${bin}:${process.env.PATH}`, SLIPWAY_ARTIFACT_BUCKET: 'bucket', SLIPWAY_RUN_ID: 'R1', CODEBUILD_BUILD_SUCCEEDING: succeeding },
-    });
-  } catch (e) {
-    status = (e as { status: number }).status;
+  for (const command of spec.phases.post_build.commands) {
+    try {
+      execFileSync('bash', ['-c', command], {
+        cwd: work,
+        stdio: 'pipe',
+        env: { PATH: `${bin}:${process.env.PATH}`, SLIPWAY_ARTIFACT_BUCKET: 'bucket', SLIPWAY_RUN_ID: 'R1', CODEBUILD_BUILD_SUCCEEDING: succeeding },
+      });
+    } catch (e) {
+      status = (e as { status: number }).status;
+      break;
+    }
   }
   return { log: readFileSync(log, 'utf8').split('\n').filter(Boolean).sort(), status };
 }
@@ -146,6 +149,18 @@ test('an output naming a directory uploads the directory recursively', () => {
 test('an output that matches no file fails the build', () => {
   const { status } = runPostBuild(['dist/**'], ['src/index.ts']);
   assert.equal(status, 1);
+});
+
+test('a failed upload fails the build', () => {
+  const { status } = runPostBuild(['dist/**'], ['dist/a.js', 'dist/b.js'], '1', true);
+  assert.notEqual(status, 0);
+});
+
+test('no generated command relies on exit, whose reach CodeBuild does not define', () => {
+  const spec = specOf(imageJob('image', { inputs: ['build'], outputs: ['dist/**', 'target'] }));
+  for (const phase of Object.values(spec.phases)) {
+    for (const command of phase.commands) assert.doesNotMatch(command, /\bexit\b/, command);
+  }
 });
 
 test('a failed build uploads nothing', () => {
