@@ -107,6 +107,12 @@ export interface Release {
   /** A failure that has been acted on (standard: reverting) and will be the outcome's reason. */
   failure?: string;
   rolledBackBy?: string;
+  /**
+   * A cancel is recorded here and acted on by the release's own next step, so
+   * only one chain of messages ever drives a release's AWS calls (no race with a
+   * shift in flight).
+   */
+  cancelRequestedAt?: string;
   history: ReleaseHistoryEntry[];
 }
 
@@ -249,17 +255,17 @@ export function decideRelease(state: TargetState, input: ReleaseInput): ReleaseD
     case 'Tick':
       return onTick(s, input.releaseId, input.step, input.now);
     case 'Observed':
-      return withCurrent(s, input.releaseId, input.step, (r) => onObserved(s, r, input.observation, input.now));
+      return withCurrent(s, input.releaseId, input.step, input.now, (r) => onObserved(s, r, input.observation, input.now));
     case 'TaskDefinitionRegistered':
-      return withCurrent(s, input.releaseId, undefined, (r) => onRegistered(s, r, input.taskDefinition, input.previousTaskDefinition, input.now));
+      return withCurrent(s, input.releaseId, undefined, input.now, (r) => onRegistered(s, r, input.taskDefinition, input.previousTaskDefinition, input.now));
     case 'TaskDefinitionFailed':
-      return withCurrent(s, input.releaseId, undefined, (r) =>
+      return withCurrent(s, input.releaseId, undefined, input.now, (r) =>
         r.phase === 'registering' ? finish(s, r, 'failed', `could not register a task definition: ${input.reason}`, input.now, []) : ignore(state, `release ${r.id} is past registering`),
       );
     case 'HttpChecked':
-      return withCurrent(s, input.releaseId, input.step, (r) => onHttpChecked(s, r, input.status, input.error, input.now));
+      return withCurrent(s, input.releaseId, input.step, input.now, (r) => onHttpChecked(s, r, input.status, input.error, input.now));
     case 'ActionFailed':
-      return withCurrent(s, input.releaseId, undefined, (r) => onActionFailed(s, r, input.reason, input.now));
+      return withCurrent(s, input.releaseId, undefined, input.now, (r) => onActionFailed(s, r, input.reason, input.now));
     case 'Cancel':
       return onCancel(s, input.runId, input.job, input.now);
     case 'Rollback':
@@ -276,10 +282,14 @@ function changed(s: TargetState, effects: ReleaseEffect[], now: string): Release
   return { state: s, effects, changed: true };
 }
 
-function withCurrent(s: TargetState, releaseId: string, step: number | undefined, f: (r: Release) => ReleaseDecision): ReleaseDecision {
+function withCurrent(s: TargetState, releaseId: string, step: number | undefined, now: string, f: (r: Release) => ReleaseDecision): ReleaseDecision {
   const r = s.current;
   if (!r || r.id !== releaseId) return ignore(s, `release ${releaseId} is not in progress on target ${s.name}`);
   if (step !== undefined && step !== r.step) return ignore(s, `stale step ${step} for release ${releaseId} (now at step ${r.step})`);
+  if (r.cancelRequestedAt) {
+    const d = cancelNow(s, r, now);
+    if (d) return d;
+  }
   return f(r);
 }
 
@@ -411,7 +421,7 @@ function onTick(s: TargetState, releaseId: string, step: number, now: string): R
     if (step !== s.retiring.step) return ignore(s, `stale scale-down step ${step} for release ${releaseId}`);
     return onRetireTick(s, s.retiring, now);
   }
-  return withCurrent(s, releaseId, step, (r) => {
+  return withCurrent(s, releaseId, step, now, (r) => {
     if (r.phase === 'verifying') {
       return { state: s, effects: [httpCheck(s, r)], changed: false };
     }
@@ -637,6 +647,13 @@ function onActionFailed(s: TargetState, r: Release, reason: string, now: string)
   return finish(s, r, 'failed', `AWS refused a release action: ${reason}`, now, []);
 }
 
+/**
+ * A second cancel this long after the first finds the release's step chain
+ * stalled (its message on the DLQ) and acts directly, so the target is never
+ * held for good. Longer than SQS's retry of a failed step (visibility timeout).
+ */
+export const CANCEL_STALL_SECONDS = 600;
+
 function onCancel(s: TargetState, runId: string, job: string, now: string): ReleaseDecision {
   const waitingAt = s.waiting.findIndex((w) => w.runId === runId && w.job === job);
   if (waitingAt >= 0) {
@@ -645,9 +662,20 @@ function onCancel(s: TargetState, runId: string, job: string, now: string): Rele
   }
   const r = s.current;
   if (!r || r.runId !== runId || r.job !== job) return ignore(s, `no release of ${runId}/${job} on target ${s.name}`);
+  if (!r.cancelRequestedAt) {
+    r.cancelRequestedAt = now;
+    note(r, now, 'cancel requested; acted on at the next step');
+    return changed(s, [], now);
+  }
+  if (secondsBetween(r.cancelRequestedAt, now) < CANCEL_STALL_SECONDS) return ignore(s, `cancel of release ${r.id} already requested at ${r.cancelRequestedAt}`);
+  note(r, now, `no step since the cancel at ${r.cancelRequestedAt}: cancelling directly`);
+  return cancelNow(s, r, now) ?? ignore(s, `release ${r.id} is already rolling back`);
+}
+
+function cancelNow(s: TargetState, r: Release, now: string): ReleaseDecision | undefined {
   if (r.strategy === 'blue-green') return rollBack(s, r, 'cancelled', now);
   if (r.phase === 'registering') return finish(s, r, 'rolled_back', 'cancelled before the service changed', now, []);
-  if (r.phase === 'reverting') return ignore(s, `release ${r.id} is already rolling back`);
+  if (r.phase === 'reverting') return undefined;
   r.failure = 'cancelled';
   return revert(s, r, now);
 }

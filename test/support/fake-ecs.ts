@@ -380,9 +380,10 @@ export async function harness(opts: { target?: Partial<TargetConfig>; circuitBre
       if (n >= (o.max ?? 500)) break;
       const next = queue.pending.length > 0 ? [...queue.pending].sort((a, b) => a.due - b.due || a.seq - b.seq)[0] : undefined;
       if (!next || (o.until !== undefined && next.due > o.until)) break;
+      // `before` may stop the drive; the message then stays queued for the next drive.
+      if (o.before?.(next.message, n) === false) break;
       queue.take();
       aws.now = Math.max(aws.now, next.due);
-      if (o.before?.(next.message, n) === false) break;
       await releaser.handle(next.message);
       n++;
     }

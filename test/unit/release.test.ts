@@ -141,13 +141,44 @@ describe('blue-green release', () => {
     await h.releaser.handle(startMessage());
     await h.drive({ before: () => h.aws.weights().green !== 50 });
     assert.deepEqual(h.aws.weights(), { blue: 50, green: 50 });
+    const cancelledAt = h.aws.now;
     await h.releaser.handle({ type: 'CancelRelease', runId: '01RUN', job: 'deploy', target: 'web' });
+    // The cancel is recorded; the release's own next step acts on it, so it cannot race a shift in flight.
+    assert.deepEqual(h.aws.weights(), { blue: 50, green: 50 });
     await h.drive();
     assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    const back = h.aws.calls.filter((c) => c.op === 'elbv2:ModifyRule').at(-1)!;
+    assert.ok(back.at - cancelledAt <= 15_000, 'acted on within one poll interval');
     const [f] = h.events.finished();
     assert.equal(f.outcome, 'rolled_back');
     assert.match(f.reason!, /^cancelled; 100% back on blue/);
     assert.equal(h.aws.desiredOf('web-green'), 0);
+  });
+
+  test('a cancel repeated after the step chain stalled acts directly', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ before: () => h.aws.weights().green !== 10 });
+    h.queue.pending.length = 0; // the next step message went to the DLQ
+    await h.releaser.handle({ type: 'CancelRelease', runId: '01RUN', job: 'deploy', target: 'web' });
+    h.aws.advance(60);
+    await h.releaser.handle({ type: 'CancelRelease', runId: '01RUN', job: 'deploy', target: 'web' });
+    assert.deepEqual(h.aws.weights(), { blue: 90, green: 10 }, 'too early to presume the chain dead');
+    h.aws.advance(600);
+    await h.releaser.handle({ type: 'CancelRelease', runId: '01RUN', job: 'deploy', target: 'web' });
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    assert.equal(h.events.finished()[0].outcome, 'rolled_back');
+    assert.equal((await h.releaser.getTarget('web')).current, undefined);
+  });
+
+  test('cancel of a standard release puts the previous task definition back', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ strategy: 'standard' }) }));
+    await h.releaser.handle({ type: 'CancelRelease', runId: '01RUN', job: 'deploy', target: 'web' });
+    await h.drive();
+    assert.ok(h.aws.callLines().includes('UpdateService web-blue td=web:1'));
+    assert.equal(h.events.finished()[0].outcome, 'rolled_back');
+    assert.equal(h.aws.imageOf('web-blue'), 'web:1');
   });
 
   test('duplicated and reordered step messages shift nothing twice', async () => {
