@@ -8,7 +8,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
+import { S3ArtifactStore } from '../shared/aws/artifact-store.ts';
+import { awsConfigFromEnv, createDocumentClient, createS3Client, createSqsClient } from '../shared/aws/clients.ts';
 import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { CloudWatchLogReader } from '../shared/aws/log-reader.ts';
 import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
@@ -22,7 +23,7 @@ import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';
 
 const logger = new Logger({ serviceName: 'slipway-api' });
-const env = readEnv(['tableName', 'engineQueueUrl', 'buildLogGroup']);
+const env = readEnv(['tableName', 'engineQueueUrl', 'buildLogGroup', 'artifactBucket']);
 const aws = awsConfigFromEnv();
 const documents = createDocumentClient(aws);
 const secrets = new SecretsManagerSecretSource(createSecretsManagerClient(aws));
@@ -33,6 +34,7 @@ const api = new ApiService({
   queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
   git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, { secrets }) },
   logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
+  artifacts: new S3ArtifactStore(createS3Client(aws), env.artifactBucket),
   targets: { get: getTarget, rollback: rollbackTarget },
 });
 

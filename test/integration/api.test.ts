@@ -1,8 +1,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createDocumentClient, createSqsClient } from '../../shared/aws/clients.ts';
+import { S3ArtifactStore } from '../../shared/aws/artifact-store.ts';
+import { createDocumentClient, createS3Client, createSqsClient } from '../../shared/aws/clients.ts';
 import { SqsEventQueue } from '../../shared/aws/event-queue.ts';
 import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
@@ -142,4 +144,25 @@ test('approvals: 404 for an unknown job, 409 for a job not waiting, 202 and an A
   assert.equal(sent.length, 1);
   assert.ok(sent[0].message.type === 'ApprovalGiven');
   assert.deepEqual([sent[0].message.job, sent[0].message.by], ['approve', ALICE]);
+});
+
+test('artifacts are listed with presigned links that download them, and one artifact redirects to its link', async () => {
+  const s3 = createS3Client(cfg);
+  const bucket = uniqueName('artifacts').toLowerCase();
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const store = new S3ArtifactStore(s3, bucket);
+  const runId = '01JZ0000000000000000000005';
+  await runs.create(runState({ runId }));
+  await store.putArtifact(runId, 'build', 'dist/app.js', 'console.log(1)');
+  const api = new ApiService({ pipelines: new DynamoPipelineStore(documents, table), runs, queue: new SqsEventQueue(sqs, queueUrl), artifacts: store });
+  const route = createRouter(apiRoutes(api));
+  const list = await route(httpEvent({ method: 'GET', path: `/runs/${runId}/jobs/build/artifacts` }));
+  assert.equal(list.statusCode, 200);
+  const body = JSON.parse(list.body);
+  assert.deepEqual(body.artifacts.map((a: { path: string; size: number }) => [a.path, a.size]), [['dist/app.js', 14]]);
+  assert.equal(await (await fetch(body.artifacts[0].url)).text(), 'console.log(1)');
+  const one = await route(httpEvent({ method: 'GET', path: `/runs/${runId}/jobs/build/artifacts/dist/app.js` }));
+  assert.equal(one.statusCode, 302);
+  assert.equal(await (await fetch(String(one.headers?.location))).text(), 'console.log(1)');
+  assert.equal((await route(httpEvent({ method: 'GET', path: `/runs/${runId}/jobs/build/artifacts/dist/missing.js` }))).statusCode, 404);
 });
