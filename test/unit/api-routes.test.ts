@@ -372,6 +372,17 @@ describe('logs, artifacts and targets', () => {
 });
 
 describe('the router', () => {
+  test("API Gateway's route key and path parameters are used when the stack declares the route", async () => {
+    const { runs } = setup();
+    await runs.create(runState());
+    const api = new ApiService({ pipelines: new MemoryPipelineStore(), runs, queue: new RecordingQueue() });
+    const route = createRouter(apiRoutes(api));
+    const event = { ...httpEvent({ method: 'GET', path: '/prod/runs/whatever' }), routeKey: 'GET /runs/{id}', pathParameters: { id: RUN_ID } };
+    const res = await route(event);
+    assert.equal(res.statusCode, 200);
+    assert.equal(JSON.parse(res.body).runId, RUN_ID);
+  });
+
   test('unknown paths are 404 and wrong methods 405 with Allow', async () => {
     const { call } = setup();
     assert.equal((await call({ method: 'GET', path: '/nope' })).status, 404);
