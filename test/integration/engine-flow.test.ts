@@ -351,3 +351,66 @@ test('a crash between the conditional save and StartBuild ends with exactly one 
   assert.equal(w.codebuild.startCalls, 8, 'a redelivered event repeats all its StartBuilds, each with its token');
   assert.ok(w.failures.some((f) => f.includes('will be redelivered')), 'the crashes surfaced as redeliveries');
 });
+
+test('the Lambda handlers, wired from their environment, carry a run request and a build event through the real queue', async (t) => {
+  const pipelineId = uniqueName('web');
+  await new DynamoPipelineStore(ddb, table).put({ id: pipelineId, spec: pipelineSpec, definitionSource: { kind: 'registered' } });
+  Object.assign(process.env, {
+    SLIPWAY_TABLE: table,
+    SLIPWAY_ENGINE_QUEUE_URL: engineQueueUrl,
+    SLIPWAY_RELEASE_QUEUE_URL: releaseQueueUrl,
+    SLIPWAY_ARTIFACT_BUCKET: bucket,
+    SLIPWAY_BUILD_PROJECTS: JSON.stringify({ small: 'slipway-small' }),
+    SLIPWAY_ECR_REGISTRY: REGISTRY,
+    SLIPWAY_DYNAMODB_ENDPOINT: cfg.dynamoEndpoint,
+    SLIPWAY_AWS_ENDPOINT: cfg.awsEndpoint,
+    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+  });
+  // The handlers create their own CodeBuild client: mock the class.
+  const codebuild = mockClient(CodeBuildClient);
+  t.after(() => codebuild.restore());
+  codebuild.on(StartBuildCommand).callsFake((input: StartBuildCommandInput) => ({ build: { id: `${input.projectName}:${randomUUID()}` } }));
+  const engine = await import('../../functions/engine.ts');
+  const buildEvents = await import('../../functions/build-events.ts');
+  const context = { awsRequestId: 'req-1', functionName: 'slipway-engine' } as never;
+
+  const runId = `01JLAMBDA${Date.now()}`;
+  const request: RunRequest = { type: 'RunRequest', id: `req:test:${runId}`, runId, pipelineId, trigger: { event: 'push', branch: 'main', commit: 'e'.repeat(40) }, at: new Date().toISOString() };
+  await new SqsEventQueue(sqs, engineQueueUrl).send([request]);
+
+  async function deliver(extra: Array<{ messageId: string; body: string; group: string }> = []) {
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: engineQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
+    const records = [
+      ...extra.map((e) => ({ messageId: e.messageId, receiptHandle: 'none', body: e.body, attributes: { MessageGroupId: e.group }, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'us-east-1' })),
+      ...(got.Messages ?? []).map((m) => ({ messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body!, attributes: { MessageGroupId: m.Attributes?.MessageGroupId }, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'us-east-1' })),
+    ];
+    const out = await engine.handler({ Records: records } as never, context);
+    for (const m of got.Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl: engineQueueUrl, ReceiptHandle: m.ReceiptHandle! }));
+    return out;
+  }
+
+  const first = await deliver([{ messageId: 'poison-1', body: '{"not":"an event"}', group: 'run#elsewhere' }]);
+  assert.deepEqual(first.batchItemFailures, [{ itemIdentifier: 'poison-1' }], 'only the malformed record fails');
+  const started = codebuild.commandCalls(StartBuildCommand).map((c) => c.args[0].input);
+  assert.deepEqual(started.map((i) => i.idempotencyToken), [`${runId}:build:1`]);
+  assert.equal(started[0].projectName, 'slipway-small');
+  assert.equal(started[0].sourceLocationOverride, 'https://github.com/acme/web.git');
+
+  const buildId = 'slipway-small:11111111-2222-3333-4444-555555555555';
+  await buildEvents.handler({
+    'detail-type': 'CodeBuild Build State Change',
+    source: 'aws.codebuild',
+    time: new Date().toISOString(),
+    detail: {
+      'build-status': 'SUCCEEDED',
+      'build-id': `arn:aws:codebuild:us-east-1:123456789012:build/${buildId}`,
+      'additional-information': { environment: { 'environment-variables': started[0].environmentVariablesOverride!.map((v) => ({ name: v.name!, value: v.value! })) } },
+    },
+  } as never, context);
+  // JobStarted and the build's success are on the queue now; one delivery applies both, in order.
+  await deliver();
+  await deliver();
+  const run = await new DynamoRunStore(ddb, table).get(runId);
+  assert.equal(run.jobs.build.status, 'succeeded');
+  assert.deepEqual(codebuild.commandCalls(StartBuildCommand).map((c) => c.args[0].input.idempotencyToken).sort(), [`${runId}:build:1`, `${runId}:lint:1`, `${runId}:test:1`]);
+});
