@@ -133,9 +133,23 @@ export class Releaser {
   /** Puts all traffic back on the previous colour while its rollback window is open; ConflictError otherwise. */
   async rollbackTarget(name: string, by: string): Promise<TargetView> {
     if (!by || typeof by !== 'string') throw new ValidationError('a rollback needs the name of who asked for it');
-    const result = await this.run(name, { type: 'Rollback', by, now: this.iso() }, `rollback:${by}:${this.iso()}`, false);
+    const result = await this.rollback(name, by);
     if (result.outcome === 'rejected') throw new ConflictError(result.reason ?? `target ${name} cannot be rolled back`);
     return this.getTarget(name);
+  }
+
+  /**
+   * A rollback repeated before anything else happened to the target carries the
+   * first one's effects out again instead of being refused: a caller whose first
+   * request failed half-way (recorded, traffic not moved) retries safely.
+   */
+  private async rollback(name: string, by: string): Promise<HandleResult> {
+    const state = await this.deps.targets.get(name);
+    if (!state.current && state.outbox?.key.startsWith('rollback:')) {
+      await this.carryOut(name, state, state.outbox.effects);
+      return { outcome: 'replayed' };
+    }
+    return this.run(name, { type: 'Rollback', by, now: this.iso() }, `rollback:${by}:${this.iso()}`, false);
   }
 
   /** Handles one release-steps message. Throws RetryableError (or a conflict) when the message should come back. */
@@ -158,7 +172,7 @@ export class Releaser {
       case 'CancelRelease':
         return this.run(message.target, { type: 'Cancel', runId: message.runId, job: message.job, now }, `cancel:${message.runId}:${message.job}`, !!opts.redelivered);
       case 'Rollback': {
-        const result = await this.run(message.target, { type: 'Rollback', by: message.requestedBy, now }, `rollback:${message.requestedBy}`, !!opts.redelivered);
+        const result = await this.rollback(message.target, message.requestedBy);
         if (result.outcome === 'rejected') this.log.warn('rollback refused', { target: message.target, reason: result.reason });
         return result;
       }

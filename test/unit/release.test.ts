@@ -432,7 +432,18 @@ describe('manual rollback', () => {
     assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
     assert.equal(view.last?.rolledBackBy, 'alice');
     assert.equal(h.aws.desiredOf('web-green'), 0);
-    await assert.rejects(h.releaser.rollbackTarget('web', 'alice'), (e: unknown) => e instanceof ConflictError && /no previous colour/.test(e.message));
+  });
+
+  test('a rollback whose traffic change failed is carried out by the retry', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ until: Date.parse('2026-01-01T00:10:00Z') });
+    h.aws.failNext.set('elbv2:ModifyRule', 1);
+    await assert.rejects(h.releaser.rollbackTarget('web', 'alice'), /ModifyRule|injected/);
+    assert.deepEqual(h.aws.weights(), { blue: 0, green: 100 }, 'recorded, but the traffic has not moved yet');
+    const view = await h.releaser.rollbackTarget('web', 'alice');
+    assert.equal(view.liveColour, 'blue');
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
   });
 
   test('is refused once the rollback window has ended', async () => {
