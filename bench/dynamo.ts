@@ -168,7 +168,7 @@ function summarize(r: DriveResult): void {
   console.log(`  total: ${describe(r.requests)} = ${sum(r.requests)} requests, ${r.writes} of them conditional writes`);
   console.log(`  per event: ${(reads / r.events).toFixed(2)} read; per state transition: ${(r.writes / r.transitions).toFixed(2)} conditional write`);
   console.log(`  capacity units (DynamoDB's report): ${describe(r.units)}; mean ${((r.units.get('PutItem') ?? 0) / Math.max(1, r.writes)).toFixed(1)} write units per transition`);
-  console.log(`  redelivering all ${r.events} events: ${describe(r.redelivery)}, no writes; ${r.replayedEffects} effects repeated (the last event's, from the run's outbox)`);
+  console.log(`  redelivering all ${r.events} events: ${describe(r.redelivery)}, no writes; ${r.replayedEffects} effects repeated from the run's outbox`);
   console.log(`  final run item: ~${(r.itemBytes / 1024).toFixed(1)} KB of DynamoDB's ${MAX_ITEM_BYTES / 1024} KB limit`);
 }
 
