@@ -131,6 +131,8 @@ export interface TargetState extends TargetConfig {
   last?: Release;
   /** Releases waiting for the lock, oldest first. */
   waiting: ReleaseRequest[];
+  /** Ids of recently ended releases (bounded), so a very late duplicate StartRelease never releases an old image again. */
+  endedIds?: string[];
   retiring?: Retiring;
   /**
    * The effects of the last saved transition and the message that caused it:
@@ -293,6 +295,12 @@ function withCurrent(s: TargetState, releaseId: string, step: number | undefined
   return f(r);
 }
 
+const MAX_ENDED_IDS = 50;
+
+function remember(s: TargetState, releaseId: string): void {
+  s.endedIds = [...(s.endedIds ?? []).filter((id) => id !== releaseId), releaseId].slice(-MAX_ENDED_IDS);
+}
+
 function note(r: Release, now: string, detail: string): void {
   r.history.push({ at: now, phase: r.phase, detail });
   if (r.history.length > MAX_HISTORY) r.history.splice(1, r.history.length - MAX_HISTORY);
@@ -320,11 +328,14 @@ function modifyRule(s: TargetState, weights: Weights): ReleaseEffect {
 
 function onStart(s: TargetState, req: ReleaseRequest, now: string): ReleaseDecision {
   if (s.current?.id === req.token) return ignore(s, `release ${req.token} is already in progress`);
-  if (s.last?.id === req.token) return ignore(s, `release ${req.token} has already finished (${s.last.outcome})`);
+  if (s.last?.id === req.token || s.endedIds?.includes(req.token)) return ignore(s, `release ${req.token} has already ended`);
   const waitingAt = s.waiting.findIndex((w) => w.token === req.token);
   if (req.supersededBy) {
     // A deploy job that has not started is dropped; one that holds the target is never cut in half.
-    if (waitingAt >= 0) s.waiting.splice(waitingAt, 1);
+    if (waitingAt >= 0) {
+      s.waiting.splice(waitingAt, 1);
+      remember(s, req.token);
+    }
     const reason = `not released: run ${req.runId} was superseded by run ${req.supersededBy} while its release waited for target ${s.name}`;
     const d = waitingAt >= 0 ? changed(s, [], now) : { state: s, effects: [] as ReleaseEffect[], changed: false };
     d.effects.push(finishedEvent(req, 'failed', reason));
@@ -635,6 +646,7 @@ function finish(s: TargetState, r: Release, outcome: ReleaseOutcome, reason: str
   r.step += 1;
   s.current = undefined;
   s.last = r;
+  remember(s, r.id);
   const out = [...traffic, finishedEvent({ runId: r.runId, job: r.job, attempt: r.attempt, token: r.id }, outcome, reason)];
   const next = s.waiting.shift();
   if (next) out.push({ type: 'SendStart', request: next, delaySeconds: 0 });
@@ -658,6 +670,7 @@ function onCancel(s: TargetState, runId: string, job: string, now: string): Rele
   const waitingAt = s.waiting.findIndex((w) => w.runId === runId && w.job === job);
   if (waitingAt >= 0) {
     const [req] = s.waiting.splice(waitingAt, 1);
+    remember(s, req.token);
     return changed(s, [finishedEvent(req, 'failed', `cancelled while waiting for target ${s.name}`)], now);
   }
   const r = s.current;

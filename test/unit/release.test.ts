@@ -384,6 +384,19 @@ describe('the target is the lock', () => {
     assert.equal(h.aws.imageOf('web-blue'), 'web:3');
   });
 
+  test('a very late duplicate of an old start message releases nothing again', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ until: Date.parse('2026-01-01T00:10:00Z') });
+    await h.releaser.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1', image: 'web:3' }));
+    await h.drive({ until: Date.parse('2026-01-01T00:20:00Z') });
+    const calls = h.aws.calls.length;
+    const r = await h.releaser.handle(startMessage());
+    assert.equal(r.outcome, 'ignored');
+    assert.equal(h.aws.calls.length, calls);
+    assert.equal(h.aws.imageOf('web-blue'), 'web:3');
+  });
+
   test('a superseded release waiting for the target is dropped with a clear reason', async () => {
     const h = await harness();
     await h.releaser.handle(startMessage());
