@@ -35,6 +35,10 @@ try {
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       CDK_DISABLE_CLI_TELEMETRY: '1',
+      // Lambda runs Node 22; this machine's Node 20 is only for development and tests.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // Handlers' structured INFO logs are for CloudWatch; tests show warnings and errors only.
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     },
   });
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));

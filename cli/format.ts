@@ -1,0 +1,39 @@
+/** Human-readable views of runs, jobs and targets for the terminal. */
+import type { RunState } from '../shared/domain/run.ts';
+
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number, s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+const STATUS_COLOR: Record<string, number> = {
+  succeeded: 32, failed: 31, cancelled: 33, superseded: 33, skipped: 90, running: 36, queued: 34, pending: 90, waiting_approval: 35,
+};
+
+export function status(s: string): string {
+  return paint(STATUS_COLOR[s] ?? 0, s);
+}
+
+export function duration(fromIso?: string, toIso?: string, now = Date.now()): string {
+  if (!fromIso) return '';
+  const ms = (toIso ? Date.parse(toIso) : now) - Date.parse(fromIso);
+  if (!Number.isFinite(ms) || ms < 0) return '';
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+export function table(rows: string[][]): string {
+  // eslint-disable-next-line no-control-regex
+  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(c))));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - visible(c)))).join('  ')).join('\n');
+}
+
+export function runView(run: RunState, now = Date.now()): string {
+  const t = run.trigger;
+  const head = `run ${run.runId}  ${status(run.status)}  pipeline ${run.pipelineId} v${run.pipelineVersion}  ${t.branch ?? t.tag ?? ''}@${t.commit.slice(0, 8)}  ${duration(run.startedAt ?? run.createdAt, run.finishedAt, now)}`;
+  const rows = [['JOB', 'STATUS', 'ATTEMPT', 'TIME', 'NOTE']];
+  for (const [name, j] of Object.entries(run.jobs)) {
+    rows.push([name, status(j.status), j.attempt ? String(j.attempt) : '', duration(j.startedAt, j.finishedAt, now), j.reason ?? '']);
+  }
+  return `${head}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}`;
+}

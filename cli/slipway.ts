@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+/**
+ * `slipway`: the local mode (`slipway dev`) and a client for Slipway's
+ * management API, local or deployed.
+ *
+ * Exit codes scripts can rely on:
+ *   0 done (a watched run succeeded)   1 a watched run ended failed/cancelled/superseded
+ *   2 bad usage or rejected input (400)   3 not found (404)   4 conflict (409)
+ *   5 API unreachable or internal error
+ */
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ApiClient, ApiError } from './client.ts';
+import { runView, status, table } from './format.ts';
+import type { RunState } from '../shared/domain/run.ts';
+import { TERMINAL_RUN_STATUSES } from '../shared/domain/run.ts';
+
+const USAGE = `usage: slipway <command> [options]
+
+  dev [--reset]                          run Slipway on this machine (what \`npm start\` does)
+  init --template LANG [-o FILE]         write a pipeline file for java|java-gradle|node|python|php|go|cpp
+  pipelines apply -f FILE [--id ID]      register or update a pipeline
+  pipelines list
+  run PIPELINE [--branch B | --commit SHA] [--watch]
+  runs PIPELINE
+  status RUN [--watch]
+  logs RUN JOB [--follow]
+  approve RUN JOB | reject RUN JOB
+  cancel RUN
+  targets NAME                           live colour, weights, current and last release
+  rollback TARGET
+
+options: --api URL (default: $SLIPWAY_API_URL, else the running local mode), --json`;
+
+export class UsageError extends Error {}
+
+export const LOCAL_STATE_FILE = path.join('.slipway', 'dev.json');
+
+function resolveApi(flag?: string): ApiClient {
+  let url = flag ?? process.env.SLIPWAY_API_URL;
+  if (!url && existsSync(LOCAL_STATE_FILE)) url = (JSON.parse(readFileSync(LOCAL_STATE_FILE, 'utf8')) as { apiUrl?: string }).apiUrl;
+  if (!url) throw new UsageError('no Slipway API to talk to: start the local mode with `npm start`, or set SLIPWAY_API_URL to your stack\'s ApiUrl output');
+  const host = new URL(url).hostname;
+  const local = host === '127.0.0.1' || host === 'localhost' || host === '::1';
+  return new ApiClient({ url, sign: !local });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function watchRun(api: ApiClient, runId: string, json: boolean): Promise<number> {
+  const tty = process.stdout.isTTY && !json;
+  let lastLines = 0;
+  const plannedBy = Date.now() + 30_000;
+  for (;;) {
+    let run: RunState;
+    try {
+      run = await api.request<RunState>('GET', `/runs/${encodeURIComponent(runId)}`);
+    } catch (e) {
+      // A run just requested exists once the engine has planned it.
+      if (e instanceof ApiError && e.status === 404 && Date.now() < plannedBy) { await sleep(500); continue; }
+      throw e;
+    }
+    if (tty) {
+      const view = runView(run);
+      if (lastLines > 0) process.stdout.write(`\x1b[${lastLines}A\x1b[J`);
+      process.stdout.write(`${view}\n`);
+      lastLines = view.split('\n').length;
+    }
+    if (TERMINAL_RUN_STATUSES.has(run.status)) {
+      if (json) console.log(JSON.stringify(run, null, 2));
+      else if (!tty) console.log(runView(run));
+      return run.status === 'succeeded' ? 0 : 1;
+    }
+    await sleep(1000);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      api: { type: 'string' }, json: { type: 'boolean', default: false }, watch: { type: 'boolean', short: 'w', default: false },
+      follow: { type: 'boolean', short: 'f', default: false }, file: { type: 'string' }, id: { type: 'string' },
+      branch: { type: 'string' }, commit: { type: 'string' }, template: { type: 'string' }, output: { type: 'string', short: 'o' },
+      reset: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false }, repository: { type: 'string' },
+    },
+  });
+  const [cmd, ...rest] = positionals;
+  const json = values.json ?? false;
+  const out = (human: string, data: unknown) => console.log(json ? JSON.stringify(data, null, 2) : human);
+  if (!cmd || values.help) { console.log(USAGE); return cmd ? 0 : 2; }
+
+  switch (cmd) {
+    case 'dev': {
+      // The handlers' structured logs are for CloudWatch; locally the terminal shows progress instead.
+      process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+      const { runDev } = await import('../shared/local/dev.ts');
+      return runDev({ reset: values.reset ?? false });
+    }
+    case 'init': {
+      const { starterPipeline } = await import('../shared/domain/templates.ts');
+      const { TEMPLATE_NAMES } = await import('../shared/domain/pipeline.ts');
+      const t = values.template;
+      if (!t || !(TEMPLATE_NAMES as readonly string[]).includes(t)) throw new UsageError(`init needs --template, one of: ${TEMPLATE_NAMES.join(', ')}`);
+      const file = values.output ?? 'slipway.yml';
+      if (existsSync(file)) throw new UsageError(`${file} exists already; choose another with -o FILE`);
+      writeFileSync(file, starterPipeline(t as never, values.repository));
+      out(`wrote ${file} (template ${t}); register it with: slipway pipelines apply -f ${file}`, { file, template: t });
+      return 0;
+    }
+    case 'pipelines': {
+      const api = resolveApi(values.api);
+      const [sub] = rest;
+      if (sub === 'apply') {
+        const file = values.file ?? rest[1];
+        if (!file) throw new UsageError('pipelines apply needs -f FILE');
+        const text = readFileSync(file, 'utf8');
+        const id = values.id ?? path.basename(file).replace(/\.(ya?ml|json)$/, '').replace(/[^a-z0-9-]/gi, '-').toLowerCase();
+        const type = file.endsWith('.json') ? 'application/json' : 'application/yaml';
+        const res = await api.request<{ id: string; version: number }>('PUT', `/pipelines/${encodeURIComponent(id)}`, text, type);
+        out(`pipeline ${res.id ?? id} registered, version ${res.version}`, res);
+        return 0;
+      }
+      if (sub === 'list') {
+        const res = await api.request<{ items: Array<{ id: string; version: number; spec: { source: { repository: string } } }> }>('GET', '/pipelines');
+        out(table([['PIPELINE', 'VERSION', 'REPOSITORY'], ...res.items.map((p) => [p.id, String(p.version), p.spec?.source?.repository ?? ''])]), res);
+        return 0;
+      }
+      throw new UsageError('pipelines apply -f FILE | pipelines list');
+    }
+    case 'run': {
+      const api = resolveApi(values.api);
+      const [pipeline] = rest;
+      if (!pipeline) throw new UsageError('run needs a PIPELINE');
+      if (values.branch && values.commit) throw new UsageError('give --branch or --commit, not both');
+      const body = values.commit ? { commit: values.commit } : { branch: values.branch ?? 'main' };
+      const res = await api.request<{ runId: string }>('POST', `/pipelines/${encodeURIComponent(pipeline)}/runs`, body);
+      if (!values.watch) { out(`run ${res.runId} requested; follow it with: slipway status ${res.runId} --watch`, res); return 0; }
+      return watchRun(api, res.runId, json);
+    }
+    case 'runs': {
+      const api = resolveApi(values.api);
+      const [pipeline] = rest;
+      if (!pipeline) throw new UsageError('runs needs a PIPELINE');
+      const res = await api.request<{ items: Array<{ runId: string; status: string; branch?: string; commit: string; createdAt: string }> }>('GET', `/pipelines/${encodeURIComponent(pipeline)}/runs`);
+      out(table([['RUN', 'STATUS', 'REF', 'CREATED'], ...res.items.map((r) => [r.runId, status(r.status), `${r.branch ?? ''}@${r.commit.slice(0, 8)}`, r.createdAt])]), res);
+      return 0;
+    }
+    case 'status': {
+      const api = resolveApi(values.api);
+      const [runId] = rest;
+      if (!runId) throw new UsageError('status needs a RUN id');
+      if (values.watch) return watchRun(api, runId, json);
+      const run = await api.request<RunState>('GET', `/runs/${encodeURIComponent(runId)}`);
+      out(runView(run), run);
+      return 0;
+    }
+    case 'logs': {
+      const api = resolveApi(values.api);
+      const [runId, job] = rest;
+      if (!runId || !job) throw new UsageError('logs needs RUN and JOB');
+      let cursor: string | undefined;
+      for (;;) {
+        const q = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+        const page = await api.request<{ events: Array<{ timestamp: string; message: string }>; cursor?: string; complete: boolean }>('GET', `/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(job)}/logs${q}`);
+        for (const e of page.events ?? []) process.stdout.write(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
+        cursor = page.cursor ?? cursor;
+        if ((page.events?.length ?? 0) > 0) continue;
+        if (!values.follow || page.complete) return 0;
+        await sleep(1000);
+      }
+    }
+    case 'approve':
+    case 'reject': {
+      const api = resolveApi(values.api);
+      const [runId, job] = rest;
+      if (!runId || !job) throw new UsageError(`${cmd} needs RUN and JOB`);
+      const res = await api.request('POST', `/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(job)}/${cmd}`, {});
+      out(`${job} ${cmd === 'approve' ? 'approved' : 'rejected'}`, res);
+      return 0;
+    }
+    case 'cancel': {
+      const api = resolveApi(values.api);
+      const [runId] = rest;
+      if (!runId) throw new UsageError('cancel needs a RUN id');
+      const res = await api.request('POST', `/runs/${encodeURIComponent(runId)}/cancel`, {});
+      out(`cancel requested for ${runId}`, res);
+      return 0;
+    }
+    case 'targets': {
+      const api = resolveApi(values.api);
+      const [name] = rest;
+      if (!name) throw new UsageError('targets needs a target NAME');
+      const res = await api.request('GET', `/targets/${encodeURIComponent(name)}`);
+      out(JSON.stringify(res, null, 2), res);
+      return 0;
+    }
+    case 'rollback': {
+      const api = resolveApi(values.api);
+      const [name] = rest;
+      if (!name) throw new UsageError('rollback needs a TARGET');
+      const res = await api.request('POST', `/targets/${encodeURIComponent(name)}/rollback`, {});
+      out(`rollback of ${name} requested`, res);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}"\n\n${USAGE}`);
+  }
+}
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof UsageError) return 2;
+  if (e instanceof ApiError) return e.status === 400 || e.status === 413 ? 2 : e.status === 404 ? 3 : e.status === 409 ? 4 : 5;
+  if (e instanceof TypeError && /parseArgs|Unknown option|ERR_PARSE_ARGS/.test(`${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`)) return 2;
+  return 5;
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cli/slipway.ts')) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      const body = e instanceof ApiError && e.body && typeof e.body === 'object' && 'problems' in e.body ? (e.body as { problems: Array<{ path: string; message: string }> }).problems : [];
+      console.error(`slipway: ${e.message}`);
+      for (const p of body) console.error(`  ${p.path ? `${p.path}: ` : ''}${p.message}`);
+      process.exit(exitCodeFor(e));
+    },
+  );
+}

@@ -1,0 +1,25 @@
+// `npm start`: installs what the local mode needs when it is missing, then runs `slipway dev`.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) {
+  console.error('The local mode runs DynamoDB Local, which needs Java 17 or newer: install it (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless) and run npm start again.');
+  process.exit(5);
+}
+if (!existsSync(path.join(root, 'node_modules', 'tsx'))) {
+  console.log('installing dependencies (npm ci)...');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'slipway.ts'), 'dev', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+  // Lambda runs Node 22; this machine's Node 20 only runs the local mode.
+  env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+});
+// Whoever stops `npm start` stops the local mode, which then stops its emulators and services.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

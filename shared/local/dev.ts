@@ -1,0 +1,368 @@
+/**
+ * The local mode: Slipway's engine on one machine. The same engine code and AWS
+ * adapters run against DynamoDB Local and fauxqs (SQS, S3) on loopback; only
+ * CodeBuild (LocalBuildRunner), ECS/ALB (LocalTarget), Secrets Manager and
+ * CloudWatch Logs (files) are replaced. A local HTTP server hands the webhook
+ * and API routes API Gateway-shaped events; pollers feed the queues to the
+ * engine and the releaser as Lambda's event source mappings would.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, SQSEvent } from 'aws-lambda';
+import { startEmulators } from '../../scripts/emulators.mjs';
+import { createDocumentClient, createS3Client, createSqsClient, type AwsConfig } from '../aws/clients.ts';
+import { DynamoDeliveryStore } from '../aws/delivery-store.ts';
+import { SqsEventQueue } from '../aws/event-queue.ts';
+import { DynamoPipelineStore } from '../aws/pipeline-store.ts';
+import { SqsReleaseQueue } from '../aws/release-queue.ts';
+import { DynamoRunStore } from '../aws/run-store.ts';
+import { ensureTable } from '../aws/table.ts';
+import { DynamoTargetStore } from '../aws/target-store.ts';
+import { assertPipeline } from '../domain/definition.ts';
+import { decide } from '../domain/decide.ts';
+import type { RunState } from '../domain/run.ts';
+import { ConflictError } from '../errors.ts';
+import { ApiService } from '../engine/api-service.ts';
+import { forwardBuildStateChange } from '../engine/build-events.ts';
+import { RecordingNotifier } from '../engine/effects.ts';
+import { handleEngineMessage, processRecords, type EngineDeps } from '../engine/engine.ts';
+import { respondToWebhook } from '../engine/ingest-webhook.ts';
+import { Releaser } from '../engine/releaser.ts';
+import { apiRoutes } from '../http/api-routes.ts';
+import { createRouter } from '../http/router.ts';
+import { makeInner as releaserHandler } from '../../functions/releaser.ts';
+import { LocalBuildRunner } from './build-runner.ts';
+import { FileLogReader, FileSecretSource, localBranchResolver } from './local-adapters.ts';
+import { LocalTarget } from './local-target.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const SAMPLE = {
+  pipelineId: 'hello',
+  repository: 'acme/hello',
+  target: 'staging',
+  webhookSecretName: 'slipway/hello/webhook',
+} as const;
+
+export interface LocalModeOptions {
+  /** Local data folder. @default <repo>/.slipway */
+  dataDir?: string;
+  /** Clear the data folder first. */
+  reset?: boolean;
+  /** Ports; 0 picks free ones. Saved in dev.json and reused after a restart. */
+  apiPort?: number;
+  /** Every line worth showing a person (build logs, releases, requests). */
+  onLog?: (line: string) => void;
+  /** Engine/releaser poll interval while idle. @default 1 s long poll */
+  quiet?: boolean;
+}
+
+export interface LocalMode {
+  apiUrl: string;
+  targetUrl: string;
+  dataDir: string;
+  repoPath: string;
+  webhookSecret: string;
+  api: ApiService;
+  target: LocalTarget;
+  builds: LocalBuildRunner;
+  /** Commits the files given (path -> content) to the sample repository's main branch; returns the sha. */
+  commit(files: Record<string, string>, message: string): string;
+  stop(): Promise<void>;
+}
+
+function git(cwd: string, ...args: string[]): string {
+  const r = spawnSync('git', ['-c', 'user.name=Slipway', '-c', 'user.email=slipway@localhost', '-c', 'commit.gpgsign=false', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+interface DevState { apiPort: number; targetPort: number; testPort: number; queues?: { engine: string; release: string } }
+
+export async function startLocalMode(opts: LocalModeOptions = {}): Promise<LocalMode> {
+  const log = opts.onLog ?? (() => {});
+  const dataDir = path.resolve(opts.dataDir ?? path.join(ROOT, '.slipway'));
+  if (opts.reset) rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(path.join(dataDir, 'dynamodb'), { recursive: true });
+  const stateFile = path.join(dataDir, 'dev.json');
+  const saved: Partial<DevState> = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : {};
+
+  // One local mode per data folder: two DynamoDB Locals on one database file corrupt each other's view.
+  const pidFile = path.join(dataDir, 'dev.pid');
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    let alive = false;
+    try { process.kill(pid, 0); alive = pid !== process.pid; } catch { /* gone */ }
+    if (alive) throw new Error(`the local mode is already running (pid ${pid}, data in ${dataDir}); stop it first, or use another data folder`);
+  }
+  writeFileSync(pidFile, String(process.pid));
+
+  const stops: Array<() => Promise<void> | void> = [() => rmSync(pidFile, { force: true })];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const s of stops.reverse()) await s();
+  };
+  try {
+    // 1. state: DynamoDB Local on disk (survives a restart), fauxqs for SQS and S3
+    const emu = await startEmulators({ dataDir: path.join(dataDir, 'dynamodb') });
+    stops.push(() => emu.stop());
+    // Even on an abrupt exit, take the emulators down with us.
+    process.once('exit', () => { for (const c of emu.children) if (c.exitCode === null) c.kill('SIGKILL'); });
+    const aws: AwsConfig = { region: 'us-east-1', dynamoEndpoint: emu.dynamoEndpoint, awsEndpoint: emu.awsEndpoint };
+    const documents = createDocumentClient(aws);
+    const sqs = createSqsClient(aws);
+    const s3 = createS3Client(aws);
+    const tableName = 'slipway';
+    const bucket = 'slipway-artifacts';
+    await ensureTable(documents, tableName);
+    const engineUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'slipway-engine-events.fifo', Attributes: { FifoQueue: 'true', VisibilityTimeout: '30' } }))).QueueUrl!;
+    const releaseUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'slipway-release-steps', Attributes: { VisibilityTimeout: '30' } }))).QueueUrl!;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
+
+    const pipelines = new DynamoPipelineStore(documents, tableName);
+    const runs = new DynamoRunStore(documents, tableName);
+    const targets = new DynamoTargetStore(documents, tableName);
+    const events = new SqsEventQueue(sqs, engineUrl);
+    const releases = new SqsReleaseQueue(sqs, releaseUrl);
+    const secrets = new FileSecretSource(path.join(dataDir, 'secrets.json'));
+    const reposDir = path.join(dataDir, 'repos');
+    const repositoryPath = (repository: string) => path.join(reposDir, repository);
+
+    // 2. the sample repository and its webhook secret
+    const repoPath = repositoryPath(SAMPLE.repository);
+    if (!existsSync(path.join(repoPath, '.git'))) {
+      mkdirSync(repoPath, { recursive: true });
+      cpSync(path.join(ROOT, 'examples', 'service'), repoPath, { recursive: true });
+      git(repoPath, 'init', '-q');
+      git(repoPath, 'add', '-A');
+      git(repoPath, 'commit', '-q', '-m', 'hello 1.0.0');
+      log(`created the sample repository ${SAMPLE.repository} at ${repoPath}`);
+    }
+    let webhookSecret: string;
+    try { webhookSecret = await secrets.get(SAMPLE.webhookSecretName); } catch {
+      webhookSecret = randomBytes(20).toString('hex');
+      secrets.put(SAMPLE.webhookSecretName, webhookSecret);
+    }
+
+    // 3. builds and the release target
+    const builds: LocalBuildRunner = new LocalBuildRunner({
+      dataDir,
+      repositoryPath: (r) => repositoryPath(r.repository),
+      s3,
+      artifactBucket: bucket,
+      onStateChange: async (e) => { await forwardBuildStateChange({ queue: events, readOutputs: (id) => builds.exportedVariables(id) }, e); },
+      onLog: (_id, line) => log(`  | ${line}`),
+    });
+    const target = new LocalTarget({ name: SAMPLE.target, dataDir, port: saved.targetPort ?? 0, testPort: saved.testPort ?? 0, onLog: log });
+    await target.start();
+    stops.push(() => target.stop());
+    const releaser = new Releaser({ targets, actions: target, releaseQueue: releases, events, log: { info: (m) => (opts.quiet ? undefined : log(`release: ${m}`)), warn: (m) => log(`release: ${m}`) } });
+    try {
+      await releaser.registerTarget(target.config());
+      log(`registered release target ${SAMPLE.target} (blue/green processes behind ${target.url})`);
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+    }
+
+    // 4. the engine and the releaser, fed by pollers as Lambda's event source mappings would
+    const engineDeps: EngineDeps = { runs, pipelines, decide, events, releases, builds, notifier: new RecordingNotifier() };
+    const releaseHandler = releaserHandler(() => releaser);
+    let running = true;
+    const pollers = [
+      poll(sqs, engineUrl, async (msgs) => {
+        const outcome = await processRecords(
+          msgs.map((m) => ({ messageId: m.MessageId!, body: m.Body!, attributes: { MessageGroupId: m.Attributes?.MessageGroupId } })),
+          (message) => handleEngineMessage(engineDeps, message),
+          { warn: (m, x) => log(`engine: ${m} ${JSON.stringify(x)}`), error: (m, x) => log(`engine: ${m} ${JSON.stringify(x)}`) },
+        );
+        return outcome.batchItemFailures.map((f) => f.itemIdentifier);
+      }, () => running),
+      poll(sqs, releaseUrl, async (msgs) => {
+        const event = { Records: msgs.map((m) => ({ messageId: m.MessageId!, body: m.Body!, attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' } })) } as unknown as SQSEvent;
+        const out = await releaseHandler(event);
+        return out.batchItemFailures.map((f) => f.itemIdentifier);
+      }, () => running),
+    ];
+    stops.push(async () => { running = false; await Promise.all(pollers); await builds.idle(); });
+
+    // 5. the HTTP front door: webhooks and the management API
+    const api = new ApiService({
+      pipelines, runs, queue: events,
+      git: localBranchResolver(repositoryPath),
+      logs: new FileLogReader((id) => builds.logFile(id)),
+      targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.rollbackTarget(n, by) },
+    });
+    const route = createRouter(apiRoutes(api), { onInternalError: (err, id) => log(`api: internal error ${id}: ${(err as Error).stack ?? err}`) });
+    const webhookDeps = { pipelines, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, secrets };
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        const event = toApiGatewayEvent(req, Buffer.concat(chunks));
+        const requestId = event.requestContext.requestId;
+        try {
+          const m = /^\/webhooks\/([^/]+)$/.exec(event.rawPath);
+          const out = m && event.requestContext.http.method === 'POST'
+            ? await respondToWebhook(webhookDeps, { ...event, pathParameters: { provider: m[1] } }, requestId)
+            : await route(event);
+          res.writeHead(out.statusCode ?? 200, (out.headers ?? { 'content-type': 'application/json' }) as http.OutgoingHttpHeaders);
+          res.end(out.body ?? '');
+        } catch (e) {
+          log(`http: ${(e as Error).stack}`);
+          res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InternalError', message: 'internal error', requestId }));
+        }
+      });
+    });
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(saved.apiPort ?? opts.apiPort ?? 0, '127.0.0.1', () => resolve()); });
+    stops.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const state: DevState = { apiPort: (server.address() as AddressInfo).port, targetPort: Number(new URL(target.url).port), testPort: Number(new URL(target.testUrl).port) };
+    writeFileSync(stateFile, JSON.stringify({ ...state, apiUrl, targetUrl: target.url }, null, 2));
+
+    // 6. the sample pipeline, registered from the repository's own file
+    try {
+      await pipelines.get(SAMPLE.pipelineId);
+    } catch {
+      const spec = assertPipeline(readFileSync(path.join(repoPath, 'slipway.yml'), 'utf8'), { filename: 'slipway.yml' });
+      await pipelines.put({ id: SAMPLE.pipelineId, spec, definitionSource: { kind: 'registered' }, webhookSecretName: SAMPLE.webhookSecretName });
+      log(`registered pipeline ${SAMPLE.pipelineId} (${Object.keys(spec.jobs).join(' -> ')})`);
+    }
+
+    return {
+      apiUrl, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
+      commit(files, message) {
+        for (const [f, content] of Object.entries(files)) writeFileSync(path.join(repoPath, f), content);
+        git(repoPath, 'add', '-A');
+        git(repoPath, 'commit', '-q', '-m', message);
+        return git(repoPath, 'rev-parse', 'HEAD');
+      },
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** Long-polls one queue and hands batches to `handle`, which returns the ids that failed. */
+async function poll(sqs: SQSClient, queueUrl: string, handle: (msgs: Message[]) => Promise<string[]>, alive: () => boolean): Promise<void> {
+  while (alive()) {
+    let msgs: Message[] = [];
+    try {
+      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
+      msgs = out.Messages ?? [];
+    } catch {
+      if (!alive()) return;
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
+    if (msgs.length === 0) continue;
+    let failed: string[];
+    try { failed = await handle(msgs); } catch { failed = msgs.map((m) => m.MessageId!); }
+    const ok = msgs.filter((m) => !failed.includes(m.MessageId!));
+    if (ok.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: ok.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    // Failed ones come back soon, as after a short visibility timeout.
+    for (const m of msgs.filter((x) => failed.includes(x.MessageId!))) {
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 2 })).catch(() => undefined);
+    }
+  }
+}
+
+function toApiGatewayEvent(req: http.IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  const method = req.method ?? 'GET';
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    body: body.length > 0 ? body.toString('base64') : undefined,
+    isBase64Encoded: body.length > 0,
+    requestContext: {
+      accountId: 'local', apiId: 'local', domainName: 'localhost', domainPrefix: 'localhost', requestId: randomBytes(8).toString('hex'),
+      routeKey: '$default', stage: '$default', time: new Date().toUTCString(), timeEpoch: Date.now(),
+      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+    },
+  } as APIGatewayProxyEventV2;
+}
+
+// ---- the terminal ----------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for a run to end, printing each job's status change, attempt and duration as it happens. */
+export async function followRun(api: ApiService, runId: string, print: (line: string) => void): Promise<RunState> {
+  const seen = new Map<string, string>();
+  const t0 = Date.now();
+  for (;;) {
+    let run: RunState;
+    try { run = await api.getRun(runId); } catch { await sleep(300); continue; }
+    for (const [name, j] of Object.entries(run.jobs)) {
+      const key = `${j.status}#${j.attempt}`;
+      if (seen.get(name) !== key) {
+        seen.set(name, key);
+        const took = j.startedAt && j.finishedAt ? ` in ${((Date.parse(j.finishedAt) - Date.parse(j.startedAt)) / 1000).toFixed(1)}s` : '';
+        print(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${name.padEnd(12)} ${j.status}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}${took}${j.reason ? ` - ${j.reason}` : ''}`);
+      }
+    }
+    if (['succeeded', 'failed', 'cancelled', 'superseded'].includes(run.status)) return run;
+    await sleep(250);
+  }
+}
+
+export async function runDev(opts: { reset: boolean }): Promise<number> {
+  const print = (l: string) => console.log(l);
+  print('Slipway local mode: starting DynamoDB Local, fauxqs (SQS, S3), the engine, the releaser and the API...');
+  const t0 = Date.now();
+  let mode: LocalMode;
+  try {
+    mode = await startLocalMode({ reset: opts.reset, onLog: print, quiet: true });
+  } catch (e) {
+    console.error(`slipway dev: ${(e as Error).message}`);
+    return 5;
+  }
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    print('\nstopping...');
+    await mode.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  print(`API        ${mode.apiUrl}`);
+  const runs = await mode.api.listRuns(SAMPLE.pipelineId, {});
+  if (runs.items.length === 0) {
+    print(`\nfirst start: running pipeline ${SAMPLE.pipelineId} on ${SAMPLE.repository}@main`);
+    const { runId } = await mode.api.requestRun(SAMPLE.pipelineId, { branch: 'main' }, { by: 'slipway dev', requestId: `dev-${Date.now()}` });
+    const run = await followRun(mode.api, runId, print);
+    print(`\nrun ${runId} ${run.status} in ${((Date.now() - t0) / 1000).toFixed(1)}s since start`);
+  }
+  const d = mode.target.describe();
+  print(`
+The release target ${SAMPLE.target} is live at ${mode.targetUrl}  (blue ${d.weights.blue}% / green ${d.weights.green}%)
+  curl ${mode.targetUrl}
+
+Release the next version:
+  echo 1.1.0 > ${path.relative(process.cwd(), mode.repoPath)}/VERSION
+  git -C ${path.relative(process.cwd(), mode.repoPath)} commit -qam "hello 1.1.0"
+  npm run slipway -- run ${SAMPLE.pipelineId} --branch main --watch
+or send a signed GitHub push webhook: see "Trigger a run with a webhook" in the README.
+
+Ctrl-C stops everything; state stays in ${path.relative(process.cwd(), mode.dataDir)}/ (npm start -- --reset clears it).`);
+  await new Promise(() => {});
+  return 0;
+}

@@ -1,0 +1,49 @@
+/** Small adapters the local mode uses where AWS has a service with no emulator here. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { NotFoundError } from '../errors.ts';
+import type { SecretSource } from '../ports.ts';
+import type { LogPage, LogReader } from '../engine/api-service.ts';
+
+/** Secrets Manager stand-in: a JSON file of name -> value in the local data folder (never printed). */
+export class FileSecretSource implements SecretSource {
+  constructor(private readonly file: string) {}
+  private all(): Record<string, string> {
+    return existsSync(this.file) ? (JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, string>) : {};
+  }
+  async get(name: string): Promise<string> {
+    const v = this.all()[name];
+    if (v === undefined) throw new NotFoundError(`secret ${name} is not in ${this.file}`);
+    return v;
+  }
+  put(name: string, value: string): void {
+    writeFileSync(this.file, JSON.stringify({ ...this.all(), [name]: value }, null, 2), { mode: 0o600 });
+  }
+}
+
+/** CloudWatch Logs stand-in: the local build runner's log files; the cursor is a line number. */
+export class FileLogReader implements LogReader {
+  constructor(private readonly fileOf: (buildId: string) => string) {}
+  async read(buildId: string, opts: { cursor?: string; limit?: number }): Promise<LogPage> {
+    const file = this.fileOf(buildId);
+    if (!existsSync(file)) return { events: [] };
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    const from = opts.cursor ? Number(opts.cursor) || 0 : 0;
+    const slice = lines.slice(from, from + (opts.limit ?? 1000));
+    return {
+      events: slice.map((l) => ({ timestamp: l.slice(0, 24), message: l.slice(25) })),
+      cursor: String(from + slice.length),
+    };
+  }
+}
+
+/** The tip of a branch in a repository on disk (the git host's API in AWS). */
+export function localBranchResolver(repositoryPath: (repository: string) => string) {
+  return {
+    async resolveBranch(_provider: string, repository: string, branch: string): Promise<string> {
+      const res = spawnSync('git', ['-C', repositoryPath(repository), 'rev-parse', '--verify', `refs/heads/${branch}^{commit}`], { encoding: 'utf8' });
+      if (res.status !== 0) throw new NotFoundError(`branch ${branch} does not exist in ${repository}`);
+      return res.stdout.trim();
+    },
+  };
+}

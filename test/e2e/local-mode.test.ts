@@ -1,0 +1,108 @@
+/**
+ * The local mode end to end: real processes, real HTTP, real emulators. A
+ * pipeline runs from commit to blue-green release; the weighted proxy is
+ * checked before, during and after the shift; a release whose health check
+ * fails ends rolled back with the old version still answering; a signed
+ * GitHub webhook starts a run.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { followRun, SAMPLE, startLocalMode, type LocalMode } from '../../shared/local/dev.ts';
+
+let mode: LocalMode;
+let dataDir: string;
+const lines: string[] = [];
+
+async function version(url: string): Promise<string> {
+  const res = await fetch(url);
+  return ((await res.json()) as { version: string }).version;
+}
+
+async function runOnMain(): Promise<{ runId: string; status: string; versionsSeen: string[] }> {
+  const { runId } = await mode.api.requestRun(SAMPLE.pipelineId, { branch: 'main' }, { by: 'e2e', requestId: randomUUID() });
+  // Sample the proxy while the run goes on: what answers, in order.
+  const versionsSeen: string[] = [];
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      try { versionsSeen.push(await version(mode.targetUrl)); } catch { versionsSeen.push('unreachable'); }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const run = await followRun(mode.api, runId, () => {});
+  done = true;
+  await sampler;
+  return { runId, status: run.status, versionsSeen };
+}
+
+before(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-e2e-'));
+  mode = await startLocalMode({ dataDir, reset: true, quiet: true, onLog: (l) => lines.push(l) });
+});
+
+after(async () => {
+  await mode?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('the first run takes the sample service from commit to a live release', async () => {
+  const { status } = await runOnMain();
+  assert.equal(status, 'succeeded', lines.slice(-30).join('\n'));
+  assert.equal(await version(mode.targetUrl), '1.0.0');
+  const d = mode.target.describe();
+  assert.equal(d.weights.blue + d.weights.green, 100);
+});
+
+test('a new commit is released blue-green: the old version answers before the shift, the new one after', async () => {
+  const live = mode.target.describe();
+  const liveColour = live.weights.blue === 100 ? 'blue' : 'green';
+  mode.commit({ VERSION: '1.1.0\n' }, 'hello 1.1.0');
+  const { status, versionsSeen } = await runOnMain();
+  assert.equal(status, 'succeeded', lines.slice(-30).join('\n'));
+  assert.equal(versionsSeen[0], '1.0.0', 'the old version answers while the new one is built and verified');
+  assert.ok(versionsSeen.includes('1.1.0'), 'the new version takes traffic');
+  assert.ok(!versionsSeen.includes('unreachable'), 'no request failed during the shift');
+  // Once the new version answered alone, the old one never came back.
+  const lastOld = versionsSeen.lastIndexOf('1.0.0');
+  const firstNew = versionsSeen.indexOf('1.1.0');
+  assert.ok(lastOld < versionsSeen.length - 1 && firstNew <= lastOld + 1 || lastOld < firstNew, 'traffic moved from old to new');
+  for (let i = 0; i < 20; i++) assert.equal(await version(mode.targetUrl), '1.1.0');
+  const now = mode.target.describe();
+  assert.equal(now.weights[liveColour], 0, 'traffic left the previously live colour');
+  assert.ok(lines.some((l) => /blue 90% \/ green 10%|blue 10% \/ green 90%/.test(l)), 'the first traffic step was 10%');
+});
+
+test('a release whose health check fails is rolled back and the old version keeps answering', async () => {
+  mode.commit({ VERSION: '1.2.0-unhealthy\n' }, 'hello 1.2.0, broken');
+  const { runId, status, versionsSeen } = await runOnMain();
+  assert.equal(status, 'failed');
+  const run = await mode.api.getRun(runId);
+  assert.equal(run.jobs.deploy.status, 'failed');
+  assert.equal(run.jobs.deploy.outputs?.releaseOutcome, 'rolled_back', run.jobs.deploy.reason);
+  assert.ok(versionsSeen.every((v) => v === '1.1.0'), `only the old version answered: ${[...new Set(versionsSeen)].join(', ')}`);
+  for (let i = 0; i < 10; i++) assert.equal(await version(mode.targetUrl), '1.1.0');
+});
+
+test('a signed GitHub push webhook starts a run; a wrong signature starts nothing', async () => {
+  const sha = mode.commit({ VERSION: '1.3.0\n' }, 'hello 1.3.0');
+  const body = JSON.stringify({ ref: 'refs/heads/main', after: sha, repository: { full_name: SAMPLE.repository }, head_commit: { id: sha, message: 'hello 1.3.0' }, commits: [{ modified: ['VERSION'] }] });
+  const sign = (secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  const post = (signature: string) => fetch(`${mode.apiUrl}/webhooks/github`, {
+    method: 'POST', body,
+    headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature },
+  });
+  const bad = await post(sign('not-the-secret'));
+  assert.equal(bad.status, 401);
+  const res = await post(sign(mode.webhookSecret));
+  assert.equal(res.status, 202);
+  const out = (await res.json()) as { runs: Array<{ pipeline: string; runId: string }> };
+  assert.equal(out.runs.length, 1);
+  const run = await followRun(mode.api, out.runs[0].runId, () => {});
+  assert.equal(run.status, 'succeeded');
+  assert.equal(run.trigger.commit, sha);
+  assert.equal(await version(mode.targetUrl), '1.3.0');
+});
