@@ -18,7 +18,7 @@ import { createSecretsManagerClient, SecretsManagerSecretSource } from '../share
 import { readEnv } from '../shared/config.ts';
 import { ApiService } from '../shared/engine/api-service.ts';
 import { getTarget, rollbackTarget } from '../shared/engine/releaser.ts';
-import { resolveBranch } from '../shared/git/contents.ts';
+import { gitBaseUrlsFromEnv, resolveBranch } from '../shared/git/contents.ts';
 import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';
 
@@ -27,12 +27,13 @@ const env = readEnv(['tableName', 'engineQueueUrl', 'buildLogGroup', 'artifactBu
 const aws = awsConfigFromEnv();
 const documents = createDocumentClient(aws);
 const secrets = new SecretsManagerSecretSource(createSecretsManagerClient(aws));
+const gitHosts = { secrets, baseUrls: gitBaseUrlsFromEnv() };
 
 const api = new ApiService({
   pipelines: new DynamoPipelineStore(documents, env.tableName),
   runs: new DynamoRunStore(documents, env.tableName),
   queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
-  git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, { secrets }) },
+  git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, gitHosts) },
   logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
   artifacts: new S3ArtifactStore(createS3Client(aws), env.artifactBucket),
   targets: { get: getTarget, rollback: rollbackTarget },

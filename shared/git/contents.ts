@@ -36,6 +36,29 @@ export const DEFAULT_BASE_URLS: Record<Provider, string> = {
   bitbucket: 'https://api.bitbucket.org',
 };
 
+/** Optional: API roots for self-hosted git hosts, as JSON, e.g. `{"github":"https://ghe.example.com/api/v3"}`. */
+export const GIT_API_URLS_ENV = 'SLIPWAY_GIT_API_URLS';
+
+/** Reads SLIPWAY_GIT_API_URLS (absent = the public hosts); a malformed value fails at load, naming the variable. */
+export function gitBaseUrlsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<Provider, string>> {
+  const raw = env[GIT_API_URLS_ENV];
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`${GIT_API_URLS_ENV} must be a JSON object like {"github":"https://ghe.example.com/api/v3"}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${GIT_API_URLS_ENV} must be a JSON object of provider -> URL`);
+  const out: Partial<Record<Provider, string>> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (!(k in DEFAULT_BASE_URLS)) throw new Error(`${GIT_API_URLS_ENV}: unknown provider "${k}" (github, gitlab, bitbucket)`);
+    if (typeof v !== 'string' || !/^https?:\/\//.test(v)) throw new Error(`${GIT_API_URLS_ENV}: ${k} must be an http(s) URL`);
+    out[k as Provider] = v;
+  }
+  return out;
+}
+
 export interface GitHostOptions {
   secrets: SecretSource;
   /** API roots per provider (GitHub Enterprise: `https://ghe.example.com/api/v3`; self-managed GitLab: its root URL). */

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GitHostAccessError, loadRepositoryDefinition, readFileAtCommit, resolveBranch, type GitHostOptions } from '../../shared/git/contents.ts';
+import { GitHostAccessError, gitBaseUrlsFromEnv, loadRepositoryDefinition, readFileAtCommit, resolveBranch, type GitHostOptions } from '../../shared/git/contents.ts';
 import { NotFoundError, RetryableError, ValidationError } from '../../shared/errors.ts';
 
 const SHA = 'c'.repeat(40);
@@ -170,5 +170,13 @@ describe('resolving a branch', () => {
   test('an unknown branch is NotFoundError', async () => {
     reply = () => ({ status: 404 });
     await assert.rejects(resolveBranch('bitbucket', 'acme/shop', 'gone', 'tok', opts()), NotFoundError);
+  });
+});
+
+describe('self-hosted git hosts', () => {
+  test('API roots come from SLIPWAY_GIT_API_URLS, and a malformed value names the variable', () => {
+    assert.deepEqual(gitBaseUrlsFromEnv({}), {});
+    assert.deepEqual(gitBaseUrlsFromEnv({ SLIPWAY_GIT_API_URLS: '{"github":"https://ghe.example.com/api/v3"}' }), { github: 'https://ghe.example.com/api/v3' });
+    for (const bad of ['nope', '[]', '{"svn":"https://x"}', '{"gitlab":"ftp://x"}']) assert.throws(() => gitBaseUrlsFromEnv({ SLIPWAY_GIT_API_URLS: bad }), /SLIPWAY_GIT_API_URLS/);
   });
 });
