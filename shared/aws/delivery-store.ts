@@ -4,7 +4,7 @@
  * DynamoDB Local never does), so the condition also accepts a record whose
  * `expiresAt` has passed instead of trusting that it is gone.
  */
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 import type { DeliveryStore } from '../ports.ts';
@@ -42,6 +42,15 @@ export class DynamoDeliveryStore implements DeliveryStore {
     } catch (err) {
       if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
       throw toDomainError(err, `delivery ${deliveryId} could not be recorded`);
+    }
+  }
+
+  /** Forgets a claim whose run could not be enqueued, so the provider's redelivery starts it. */
+  async release(provider: Provider, deliveryId: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: keys.delivery(provider, deliveryId) }));
+    } catch (err) {
+      throw toDomainError(err, `delivery ${deliveryId} could not be released`);
     }
   }
 }

@@ -53,3 +53,11 @@ test('a claim without a usable id or TTL is refused', async () => {
   await assert.rejects(store.claim('github', '', 60), ValidationError);
   await assert.rejects(store.claim('github', 'x', 0), ValidationError);
 });
+
+test('a released claim can be claimed again, so a redelivery after a failed enqueue starts the run', async () => {
+  const id = uniqueName('released');
+  assert.equal(await store.claim('github', id, 3600), true);
+  await store.release('github', id);
+  assert.equal(await store.claim('github', id, 3600), true);
+  assert.equal(await store.claim('github', id, 3600), false);
+});
