@@ -115,7 +115,7 @@ export async function readFileAtCommit(
   const bytes = Buffer.from(await res.arrayBuffer());
   if (bytes.length > MAX_DEFINITION_BYTES) throw new ValidationError(`${what} is ${bytes.length} bytes; the limit is ${MAX_DEFINITION_BYTES}`);
   const type = res.headers.get('content-type') ?? '';
-  if (provider === 'github' && type.includes('json') && !/\.json$/i.test(file)) {
+  if (provider === 'github' && type.includes('json') && !type.includes('raw')) {
     // Without the raw media type (or through a proxy that drops it) GitHub answers with the base64 JSON form.
     return decodeGithubContents(bytes.toString('utf8'), what);
   }

@@ -133,6 +133,12 @@ describe('a definition kept in the repository', () => {
     assert.equal(spec.jobs.build.kind, 'build');
   });
 
+  test('a JSON definition read raw from GitHub is parsed as it is', async () => {
+    reply = () => ({ type: 'application/vnd.github.raw+json', body: JSON.stringify({ name: 'shop', jobs: { build: { template: 'go' } } }) });
+    const spec = await loadRepositoryDefinition('github', 'acme/shop', 'ci/slipway.json', SHA, 'tok', opts());
+    assert.equal(spec.jobs.build.template, 'go');
+  });
+
   test('an invalid file throws a ValidationError listing every problem', async () => {
     reply = () => ({ body: 'name: shop\nconcurrency: sometimes\njobs:\n  build:\n    kind: compile\n  deploy:\n    needs: [ghost]\n' });
     await assert.rejects(loadRepositoryDefinition('github', 'acme/shop', '.slipway.yml', SHA, 'tok', opts()), (err: unknown) => {
