@@ -153,7 +153,8 @@ export function apiRoutes(api: ApiService): Record<string, RouteHandler> {
     },
     'POST /targets/{name}/rollback': async (req) => {
       const { name } = ids(z.object({ name: targetName }), req);
-      return json(202, await api.rollbackTarget(name, caller(req)));
+      // The releaser moves the traffic back before it answers: the view it returns is the outcome.
+      return json(200, await api.rollbackTarget(name, caller(req)));
     },
   };
 }
