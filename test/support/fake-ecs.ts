@@ -374,14 +374,14 @@ export async function harness(opts: { target?: Partial<TargetConfig>; circuitBre
    * before each delivery (to flip alarms or kill tasks at a chosen moment).
    * Stops when the queue is empty or after `max` deliveries.
    */
-  async function drive(o: { max?: number; before?: (m: ReleaseMessage, n: number) => void | boolean; until?: number } = {}) {
+  async function drive(o: { max?: number; before?: (m: ReleaseMessage, n: number) => void | boolean | Promise<void | boolean>; until?: number } = {}) {
     let n = 0;
     for (;;) {
       if (n >= (o.max ?? 500)) break;
       const next = queue.pending.length > 0 ? [...queue.pending].sort((a, b) => a.due - b.due || a.seq - b.seq)[0] : undefined;
       if (!next || (o.until !== undefined && next.due > o.until)) break;
       // `before` may stop the drive; the message then stays queued for the next drive.
-      if (o.before?.(next.message, n) === false) break;
+      if ((await o.before?.(next.message, n)) === false) break;
       queue.take();
       aws.now = Math.max(aws.now, next.due);
       await releaser.handle(next.message);

@@ -136,3 +136,43 @@ test('for any steps and any failure point: weights add up to 100, and the releas
     { numRuns: 300 },
   );
 });
+
+test('standard releases: whatever fails and whenever a cancel comes, the service ends on the new image only if the release succeeded', async () => {
+  const { harness, startMessage, deploySpec } = await import('../support/fake-ecs.ts');
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        behaviour: fc.constantFrom('healthy', 'unhealthy', 'crash'),
+        circuitBreaker: fc.constantFrom({ enable: false, rollback: false }, { enable: true, rollback: false }, { enable: true, rollback: true }),
+        cancelAt: fc.option(fc.nat({ max: 12 }), { nil: undefined }),
+      }),
+      async ({ behaviour, circuitBreaker, cancelAt }) => {
+        const h = await harness({ circuitBreaker });
+        h.aws.behaviours.set('web:2', behaviour as 'healthy' | 'unhealthy' | 'crash');
+        await h.releaser.handle(startMessage({ deploy: deploySpec({ strategy: 'standard' }) }));
+        let cancelled = false;
+        await h.drive({
+          before: async (_m, n) => {
+            if (n === cancelAt && h.events.finished().length === 0) {
+              cancelled = true;
+              await h.releaser.handle({ type: 'CancelRelease', runId: '01RUN', job: 'deploy', target: 'web' });
+            }
+          },
+        });
+        const finished = h.events.finished();
+        assert.equal(finished.length, 1);
+        const image = h.aws.imageOf('web-blue');
+        if (finished[0].outcome === 'succeeded') {
+          assert.equal(behaviour, 'healthy');
+          assert.equal(image, 'web:2');
+        } else {
+          assert.ok(behaviour !== 'healthy' || cancelled, `${finished[0].outcome}: ${finished[0].reason}`);
+          assert.equal(finished[0].outcome, 'rolled_back');
+          assert.equal(image, 'web:1');
+        }
+        assert.equal((await h.releaser.getTarget('web')).current, undefined);
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
