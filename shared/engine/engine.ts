@@ -49,20 +49,22 @@ export interface HandledMessage {
 /** Handles one engine message; throws to have it redelivered. */
 export async function handleEngineMessage(deps: EngineDeps, message: EngineMessage): Promise<HandledMessage> {
   if (message.type === 'RunRequest') return handleRunRequest(deps, message);
-  try {
-    return await apply(deps, message);
-  } catch (err) {
-    // Events outlive their runs (a late build event after the run's TTL): nothing is left to change.
-    if (err instanceof NotFoundError) {
-      deps.logger?.warn('event for a run that does not exist; ignored', { runId: message.runId, eventId: message.id, type: message.type });
-      return { runId: message.runId, applied: false, effects: 0 };
-    }
-    throw err;
-  }
+  return apply(deps, message);
 }
 
 async function apply(deps: EngineDeps, event: EngineEvent): Promise<HandledMessage> {
-  const result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}) }, event);
+  let result;
+  try {
+    result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}) }, event);
+  } catch (err) {
+    // Events outlive their runs (a late build event after the run's TTL): nothing is left to change.
+    // Only the run's absence is ignored; a NotFoundError from an effect below is a real failure.
+    if (err instanceof NotFoundError && event.type !== 'RunRequested') {
+      deps.logger?.warn('event for a run that does not exist; ignored', { runId: event.runId, eventId: event.id, type: event.type });
+      return { runId: event.runId, applied: false, effects: 0 };
+    }
+    throw err;
+  }
   await performEffects(deps, result.state, result.effects);
   return { runId: event.runId, applied: result.applied, effects: result.effects.length };
 }

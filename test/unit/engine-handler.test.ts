@@ -4,7 +4,7 @@ import { decide } from '../../shared/domain/decide.ts';
 import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run.ts';
 import { RecordingNotifier } from '../../shared/engine/effects.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/engine/engine.ts';
-import { RetryableError } from '../../shared/errors.ts';
+import { NotFoundError, RetryableError } from '../../shared/errors.ts';
 import type { EngineMessage, RunRequest } from '../../shared/messages.ts';
 import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
 import { fourJobPipeline, jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
@@ -215,4 +215,18 @@ test('an event for a run that no longer exists is ignored', async () => {
   const env = setup();
   const event: EngineEvent = { type: 'BuildStateChanged', id: 'build:b:SUCCEEDED', runId: 'gone', at: '2026-11-27T01:00:00.000Z', job: 'a', attempt: 1, buildId: 'b', state: 'SUCCEEDED' };
   assert.deepEqual(await handleEngineMessage(env.deps, event), { runId: 'gone', applied: false, effects: 0 });
+});
+
+test('a pipeline version that cannot be read while starting a build fails the message instead of being ignored', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a')]));
+  const get = env.pipelines.get.bind(env.pipelines);
+  let calls = 0;
+  env.pipelines.get = async (id, version) => {
+    if (++calls === 2) throw new NotFoundError('pipeline web version 1 not found');
+    return get(id, version);
+  };
+  await assert.rejects(handleEngineMessage(env.deps, runRequest('R1')), NotFoundError);
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1']);
 });
