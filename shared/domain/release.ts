@@ -615,14 +615,20 @@ function rollBack(s: TargetState, r: Release, why: string, now: string): Release
   const traffic: ReleaseEffect[] = [];
   if (s.weights[r.fromColour] !== 100) traffic.push(modifyRule(s, weightsFor(r.fromColour, 100)));
   const cleanup: ReleaseEffect[] = r.taskDefinition ? [{ type: 'UpdateService', cluster: s.cluster, service: s.services[r.toColour], desiredCount: 0 }] : [];
-  return finish(s, r, 'rolled_back', `${why}; 100% back on ${r.fromColour}`, now, traffic, cleanup);
+  return finish(s, r, 'rolled_back', `${why}; 100% back on ${r.fromColour}${timeline(r)}`, now, traffic, cleanup);
+}
+
+/** The traffic steps taken so far with their times, for the run's view of the release. */
+function timeline(r: Release): string {
+  const shifts = r.history.filter((e) => /^\d+% on (blue|green)/.test(e.detail)).map((e) => `${e.detail.split(' ')[0]} at ${e.at}`);
+  return shifts.length > 0 ? ` (${shifts.join(', ')})` : '';
 }
 
 function succeed(s: TargetState, r: Release, now: string): ReleaseDecision {
   const cleanup: ReleaseEffect[] = [];
   s.liveColour = r.toColour;
   const windowSeconds = Math.max(0, (r.deploy.rollbackWindowMinutes ?? 0) * 60);
-  const reason = `released ${r.image} to ${r.toColour}: ${r.deploy.steps.join('% → ')}%, baked ${r.deploy.bakeSeconds}s`;
+  const reason = `released ${r.image} to ${r.toColour}, baked ${r.deploy.bakeSeconds}s${timeline(r)}`;
   if (windowSeconds > 0) {
     s.retiring = { colour: r.fromColour, releaseId: r.id, until: addSeconds(now, windowSeconds), step: 1 };
     cleanup.push({ type: 'ScheduleStep', target: s.name, releaseId: r.id, step: 1, delaySeconds: clampDelay(windowSeconds) });

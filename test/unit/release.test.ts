@@ -40,6 +40,10 @@ describe('blue-green release', () => {
     const finished = h.events.finished();
     assert.equal(finished.length, 1);
     assert.equal(finished[0].outcome, 'succeeded');
+    assert.equal(
+      finished[0].reason,
+      'released web:2 to green, baked 120s (10% at 2026-01-01T00:00:30.000Z, 50% at 2026-01-01T00:01:30.000Z, 100% at 2026-01-01T00:02:30.000Z)',
+    );
     assert.equal(h.events.events[0].type, 'ReleaseStarted');
     const view = await h.releaser.getTarget('web');
     assert.equal(view.liveColour, 'green');
