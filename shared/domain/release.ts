@@ -418,7 +418,8 @@ function observeSpec(s: TargetState, r: Release): ObserveSpec {
   const alarms = r.deploy.alarms ?? [];
   switch (r.phase) {
     case 'deploying':
-      return { cluster: s.cluster, service: s.services[r.toColour], targetGroupArn: s.targetGroups[r.toColour] };
+      // Alarms too: one already in ALARM stops the release before any user reaches the new colour.
+      return { cluster: s.cluster, service: s.services[r.toColour], targetGroupArn: s.targetGroups[r.toColour], ...(alarms.length > 0 ? { alarms } : {}) };
     case 'shifting':
     case 'baking':
       return { targetGroupArn: s.targetGroups[r.toColour], ...(alarms.length > 0 ? { alarms } : {}) };
@@ -487,6 +488,8 @@ function onObserved(s: TargetState, r: Release, o: Observation, now: string): Re
       if (svc && (svc.rolloutState === 'FAILED' || (r.taskDefinition && svc.failedTaskDefinitions.includes(r.taskDefinition)) || (svc.taskDefinition && svc.taskDefinition !== r.taskDefinition))) {
         return rollBack(s, r, `the deployment of ${r.taskDefinition} to ${s.services[r.toColour]} failed${svc.rolloutStateReason ? `: ${svc.rolloutStateReason}` : ''}`, now);
       }
+      const preAlarm = alarmProblem(o.alarms);
+      if (preAlarm) return rollBack(s, r, `${preAlarm} before any traffic moved`, now);
       const steady = !!svc && svc.deployments === 1 && svc.rolloutState === 'COMPLETED' && svc.running === svc.desired && svc.running >= s.desiredCount;
       if (steady && allHealthy(s, o.targets)) {
         note(r, now, `${s.services[r.toColour]} steady, ${describeTargets(o.targets)}`);

@@ -26,7 +26,7 @@ describe('blue-green release', () => {
       'UpdateService web-green td=web:2 desired=2',
       'ModifyRule test blue=0 green=100',
       // polls every 15 s; green settles after 30 s
-      ...polls(2, ['DescribeServices', 'DescribeTargetHealth']),
+      ...polls(2, ['DescribeServices', 'DescribeTargetHealth', 'DescribeAlarms']),
       'ModifyRule prod blue=90 green=10',
       ...polls(4, SHIFT_POLL),
       'ModifyRule prod blue=50 green=50',
@@ -99,6 +99,16 @@ describe('blue-green release', () => {
     const [f] = h.events.finished();
     assert.equal(f.outcome, 'rolled_back');
     assert.match(f.reason!, /alarm web-5xx in ALARM with 10% of the traffic on green; 100% back on blue/);
+  });
+
+  test('an alarm already in ALARM stops the release before any traffic moves', async () => {
+    const h = await harness();
+    h.aws.alarms.set('web-5xx', 'ALARM');
+    await h.releaser.handle(startMessage());
+    await h.drive();
+    assert.match(h.events.finished()[0].reason!, /alarm web-5xx in ALARM before any traffic moved/);
+    assert.ok(!h.aws.callLines().some((l) => l.startsWith('ModifyRule prod')));
+    assert.equal(h.aws.desiredOf('web-green'), 0);
   });
 
   test('an alarm during the bake rolls back too', async () => {
