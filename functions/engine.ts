@@ -23,6 +23,8 @@ import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
+import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
+import { gitBaseUrlsFromEnv, loadRepositoryDefinition } from '../shared/git/contents.ts';
 import { ENV, readEnv } from '../shared/config.ts';
 import { decide } from '../shared/domain/decide.ts';
 import { RecordingNotifier } from '../shared/engine/effects.ts';
@@ -33,6 +35,7 @@ const aws = awsConfigFromEnv();
 const logger = new Logger({ serviceName: 'slipway-engine' });
 const ddb = createDocumentClient(aws);
 const sqs = createSqsClient(aws);
+const git = { secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)), baseUrls: gitBaseUrlsFromEnv() };
 const retentionDays = Number(process.env[ENV.runRetentionDays] ?? '') || undefined;
 
 const deps: EngineDeps = {
@@ -45,6 +48,12 @@ const deps: EngineDeps = {
     artifactBucket: env.artifactBucket,
     ecrRegistry: process.env[ENV.ecrRegistry] || undefined,
   }),
+  // A definition kept in the repository is read at the run's commit (cached per warm instance).
+  resolveDefinition: (record, trigger) => {
+    const source = record.definitionSource;
+    const path = source.kind === 'repository' ? source.path : '.slipway.yml';
+    return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, git);
+  },
   // Notifications arrive with issue 7; until then they are logged.
   notifier: new RecordingNotifier(logger),
   decide,

@@ -19,7 +19,7 @@
  */
 import { nextQueued } from '../domain/concurrency.ts';
 import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
-import type { BuildStateChanged, Effect, JobStarted, NotifyKind, ReleaseFinished, RunDequeued, RunState } from '../domain/run.ts';
+import type { BuildStateChanged, Effect, JobStarted, NotifyKind, ReleaseFinished, RunDequeued, RunState, Trigger } from '../domain/run.ts';
 import { ValidationError } from '../errors.ts';
 import type { StartReleaseMessage } from '../messages.ts';
 import type { BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
@@ -57,6 +57,13 @@ export interface EffectDeps {
   releases: ReleaseQueue;
   builds: BuildRunner;
   notifier: Notifier;
+  /**
+   * The definition a run uses when its pipeline keeps it in the repository
+   * (`definitionSource.kind === 'repository'`): read at the run's commit and
+   * validated; throws ValidationError with the problems. Without it, such
+   * pipelines run their registered definition.
+   */
+  resolveDefinition?: (record: PipelineRecord, trigger: Trigger) => Promise<PipelineSpec>;
   /** ISO-8601 now, for the `at` of events the effects emit. @default the system clock */
   now?: () => string;
   logger?: Pick<Console, 'info' | 'warn'>;
@@ -221,28 +228,37 @@ function notification(state: RunState, kind: Notification['kind'], job?: string)
   };
 }
 
-// A pipeline version never changes once written, so a warm Lambda keeps the few
-// it has read (per store, so tests with their own stores never share entries).
-const caches = new WeakMap<object, Map<string, Promise<PipelineRecord>>>();
-const VERSION_CACHE_LIMIT = 50;
+/**
+ * The definition a run was planned with: its pinned pipeline version, or for a
+ * definition kept in the repository, that file at the run's commit.
+ */
+export async function runDefinition(deps: Pick<EffectDeps, 'resolveDefinition'>, record: PipelineRecord, trigger: Trigger): Promise<PipelineSpec> {
+  return record.definitionSource.kind === 'repository' && deps.resolveDefinition ? deps.resolveDefinition(record, trigger) : record.spec;
+}
 
-/** Loads the run's pinned pipeline version at most once per call, and only if an effect needs it. */
+// A pipeline version never changes once written, nor does a file at a commit, so
+// a warm Lambda keeps the few definitions it has read (per store, so tests with
+// their own stores never share entries).
+const caches = new WeakMap<object, Map<string, Promise<PipelineSpec>>>();
+const DEFINITION_CACHE_LIMIT = 50;
+
+/** Loads the run's definition at most once per call, and only if an effect needs it. */
 function lazyPipeline(deps: EffectDeps, state: RunState): () => Promise<PipelineSpec> {
   let loaded: Promise<PipelineSpec> | undefined;
   return () => {
-    loaded ??= (async () => {
-      let versions = caches.get(deps.pipelines);
-      if (versions === undefined) caches.set(deps.pipelines, (versions = new Map()));
-      const key = `${state.pipelineId}#${state.pipelineVersion}`;
-      let record = versions.get(key);
-      if (record === undefined) {
-        record = deps.pipelines.get(state.pipelineId, state.pipelineVersion);
-        const cache = versions;
-        record.catch(() => cache.delete(key));
-        if (versions.size >= VERSION_CACHE_LIMIT) versions.delete(versions.keys().next().value!);
-        versions.set(key, record);
+    loaded ??= (() => {
+      let definitions = caches.get(deps.pipelines);
+      if (definitions === undefined) caches.set(deps.pipelines, (definitions = new Map()));
+      const key = `${state.pipelineId}#${state.pipelineVersion}#${state.trigger.commit}`;
+      let spec = definitions.get(key);
+      if (spec === undefined) {
+        spec = deps.pipelines.get(state.pipelineId, state.pipelineVersion).then((record) => runDefinition(deps, record, state.trigger));
+        const cache = definitions;
+        spec.catch(() => cache.delete(key));
+        if (definitions.size >= DEFINITION_CACHE_LIMIT) definitions.delete(definitions.keys().next().value!);
+        definitions.set(key, spec);
       }
-      return (await record).spec;
+      return spec;
     })();
     return loaded;
   };

@@ -18,23 +18,16 @@ import { admit } from '../domain/concurrency.ts';
 import { planRun, type RunPlan } from '../domain/plan.ts';
 import type { PipelineSpec } from '../domain/pipeline.ts';
 import type { Decision, EngineEvent, RunFailedToPlan, RunRequested, RunState, RunSuperseded } from '../domain/run.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import type { EngineMessage, RunRequest } from '../messages.ts';
 import type { PipelineRecord, PipelineStore, RunStore } from '../ports.ts';
 import { applyEvent } from './apply-event.ts';
-import { performEffects, type EffectDeps } from './effects.ts';
+import { performEffects, runDefinition, type EffectDeps } from './effects.ts';
 
 export interface EngineDeps extends EffectDeps {
   runs: RunStore;
   pipelines: PipelineStore;
   decide: (state: RunState | undefined, event: EngineEvent) => Decision;
-  /**
-   * The definition a run uses when the pipeline keeps it in the repository
-   * (`definitionSource.kind === 'repository'`): read at the run's commit and
-   * validated. Throws ValidationError with the problems. Without it, such
-   * pipelines run the registered definition.
-   */
-  resolveDefinition?: (record: PipelineRecord, request: RunRequest) => Promise<PipelineSpec>;
   /** Conflict retries of one event before the message is redelivered. @default applyEvent's */
   maxApplyAttempts?: number;
 }
@@ -114,10 +107,10 @@ type Loaded = { ok: true; record: PipelineRecord; spec: PipelineSpec; planned: R
 async function loadPlan(deps: EngineDeps, request: RunRequest): Promise<Loaded> {
   try {
     const record = await deps.pipelines.get(request.pipelineId, request.pipelineVersion);
-    const spec = record.definitionSource.kind === 'repository' && deps.resolveDefinition ? await deps.resolveDefinition(record, request) : record.spec;
+    const spec = await runDefinition(deps, record, request.trigger);
     return { ok: true, record, spec, planned: planRun(spec, request.trigger) };
   } catch (err) {
-    if (err instanceof NotFoundError || err instanceof ValidationError || isPlanError(err)) return { ok: false, reason: err.message };
+    if (isRunsProblem(err)) return { ok: false, reason: err.message };
     throw err;
   }
 }
@@ -181,8 +174,14 @@ async function findRun(runs: RunStore, runId: string): Promise<RunState | undefi
   }
 }
 
-/** planRun throws a plain Error for a deploy job without a target. */
-function isPlanError(err: unknown): err is Error {
+/**
+ * Errors that are the run's to show, not the message's to retry: no such
+ * pipeline or file, an invalid definition, a git host refusing the token (every
+ * 4xx SlipwayError), and planRun's plain Error for a deploy job without a target.
+ */
+function isRunsProblem(err: unknown): err is Error {
+  if (err instanceof RetryableError) return false;
+  if (err instanceof SlipwayError) return err.status >= 400 && err.status < 500;
   return err instanceof Error && err.message.startsWith('planRun:');
 }
 

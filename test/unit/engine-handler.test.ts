@@ -196,6 +196,24 @@ test('a run request for an unknown pipeline leaves a failed run that says why', 
   assert.equal((await env.runs.get('R1')).status, 'failed');
 });
 
+test('a definition kept in the repository is read at the run\'s commit, for planning and for every build', async () => {
+  const env = setup();
+  const record = env.pipelines.register('web', pipelineSpec([jobSpec('registered')]));
+  record.definitionSource = { kind: 'repository', path: '.slipway.yml' };
+  env.pipelines.records.set('web', [record]);
+  const reads: string[] = [];
+  env.deps.resolveDefinition = async (_record, trigger) => {
+    reads.push(trigger.commit);
+    return pipelineSpec([jobSpec('from-repo', { commands: ['make'] })]);
+  };
+  await env.events.send([runRequest('R1')]);
+  await drive(env);
+  assert.equal((await env.runs.get('R1')).status, 'succeeded');
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:from-repo:1']);
+  assert.deepEqual(env.builds.builds.get('R1:from-repo:1')!.request.spec.commands, ['make']);
+  assert.ok(reads.every((c) => c === 'sha-R1'));
+});
+
 test('a repository definition that does not validate fails the run with its problems', async () => {
   const env = setup();
   const record = env.pipelines.register('web', fourJobPipeline());
