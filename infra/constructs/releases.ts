@@ -23,9 +23,8 @@ export interface ReleaseScope {
    */
   readonly clusterArns?: string[];
   /**
-   * ALB listener ARNs (production and test listeners) whose rules and default actions the releaser may
-   * change.
-   * @default every application load balancer listener and listener rule in this account and region
+   * ALB listener ARNs (production and test listeners) whose rules the releaser may change.
+   * @default every application load balancer listener rule in this account and region
    */
   readonly listenerArns?: string[];
   /**
@@ -75,23 +74,20 @@ export class Releases extends Construct {
     if (props.clusterArns?.length) serviceStatement.addCondition('ArnEquals', { 'ecs:cluster': props.clusterArns });
     role.addToPrincipalPolicy(serviceStatement);
 
-    // ModifyRule acts on a listener rule, ModifyListener on a listener (the test listener's default
-    // action). With listener ARNs given, their rules are listener-rule/app/<lb>/<lb-id>/<listener-id>/*.
-    const listenerResources = props.listenerArns?.length
-      ? [...props.listenerArns, ...props.listenerArns.map((arn) => `${listenerRulePrefix(arn)}/*`)]
-      : [
-          stack.formatArn({ service: 'elasticloadbalancing', resource: 'listener', resourceName: 'app/*' }),
-          stack.formatArn({ service: 'elasticloadbalancing', resource: 'listener-rule', resourceName: 'app/*' }),
-        ];
+    // Weights live in listener rules (the production rule and the test listener's rule), so
+    // ModifyRule on listener-rule ARNs is all the releaser changes; not ModifyListener. With
+    // listener ARNs given, their rules are listener-rule/app/<lb>/<lb-id>/<listener-id>/*.
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['elasticloadbalancing:ModifyRule', 'elasticloadbalancing:ModifyListener'], resources: listenerResources }),
+      new iam.PolicyStatement({
+        actions: ['elasticloadbalancing:ModifyRule'],
+        resources: props.listenerArns?.length
+          ? props.listenerArns.map((arn) => `${listenerRulePrefix(arn)}/*`)
+          : [stack.formatArn({ service: 'elasticloadbalancing', resource: 'listener-rule', resourceName: 'app/*' })],
+      }),
     );
     // Every elasticloadbalancing:Describe* action has no resource type in IAM; read-only.
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeRules', 'elasticloadbalancing:DescribeListeners'],
-        resources: ['*'],
-      }),
+      new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeRules'], resources: ['*'] }),
     );
 
     role.addToPrincipalPolicy(
@@ -116,11 +112,10 @@ export class Releases extends Construct {
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'ecs:RegisterTaskDefinition/DescribeTaskDefinition and elasticloadbalancing:Describe* have no resource type (Resource "*"); the default service scope is every ECS service tagged slipway:target (condition on the tag), listener/listener-rule app/* and alarm:* stay inside this account and region and are narrowed by the releaseScope props; iam:PassRole is limited to ecs-tasks.amazonaws.com.',
+            'ecs:RegisterTaskDefinition/DescribeTaskDefinition and elasticloadbalancing:Describe* have no resource type (Resource "*"); the default service scope is every ECS service tagged slipway:target (condition on the tag), listener-rule app/* and alarm:* stay inside this account and region and are narrowed by the releaseScope props; iam:PassRole is limited to ecs-tasks.amazonaws.com.',
           appliesTo: [
             'Resource::*',
             'Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*',
-            'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener/app/*',
             'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
             'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
             'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',

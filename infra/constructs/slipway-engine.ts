@@ -51,7 +51,7 @@ export interface SlipwayEngineProps {
   readonly ecrRepositoryPrefix?: string;
   /**
    * ECS services, clusters, listeners and task roles the releaser may act on.
-   * @default services tagged slipway:target, ALB listeners of this account/region, task roles passed only to ECS tasks
+   * @default services tagged slipway:target, ALB listener rules of this account/region, task roles passed only to ECS tasks
    */
   readonly releaseScope?: ReleaseScope;
   /**
@@ -183,7 +183,6 @@ export class SlipwayEngine extends Construct {
                 ? [
                     'Resource::*',
                     'Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*',
-                    'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener/app/*',
                     'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
                     'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
                     'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',

@@ -28,7 +28,6 @@ const STAR_RESOURCE_ALLOW_LIST: Record<string, string> = {
   'ecs:DescribeTaskDefinition': 'no resource type (read-only)',
   'elasticloadbalancing:DescribeTargetHealth': 'every ELBv2 Describe* action has no resource type (read-only)',
   'elasticloadbalancing:DescribeRules': 'every ELBv2 Describe* action has no resource type (read-only)',
-  'elasticloadbalancing:DescribeListeners': 'every ELBv2 Describe* action has no resource type (read-only)',
 };
 
 describe('state table', () => {
