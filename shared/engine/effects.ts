@@ -113,8 +113,9 @@ async function performEffect(deps: EffectDeps, state: RunState, effect: Effect, 
 async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Effect, { type: 'StartBuild' }>, pipeline: () => Promise<PipelineSpec>, now: () => string): Promise<void> {
   let buildId: string;
   try {
-    const spec = jobOf(await pipeline(), effect.job, state);
-    const source = (await pipeline()).source;
+    const definition = await pipeline();
+    const spec = jobOf(definition, effect.job, state);
+    const { source } = definition;
     ({ buildId } = await deps.builds.start({
       runId: effect.runId,
       pipelineId: state.pipelineId,
