@@ -33,3 +33,17 @@ describe('engine configuration from context', () => {
     assert.throws(() => from({ [CONTEXT_KEYS.logRetentionDays]: 31 }), /slipway:logRetentionDays/);
   });
 });
+
+describe('offline synthesis settings', () => {
+  it('cdk.json turns off notices and telemetry and runs the app through tsx', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const cdkJson = JSON.parse(await readFile(new URL('../../cdk.json', import.meta.url), 'utf8'));
+    assert.equal(cdkJson.notices, false);
+    assert.equal(cdkJson['cli-telemetry'], false);
+    assert.equal(cdkJson.app, 'node --import tsx infra/bin/slipway.ts');
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+    assert.match(pkg.scripts.synth, /CDK_DISABLE_CLI_TELEMETRY=1/);
+    assert.match(pkg.scripts.synth, /CDK_DISABLE_VERSION_CHECK=1/);
+    assert.match(pkg.scripts.synth, /--no-notices/);
+  });
+});
