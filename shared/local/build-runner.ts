@@ -52,6 +52,8 @@ interface LocalBuild {
   stopped: boolean;
   exported: Record<string, string>;
   done: Promise<void>;
+  /** Milliseconds spent inside the job's own install steps and commands. */
+  commandMs: number;
 }
 
 function commandExists(command: string): boolean {
@@ -80,7 +82,7 @@ export class LocalBuildRunner implements BuildRunner {
     const seen = this.byToken.get(request.token);
     if (seen) return { buildId: seen.id };
     const id = `local:${randomUUID()}`;
-    const build: LocalBuild = { id, request, stopped: false, exported: {}, done: Promise.resolve() };
+    const build: LocalBuild = { id, request, stopped: false, exported: {}, done: Promise.resolve(), commandMs: 0 };
     this.byToken.set(request.token, build);
     this.byId.set(id, build);
     build.done = this.run(build).catch((e) => this.log(build, `runner error: ${(e as Error).message}`));
@@ -99,6 +101,11 @@ export class LocalBuildRunner implements BuildRunner {
   /** Exported variables of a finished build (imageUri, imageDigest for image jobs). */
   async exportedVariables(buildId: string): Promise<Record<string, string>> {
     return { ...(this.byId.get(buildId)?.exported ?? {}) };
+  }
+
+  /** Time a build spent in its own install steps and commands (benchmark: engine overhead = the rest). */
+  commandMs(buildId: string): number {
+    return this.byId.get(buildId)?.commandMs ?? 0;
   }
 
   /** Resolves when every build started so far has ended (tests, shutdown). */
@@ -172,7 +179,9 @@ export class LocalBuildRunner implements BuildRunner {
         for (const cmd of cmds) {
           if (b.stopped) return await this.finish(b, 'STOPPED');
           this.log(b, `$ ${cmd}`);
+          const t = Date.now();
           const res = await this.sh(b, cmd, ws, env, deadline);
+          b.commandMs += Date.now() - t;
           if (res === 'timeout') return await this.finish(b, 'FAILED', { phase, context: `timed out after ${spec.timeoutMinutes} minutes`, timedOut: true });
           if (b.stopped) return await this.finish(b, 'STOPPED');
           if (res !== 0) return await this.fail(b, phase, `\`${cmd}\` exited with ${res}`);

@@ -1,0 +1,65 @@
+/**
+ * The local mode's figures: time from start to the first release live, cold
+ * (empty data folder: emulators, table, sample repository, first run) and warm
+ * (restart on the kept state, then a run of a new commit); and the engine's own
+ * overhead per run: the run's wall time (from its timestamps) minus the time spent
+ * in job commands (measured by the local build runner) and in the release itself
+ * (the target's release record, which includes its configured intervals and bake).
+ * What is left is Slipway's: queue hops, decide and conditional writes, workspace
+ * checkout, image packaging, release hand-over.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { RunState } from '../shared/domain/run.ts';
+import { followRun, SAMPLE, startLocalMode, type LocalMode } from '../shared/local/dev.ts';
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function overhead(mode: LocalMode, run: RunState): Promise<{ total: number; inCommands: number; inRelease: number; engine: number }> {
+  const total = Date.parse(run.finishedAt!) - Date.parse(run.startedAt ?? run.createdAt);
+  let inCommands = 0;
+  for (const j of Object.values(run.jobs)) if (j.buildId) inCommands += mode.builds.commandMs(j.buildId);
+  const target = (await mode.api.getTarget(SAMPLE.target)) as { last?: { runId: string; startedAt: string; finishedAt?: string } };
+  const rel = target.last?.runId === run.runId && target.last.finishedAt ? Date.parse(target.last.finishedAt) - Date.parse(target.last.startedAt) : 0;
+  return { total, inCommands, inRelease: rel, engine: total - inCommands - rel };
+}
+
+export async function benchLocalMode(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-'));
+  try {
+    console.log('\nLocal mode (sample pipeline test -> image -> deploy, blue-green 10/50/100 with 2 s intervals and 2 s bake):');
+    let t0 = Date.now();
+    let mode = await startLocalMode({ dataDir, reset: true, quiet: true });
+    const readyCold = Date.now() - t0;
+    let { runId } = await mode.api.requestRun(SAMPLE.pipelineId, { branch: 'main' }, { by: 'bench', requestId: randomUUID() });
+    let run = await followRun(mode.api, runId, () => {});
+    const liveCold = Date.now() - t0;
+    if (run.status !== 'succeeded') throw new Error(`cold run ${run.status}: ${run.reason}`);
+    const o1 = await overhead(mode, run);
+    await mode.stop();
+
+    t0 = Date.now();
+    mode = await startLocalMode({ dataDir, quiet: true });
+    const readyWarm = Date.now() - t0;
+    mode.commit({ VERSION: '1.1.0\n' }, 'hello 1.1.0');
+    ({ runId } = await mode.api.requestRun(SAMPLE.pipelineId, { branch: 'main' }, { by: 'bench', requestId: randomUUID() }));
+    run = await followRun(mode.api, runId, () => {});
+    const liveWarm = Date.now() - t0;
+    if (run.status !== 'succeeded') throw new Error(`warm run ${run.status}: ${run.reason}`);
+    const o2 = await overhead(mode, run);
+    await mode.stop();
+
+    console.log(`  cold: engine ready ${secs(readyCold)}, first release live ${secs(liveCold)} after start`);
+    console.log(`  warm: engine ready ${secs(readyWarm)}, next release live ${secs(liveWarm)} after start`);
+    for (const [name, o] of [['first run', o1], ['second run', o2]] as const) {
+      console.log(`  ${name}: ${secs(o.total)} in all = ${secs(o.inCommands)} in job commands + ${secs(o.inRelease)} releasing (incl. 4 x 2 s configured waits) + ${secs(o.engine)} engine overhead`);
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await benchLocalMode();
