@@ -115,6 +115,9 @@ export class Builds extends Construct {
           phases: { build: { commands: ['echo "Slipway starts builds with a generated buildspec; this project default is never meant to run" && exit 1'] } },
         }),
         logging: { cloudWatch: { logGroup: this.logGroup } },
+        // Local caching: the `cache.paths` of a generated buildspec, docker layers and the source
+        // stay on the build host between close builds; free, best effort, no bucket to grant.
+        cache: codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM, codebuild.LocalCacheMode.DOCKER_LAYER, codebuild.LocalCacheMode.SOURCE),
         timeout: props.buildTimeout ?? Duration.hours(1),
         queuedTimeout: Duration.hours(1),
       });

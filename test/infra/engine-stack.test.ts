@@ -154,6 +154,7 @@ describe('builds', () => {
       assert.equal(p.Properties.Environment.PrivilegedMode, false, id);
       assert.equal(p.Properties.Environment.Type, 'LINUX_CONTAINER', id);
       assert.ok(p.Properties.LogsConfig.CloudWatchLogs.GroupName, `${id} logs to the build log group`);
+      assert.deepEqual(p.Properties.Cache, { Type: 'LOCAL', Modes: ['LOCAL_CUSTOM_CACHE', 'LOCAL_DOCKER_LAYER_CACHE', 'LOCAL_SOURCE_CACHE'] }, `${id} caches locally`);
     }
   });
 
