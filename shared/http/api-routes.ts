@@ -20,6 +20,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { parse as parseYamlLoose } from 'yaml';
 import { z } from 'zod';
+import type { RunState } from '../domain/run.ts';
 import { ValidationError } from '../errors.ts';
 import { DEFAULT_REPOSITORY_DEFINITION_PATH, type ApiService, type Registration } from '../engine/api-service.ts';
 import { bodyText, callerIdentity, jsonBody, mediaType, validate, zodProblems } from './request.ts';
@@ -117,7 +118,8 @@ export function apiRoutes(api: ApiService): Record<string, RouteHandler> {
     },
     'GET /runs/{id}': async (req) => {
       const { id } = ids(z.object({ id: runId }), req);
-      const { appliedEventIds: _internal, ...run } = await api.getRun(id);
+      // Bookkeeping for idempotency (applied event ids, the effect outbox) is not part of the run's story.
+      const { appliedEventIds: _ids, outbox: _outbox, ...run } = (await api.getRun(id)) as RunState & { outbox?: unknown };
       return json(200, run);
     },
     'POST /runs/{id}/cancel': async (req) => {
