@@ -8,7 +8,7 @@
  * - release-steps (standard queue, DelaySeconds for polling): `ReleaseMessage`.
  */
 import { createHash } from 'node:crypto';
-import type { DeploySpec } from './domain/pipeline.ts';
+import type { ReleaseRequest } from './domain/release.ts';
 import type { EngineEvent, Trigger } from './domain/run.ts';
 
 /**
@@ -42,21 +42,13 @@ export function dedupeId(eventId: string): string {
   return /^[\x21-\x7e]{1,128}$/.test(eventId) ? eventId : createHash('sha256').update(eventId).digest('hex');
 }
 
-/** Sent by the engine when a deploy job starts; the releaser owns everything after it. */
-export interface StartReleaseMessage {
+/**
+ * Sent by the engine when a deploy job starts; the releaser owns everything after it.
+ * The fields are the domain's `ReleaseRequest`: token = `attemptToken(runId, job, attempt)`,
+ * image = the image job's output (pinned by digest), supersededBy = drop it with that reason.
+ */
+export interface StartReleaseMessage extends ReleaseRequest {
   type: 'StartRelease';
-  runId: string;
-  pipelineId: string;
-  job: string;
-  attempt: number;
-  /** Deterministic: `attemptToken(runId, job, attempt)`. */
-  token: string;
-  target: string;
-  /** Image to release (URI with digest or tag), taken from the image job's outputs. */
-  image: string;
-  deploy: DeploySpec;
-  /** The run was superseded while this release waited for the target: drop it with a reason. */
-  supersededBy?: string;
 }
 
 /** A poll/step of a release in progress; the target record is the lock and holds the saved step. */

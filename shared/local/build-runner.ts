@@ -119,7 +119,8 @@ export class LocalBuildRunner implements BuildRunner {
     this.opts.onLog?.(b.id, line);
   }
 
-  private async emit(b: LocalBuild, status: string, extra: { phase?: string; context?: string } = {}): Promise<void> {
+  /** Reports a state change as CodeBuild's EventBridge event would; `phaseStatus` tells a timeout from a failure. */
+  private async emit(b: LocalBuild, status: string, extra: { phase?: string; phaseStatus?: string; context?: string } = {}): Promise<void> {
     const r = b.request;
     const vars: Record<string, string> = {
       [BUILD_ENV.runId]: r.runId, [BUILD_ENV.pipelineId]: r.pipelineId, [BUILD_ENV.job]: r.job, [BUILD_ENV.jobKind]: r.spec.kind,
@@ -138,7 +139,7 @@ export class LocalBuildRunner implements BuildRunner {
         'additional-information': {
           environment: { 'environment-variables': Object.entries(vars).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })) },
           ...(done ? { 'exported-environment-variables': Object.entries(b.exported).map(([name, value]) => ({ name, value })) } : {}),
-          ...(extra.phase ? { phases: [{ 'phase-type': extra.phase, 'phase-status': status === 'FAILED' ? 'FAILED' : status, 'phase-context': extra.context ? [extra.context] : [] }] } : {}),
+          ...(extra.phase ? { phases: [{ 'phase-type': extra.phase, 'phase-status': extra.phaseStatus ?? status, 'phase-context': extra.context ? [extra.context] : [] }] } : {}),
         },
       },
     });
@@ -207,22 +208,7 @@ export class LocalBuildRunner implements BuildRunner {
 
   private async finish(b: LocalBuild, status: 'SUCCEEDED' | 'FAILED' | 'STOPPED', extra: { phase?: string; context?: string; timedOut?: boolean } = {}): Promise<void> {
     this.log(b, `== ${status}${extra.context ? `: ${extra.context}` : ''}`);
-    if (extra.timedOut) {
-      await this.opts.onStateChange({
-        time: new Date().toISOString(),
-        detail: { 'build-status': 'FAILED', 'build-id': b.id, 'additional-information': { environment: { 'environment-variables': this.envList(b) }, phases: [{ 'phase-type': extra.phase ?? 'BUILD', 'phase-status': 'TIMED_OUT', 'phase-context': [extra.context ?? ''] }] } },
-      });
-      return;
-    }
-    await this.emit(b, status, extra);
-  }
-
-  private envList(b: LocalBuild) {
-    const r = b.request;
-    return [
-      { name: BUILD_ENV.runId, value: r.runId }, { name: BUILD_ENV.job, value: r.job }, { name: BUILD_ENV.jobKind, value: r.spec.kind },
-      { name: BUILD_ENV.attempt, value: String(r.attempt) }, { name: BUILD_ENV.pipelineId, value: r.pipelineId },
-    ];
+    await this.emit(b, status, { ...extra, ...(extra.timedOut ? { phaseStatus: 'TIMED_OUT' } : {}) });
   }
 
   private sh(b: LocalBuild, cmd: string, cwd: string, env: NodeJS.ProcessEnv, deadline: number): Promise<number | 'timeout'> {
