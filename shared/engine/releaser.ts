@@ -139,6 +139,21 @@ export class Releaser {
   }
 
   /**
+   * `POST /targets/{name}/rollback` in Lambda: checks with the pure state machine
+   * that a rollback is possible now (ConflictError with the reason if not), then
+   * hands it to the releaser through the release queue. The API's role thus needs
+   * no ECS or ELBv2 permission; the releaser moves the traffic within seconds.
+   */
+  async requestRollback(name: string, by: string): Promise<TargetView & { rollbackRequested: true }> {
+    if (!by || typeof by !== 'string') throw new ValidationError('a rollback needs the name of who asked for it');
+    const state = await this.deps.targets.get(name);
+    const check = decideRelease(state, { type: 'Rollback', by, now: this.iso() });
+    if (check.rejected) throw new ConflictError(check.rejected);
+    await this.deps.releaseQueue.send({ type: 'Rollback', target: name, requestedBy: by });
+    return { ...toView(state), rollbackRequested: true };
+  }
+
+  /**
    * A rollback repeated before anything else happened to the target carries the
    * first one's effects out again instead of being refused: a caller whose first
    * request failed half-way (recorded, traffic not moved) retries safely.
@@ -393,6 +408,11 @@ export async function getTarget(name: string): Promise<TargetView> {
 /** `POST /targets/{name}/rollback`: 100% back on the previous colour within its window; ConflictError otherwise. */
 export async function rollbackTarget(name: string, by: string): Promise<TargetView> {
   return (await releaser()).rollbackTarget(name, by);
+}
+
+/** `POST /targets/{name}/rollback` from the API Lambda: checked now, carried out by the releaser (see Releaser.requestRollback). */
+export async function requestRollback(name: string, by: string): Promise<TargetView> {
+  return (await releaser()).requestRollback(name, by);
 }
 
 /**

@@ -481,6 +481,30 @@ describe('manual rollback', () => {
     assert.deepEqual(h.aws.weights(), { blue: 0, green: 100 });
   });
 
+  test('requested through the API, it moves no traffic itself and hands the rollback to the releaser', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ until: Date.parse('2026-01-01T00:10:00Z') });
+    const modifyRulesBefore = h.aws.calls.filter((c) => c.op === 'elbv2:ModifyRule').length;
+    const view = await h.releaser.requestRollback('web', 'alice');
+    assert.equal(view.liveColour, 'green', 'nothing moved yet');
+    assert.equal(h.aws.calls.filter((c) => c.op === 'elbv2:ModifyRule').length, modifyRulesBefore);
+    const sent = h.queue.sent.at(-1)?.message;
+    assert.deepEqual(sent, { type: 'Rollback', target: 'web', requestedBy: 'alice' });
+    await h.releaser.handle(sent!);
+    assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
+    assert.equal((await h.releaser.getTarget('web')).liveColour, 'blue');
+  });
+
+  test('a rollback requested outside its window is refused at once and nothing is queued', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ rollbackWindowMinutes: 5 }) }));
+    await h.drive();
+    const queued = h.queue.sent.length;
+    await assert.rejects(h.releaser.requestRollback('web', 'bob'), ConflictError);
+    assert.equal(h.queue.sent.length, queued);
+  });
+
   test('is refused while a release is in progress', async () => {
     const h = await harness();
     await h.releaser.handle(startMessage());
