@@ -23,6 +23,7 @@ export const MANAGEMENT_ROUTES: ReadonlyArray<readonly [apigw.HttpMethod, string
   [POST, '/runs/{id}/jobs/{job}/reject'],
   [GET, '/runs/{id}/jobs/{job}/logs'],
   [GET, '/runs/{id}/jobs/{job}/artifacts'],
+  [GET, '/runs/{id}/jobs/{job}/artifacts/{path+}'],
   [GET, '/targets/{name}'],
   [POST, '/targets/{name}/rollback'],
 ];
