@@ -30,6 +30,7 @@ import {
   attemptToken,
   TERMINAL_JOB_STATUSES,
   TERMINAL_RUN_STATUSES,
+  RUN_NOTICES_LIMIT,
   type ApprovalGiven,
   type ApprovalRejected,
   type BuildState,
@@ -42,6 +43,7 @@ import {
   type JobStarted,
   type JobState,
   type JobStatus,
+  type NotificationFailed,
   type ReleaseFinished,
   type ReleaseStarted,
   type RunFailedToPlan,
@@ -103,6 +105,9 @@ export function decide(state: RunState | undefined, event: EngineEvent): Decisio
       break;
     case 'RunFailedToPlan':
       onFailedToPlan(d, event);
+      break;
+    case 'NotificationFailed':
+      onNotificationFailed(d, event);
       break;
     default:
       event satisfies never;
@@ -459,6 +464,16 @@ function onFailedToPlan(d: Draft, e: RunFailedToPlan): void {
   }
   d.run().reason = e.reason;
   endRun(d, 'failed');
+}
+
+/**
+ * Notifications are sent after the fact (often after the run ended), so any run
+ * takes the notice; only `notices` changes, never the status or a job.
+ */
+function onNotificationFailed(d: Draft, e: NotificationFailed): void {
+  const notices = d.view.notices ?? [];
+  const notice = { at: e.at, kind: 'notification_failed' as const, message: `${e.channel}: ${e.message}`, ...(e.job !== undefined ? { job: e.job } : {}) };
+  d.run().notices = [...notices.slice(Math.max(0, notices.length - RUN_NOTICES_LIMIT + 1)), notice];
 }
 
 // ---- job transitions ------------------------------------------------------------------

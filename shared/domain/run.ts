@@ -74,6 +74,23 @@ export interface RunState {
   version: number;
   /** Ids of the latest applied events (bounded), so a redelivered event changes nothing. */
   appliedEventIds: string[];
+  /**
+   * Things a person should know that do not change the run's outcome, newest last,
+   * at most RUN_NOTICES_LIMIT: a commit status or a chat message that could not be
+   * delivered. Absent until the first one.
+   */
+  notices?: RunNotice[];
+}
+
+/** How many notices a run keeps (the oldest go first). */
+export const RUN_NOTICES_LIMIT = 20;
+
+export interface RunNotice {
+  at: string;
+  kind: 'notification_failed';
+  /** In words a person can act on, e.g. `slack (secret slipway/web/slack): the webhook answered HTTP 404 ...`. */
+  message: string;
+  job?: string;
 }
 
 // ---- events ----------------------------------------------------------------
@@ -137,6 +154,20 @@ export interface ReleaseFinished extends EventBase {
 /** The pipeline definition could not be read or was invalid at the run's commit (definition in the repository). */
 export interface RunFailedToPlan extends EventBase { type: 'RunFailedToPlan'; reason: string }
 
+/**
+ * A commit status or a notification could not be delivered: the endpoint refused
+ * it for good (token refused, webhook gone) or every retry failed. Recorded on the
+ * run as a notice; it never changes the run's status, and ended runs take it too.
+ */
+export interface NotificationFailed extends EventBase {
+  type: 'NotificationFailed';
+  /** The job the notification was about (approval_needed, released, rolled_back). */
+  job?: string;
+  /** Where it was going, without secrets, e.g. `github commit status` or `slack (secret slipway/web/slack)`. */
+  channel: string;
+  message: string;
+}
+
 export type EngineEvent =
   | RunRequested
   | RunDequeued
@@ -148,7 +179,8 @@ export type EngineEvent =
   | RunSuperseded
   | ReleaseStarted
   | ReleaseFinished
-  | RunFailedToPlan;
+  | RunFailedToPlan
+  | NotificationFailed;
 
 // ---- effects ---------------------------------------------------------------
 

@@ -189,7 +189,7 @@ function isRunsProblem(err: unknown): err is Error {
 
 const EVENT_TYPES: ReadonlySet<string> = new Set([
   'RunRequest', 'RunRequested', 'RunDequeued', 'JobStarted', 'BuildStateChanged', 'ApprovalGiven', 'ApprovalRejected',
-  'CancelRequested', 'RunSuperseded', 'ReleaseStarted', 'ReleaseFinished', 'RunFailedToPlan',
+  'CancelRequested', 'RunSuperseded', 'ReleaseStarted', 'ReleaseFinished', 'RunFailedToPlan', 'NotificationFailed',
 ]);
 
 /**
