@@ -20,7 +20,20 @@ export const ENV = {
   runRetentionDays: 'SLIPWAY_RUN_RETENTION_DAYS',
   /** ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com) for image jobs. */
   ecrRegistry: 'SLIPWAY_ECR_REGISTRY',
+  /** URL of the notifications standard queue (commit statuses, chat, e-mail). */
+  notificationQueueUrl: 'SLIPWAY_NOTIFICATION_QUEUE_URL',
+  /**
+   * Optional: root of the management API, for links to a run (`<url>/runs/<runId>`) in commit
+   * statuses and notifications. Unset: no link. Set on the notifier only (see OPTIONAL_ENV).
+   */
+  publicApiUrl: 'SLIPWAY_PUBLIC_API_URL',
 } as const;
+
+/**
+ * Variables not every handler gets. The API's URL cannot be handed to the functions the API
+ * itself invokes (the template would be circular), so only the notifier has it.
+ */
+export const OPTIONAL_ENV: ReadonlySet<EnvKey> = new Set(['publicApiUrl']);
 
 export type EnvKey = keyof typeof ENV;
 
