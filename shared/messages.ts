@@ -6,10 +6,12 @@
  *   so admission decisions for one pipeline are serialized.
  *   MessageDeduplicationId = `dedupeId(event.id)`.
  * - release-steps (standard queue, DelaySeconds for polling): `ReleaseMessage`.
+ * - notifications (standard queue, DelaySeconds for retries): `NotificationMessage`.
  */
 import { createHash } from 'node:crypto';
+import type { NotificationEvent, Provider } from './domain/pipeline.ts';
 import type { ReleaseRequest } from './domain/release.ts';
-import type { EngineEvent, Trigger } from './domain/run.ts';
+import type { EngineEvent, NotifyKind, RunStatus, Trigger } from './domain/run.ts';
 
 /**
  * A request for a new run, sent by the webhook and the API. The engine turns it
@@ -74,3 +76,44 @@ export interface RollbackMessage {
 }
 
 export type ReleaseMessage = StartReleaseMessage | ReleaseStepMessage | CancelReleaseMessage | RollbackMessage;
+
+/**
+ * Where one notification goes. Names of secrets and topics only, never their values.
+ * - status: the commit status on the git host, with the pipeline's token.
+ * - slack/teams/dingtalk: a chat webhook whose URL is in the secret.
+ * - email: an SNS topic.
+ * `event` is what the pipeline subscribed to (`run_fixed` when a success follows a failure).
+ */
+export type NotificationChannel =
+  | { kind: 'status'; provider: Provider; repository: string; tokenSecretName: string }
+  | { kind: 'slack' | 'teams' | 'dingtalk'; secret: string; event: NotificationEvent }
+  | { kind: 'email'; topicArn: string; event: NotificationEvent };
+
+/**
+ * Sent by the engine for every `Notify` effect, without `channel`: the notifier
+ * expands it into the commit status and the pipeline's subscribed channels and
+ * delivers each. A channel that failed in a way worth retrying comes back as a
+ * message of its own, with `channel` and `attempt`, after a growing delay, so one
+ * dead webhook never repeats the deliveries that worked.
+ */
+export interface NotificationMessage {
+  type: 'Notification';
+  /** Deterministic: `<runId>:<kind>[:<job>]`; a replayed effect sends the same id. */
+  id: string;
+  kind: NotifyKind;
+  runId: string;
+  pipelineId: string;
+  pipelineVersion: number;
+  job?: string;
+  status: RunStatus;
+  trigger: Trigger;
+  /** Why the run ended as it did (failed runs name their failed job). */
+  reason?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** When the engine decided to notify. */
+  at: string;
+  channel?: NotificationChannel;
+  /** Deliveries of `channel` tried so far (each with quick in-process retries). @default 0 */
+  attempt?: number;
+}

@@ -5,7 +5,7 @@
  */
 import type { JobSpec, PipelineSpec, Provider } from './domain/pipeline.ts';
 import type { RunState, RunStatus } from './domain/run.ts';
-import type { EngineMessage, ReleaseMessage } from './messages.ts';
+import type { EngineMessage, NotificationMessage, ReleaseMessage } from './messages.ts';
 
 export interface PipelineRecord {
   id: string;
@@ -83,6 +83,11 @@ export interface EventQueue {
 /** release-steps: a standard queue; delaySeconds (0..900) schedules the next poll. */
 export interface ReleaseQueue {
   send(message: ReleaseMessage, delaySeconds?: number): Promise<void>;
+}
+
+/** notifications: a standard queue; delaySeconds (0..900) spaces out retries of one channel. */
+export interface NotificationQueue {
+  send(messages: NotificationMessage[], delaySeconds?: number): Promise<void>;
 }
 
 /** What a build of one job attempt needs; the adapter maps it to CodeBuild StartBuild overrides. */
