@@ -13,8 +13,10 @@
  * - StartRelease / CancelRelease: messages on the release queue; the releaser
  *   dedupes StartRelease by its token. The image comes from the image job's
  *   outputs (the deploy's `imageFrom`, else the nearest image job upstream).
- * - RequestApproval / Notify: handed to a Notifier. Until notifications land
- *   (issue 7) the only Notifier records and logs them.
+ * - RequestApproval / Notify: handed to a Notifier. In AWS and the local mode
+ *   it is the QueueNotifier (shared/notify/queue-notifier.ts): one message on the
+ *   notifications queue, delivered by functions/notifier.ts, so a slow or dead
+ *   endpoint never holds up or fails the run.
  * - StartQueuedRun: lists the pipeline's active runs and dequeues the next one.
  */
 import { nextQueued } from '../domain/concurrency.ts';
@@ -24,29 +26,38 @@ import { ValidationError } from '../errors.ts';
 import type { StartReleaseMessage } from '../messages.ts';
 import type { BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
 
-/** What a notification says; issue 7 turns these into commit statuses, chat messages and e-mail. */
+/** What a notification says: the notifier turns it into commit statuses, chat messages and e-mail. */
 export interface Notification {
+  /** `approval_requested` comes with every RequestApproval, beside a Notify `approval_needed`. */
   kind: NotifyKind | 'approval_requested';
   runId: string;
   pipelineId: string;
+  pipelineVersion: number;
   job?: string;
+  /** The run's status when the effect was carried out (a replay may find it further on than `kind`). */
   status: RunState['status'];
   commit: string;
   branch?: string;
+  trigger: Trigger;
+  reason?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** The run's last update: the time of the event that asked for the notification. */
+  at: string;
 }
 
 export interface Notifier {
   notify(notification: Notification): Promise<void>;
 }
 
-/** Keeps what it was told and logs it: the stand-in until notifications are built. */
+/** Keeps what it was told and logs it: for tests, and engines with nowhere to send notifications. */
 export class RecordingNotifier implements Notifier {
   readonly sent: Notification[] = [];
   constructor(private readonly logger?: Pick<Console, 'info'>) {}
   async notify(notification: Notification): Promise<void> {
     this.sent.push(notification);
     if (this.sent.length > 1000) this.sent.splice(0, this.sent.length - 1000);
-    this.logger?.info('notification (not delivered yet: notifications arrive with issue 7)', { ...notification });
+    this.logger?.info('notification (recorded, not delivered)', { kind: notification.kind, runId: notification.runId, job: notification.job });
   }
 }
 
@@ -222,10 +233,16 @@ function notification(state: RunState, kind: Notification['kind'], job?: string)
     kind,
     runId: state.runId,
     pipelineId: state.pipelineId,
+    pipelineVersion: state.pipelineVersion,
     ...(job !== undefined ? { job } : {}),
     status: state.status,
     commit: state.trigger.commit,
     ...(state.trigger.branch !== undefined ? { branch: state.trigger.branch } : {}),
+    trigger: state.trigger,
+    ...(state.reason !== undefined ? { reason: state.reason } : {}),
+    ...(state.startedAt !== undefined ? { startedAt: state.startedAt } : {}),
+    ...(state.finishedAt !== undefined ? { finishedAt: state.finishedAt } : {}),
+    at: state.updatedAt,
   };
 }
 
