@@ -237,7 +237,8 @@ async function request(provider: Provider, url: string, accept: string, tokenSec
   throw new ValidationError(`${provider} answered HTTP ${res.status} while reading ${what}`);
 }
 
-function authHeaders(provider: Provider, token: string): Record<string, string> {
+/** The header each host expects for a token (shared with commit statuses). */
+export function authHeaders(provider: Provider, token: string): Record<string, string> {
   switch (provider) {
     case 'github':
       return { authorization: `Bearer ${token}` };
@@ -248,7 +249,8 @@ function authHeaders(provider: Provider, token: string): Record<string, string> 
   }
 }
 
-function tokenFrom(secret: string): string {
+/** The token in a secret's value: the value itself, or `token` of a JSON object. */
+export function tokenFrom(secret: string): string {
   const trimmed = secret.trim();
   if (trimmed.startsWith('{')) {
     try {
@@ -269,11 +271,12 @@ async function readJson(res: Response, what: string): Promise<unknown> {
   }
 }
 
-function baseUrl(provider: Provider, opts: GitHostOptions): string {
+/** The API root for a provider, without a trailing slash. */
+export function baseUrl(provider: Provider, opts: Pick<GitHostOptions, 'baseUrls'>): string {
   return (opts.baseUrls?.[provider] ?? DEFAULT_BASE_URLS[provider]).replace(/\/+$/, '');
 }
 
-function splitOwnerRepo(repository: string): [string, string] {
+export function splitOwnerRepo(repository: string): [string, string] {
   const parts = repository.split('/');
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw new ValidationError(`repository "${repository}" must be "owner/name"`);
   return [parts[0], parts[1]];
