@@ -28,7 +28,8 @@ const USAGE = `usage: slipway <command> [options]
   logs RUN JOB [--follow]
   approve RUN JOB | reject RUN JOB
   cancel RUN
-  targets NAME                           live colour, weights, current and last release
+  targets [NAME]                         targets; or one's live colour, weights, current and last release
+  targets apply NAME -f FILE             register or change a target (JSON: cluster, services, targetGroups, ...)
   rollback TARGET
 
 options: --api URL (default: $SLIPWAY_API_URL, else the running local mode), --json`;
@@ -191,10 +192,29 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'targets': {
       const api = resolveApi(values.api);
-      const [name] = rest;
-      if (!name) throw new UsageError('targets needs a target NAME');
-      const res = await api.request('GET', `/targets/${encodeURIComponent(name)}`);
-      out(JSON.stringify(res, null, 2), res);
+      const [sub, name] = rest;
+      if (sub === 'apply') {
+        const file = values.file;
+        if (!file || !name) throw new UsageError('targets apply NAME -f FILE (a JSON file: cluster, services, targetGroups, listenerRuleArn, desiredCount...)');
+        let config: unknown;
+        try { config = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new UsageError(`${file} is not JSON: ${(e as Error).message}`); }
+        const res = await api.request<{ name: string }>('PUT', `/targets/${encodeURIComponent(name)}`, config);
+        out(`target ${name} registered`, res);
+        return 0;
+      }
+      if (!sub) {
+        const res = await api.request<{ items: Array<{ name: string; liveColour: string; weights: { blue: number; green: number }; current?: { phase: string; image: string } }> }>('GET', '/targets');
+        out(table([['TARGET', 'LIVE', 'WEIGHTS (blue/green)', 'RELEASE'], ...res.items.map((t) => [t.name, t.liveColour, `${t.weights.blue}/${t.weights.green}`, t.current ? `${t.current.phase} ${t.current.image}` : ''])]), res);
+        return 0;
+      }
+      const res = await api.request<{ name: string; liveColour: string; weights: { blue: number; green: number }; current?: { phase: string; image: string; percent?: number }; last?: { outcome?: string; image: string; finishedAt?: string; reason?: string }; rollback?: { colour: string; until: string } }>('GET', `/targets/${encodeURIComponent(sub)}`);
+      const lines = [
+        `target ${res.name}: live ${res.liveColour}, blue ${res.weights.blue}% / green ${res.weights.green}%`,
+        res.current ? `  releasing ${res.current.image}: ${res.current.phase}${res.current.percent !== undefined ? ` at ${res.current.percent}%` : ''}` : '  no release in progress',
+        ...(res.last ? [`  last: ${res.last.outcome ?? ''} ${res.last.image} ${res.last.finishedAt ?? ''}`, ...(res.last.reason ? [`        ${res.last.reason}`] : [])] : []),
+        ...(res.rollback ? [`  rollback to ${res.rollback.colour} possible until ${res.rollback.until}: slipway rollback ${res.name}`] : []),
+      ];
+      out(lines.join('\n'), res);
       return 0;
     }
     case 'rollback': {

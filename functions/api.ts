@@ -17,7 +17,7 @@ import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { readEnv } from '../shared/config.ts';
 import { ApiService } from '../shared/engine/api-service.ts';
-import { getTarget, requestRollback } from '../shared/engine/releaser.ts';
+import { getTarget, listTargets, putTarget, requestRollback } from '../shared/engine/releaser.ts';
 import { gitBaseUrlsFromEnv, resolveBranch } from '../shared/git/contents.ts';
 import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';
@@ -37,7 +37,7 @@ const api = new ApiService({
   logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
   artifacts: new S3ArtifactStore(createS3Client(aws), env.artifactBucket),
   // Rollback goes through the release queue: the API's role has no ECS/ELBv2 permissions.
-  targets: { get: getTarget, rollback: requestRollback },
+  targets: { get: getTarget, rollback: requestRollback, list: listTargets, put: putTarget },
 });
 
 const route = createRouter(apiRoutes(api), {

@@ -24,6 +24,8 @@ export const MANAGEMENT_ROUTES: ReadonlyArray<readonly [apigw.HttpMethod, string
   [GET, '/runs/{id}/jobs/{job}/logs'],
   [GET, '/runs/{id}/jobs/{job}/artifacts'],
   [GET, '/runs/{id}/jobs/{job}/artifacts/{path+}'],
+  [GET, '/targets'],
+  [PUT, '/targets/{name}'],
   [GET, '/targets/{name}'],
   [POST, '/targets/{name}/rollback'],
 ];

@@ -108,6 +108,8 @@ export const keys = {
   pipelineRuns: (pipelineId: string) => `PIPELINE#${pipelineId}`,
   /** Partition of GSI1 holding one LATEST item per pipeline. */
   allPipelines: 'PIPELINES',
+  /** Partition of GSI1 holding every release target (sort key: its name). */
+  allTargets: 'TARGETS',
   /** Repository names are case-insensitive on every supported host, so the key is lower-cased. */
   repository: (provider: Provider, repository: string) => `REPO#${provider}#${repository.toLowerCase()}`,
   /** `<createdAt>#<runId>`: ISO-8601 timestamps sort as strings; the ULID breaks ties. */

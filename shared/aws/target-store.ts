@@ -4,11 +4,11 @@
  * lock), the waiting list, the last release and the saved step. Every write is
  * conditional on the item's `version`, so two releasers never both win.
  */
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotFoundError, ValidationError, type Problem } from '../errors.ts';
 import { newTargetState, type TargetConfig, type TargetState } from '../domain/release.ts';
 import { COLOURS } from '../domain/release-plan.ts';
-import { toDomainError } from './table.ts';
+import { keys, TABLE_INDEXES, toDomainError } from './table.ts';
 
 /** Where the releaser keeps targets; `save` is conditional on `expectedVersion` (ConflictError otherwise). */
 export interface TargetStore {
@@ -18,9 +18,14 @@ export interface TargetStore {
   get(name: string): Promise<TargetState>;
   /** Writes `state` with version `expectedVersion + 1`; returns the saved state. */
   save(state: TargetState, expectedVersion: number): Promise<TargetState>;
+  /** Names of every registered target, sorted. */
+  listNames(): Promise<string[]>;
 }
 
 export const targetKey = (name: string) => ({ PK: `TARGET#${name}`, SK: 'TARGET' });
+
+/** Every target item is also filed in GSI1 under one partition, so targets can be listed without a scan. */
+const targetIndexKeys = (name: string) => ({ GSI1PK: keys.allTargets, GSI1SK: name });
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
@@ -58,7 +63,7 @@ export class DynamoTargetStore implements TargetStore {
     try {
       await this.client.send(new PutCommand({
         TableName: this.tableName,
-        Item: { ...targetKey(config.name), version: state.version, state: withoutVersion(state) },
+        Item: { ...targetKey(config.name), ...targetIndexKeys(config.name), version: state.version, state: withoutVersion(state) },
         ConditionExpression: 'attribute_not_exists(PK)',
       }));
     } catch (err) {
@@ -83,7 +88,7 @@ export class DynamoTargetStore implements TargetStore {
     try {
       await this.client.send(new PutCommand({
         TableName: this.tableName,
-        Item: { ...targetKey(state.name), version: next.version, state: withoutVersion(next) },
+        Item: { ...targetKey(state.name), ...targetIndexKeys(state.name), version: next.version, state: withoutVersion(next) },
         ConditionExpression: 'version = :v',
         ExpressionAttributeValues: { ':v': expectedVersion },
       }));
@@ -91,6 +96,23 @@ export class DynamoTargetStore implements TargetStore {
       throw toDomainError(err, `target ${state.name} changed since version ${expectedVersion}`);
     }
     return next;
+  }
+
+  async listNames(): Promise<string[]> {
+    const names: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TABLE_INDEXES.byPipeline.indexName,
+        KeyConditionExpression: 'GSI1PK = :p',
+        ExpressionAttributeValues: { ':p': keys.allTargets },
+        ExclusiveStartKey: start,
+      })).catch((err) => { throw toDomainError(err, 'targets changed while being listed'); });
+      for (const item of page.Items ?? []) names.push(String(item.GSI1SK));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return names;
   }
 }
 
@@ -130,5 +152,9 @@ export class MemoryTargetStore implements TargetStore {
     const next = { ...state, version: expectedVersion + 1 };
     this.items.set(state.name, JSON.stringify(next));
     return JSON.parse(JSON.stringify(next)) as TargetState;
+  }
+
+  async listNames(): Promise<string[]> {
+    return [...this.items.keys()].sort();
   }
 }

@@ -12,6 +12,7 @@
  */
 import { ulid } from 'ulid';
 import { ConflictError, NotFoundError, SlipwayError, ValidationError, type Problem } from '../errors.ts';
+import type { TargetConfig } from '../domain/release.ts';
 import type { Provider } from '../domain/pipeline.ts';
 import { TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
 import type { RunRequest } from '../messages.ts';
@@ -60,6 +61,10 @@ export interface ArtifactReader {
 export interface TargetService {
   get(name: string): Promise<unknown>;
   rollback(name: string, by: string): Promise<unknown>;
+  /** Every registered target. */
+  list?(): Promise<unknown[]>;
+  /** Registers a target or changes an idle one; ConflictError while a release holds it. */
+  put?(config: TargetConfig): Promise<{ target: unknown; created: boolean }>;
 }
 
 /** What manual runs given a branch need from the git host. */
@@ -348,6 +353,16 @@ export class ApiService {
   rollbackTarget(name: string, caller: Caller): Promise<unknown> {
     if (!this.deps.targets) throw new NotImplementedError('rollback is not available through the API yet');
     return this.deps.targets.rollback(name, caller.by);
+  }
+
+  async listTargets(): Promise<{ items: unknown[] }> {
+    if (!this.deps.targets?.list) throw new NotImplementedError('release targets are not available through the API yet');
+    return { items: await this.deps.targets.list() };
+  }
+
+  putTarget(config: TargetConfig): Promise<{ target: unknown; created: boolean }> {
+    if (!this.deps.targets?.put) throw new NotImplementedError('release targets are not available through the API yet');
+    return this.deps.targets.put(config);
   }
 
   private async findJob(runId: string, job: string) {

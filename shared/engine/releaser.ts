@@ -29,7 +29,7 @@ import type { ReleaseFinished, ReleaseStarted } from '../domain/run.ts';
 import type { ReleaseMessage, StartReleaseMessage } from '../messages.ts';
 import type { EventQueue, ReleaseQueue } from '../ports.ts';
 import { ReleaseActionError, type ReleaseActions } from '../aws/ecs-target.ts';
-import { DynamoTargetStore, type TargetStore } from '../aws/target-store.ts';
+import { DynamoTargetStore, validateTargetConfig, type TargetStore } from '../aws/target-store.ts';
 import { EcsTarget } from '../aws/ecs-target.ts';
 import { SqsReleaseQueue } from '../aws/release-queue.ts';
 import { SqsEventQueue } from '../aws/event-queue.ts';
@@ -124,6 +124,35 @@ export class Releaser {
 
   async registerTarget(config: TargetConfig): Promise<TargetView> {
     return toView(await this.deps.targets.create(config, this.now().toISOString()));
+  }
+
+  /**
+   * `PUT /targets/{name}`: registers a target, or changes where an idle one's
+   * colours live (services, target groups, rules, counts, timing). The live
+   * colour and weights are the target's own history and are kept; a target with
+   * a release running or waiting is not changed under it (ConflictError).
+   */
+  async putTarget(config: TargetConfig): Promise<{ target: TargetView; created: boolean }> {
+    validateTargetConfig(config);
+    let state: TargetState;
+    try {
+      state = await this.deps.targets.get(config.name);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      return { target: await this.registerTarget(config), created: true };
+    }
+    if (state.current || state.waiting.length > 0) {
+      throw new ConflictError(`target ${config.name} has a release ${state.current ? 'in progress' : 'waiting'}; change it once the target is idle`);
+    }
+    const { liveColour: _live, ...changes } = config;
+    const saved = await this.deps.targets.save({ ...state, ...changes, updatedAt: this.iso() }, state.version);
+    return { target: toView(saved), created: false };
+  }
+
+  /** `GET /targets`: every registered target, by name. */
+  async listTargets(): Promise<TargetView[]> {
+    const names = await this.deps.targets.listNames();
+    return Promise.all(names.map((n) => this.getTarget(n)));
   }
 
   async getTarget(name: string): Promise<TargetView> {
@@ -408,6 +437,16 @@ export async function getTarget(name: string): Promise<TargetView> {
 /** `POST /targets/{name}/rollback`: 100% back on the previous colour within its window; ConflictError otherwise. */
 export async function rollbackTarget(name: string, by: string): Promise<TargetView> {
   return (await releaser()).rollbackTarget(name, by);
+}
+
+/** `GET /targets`. */
+export async function listTargets(): Promise<TargetView[]> {
+  return (await releaser()).listTargets();
+}
+
+/** `PUT /targets/{name}`. */
+export async function putTarget(config: TargetConfig): Promise<{ target: TargetView; created: boolean }> {
+  return (await releaser()).putTarget(config);
 }
 
 /** `POST /targets/{name}/rollback` from the API Lambda: checked now, carried out by the releaser (see Releaser.requestRollback). */

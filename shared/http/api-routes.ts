@@ -35,6 +35,24 @@ const runId = z
   .transform((s) => s.toUpperCase())
   .pipe(z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a run id (26 characters, a ULID)'));
 const jobName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'use 1-64 letters, digits, "-" or "_", starting with a letter or digit');
+const colours = <T extends z.ZodType>(t: T) => z.object({ blue: t, green: t }).strict();
+/** `PUT /targets/{name}`: where a target's two colours live (the name comes from the path). */
+const targetBody = z.object({
+  cluster: z.string().min(1),
+  services: colours(z.string().min(1)),
+  targetGroups: colours(z.string().min(1)),
+  listenerRuleArn: z.string().min(1),
+  testListenerRuleArn: z.string().min(1).optional(),
+  testUrl: z.string().regex(/^https?:\/\/\S+$/, 'an http(s) URL').optional(),
+  containerName: z.string().min(1).optional(),
+  desiredCount: z.number().int().min(1),
+  liveColour: z.enum(['blue', 'green']).optional(),
+  timing: z.object({
+    pollSeconds: z.number().positive().optional(),
+    healthyTimeoutSeconds: z.number().positive().optional(),
+    deploymentTimeoutSeconds: z.number().positive().optional(),
+  }).strict().optional(),
+}).strict();
 const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
 const cursor = z.string().min(1).max(2048, 'is too long to be a cursor this API returned');
 const limit = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100');
@@ -149,14 +167,21 @@ export function apiRoutes(api: ApiService): Record<string, RouteHandler> {
       const url = await api.artifactUrl(id, job, path);
       return json(302, { url }, { location: url });
     },
+    'GET /targets': async () => json(200, await api.listTargets()),
+    'PUT /targets/{name}': async (req) => {
+      const { name } = ids(z.object({ name: targetName }), req);
+      const body = validate(targetBody, jsonBody(req.event), 'target');
+      const { target, created } = await api.putTarget({ ...body, name });
+      return json(created ? 201 : 200, target, { location: `/targets/${name}` });
+    },
     'GET /targets/{name}': async (req) => {
       const { name } = ids(z.object({ name: targetName }), req);
       return json(200, await api.getTarget(name));
     },
     'POST /targets/{name}/rollback': async (req) => {
       const { name } = ids(z.object({ name: targetName }), req);
-      // The releaser moves the traffic back before it answers: the view it returns is the outcome.
-      return json(200, await api.rollbackTarget(name, caller(req)));
+      // Checked now (409 when no rollback is possible); the releaser moves the traffic within seconds.
+      return json(202, await api.rollbackTarget(name, caller(req)));
     },
   };
 }

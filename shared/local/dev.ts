@@ -199,7 +199,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       pipelines, runs, queue: events,
       git: localBranchResolver(repositoryPath),
       logs: new FileLogReader((id) => builds.logFile(id)),
-      targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by) },
+      targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) },
     });
     const route = createRouter(apiRoutes(api), { onInternalError: (err, id) => log(`api: internal error ${id}: ${(err as Error).stack ?? err}`) });
     const webhookDeps = { pipelines, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, secrets };

@@ -366,8 +366,28 @@ describe('logs, artifacts and targets', () => {
     const wired = setup({ targets: { get: async (n) => ({ name: n }), rollback: async (n, by) => (calls.push(`${n}:${by}`), { name: n, live: 'blue' }) } });
     assert.deepEqual((await wired.call({ method: 'GET', path: '/targets/prod' })).body, { name: 'prod' });
     const rb = await wired.call({ method: 'POST', path: '/targets/prod/rollback', userArn: ALICE });
-    assert.equal(rb.status, 200);
+    assert.equal(rb.status, 202);
     assert.deepEqual(calls, [`prod:${ALICE}`]);
+  });
+
+  test('a target is registered with PUT, listed, and a malformed one is refused with every problem', async () => {
+    const { MemoryTargetStore } = await import('../../shared/aws/target-store.ts');
+    const { Releaser } = await import('../../shared/engine/releaser.ts');
+    const releaser = new Releaser({ targets: new MemoryTargetStore(), actions: {} as never, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
+    const { call } = setup({ targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) } });
+    const config = { cluster: 'prod', services: { blue: 'web-blue', green: 'web-green' }, targetGroups: { blue: 'tg-b', green: 'tg-g' }, listenerRuleArn: 'rule', desiredCount: 2 };
+    const created = await call({ method: 'PUT', path: '/targets/web', body: JSON.stringify(config) });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.liveColour, 'blue');
+    const updated = await call({ method: 'PUT', path: '/targets/web', body: JSON.stringify({ ...config, desiredCount: 3 }) });
+    assert.equal(updated.status, 200);
+    const list = await call({ method: 'GET', path: '/targets' });
+    assert.deepEqual(list.body.items.map((t: { name: string }) => t.name), ['web']);
+    const bad = await call({ method: 'PUT', path: '/targets/api', body: JSON.stringify({ cluster: '', services: { blue: 'x' }, desiredCount: 0, extra: 1 }) });
+    assert.equal(bad.status, 400);
+    const paths = bad.body.problems.map((p: { path: string }) => p.path);
+    for (const p of ['cluster', 'services.green', 'targetGroups', 'listenerRuleArn', 'desiredCount']) assert.ok(paths.some((x: string) => x.startsWith(p)), `${p} in ${paths.join(', ')}`);
+    assert.equal((await call({ method: 'GET', path: '/targets' })).body.items.length, 1, 'nothing written for the bad one');
   });
 });
 
