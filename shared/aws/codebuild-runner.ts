@@ -10,8 +10,9 @@
  * derived from the request alone (no clock, no randomness). The engine queue's
  * visibility timeout must stay well under those 5 minutes.
  */
-import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, StopBuildCommand, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
+import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, StopBuildCommand, type Build, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
 import type { ComputeClass, Provider } from '../domain/pipeline.ts';
+import { buildIdFromArn, type BuildStateChangeEvent } from '../engine/build-events.ts';
 import { generateBuildspec } from '../engine/buildspec.ts';
 import { RetryableError, ValidationError } from '../errors.ts';
 import type { BuildRequest, BuildRunner } from '../ports.ts';
@@ -42,6 +43,13 @@ const SOURCE: Record<Provider, { type: SourceType; host: string }> = {
   gitlab: { type: 'GITLAB', host: 'https://gitlab.com' },
   bitbucket: { type: 'BITBUCKET', host: 'https://bitbucket.org' },
 };
+
+/** A manual run's parameters as build environment variables: `SLIPWAY_PARAM_<NAME>`. */
+export function parameterEnv(parameters: Record<string, string> | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parameters ?? {})) env[`SLIPWAY_PARAM_${k.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = v;
+  return env;
+}
 
 /** Parses SLIPWAY_BUILD_PROJECTS (`{"small":"slipway-small",...}`), naming the problem. */
 export function parseBuildProjects(json: string): Partial<Record<ComputeClass, string>> {
@@ -106,6 +114,7 @@ export class CodeBuildRunner implements BuildRunner {
       [BUILD_ENV.artifactBucket]: this.config.artifactBucket,
     };
     if (request.branch !== undefined) env[BUILD_ENV.branch] = request.branch;
+    Object.assign(env, parameterEnv(request.parameters));
     const environmentVariablesOverride: EnvironmentVariable[] = Object.entries(env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' }));
     return {
       projectName,
@@ -159,4 +168,62 @@ function isNamed(err: unknown, name: string): boolean {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * What BatchGetBuilds knows of each build, as the "CodeBuild Build State Change" event it would
+ * have sent (so `toBuildStateChanged` turns both into the same engine event, same id included);
+ * `null` for a build CodeBuild does not know (`buildsNotFound`). At most 100 ids per call, as
+ * BatchGetBuilds allows.
+ */
+export async function describeBuilds(client: CodeBuildClient, buildIds: readonly string[]): Promise<Map<string, BuildStateChangeEvent | null>> {
+  const found = new Map<string, BuildStateChangeEvent | null>();
+  const unique = [...new Set(buildIds)];
+  for (let i = 0; i < unique.length; i += 100) {
+    const ids = unique.slice(i, i + 100);
+    let out;
+    try {
+      out = await client.send(new BatchGetBuildsCommand({ ids }));
+    } catch (err) {
+      throw toDomainError(err, `BatchGetBuilds (${ids.length} builds)`);
+    }
+    for (const build of out.builds ?? []) {
+      if (build.id) found.set(build.id, asStateChangeEvent(build));
+    }
+    for (const id of out.buildsNotFound ?? []) found.set(buildIdFromArn(id), null);
+    // Neither returned nor reported missing: leave it out, so the caller checks it again next time.
+  }
+  return found;
+}
+
+/** A BatchGetBuilds build in the shape of the EventBridge state change event (the fields build-events reads). */
+export function asStateChangeEvent(build: Build): BuildStateChangeEvent {
+  const phases = (build.phases ?? []).map((p) => ({
+    'phase-type': p.phaseType ?? 'UNKNOWN',
+    ...(p.phaseStatus ? { 'phase-status': p.phaseStatus } : {}),
+    'phase-context': (p.contexts ?? []).map((c) => `${c.statusCode ?? ''}: ${c.message ?? ''}`),
+    ...(p.durationInSeconds !== undefined ? { 'duration-in-seconds': p.durationInSeconds } : {}),
+  }));
+  return {
+    'detail-type': 'CodeBuild Build State Change',
+    source: 'aws.codebuild',
+    ...(build.endTime ? { time: build.endTime.toISOString() } : {}),
+    detail: {
+      'build-status': build.buildStatus ?? 'IN_PROGRESS',
+      'build-id': build.arn ?? build.id!,
+      ...(build.projectName ? { 'project-name': build.projectName } : {}),
+      ...(build.currentPhase ? { 'current-phase': build.currentPhase } : {}),
+      'additional-information': {
+        environment: {
+          'environment-variables': (build.environment?.environmentVariables ?? [])
+            .filter((v) => v.name !== undefined)
+            .map((v) => ({ name: v.name!, value: v.value ?? '', ...(v.type ? { type: v.type } : {}) })),
+        },
+        ...(build.exportedEnvironmentVariables
+          ? { 'exported-environment-variables': build.exportedEnvironmentVariables.filter((v) => v.name !== undefined).map((v) => ({ name: v.name!, value: v.value ?? '' })) }
+          : {}),
+        phases,
+      },
+    },
+  };
 }

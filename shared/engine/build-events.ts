@@ -23,7 +23,7 @@ export interface BuildStateChangeDetail {
     environment?: { 'environment-variables'?: Array<{ name: string; value: string; type?: string }> };
     /** Not in every event; when absent the outputs are read from the build itself. */
     'exported-environment-variables'?: Array<{ name: string; value: string }>;
-    phases?: Array<{ 'phase-type': string; 'phase-status'?: string; 'phase-context'?: string[] }>;
+    phases?: Array<{ 'phase-type': string; 'phase-status'?: string; 'phase-context'?: string[]; 'duration-in-seconds'?: number }>;
   };
 }
 
@@ -117,6 +117,12 @@ async function outputsOf(detail: BuildStateChangeDetail, kind: string | undefine
   if (exported === undefined) return undefined;
   const outputs = Object.fromEntries(Object.entries(exported).filter(([k, v]) => OUTPUT_NAMES.has(k) && v !== ''));
   return Object.keys(outputs).length > 0 ? outputs : undefined;
+}
+
+/** Seconds the build ran, summed over its phases (queue time included); undefined when no phase says. */
+export function buildDurationSeconds(detail: BuildStateChangeDetail): number | undefined {
+  const durations = (detail['additional-information']?.phases ?? []).map((p) => p['duration-in-seconds']).filter((d): d is number => typeof d === 'number' && d >= 0);
+  return durations.length > 0 ? durations.reduce((a, b) => a + b, 0) : undefined;
 }
 
 export interface ForwardDeps {
