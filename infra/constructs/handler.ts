@@ -20,6 +20,7 @@ export const HANDLER_ENTRIES = {
   engine: 'engine.ts',
   buildEvents: 'build-events.ts',
   releaser: 'releaser.ts',
+  reconciler: 'reconciler.ts',
 } as const;
 
 export type HandlerName = keyof typeof HANDLER_ENTRIES;
@@ -76,6 +77,9 @@ export class SlipwayFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // X-Ray active tracing: one trace per invocation with its duration and cold start, at no cost
+      // while idle. SDK calls are not traced as subsegments (no Powertools Tracer): see README.
+      tracing: lambda.Tracing.ACTIVE,
       description: props.description,
       // Stack traces point into the TypeScript sources through the bundled source maps.
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
