@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
 /**
@@ -102,5 +103,14 @@ export class SlipwayFunction extends Construct {
         externalModules: [],
       },
     });
+    NagSuppressions.addResourceSuppressions(
+      this.role,
+      [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource type; "*" is the only resource they accept.',
+        appliesTo: ['Resource::*'],
+      }],
+      true,
+    );
   }
 }
