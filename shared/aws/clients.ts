@@ -7,6 +7,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 export interface AwsConfig {
@@ -44,4 +45,8 @@ export function createS3Client(cfg: AwsConfig): S3Client {
     region: cfg.region,
     ...(cfg.awsEndpoint ? { endpoint: cfg.awsEndpoint, credentials: localCredentials, forcePathStyle: true } : {}),
   });
+}
+
+export function createSnsClient(cfg: AwsConfig): SNSClient {
+  return new SNSClient({ region: cfg.region, ...(cfg.awsEndpoint ? { endpoint: cfg.awsEndpoint, credentials: localCredentials } : {}) });
 }
