@@ -20,6 +20,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
 import { CodeBuildRunner, parseBuildProjects } from '../shared/aws/codebuild-runner.ts';
 import { SqsEventQueue } from '../shared/aws/event-queue.ts';
+import { SqsNotificationQueue } from '../shared/aws/notification-queue.ts';
 import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
@@ -27,10 +28,10 @@ import { createSecretsManagerClient, SecretsManagerSecretSource } from '../share
 import { gitBaseUrlsFromEnv, loadRepositoryDefinition } from '../shared/git/contents.ts';
 import { ENV, readEnv } from '../shared/config.ts';
 import { decide } from '../shared/domain/decide.ts';
-import { RecordingNotifier } from '../shared/engine/effects.ts';
 import { handleEngineMessage, processRecords, type EngineDeps } from '../shared/engine/engine.ts';
+import { QueueNotifier } from '../shared/notify/queue-notifier.ts';
 
-const env = readEnv(['tableName', 'engineQueueUrl', 'releaseQueueUrl', 'artifactBucket', 'buildProjects']);
+const env = readEnv(['tableName', 'engineQueueUrl', 'releaseQueueUrl', 'artifactBucket', 'buildProjects', 'notificationQueueUrl']);
 const aws = awsConfigFromEnv();
 const logger = new Logger({ serviceName: 'slipway-engine' });
 const ddb = createDocumentClient(aws);
@@ -54,8 +55,8 @@ const deps: EngineDeps = {
     const path = source.kind === 'repository' ? source.path : '.slipway.yml';
     return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, git);
   },
-  // Notifications arrive with issue 7; until then they are logged.
-  notifier: new RecordingNotifier(logger),
+  // Notifications are only enqueued here; functions/notifier.ts delivers them, so no endpoint can fail a run.
+  notifier: new QueueNotifier(new SqsNotificationQueue(sqs, env.notificationQueueUrl)),
   decide,
   logger,
 };
