@@ -18,6 +18,7 @@ import { RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import type { Observation, ObserveSpec, ServiceObservation, TargetHealthObservation, AlarmObservation } from '../domain/release.ts';
 import type { Colour, Weights } from '../domain/release-plan.ts';
 import type { RequestCounter } from '../ports.ts';
+import type { EcrImageTagger, MarkLiveResult } from './image-tags.ts';
 
 /** What the releaser asks of the outside world; `EcsTarget` is the AWS implementation. */
 export interface ReleaseActions {
@@ -28,6 +29,12 @@ export interface ReleaseActions {
   modifyRule(input: { ruleArn: string; targetGroups: Record<Colour, string>; weights: Weights }): Promise<void>;
   observe(spec: ObserveSpec): Promise<Observation>;
   httpCheck(url: string): Promise<{ status?: number; error?: string }>;
+  /**
+   * Optional: after a successful release, tag the released image `slipway-live-<target>` and the
+   * image that had that tag `slipway-prev-<target>`, so ECR lifecycle rules keep both (they see
+   * tags, not ECS). Best effort: the releaser logs a failure and the release stands.
+   */
+  markLiveImage?(target: string, image: string): Promise<MarkLiveResult>;
 }
 
 /** A permanent failure of an AWS call the release cannot get past (missing service, bad image name...). */
@@ -54,6 +61,8 @@ export interface EcsTargetOptions {
   fetch?: typeof fetch;
   /** Milliseconds the HTTP check waits for an answer. @default 5000 */
   httpTimeoutMs?: number;
+  /** Tags released ECR images so lifecycle rules keep them. @default none: images are not tagged */
+  images?: EcrImageTagger;
 }
 
 /** Fields of a described task definition that RegisterTaskDefinition accepts back. */
@@ -201,6 +210,11 @@ export class EcsTarget implements ReleaseActions {
     } catch (err) {
       throw toReleaseError(err, `describing alarms ${names.join(', ')}`);
     }
+  }
+
+  markLiveImage(target: string, image: string): Promise<MarkLiveResult> {
+    if (!this.opts.images) return Promise.resolve({ tagged: false, skipped: 'image tagging is not configured' });
+    return this.opts.images.markLive(target, image);
   }
 
   async httpCheck(url: string): Promise<{ status?: number; error?: string }> {

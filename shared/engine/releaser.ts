@@ -29,6 +29,9 @@ import type { ReleaseFinished, ReleaseStarted } from '../domain/run.ts';
 import type { ReleaseMessage, StartReleaseMessage } from '../messages.ts';
 import type { EventQueue, ReleaseQueue } from '../ports.ts';
 import { ReleaseActionError, type ReleaseActions } from '../aws/ecs-target.ts';
+import { EcrImageTagger } from '../aws/image-tags.ts';
+import { METRIC, type MetricsSink } from './metrics.ts';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { DynamoTargetStore, validateTargetConfig, type TargetStore } from '../aws/target-store.ts';
 import { EcsTarget } from '../aws/ecs-target.ts';
 import { SqsReleaseQueue } from '../aws/release-queue.ts';
@@ -56,6 +59,8 @@ export interface ReleaserDeps {
   log?: ReleaserLog;
   /** Called with every decision, for the benchmark. */
   onDecision?: (input: ReleaseInput, decision: ReleaseDecision, elapsedMs: number) => void;
+  /** ReleaseDuration and Rollbacks. @default none */
+  metrics?: MetricsSink;
 }
 
 export interface HandleOptions {
@@ -193,7 +198,9 @@ export class Releaser {
       await this.carryOut(name, state, state.outbox.effects);
       return { outcome: 'replayed' };
     }
-    return this.run(name, { type: 'Rollback', by, now: this.iso() }, `rollback:${by}:${this.iso()}`, false);
+    const result = await this.run(name, { type: 'Rollback', by, now: this.iso() }, `rollback:${by}:${this.iso()}`, false);
+    if (result.outcome === 'applied') this.deps.metrics?.add({ name: METRIC.rollbacks, unit: 'Count', value: 1 });
+    return result;
   }
 
   /** Handles one release-steps message. Throws RetryableError (or a conflict) when the message should come back. */
@@ -279,6 +286,7 @@ export class Releaser {
       const now = this.iso();
       try {
         next = (await this.carryOutOne(name, e, now)) ?? next;
+        if (e.type === 'EmitReleaseFinished') await this.afterFinished(name, state, e);
       } catch (err) {
         // A permanent refusal while a release holds the target ends that release (rolled back where it can be)
         // rather than leaving the lock held by a message bound for the DLQ.
@@ -290,6 +298,28 @@ export class Releaser {
       }
     }
     return next;
+  }
+
+  /**
+   * Metrics of a finished release, and for a successful one the ECR tags that keep its image (and
+   * the one it replaced, for a rollback) from lifecycle expiry. Tagging is best effort: a release
+   * that moved the traffic has succeeded whatever ECR says, so a failure is logged, not thrown.
+   */
+  private async afterFinished(name: string, state: TargetState, e: Extract<ReleaseEffect, { type: 'EmitReleaseFinished' }>): Promise<void> {
+    const release = state.last?.id === e.releaseId ? state.last : undefined;
+    const keys = { target: name, runId: e.runId, job: e.job, releaseId: e.releaseId };
+    if (e.outcome === 'rolled_back') this.deps.metrics?.add({ name: METRIC.rollbacks, unit: 'Count', value: 1 });
+    if (release?.finishedAt) {
+      const seconds = (Date.parse(release.finishedAt) - Date.parse(release.startedAt)) / 1000;
+      if (Number.isFinite(seconds) && seconds >= 0) this.deps.metrics?.add({ name: METRIC.releaseDuration, unit: 'Seconds', value: seconds });
+    }
+    if (e.outcome !== 'succeeded' || !release || !this.deps.actions.markLiveImage) return;
+    try {
+      const tagged = await this.deps.actions.markLiveImage(name, release.image);
+      this.log.info('released image tagged for the ECR lifecycle rules', { ...keys, image: release.image, ...tagged });
+    } catch (err) {
+      this.log.warn('could not tag the released image; ECR lifecycle rules may expire it', { ...keys, image: release.image, error: (err as Error).message });
+    }
   }
 
   private async carryOutOne(name: string, e: ReleaseEffect, now: string): Promise<ReleaseInput | undefined> {
@@ -458,15 +488,18 @@ export async function requestRollback(name: string, by: string): Promise<TargetV
  * The AWS releaser, from the handler configuration (SLIPWAY_TABLE,
  * SLIPWAY_RELEASE_QUEUE_URL, SLIPWAY_ENGINE_QUEUE_URL); fails naming what is missing.
  */
-export function releaserFromEnv(env: NodeJS.ProcessEnv = process.env, log?: ReleaserLog): Releaser {
+export function releaserFromEnv(env: NodeJS.ProcessEnv = process.env, log?: ReleaserLog, metrics?: MetricsSink): Releaser {
   const { tableName, releaseQueueUrl, engineQueueUrl } = readEnv(['tableName', 'releaseQueueUrl', 'engineQueueUrl'], env);
   const cfg = awsConfigFromEnv(env);
   const sqs = createSqsClient(cfg);
   return new Releaser({
     targets: new DynamoTargetStore(createDocumentClient(cfg), tableName),
-    actions: new EcsTarget(new ECSClient({ region: cfg.region }), new ElasticLoadBalancingV2Client({ region: cfg.region }), new CloudWatchClient({ region: cfg.region })),
+    actions: new EcsTarget(new ECSClient({ region: cfg.region }), new ElasticLoadBalancingV2Client({ region: cfg.region }), new CloudWatchClient({ region: cfg.region }), {
+      images: new EcrImageTagger(new ECRClient({ region: cfg.region })),
+    }),
     releaseQueue: new SqsReleaseQueue(sqs, releaseQueueUrl),
     events: new SqsEventQueue(sqs, engineQueueUrl),
     ...(log ? { log } : {}),
+    ...(metrics ? { metrics } : {}),
   });
 }

@@ -7,6 +7,8 @@
  * after `failSeconds`. Also a release queue that delivers delayed messages in
  * due order, and an event queue that keeps what the engine would receive.
  */
+import type { EcrImageTagger } from '../../shared/aws/image-tags.ts';
+import type { MetricsSink } from '../../shared/engine/metrics.ts';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   DescribeServicesCommand,
@@ -100,8 +102,8 @@ export class FakeAws {
     this.cwMock.on(DescribeAlarmsCommand).callsFake((i) => this.record('cloudwatch:DescribeAlarms', i, () => this.describeAlarms(i)));
   }
 
-  adapter(fetchImpl?: typeof fetch): EcsTarget {
-    return new EcsTarget(this.ecs, this.elb, this.cloudwatch, fetchImpl ? { fetch: fetchImpl } : {});
+  adapter(fetchImpl?: typeof fetch, images?: EcrImageTagger): EcsTarget {
+    return new EcsTarget(this.ecs, this.elb, this.cloudwatch, { ...(fetchImpl ? { fetch: fetchImpl } : {}), ...(images ? { images } : {}) });
   }
 
   advance(seconds: number): void {
@@ -361,13 +363,13 @@ export function startMessage(overrides: Partial<StartReleaseMessage> = {}): Star
 }
 
 /** Everything a release test needs, wired together on one fake clock. */
-export async function harness(opts: { target?: Partial<TargetConfig>; circuitBreaker?: { enable: boolean; rollback: boolean }; fetch?: typeof fetch } = {}) {
+export async function harness(opts: { target?: Partial<TargetConfig>; circuitBreaker?: { enable: boolean; rollback: boolean }; fetch?: typeof fetch; images?: EcrImageTagger; metrics?: MetricsSink } = {}) {
   const aws = new FakeAws(opts.circuitBreaker ? { circuitBreaker: opts.circuitBreaker } : {});
   aws.alarms.set('web-5xx', 'OK');
   const store = new MemoryTargetStore();
   const queue = new FakeReleaseQueue(aws);
   const events = new FakeEventQueue();
-  const releaser = new Releaser({ targets: store, actions: aws.adapter(opts.fetch), releaseQueue: queue, events, now: () => new Date(aws.now) });
+  const releaser = new Releaser({ targets: store, actions: aws.adapter(opts.fetch, opts.images), releaseQueue: queue, events, now: () => new Date(aws.now), ...(opts.metrics ? { metrics: opts.metrics } : {}) });
   await releaser.registerTarget(targetConfig(opts.target));
   /**
    * Delivers due messages one by one, moving the clock to each; `before` runs
