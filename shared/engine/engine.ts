@@ -23,6 +23,7 @@ import type { EngineMessage, RunRequest } from '../messages.ts';
 import type { PipelineRecord, PipelineStore, RunStore } from '../ports.ts';
 import { applyEvent } from './apply-event.ts';
 import { performEffects, runDefinition, type EffectDeps } from './effects.ts';
+import { runMetrics, type MetricsSink } from './metrics.ts';
 
 export interface EngineDeps extends EffectDeps {
   runs: RunStore;
@@ -30,6 +31,8 @@ export interface EngineDeps extends EffectDeps {
   decide: (state: RunState | undefined, event: EngineEvent) => Decision;
   /** Conflict retries of one event before the message is redelivered. @default applyEvent's */
   maxApplyAttempts?: number;
+  /** Run metrics, read off each applied event's decision (runMetrics). @default none */
+  metrics?: MetricsSink;
 }
 
 export interface HandledMessage {
@@ -58,6 +61,8 @@ async function apply(deps: EngineDeps, event: EngineEvent): Promise<HandledMessa
     }
     throw err;
   }
+  // Counted when applied, not when a redelivery replays the effects: each run counts once.
+  if (result.applied && deps.metrics) for (const datum of runMetrics(event, result.state, result.effects)) deps.metrics.add(datum);
   await performEffects(deps, result.state, result.effects);
   return { runId: event.runId, applied: result.applied, effects: result.effects.length };
 }
