@@ -20,6 +20,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
 import { CodeBuildRunner, parseBuildProjects } from '../shared/aws/codebuild-runner.ts';
 import { SqsEventQueue } from '../shared/aws/event-queue.ts';
+import { createMetrics, flushMetrics, PowertoolsMetricsSink } from '../shared/aws/metrics.ts';
 import { SqsNotificationQueue } from '../shared/aws/notification-queue.ts';
 import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
@@ -34,6 +35,7 @@ import { QueueNotifier } from '../shared/notify/queue-notifier.ts';
 const env = readEnv(['tableName', 'engineQueueUrl', 'releaseQueueUrl', 'artifactBucket', 'buildProjects', 'notificationQueueUrl']);
 const aws = awsConfigFromEnv();
 const logger = new Logger({ serviceName: 'slipway-engine' });
+const metrics = createMetrics();
 const ddb = createDocumentClient(aws);
 const sqs = createSqsClient(aws);
 const git = { secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)), baseUrls: gitBaseUrlsFromEnv() };
@@ -59,12 +61,14 @@ const deps: EngineDeps = {
   notifier: new QueueNotifier(new SqsNotificationQueue(sqs, env.notificationQueueUrl)),
   decide,
   logger,
+  metrics: new PowertoolsMetricsSink(metrics),
 };
 
 export const inner = (event: SQSEvent): Promise<SQSBatchResponse> =>
   processRecords(event.Records, async (message) => {
     const result = await handleEngineMessage(deps, message);
-    logger.info('engine message handled', { type: message.type, eventId: message.id, ...result });
+    // Groups of a batch run concurrently, so run id and job go in each record rather than appendKeys.
+    logger.info('engine message handled', { type: message.type, eventId: message.id, ...('job' in message ? { job: message.job } : {}), ...result });
   }, logger);
 
-export const handler = middy(inner).use(injectLambdaContext(logger));
+export const handler = middy(inner).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
