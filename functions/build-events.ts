@@ -5,6 +5,7 @@
  * retries, the stack's on-failure destination keeps the event.
  */
 import middy from '@middy/core';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
@@ -12,11 +13,14 @@ import { awsConfigFromEnv, createSqsClient } from '../shared/aws/clients.ts';
 import { readExportedVariables } from '../shared/aws/codebuild-runner.ts';
 import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { readEnv } from '../shared/config.ts';
-import { forwardBuildStateChange, type BuildStateChangeEvent } from '../shared/engine/build-events.ts';
+import { createMetrics, flushMetrics } from '../shared/aws/metrics.ts';
+import { buildDurationSeconds, forwardBuildStateChange, type BuildStateChangeEvent } from '../shared/engine/build-events.ts';
+import { METRIC } from '../shared/engine/metrics.ts';
 
 const env = readEnv(['engineQueueUrl']);
 const aws = awsConfigFromEnv();
 const logger = new Logger({ serviceName: 'slipway-build-events' });
+const metrics = createMetrics();
 const codebuild = new CodeBuildClient({ region: aws.region });
 const deps = {
   queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
@@ -24,6 +28,12 @@ const deps = {
   logger,
 };
 
-export const inner = (event: BuildStateChangeEvent): Promise<void> => forwardBuildStateChange(deps, event).then(() => undefined);
+export async function inner(event: BuildStateChangeEvent): Promise<void> {
+  const forwarded = await forwardBuildStateChange(deps, event);
+  if (forwarded === undefined || forwarded.state === 'IN_PROGRESS') return;
+  // CodeBuild's own phase durations: the time the build took, whatever the event path's delays.
+  const seconds = buildDurationSeconds(event.detail);
+  if (seconds !== undefined) metrics.addMetric(METRIC.buildDuration, MetricUnit.Seconds, seconds);
+}
 
-export const handler = middy(inner).use(injectLambdaContext(logger));
+export const handler = middy(inner).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));

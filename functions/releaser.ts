@@ -6,12 +6,15 @@
  */
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { createMetrics, flushMetrics, PowertoolsMetricsSink } from '../shared/aws/metrics.ts';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { RetryableError, SlipwayError } from '../shared/errors.ts';
 import type { ReleaseMessage } from '../shared/messages.ts';
 import { releaserFromEnv, setDefaultReleaser, type Releaser } from '../shared/engine/releaser.ts';
 
 const logger = new Logger({ serviceName: 'slipway-releaser' });
+const metrics = createMetrics();
 
 /** Throws on a body that is not a release message, naming what is wrong. */
 export function parseReleaseMessage(body: string): ReleaseMessage {
@@ -51,20 +54,26 @@ export function makeInner(releaser: () => Releaser) {
 
 async function handleRecord(releaser: Releaser, record: SQSRecord): Promise<void> {
   const message = parseReleaseMessage(record.body);
-  const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? '1') > 1;
-  const result = await releaser.handle(message, { redelivered });
-  logger.info('release message handled', { messageId: record.messageId, type: message.type, target: message.target, ...result });
+  // Records are handled one at a time, so the keys can ride on every log line of this record.
+  logger.appendKeys({ target: message.target, ...('runId' in message ? { runId: message.runId, job: message.job } : {}) });
+  try {
+    const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? '1') > 1;
+    const result = await releaser.handle(message, { redelivered });
+    logger.info('release message handled', { messageId: record.messageId, type: message.type, ...result });
+  } finally {
+    logger.removeKeys(['target', 'runId', 'job']);
+  }
 }
 
 let instance: Releaser | undefined;
 function lazyReleaser(): Releaser {
-  instance ??= releaserFromEnv(process.env, { info: (m, e) => logger.info(m, e ?? {}), warn: (m, e) => logger.warn(m, e ?? {}) });
+  instance ??= releaserFromEnv(process.env, { info: (m, e) => logger.info(m, e ?? {}), warn: (m, e) => logger.warn(m, e ?? {}) }, new PowertoolsMetricsSink(metrics));
   return instance;
 }
 
 export const inner = makeInner(lazyReleaser);
 
-export const handler = middy(inner);
+export const handler = middy(inner).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
 
 // The management API in the same process (local mode) reads targets through the same releaser.
 setDefaultReleaser(async () => lazyReleaser());
