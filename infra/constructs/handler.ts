@@ -21,6 +21,7 @@ export const HANDLER_ENTRIES = {
   engine: 'engine.ts',
   buildEvents: 'build-events.ts',
   releaser: 'releaser.ts',
+  notifier: 'notifier.ts',
   reconciler: 'reconciler.ts',
 } as const;
 
