@@ -14,6 +14,11 @@ export interface QueuesProps {
   /** @default Duration.minutes(6) */
   readonly releaseVisibilityTimeout?: Duration;
   /**
+   * Visibility timeout of the notifications queue; at least six times the notifier's timeout.
+   * @default Duration.minutes(6)
+   */
+  readonly notificationVisibilityTimeout?: Duration;
+  /**
    * Receives before a message goes to its DLQ.
    * @default 5
    */
@@ -38,6 +43,12 @@ export class Queues extends Construct {
   readonly releaseDlq: DeadLetterQueue;
   /** Build state changes EventBridge could not deliver, or build-events failed on after retries. */
   readonly buildEventsDlq: DeadLetterQueue;
+  /**
+   * notifications: a standard queue (DelaySeconds spaces out retries of one channel; order does
+   * not matter). Its DLQ holds messages the notifier could not even report on the run.
+   */
+  readonly notificationQueue: sqs.Queue;
+  readonly notificationDlq: DeadLetterQueue;
 
   constructor(scope: Construct, id: string, props: QueuesProps = {}) {
     super(scope, id);
@@ -69,6 +80,13 @@ export class Queues extends Construct {
       deadLetterQueue: { queue: this.releaseDlq.queue, maxReceiveCount },
     });
 
+    this.notificationDlq = this.deadLetterQueue('NotificationsDlq', { fifo: false });
+    this.notificationQueue = new sqs.Queue(this, 'Notifications', {
+      ...common,
+      visibilityTimeout: props.notificationVisibilityTimeout ?? Duration.minutes(6),
+      deadLetterQueue: { queue: this.notificationDlq.queue, maxReceiveCount },
+    });
+
     this.buildEventsDlq = this.deadLetterQueue('BuildEventsDlq', { fifo: false });
     NagSuppressions.addResourceSuppressions(this.buildEventsDlq.queue, [
       {
@@ -97,7 +115,7 @@ export class Queues extends Construct {
   }
 
   get deadLetterQueues(): DeadLetterQueue[] {
-    return [this.engineDlq, this.releaseDlq, this.buildEventsDlq];
+    return [this.engineDlq, this.releaseDlq, this.buildEventsDlq, this.notificationDlq];
   }
 
   grantSendEngineEvents(grantee: iam.IGrantable): iam.Grant {
@@ -106,5 +124,9 @@ export class Queues extends Construct {
 
   grantSendReleaseSteps(grantee: iam.IGrantable): iam.Grant {
     return this.releaseQueue.grantSendMessages(grantee);
+  }
+
+  grantSendNotifications(grantee: iam.IGrantable): iam.Grant {
+    return this.notificationQueue.grantSendMessages(grantee);
   }
 }
