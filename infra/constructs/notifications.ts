@@ -1,4 +1,5 @@
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -28,5 +29,19 @@ export class Notifications extends Construct {
 
   grantPublish(grantee: iam.IGrantable): iam.Grant {
     return this.topic.grantPublish(grantee);
+  }
+
+  /**
+   * sns:Publish on every topic of this account and region. A pipeline's e-mail channel names
+   * any topic ARN its team chose, so no list of ARNs exists at deploy time; the account and
+   * region bound it: a pipeline definition cannot make Slipway publish anywhere else. Topics
+   * encrypted with a customer-managed key also need a key grant, given where the key lives.
+   */
+  grantPublishToAccountTopics(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['sns:Publish'],
+      resourceArns: [Stack.of(this).formatArn({ service: 'sns', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME })],
+    });
   }
 }
