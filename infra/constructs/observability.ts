@@ -6,6 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from '../../shared/engine/metrics.ts';
 import type { DeadLetterQueue } from './queues.ts';
 
 export interface ObservabilityProps {
@@ -30,9 +31,27 @@ export interface ObservabilityProps {
    * @default Duration.minutes(15)
    */
   readonly engineBacklogAge?: Duration;
+  /**
+   * Failed runs in one hour that raise the RunsFailed alarm. Runs fail for ordinary reasons (a red
+   * test), so one failure is not an operator's problem; many in an hour usually are (a broken
+   * build image, an expired token, a CodeBuild quota).
+   * @default 5
+   */
+  readonly runsFailedPerHour?: number;
+  /**
+   * 90th percentile of the time from a webhook to the run's first StartBuild that raises the
+   * WebhookToBuildStart alarm.
+   * @default Duration.minutes(5)
+   */
+  readonly webhookToBuildStartP90?: Duration;
 }
 
-/** Alarms on handler errors, DLQs and an engine backlog, and one dashboard. */
+/** An engine metric (Powertools EMF, namespace Slipway, dimension service=slipway). */
+export function engineMetric(name: MetricName, statistic: string, period = Duration.minutes(5), label?: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: METRICS_SERVICE }, statistic, period, ...(label ? { label } : {}) });
+}
+
+/** Alarms on handler errors, DLQs, an engine backlog, failed runs, rollbacks and slow build starts; one dashboard. */
 export class Observability extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard?: cloudwatch.Dashboard;
@@ -59,6 +78,34 @@ export class Observability extends Construct {
         threshold: (props.engineBacklogAge ?? Duration.minutes(15)).toSeconds(),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    // Alarms on what the engine reports about runs and releases (metrics missing = nothing happened).
+    this.alarms.push(
+      new cloudwatch.Alarm(this, 'RunsFailed', {
+        alarmDescription: 'Slipway: many runs failed within an hour; look for a common cause (build image, git token, CodeBuild quota) in the run reasons.',
+        metric: engineMetric(METRIC.runsFailed, 'Sum', Duration.hours(1)),
+        threshold: props.runsFailedPerHour ?? 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'Rollbacks', {
+        alarmDescription: 'Slipway: a release was rolled back (automatically or on request); the release reason is on the target and the run.',
+        metric: engineMetric(METRIC.rollbacks, 'Sum', Duration.minutes(5)),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'WebhookToBuildStart', {
+        alarmDescription: 'Slipway: builds start late after webhooks (p90); the engine queue is backing up or StartBuild is throttled.',
+        metric: engineMetric(METRIC.webhookToBuildStart, 'p90', Duration.minutes(15)),
+        threshold: (props.webhookToBuildStartP90 ?? Duration.minutes(5)).toMilliseconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
@@ -102,6 +149,39 @@ export class Observability extends Construct {
               left: [props.httpApi.metricCount({ label: 'requests' })],
               right: [props.httpApi.metricClientError({ label: '4xx' }), props.httpApi.metricServerError({ label: '5xx' })],
               width: 8,
+            }),
+          ],
+          [
+            new cloudwatch.GraphWidget({
+              title: 'Runs',
+              left: [
+                engineMetric(METRIC.runsStarted, 'Sum', undefined, 'started'),
+                engineMetric(METRIC.runsSucceeded, 'Sum', undefined, 'succeeded'),
+                engineMetric(METRIC.runsFailed, 'Sum', undefined, 'failed'),
+              ],
+              width: 8,
+            }),
+            new cloudwatch.GraphWidget({
+              title: 'Webhook to build start (ms)',
+              left: [engineMetric(METRIC.webhookToBuildStart, 'p50', undefined, 'p50'), engineMetric(METRIC.webhookToBuildStart, 'p90', undefined, 'p90')],
+              width: 8,
+            }),
+            new cloudwatch.GraphWidget({
+              title: 'Build and release duration (s)',
+              left: [engineMetric(METRIC.buildDuration, 'p50', undefined, 'build p50'), engineMetric(METRIC.buildDuration, 'p90', undefined, 'build p90')],
+              right: [engineMetric(METRIC.releaseDuration, 'p50', undefined, 'release p50'), engineMetric(METRIC.releaseDuration, 'Maximum', undefined, 'release max')],
+              width: 8,
+            }),
+          ],
+          [
+            new cloudwatch.GraphWidget({
+              title: 'Rollbacks and repairs',
+              left: [
+                engineMetric(METRIC.rollbacks, 'Sum', undefined, 'rollbacks'),
+                engineMetric(METRIC.reconciledJobs, 'Sum', undefined, 'jobs reconciled'),
+                engineMetric(METRIC.stuckReleases, 'Sum', undefined, 'deploy jobs past timeout'),
+              ],
+              width: 24,
             }),
           ],
         ],
