@@ -65,6 +65,12 @@ export interface SlipwayEngineProps {
   readonly apiRateLimit?: number;
   /** @default 100 */
   readonly apiBurstLimit?: number;
+  /**
+   * Root URL links to runs start with in commit statuses and notifications (`<url>/runs/<runId>`),
+   * e.g. a custom domain or a UI in front of the API.
+   * @default the HTTP API's endpoint
+   */
+  readonly publicApiUrl?: string;
 }
 
 /**
@@ -80,7 +86,7 @@ export class SlipwayEngine extends Construct {
   readonly api: Api;
   readonly releases: Releases;
   readonly observability: Observability;
-  readonly handlers: Record<'webhook' | 'api' | 'engine' | 'buildEvents' | 'releaser', SlipwayFunction>;
+  readonly handlers: Record<'webhook' | 'api' | 'engine' | 'buildEvents' | 'releaser' | 'notifier', SlipwayFunction>;
 
   constructor(scope: Construct, id: string, props: SlipwayEngineProps = {}) {
     super(scope, id);
@@ -111,16 +117,19 @@ export class SlipwayEngine extends Construct {
       [ENV.buildLogGroup]: this.builds.logGroup.logGroupName,
       [ENV.runRetentionDays]: String(runRetentionDays),
       [ENV.ecrRegistry]: `${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}`,
+      [ENV.notificationQueueUrl]: this.queues.notificationQueue.queueUrl,
       [NOTIFICATION_TOPIC_ENV]: this.notifications.topic.topicArn,
       POWERTOOLS_SERVICE_NAME: 'slipway',
     };
-    const make = (id: string, handler: 'webhook' | 'api' | 'engine' | 'buildEvents', description: string, timeout = Duration.seconds(30)) =>
+    const make = (id: string, handler: 'webhook' | 'api' | 'engine' | 'buildEvents' | 'notifier', description: string, timeout = Duration.seconds(30)) =>
       new SlipwayFunction(this, id, { handler, environment, description, timeout, logRetention });
 
     const webhook = make('WebhookHandler', 'webhook', 'Slipway webhook: verifies the provider signature, records the delivery, requests runs', Duration.seconds(15));
     const api = make('ApiHandler', 'api', 'Slipway management API (IAM-authorised)', Duration.seconds(15));
     const engine = make('EngineHandler', 'engine', 'Slipway engine: applies events to runs (engine-events.fifo consumer)');
     const buildEvents = make('BuildEventsHandler', 'buildEvents', 'Slipway: CodeBuild state changes -> engine events', Duration.seconds(15));
+    // Each channel of a message: three tries of at most 5 s, concurrently; the queue's visibility is 6 min.
+    const notifier = make('NotifierHandler', 'notifier', 'Slipway notifier: commit statuses, chat webhooks, e-mail (notifications consumer)', Duration.seconds(60));
     this.releases = new Releases(this, 'Releases', {
       releaseQueue: this.queues.releaseQueue,
       environment,
@@ -128,7 +137,7 @@ export class SlipwayEngine extends Construct {
       ...props.releaseScope,
     });
     const releaser = this.releases.releaser;
-    this.handlers = { webhook, api, engine, buildEvents, releaser };
+    this.handlers = { webhook, api, engine, buildEvents, releaser, notifier };
 
     // --- who may do what (each owner grants on what it owns) ---
     // webhook: delivery dedupe (write) and pipeline lookup; requests runs; reads webhook secrets.
@@ -152,8 +161,31 @@ export class SlipwayEngine extends Construct {
     this.queues.grantSendEngineEvents(engine.function);
     this.queues.grantSendReleaseSteps(engine.function);
     this.builds.grantStartStop(engine.function);
-    this.notifications.grantPublish(engine.function);
+    this.queues.grantSendNotifications(engine.function);
     this.grantReadSecrets(engine.function);
+    // notifier: consumes notifications; reads pipelines and runs (run_fixed); git host tokens and
+    // webhook URLs (slipway/* secrets); publishes e-mail to the topics pipelines name; puts a
+    // channel back for a later attempt; reports what it could not deliver to the engine.
+    notifier.function.addEventSource(
+      new SqsEventSource(this.queues.notificationQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+    this.table.grantRead(notifier.function);
+    this.grantReadSecrets(notifier.function);
+    this.notifications.grantPublishToAccountTopics(notifier.function);
+    this.queues.grantSendNotifications(notifier.function);
+    this.queues.grantSendEngineEvents(notifier.function);
+    NagSuppressions.addResourceSuppressions(
+      notifier.role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'sns:Publish on the topics of this account and region only: each pipeline names the SNS topic its e-mail goes to, so no ARN list exists at deploy time; the account and region keep a pipeline definition from publishing anywhere else.',
+          appliesTo: ['Resource::arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:*'],
+        },
+      ],
+      true,
+    );
     // build-events: EventBridge -> engine event (reads a finished build's exported variables);
     // failures after retries go to the DLQ.
     this.queues.grantSendEngineEvents(buildEvents.function);
@@ -204,6 +236,8 @@ export class SlipwayEngine extends Construct {
       throttleBurstLimit: props.apiBurstLimit,
       accessLogRetention: logRetention,
     });
+    // Only the notifier links to runs; the functions the API invokes cannot take its URL (a cycle).
+    notifier.function.addEnvironment(ENV.publicApiUrl, props.publicApiUrl ?? this.api.httpApi.apiEndpoint);
 
     this.observability = new Observability(this, 'Observability', {
       functions: Object.fromEntries(Object.entries(this.handlers).map(([n, h]) => [n, h.function])),
@@ -211,6 +245,7 @@ export class SlipwayEngine extends Construct {
         engineEvents: this.queues.engineDlq,
         releaseSteps: this.queues.releaseDlq,
         buildEvents: this.queues.buildEventsDlq,
+        notifications: this.queues.notificationDlq,
       },
       engineQueue: this.queues.engineQueue,
       httpApi: this.api.httpApi,
