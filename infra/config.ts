@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { COMPUTE_TYPES, type ComputeClass } from './constructs/builds.ts';
 import type { SlipwayEngineProps } from './constructs/slipway-engine.ts';
@@ -17,6 +18,10 @@ export const CONTEXT_KEYS = {
   releaseListenerArns: 'slipway:releaseListenerArns',
   releaseTaskRoleArns: 'slipway:releaseTaskRoleArns',
   dashboard: 'slipway:dashboard',
+  imageRepositories: 'slipway:imageRepositories',
+  keepImages: 'slipway:keepImages',
+  reconcileMinutes: 'slipway:reconcileMinutes',
+  reconcileMarginMinutes: 'slipway:reconcileMarginMinutes',
 } as const;
 
 /** Turns context values into SlipwayEngine props; fails with the key's name on a bad value. */
@@ -43,7 +48,12 @@ export function engineConfigFromContext(get: (key: string) => unknown): SlipwayE
   }
   const prefix = get(CONTEXT_KEYS.ecrRepositoryPrefix);
   const dashboard = get(CONTEXT_KEYS.dashboard);
+  const reconcileMinutes = int(CONTEXT_KEYS.reconcileMinutes);
   return {
+    imageRepositories: list(CONTEXT_KEYS.imageRepositories),
+    keepImages: int(CONTEXT_KEYS.keepImages),
+    reconcileEvery: reconcileMinutes === undefined ? undefined : Duration.minutes(reconcileMinutes),
+    reconcileMarginMinutes: int(CONTEXT_KEYS.reconcileMarginMinutes),
     artifactRetentionDays: int(CONTEXT_KEYS.artifactRetentionDays),
     runRetentionDays: int(CONTEXT_KEYS.runRetentionDays),
     logRetention: logDays as logs.RetentionDays | undefined,

@@ -11,9 +11,11 @@ import { Api } from './api.ts';
 import { Artifacts } from './artifacts.ts';
 import { Builds, type ComputeClass } from './builds.ts';
 import { SlipwayFunction } from './handler.ts';
+import { Images } from './images.ts';
 import { Notifications } from './notifications.ts';
 import { Observability } from './observability.ts';
 import { Queues } from './queues.ts';
+import { Reconciler } from './reconciler.ts';
 import { Releases, type ReleaseScope } from './releases.ts';
 import { StateTable } from './table.ts';
 
@@ -49,6 +51,27 @@ export interface SlipwayEngineProps {
    * @default 'slipway'
    */
   readonly ecrRepositoryPrefix?: string;
+  /**
+   * ECR repositories to create under the prefix (`web` -> `<prefix>/web`), each with lifecycle
+   * rules that keep every image a target serves or can roll back to, and the newest `keepImages`.
+   * @default none: create them in your own stack (SlipwayImageRepository has the same rules)
+   */
+  readonly imageRepositories?: readonly string[];
+  /**
+   * Images each repository keeps besides those a target serves or can roll back to.
+   * @default 30
+   */
+  readonly keepImages?: number;
+  /**
+   * How often the reconciler checks runs for lost build events.
+   * @default Duration.minutes(5)
+   */
+  readonly reconcileEvery?: Duration;
+  /**
+   * Minutes past a job's timeout before the reconciler asks CodeBuild about it.
+   * @default 20
+   */
+  readonly reconcileMarginMinutes?: number;
   /**
    * ECS services, clusters, listeners and task roles the releaser may act on.
    * @default services tagged slipway:target, ALB listener rules of this account/region, task roles passed only to ECS tasks
@@ -86,7 +109,9 @@ export class SlipwayEngine extends Construct {
   readonly api: Api;
   readonly releases: Releases;
   readonly observability: Observability;
-  readonly handlers: Record<'webhook' | 'api' | 'engine' | 'buildEvents' | 'releaser' | 'notifier', SlipwayFunction>;
+  readonly images: Images;
+  readonly reconciler: Reconciler;
+  readonly handlers: Record<'webhook' | 'api' | 'engine' | 'buildEvents' | 'releaser' | 'notifier' | 'reconciler', SlipwayFunction>;
 
   constructor(scope: Construct, id: string, props: SlipwayEngineProps = {}) {
     super(scope, id);
@@ -137,7 +162,19 @@ export class SlipwayEngine extends Construct {
       ...props.releaseScope,
     });
     const releaser = this.releases.releaser;
-    this.handlers = { webhook, api, engine, buildEvents, releaser, notifier };
+    this.images = new Images(this, 'Images', {
+      ecrRepositoryPrefix: this.builds.ecrRepositoryPrefix,
+      repositoryNames: props.imageRepositories,
+      keepImages: props.keepImages,
+    });
+    this.reconciler = new Reconciler(this, 'Reconciler', {
+      environment,
+      every: props.reconcileEvery,
+      marginMinutes: props.reconcileMarginMinutes,
+      logRetention,
+    });
+    const reconciler = this.reconciler.handler;
+    this.handlers = { webhook, api, engine, buildEvents, releaser, notifier, reconciler };
 
     // --- who may do what (each owner grants on what it owns) ---
     // webhook: delivery dedupe (write) and pipeline lookup; requests runs; reads webhook secrets.
@@ -197,6 +234,22 @@ export class SlipwayEngine extends Construct {
     this.queues.grantSendReleaseSteps(releaser.function);
     this.queues.grantSendEngineEvents(releaser.function);
     this.notifications.grantPublish(releaser.function);
+    // releaser: marks the images targets serve (ECR tags) so the repositories' lifecycle rules keep them.
+    this.images.grantTagImages(releaser.function);
+    NagSuppressions.addResourceSuppressions(
+      releaser.role,
+      [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'repository/<ecrRepositoryPrefix>/* is the set of pipeline image repositories (the same the builds push to); only BatchGetImage and PutImage, to move the slipway-live-/slipway-prev- tags.',
+        appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository\\/.+\\/\\*$/' }],
+      }],
+      true,
+    );
+    // reconciler: reads pipelines and active runs, asks CodeBuild about Slipway builds only, and
+    // sends the engine the BuildStateChanged events that were lost.
+    this.table.grantRead(reconciler.function);
+    this.builds.grantReadBuilds(reconciler.function);
+    this.queues.grantSendEngineEvents(reconciler.function);
 
     for (const h of Object.values(this.handlers)) {
       NagSuppressions.addResourceSuppressions(

@@ -1,0 +1,56 @@
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { RECONCILE_MARGIN_ENV } from '../../shared/engine/reconciler.ts';
+import { SlipwayFunction } from './handler.ts';
+
+export interface ReconcilerProps {
+  readonly environment: Record<string, string>;
+  /**
+   * How often the reconciler looks for runs with lost build events.
+   * @default Duration.minutes(5)
+   */
+  readonly every?: Duration;
+  /**
+   * Minutes past a job's timeout before it is checked against CodeBuild (and, for a job queued
+   * without a build, before it is failed as never started).
+   * @default 20
+   */
+  readonly marginMinutes?: number;
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The scheduled reconciler (functions/reconciler.ts). Each pass reads the active runs of every
+ * pipeline (a Query per pipeline, a GetItem per run older than the margin), so idle it costs a few
+ * Lambda invocations and DynamoDB reads per hour, within the free tiers. The owners of the table,
+ * queue and builds grant it what it needs (SlipwayEngine).
+ */
+export class Reconciler extends Construct {
+  readonly handler: SlipwayFunction;
+  readonly schedule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: ReconcilerProps) {
+    super(scope, id);
+    const every = props.every ?? Duration.minutes(5);
+    if (every.toMinutes() < 1) throw new Error('the reconciler cannot run more often than once a minute');
+    const margin = props.marginMinutes ?? 20;
+    if (!Number.isInteger(margin) || margin < 5) throw new Error(`reconciler marginMinutes must be a whole number >= 5 (the engine queue's redelivery takes that long), got ${margin}`);
+    this.handler = new SlipwayFunction(this, 'Function', {
+      handler: 'reconciler',
+      description: 'Slipway reconciler: moves jobs whose build events were lost to their true state (CodeBuild BatchGetBuilds)',
+      environment: { ...props.environment, [RECONCILE_MARGIN_ENV]: String(margin) },
+      timeout: Duration.minutes(2),
+      logRetention: props.logRetention,
+    });
+    // A failed pass is not retried: the next one comes within minutes and does the same work.
+    this.handler.function.configureAsyncInvoke({ retryAttempts: 0 });
+    this.schedule = new events.Rule(this, 'Schedule', {
+      description: 'Slipway: reconcile runs whose build events were lost',
+      schedule: events.Schedule.rate(every),
+      targets: [new targets.LambdaFunction(this.handler.function, { retryAttempts: 0 })],
+    });
+  }
+}
