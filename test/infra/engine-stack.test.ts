@@ -5,7 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ENV } from '../../shared/config.ts';
+import { ENV, OPTIONAL_ENV, type EnvKey } from '../../shared/config.ts';
+import { HANDLER_ENTRIES } from '../../infra/constructs/handler.ts';
 import { TABLE_INDEXES, TTL_ATTRIBUTE } from '../../shared/aws/table.ts';
 import { MANAGEMENT_ROUTES, WEBHOOK_ROUTE } from '../../infra/constructs/api.ts';
 import { SlipwayStack } from '../../infra/slipway-stack.ts';
@@ -81,10 +82,10 @@ describe('queues', () => {
   });
 
   it('every queue is encrypted and every queue that is not a DLQ has one', () => {
-    assert.equal(queues.length, 5);
+    assert.equal(queues.length, 7);
     for (const [id, q] of queues) assert.equal(q.Properties.SqsManagedSseEnabled, true, `${id} is not encrypted`);
     const withRedrive = queues.filter(([, q]) => q.Properties.RedrivePolicy);
-    assert.equal(withRedrive.length, 2, 'engine-events and release-steps redrive to a DLQ');
+    assert.equal(withRedrive.length, 3, 'engine-events, release-steps and notifications redrive to a DLQ');
   });
 
   it('every queue refuses requests without TLS', () => {
@@ -95,7 +96,7 @@ describe('queues', () => {
 
   it('an alarm fires as soon as any DLQ holds a message', () => {
     const dlqs = queues.filter(([id]) => /Dlq/.test(id)).map(([id]) => id);
-    assert.equal(dlqs.length, 3);
+    assert.equal(dlqs.length, 4);
     for (const dlq of dlqs) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -107,9 +108,9 @@ describe('queues', () => {
     }
   });
 
-  it('both consumers report partial batch failures', () => {
+  it('every queue consumer (engine, releaser, notifier) reports partial batch failures', () => {
     const mappings = resourcesOf('AWS::Lambda::EventSourceMapping');
-    assert.equal(mappings.length, 2);
+    assert.equal(mappings.length, 3);
     for (const [id, m] of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures'], id);
   });
 });
@@ -191,8 +192,8 @@ describe('builds', () => {
 describe('handlers', () => {
   const fns = resourcesOf('AWS::Lambda::Function');
 
-  it('five functions, each on nodejs22.x or newer, arm64, ESM bundle with source maps', () => {
-    assert.equal(fns.length, 5);
+  it('one function per handler entry, each on nodejs22.x or newer, arm64, ESM bundle with source maps', () => {
+    assert.equal(fns.length, Object.keys(HANDLER_ENTRIES).length);
     for (const [id, f] of fns) {
       const version = Number(/^nodejs(\d+)\.x$/.exec(f.Properties.Runtime)?.[1]);
       assert.ok(version >= 22, `${id} runs ${f.Properties.Runtime}`);
@@ -204,7 +205,9 @@ describe('handlers', () => {
 
   it('every function gets every variable of the ENV contract', () => {
     for (const [id, f] of fns) {
-      for (const name of Object.values(ENV)) assert.ok(f.Properties.Environment.Variables[name] !== undefined, `${id} lacks ${name}`);
+      for (const [key, name] of Object.entries(ENV)) {
+        if (!OPTIONAL_ENV.has(key as EnvKey)) assert.ok(f.Properties.Environment.Variables[name] !== undefined, `${id} lacks ${name}`);
+      }
       assert.equal(f.Properties.Environment.Variables[ENV.runRetentionDays], '90');
     }
     const projects = fns[0][1].Properties.Environment.Variables[ENV.buildProjects];
@@ -253,9 +256,30 @@ describe('notifications and observability', () => {
 
   it('an alarm watches the errors of every function, plus the engine backlog, and a dashboard shows them', () => {
     const errorAlarms = resourcesOf('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties.MetricName === 'Errors');
-    assert.equal(errorAlarms.length, 5);
+    assert.equal(errorAlarms.length, Object.keys(HANDLER_ENTRIES).length);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage' });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('the notifier publishes e-mail only to topics of this account and region; the engine only enqueues notifications', () => {
+    const statements = iamStatements(json);
+    const publish = statements.filter((s) => s.Action.includes('sns:Publish'));
+    const notifier = publish.filter((s) => s.policy.startsWith('SlipwayNotifierHandler'));
+    assert.deepEqual(notifier.flatMap((s) => s.Resource.map(flatten)), ['arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:*']);
+    assert.ok(!publish.some((s) => s.policy.startsWith('SlipwayEngineHandler')), 'the engine publishes nothing itself');
+    const send = statements.filter((s) => s.Action.includes('sqs:SendMessage') && s.Resource.some((r) => /Notifications[A-Z0-9]{8}\.Arn/.test(flatten(r)) && !/Dlq/.test(flatten(r))));
+    assert.deepEqual(send.map((s) => s.policy.replace(/RoleDefaultPolicy.*/, '')).sort(), ['SlipwayEngineHandler', 'SlipwayNotifierHandler']);
+  });
+
+  it('the notifier links runs to the API endpoint, waits for slow providers and has the notifications queue', () => {
+    const [, notifier] = resourcesOf('AWS::Lambda::Function').find(([id]) => id.startsWith('SlipwayNotifierHandler'))!;
+    const vars = notifier.Properties.Environment.Variables;
+    assert.match(flatten(vars[ENV.publicApiUrl]), /SlipwayApiHttp[A-Z0-9]+/);
+    assert.match(flatten(vars[ENV.notificationQueueUrl]), /SlipwayQueuesNotifications/);
+    assert.equal(notifier.Properties.Timeout, 60);
+    for (const [id, f] of resourcesOf('AWS::Lambda::Function')) {
+      if (!id.startsWith('SlipwayNotifierHandler')) assert.equal(f.Properties.Environment.Variables[ENV.publicApiUrl], undefined, id);
+    }
   });
 
   it('creates no customer-managed KMS key (each would cost $1/month while idle)', () => {
@@ -300,7 +324,7 @@ describe('IAM', () => {
     const secretStatements = statements.filter((s) => s.Action.some((a) => a.startsWith('secretsmanager:')));
     assert.deepEqual(new Set(secretStatements.flatMap((s) => s.Action)), new Set(['secretsmanager:GetSecretValue']));
     for (const s of secretStatements) assert.deepEqual(s.Resource.map(flatten), ['arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*']);
-    assert.deepEqual(secretStatements.map((s) => s.policy.replace(/RoleDefaultPolicy.*/, '')).sort(), ['SlipwayApiHandler', 'SlipwayEngineHandler', 'SlipwayWebhookHandler']);
+    assert.deepEqual(secretStatements.map((s) => s.policy.replace(/RoleDefaultPolicy.*/, '')).sort(), ['SlipwayApiHandler', 'SlipwayEngineHandler', 'SlipwayNotifierHandler', 'SlipwayWebhookHandler']);
   });
 
   it('only the engine starts or stops builds, on the Slipway projects only', () => {
@@ -310,12 +334,13 @@ describe('IAM', () => {
     assert.ok(start[0].Resource.every((r) => /BuildsProject/.test(flatten(r))));
   });
 
-  it('only consumers may receive from a queue: the engine from engine-events, the releaser from release-steps', () => {
+  it('only consumers may receive from a queue: the engine from engine-events, the releaser from release-steps, the notifier from notifications', () => {
     const receive = statements.filter((s) => s.Action.includes('sqs:ReceiveMessage'));
     assert.deepEqual(
       receive.map((s) => [s.policy.replace(/RoleDefaultPolicy.*/, ''), s.Resource.map(flatten)]).sort(),
       [
         ['SlipwayEngineHandler', ['<SlipwayQueuesEngineEventsECB5AE4A.Arn>']],
+        ['SlipwayNotifierHandler', ['<SlipwayQueuesNotificationsB9FEA864.Arn>']],
         ['SlipwayReleasesReleaser', ['<SlipwayQueuesReleaseSteps482BDC65.Arn>']],
       ],
     );
