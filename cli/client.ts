@@ -27,7 +27,8 @@ export class ApiClient {
     if (target.sign) {
       this.signer = new SignatureV4({
         service: 'execute-api',
-        region: target.region ?? process.env.AWS_REGION ?? 'us-east-1',
+        // The API's own host names its region (<id>.execute-api.<region>.amazonaws.com).
+        region: target.region ?? /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com/.exec(new URL(target.url).hostname)?.[1] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
         credentials: defaultProvider(),
         sha256: Hash.bind(null, 'sha256'),
       });
@@ -65,6 +66,9 @@ export class ApiClient {
     try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
     if (!res.ok) {
       const b = (parsed ?? {}) as { error?: string; message?: string };
+      if ((res.status === 401 || res.status === 403) && this.signer) {
+        throw new ApiError(res.status, 'Forbidden', `the API refused the request (${res.status}): check your AWS credentials and that they allow execute-api:Invoke on this API`, parsed);
+      }
       throw new ApiError(res.status, b.error ?? `HTTP${res.status}`, b.message ?? (typeof parsed === 'string' ? parsed : res.statusText), parsed);
     }
     return parsed as T;

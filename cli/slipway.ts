@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from './client.ts';
 import { runView, status, table } from './format.ts';
+import { parsePipeline } from '../shared/domain/definition.ts';
 import type { RunState } from '../shared/domain/run.ts';
 import { TERMINAL_RUN_STATUSES } from '../shared/domain/run.ts';
 
@@ -20,6 +21,7 @@ const USAGE = `usage: slipway <command> [options]
 
   dev [--reset]                          run Slipway on this machine (what \`npm start\` does)
   init --template LANG [-o FILE]         write a pipeline file for java|java-gradle|node|python|php|go|cpp
+  validate -f FILE                       check a pipeline file here, every problem at once
   pipelines apply -f FILE [--id ID]      register or update a pipeline
   pipelines list
   run PIPELINE [--branch B | --commit SHA] [--watch]
@@ -91,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = positionals;
   const json = values.json ?? false;
   const out = (human: string, data: unknown) => console.log(json ? JSON.stringify(data, null, 2) : human);
-  if (!cmd || values.help) { console.log(USAGE); return cmd ? 0 : 2; }
+  if (!cmd || values.help) { console.log(USAGE); return values.help ? 0 : 2; }
 
   switch (cmd) {
     case 'dev': {
@@ -100,6 +102,18 @@ export async function main(argv: string[]): Promise<number> {
       const { runDev } = await import('../shared/local/dev.ts');
       return runDev({ reset: values.reset ?? false });
     }
+    case 'validate': {
+      const file = values.file ?? rest[0];
+      if (!file) throw new UsageError('validate needs -f FILE');
+      const parsed = parsePipeline(readText(file), { filename: file });
+      if (parsed.ok) {
+        out(`${file}: pipeline ${parsed.spec.name} is valid (${Object.keys(parsed.spec.jobs).join(', ')})`, { ok: true, name: parsed.spec.name, jobs: Object.keys(parsed.spec.jobs) });
+        return 0;
+      }
+      if (json) console.log(JSON.stringify({ ok: false, problems: parsed.problems }, null, 2));
+      else for (const p of parsed.problems) console.error(`${file}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
+      return 2;
+    }
     case 'init': {
       const { starterPipeline } = await import('../shared/domain/templates.ts');
       const { TEMPLATE_NAMES } = await import('../shared/domain/pipeline.ts');
@@ -107,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       if (!t || !(TEMPLATE_NAMES as readonly string[]).includes(t)) throw new UsageError(`init needs --template, one of: ${TEMPLATE_NAMES.join(', ')}`);
       const file = values.output ?? 'slipway.yml';
       if (existsSync(file)) throw new UsageError(`${file} exists already; choose another with -o FILE`);
-      writeFileSync(file, starterPipeline(t as never, values.repository));
+      try { writeFileSync(file, starterPipeline(t as never, values.repository)); } catch (e) { throw new UsageError(`cannot write ${file}: ${(e as Error).message}`); }
       out(`wrote ${file} (template ${t}); register it with: slipway pipelines apply -f ${file}`, { file, template: t });
       return 0;
     }
@@ -117,16 +131,18 @@ export async function main(argv: string[]): Promise<number> {
       if (sub === 'apply') {
         const file = values.file ?? rest[1];
         if (!file) throw new UsageError('pipelines apply needs -f FILE');
-        const text = readFileSync(file, 'utf8');
-        const id = values.id ?? path.basename(file).replace(/\.(ya?ml|json)$/, '').replace(/[^a-z0-9-]/gi, '-').toLowerCase();
+        const text = readText(file);
+        // The pipeline's id defaults to its name, so `apply -f slipway.yml` registers what the file calls itself.
+        const parsed = parsePipeline(text, { filename: file });
+        const id = values.id ?? (parsed.ok ? parsed.spec.name : path.basename(file).replace(/\.(ya?ml|json)$/, '').replace(/[^a-z0-9-]/gi, '-').toLowerCase());
         const type = file.endsWith('.json') ? 'application/json' : 'application/yaml';
         const res = await api.request<{ id: string; version: number }>('PUT', `/pipelines/${encodeURIComponent(id)}`, text, type);
         out(`pipeline ${res.id ?? id} registered, version ${res.version}`, res);
         return 0;
       }
       if (sub === 'list') {
-        const res = await api.request<{ items: Array<{ id: string; version: number; spec: { source: { repository: string } } }> }>('GET', '/pipelines');
-        out(table([['PIPELINE', 'VERSION', 'REPOSITORY'], ...res.items.map((p) => [p.id, String(p.version), p.spec?.source?.repository ?? ''])]), res);
+        const res = await api.request<{ items: Array<{ id: string; version: number; provider: string; repository: string }> }>('GET', '/pipelines');
+        out(table([['PIPELINE', 'VERSION', 'REPOSITORY'], ...res.items.map((p) => [p.id, String(p.version), `${p.provider}:${p.repository}`])]), res);
         return 0;
       }
       throw new UsageError('pipelines apply -f FILE | pipelines list');
@@ -166,7 +182,10 @@ export async function main(argv: string[]): Promise<number> {
       for (;;) {
         const q = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
         const page = await api.request<{ events: Array<{ timestamp: string; message: string }>; cursor?: string; complete: boolean }>('GET', `/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(job)}/logs${q}`);
-        for (const e of page.events ?? []) process.stdout.write(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
+        for (const e of page.events ?? []) {
+          if (json) console.log(JSON.stringify(e));
+          else process.stdout.write(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
+        }
         cursor = page.cursor ?? cursor;
         if ((page.events?.length ?? 0) > 0) continue;
         if (!values.follow || page.complete) return 0;
@@ -197,7 +216,7 @@ export async function main(argv: string[]): Promise<number> {
         const file = values.file;
         if (!file || !name) throw new UsageError('targets apply NAME -f FILE (a JSON file: cluster, services, targetGroups, listenerRuleArn, desiredCount...)');
         let config: unknown;
-        try { config = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new UsageError(`${file} is not JSON: ${(e as Error).message}`); }
+        try { config = JSON.parse(readText(file)); } catch (e) { throw new UsageError(`${file} is not JSON: ${(e as Error).message}`); }
         const res = await api.request<{ name: string }>('PUT', `/targets/${encodeURIComponent(name)}`, config);
         out(`target ${name} registered`, res);
         return 0;
@@ -230,6 +249,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
 export function exitCodeFor(e: unknown): number {
   if (e instanceof UsageError) return 2;
   if (e instanceof ApiError) return e.status === 400 || e.status === 413 ? 2 : e.status === 404 ? 3 : e.status === 409 ? 4 : 5;
@@ -242,8 +269,11 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
     (code) => process.exit(code),
     (e) => {
       const body = e instanceof ApiError && e.body && typeof e.body === 'object' && 'problems' in e.body ? (e.body as { problems: Array<{ path: string; message: string }> }).problems : [];
-      console.error(`slipway: ${e.message}`);
-      for (const p of body) console.error(`  ${p.path ? `${p.path}: ` : ''}${p.message}`);
+      if (process.argv.includes('--json')) console.error(JSON.stringify({ error: e instanceof ApiError ? e.code : e.name, message: e.message, ...(body.length > 0 ? { problems: body } : {}) }));
+      else {
+        console.error(`slipway: ${e.message}`);
+        for (const p of body) console.error(`  ${p.path ? `${p.path}: ` : ''}${p.message}`);
+      }
       process.exit(exitCodeFor(e));
     },
   );

@@ -104,6 +104,8 @@ export interface BuildRequest {
   provider: Provider;
   /** The job as the run's pinned pipeline version defines it: buildspec, image, compute class, timeout. */
   spec: JobSpec;
+  /** Parameters of a manual run; builds see each as `SLIPWAY_PARAM_<NAME>` (upper-cased, non-alphanumerics as `_`). */
+  parameters?: Record<string, string>;
 }
 
 export interface BuildRunner {

@@ -18,5 +18,6 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ service: 'hello', version }) + '\n');
 });
-server.listen(port, '127.0.0.1', () => console.log(`hello ${version} listening on ${port}`));
+// 0.0.0.0 in a container (ALB health checks reach the task); the local mode sets HOST=127.0.0.1.
+server.listen(port, process.env.HOST ?? '0.0.0.0', () => console.log(`hello ${version} listening on ${port}`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -165,7 +165,7 @@ export function starterPipeline(template: TemplateName, repository = 'acme/my-se
   const service = repository.split('/').at(-1) || 'my-service';
   const name = service.replace(/[^A-Za-z0-9._-]/g, '-');
   return `# Slipway pipeline (${t.description}).
-# Every key is documented in shared/domain/definition.ts; \`slipway validate\` checks this file.
+# Every key is documented in shared/domain/definition.ts; \`slipway validate -f FILE\` checks this file.
 name: ${JSON.stringify(name)}
 source:
   provider: github

@@ -138,6 +138,7 @@ async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Eff
       repository: state.trigger.repository ?? source.repository,
       provider: state.trigger.provider ?? source.provider,
       spec,
+      ...(state.trigger.parameters ? { parameters: state.trigger.parameters } : {}),
     }));
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;

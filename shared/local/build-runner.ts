@@ -15,7 +15,7 @@ import picomatch from 'picomatch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { TemplateName } from '../domain/pipeline.ts';
 import type { BuildRequest, BuildRunner } from '../ports.ts';
-import { BUILD_ENV } from '../aws/codebuild-runner.ts';
+import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
 import { artifactPrefix } from '../engine/buildspec.ts';
 import type { BuildStateChangeEvent } from '../engine/build-events.ts';
 
@@ -174,6 +174,7 @@ export class LocalBuildRunner implements BuildRunner {
         ...process.env, ...spec.env,
         [BUILD_ENV.runId]: r.runId, [BUILD_ENV.pipelineId]: r.pipelineId, [BUILD_ENV.job]: r.job, [BUILD_ENV.jobKind]: spec.kind,
         [BUILD_ENV.attempt]: String(r.attempt), [BUILD_ENV.commit]: r.commit, [BUILD_ENV.branch]: r.branch ?? '', CI: 'true',
+        ...parameterEnv(r.parameters),
       };
       const deadline = Date.now() + spec.timeoutMinutes * 60_000;
       for (const [phase, cmds] of [['INSTALL', spec.install], ['BUILD', spec.commands]] as const) {

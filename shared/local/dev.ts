@@ -2,7 +2,9 @@
  * The local mode: Slipway's engine on one machine. The same engine code and AWS
  * adapters run against DynamoDB Local and fauxqs (SQS, S3) on loopback; only
  * CodeBuild (LocalBuildRunner), ECS/ALB (LocalTarget), Secrets Manager and
- * CloudWatch Logs (files) are replaced. A local HTTP server hands the webhook
+ * CloudWatch Logs (files) are replaced; notifications are delivered for real
+ * (chat webhooks, git host statuses, SNS e-mail on fauxqs), but the sample
+ * pipeline has no channels and no git host token, so it sends nothing. A local HTTP server hands the webhook
  * and API routes API Gateway-shaped events; pollers feed the queues to the
  * engine and the releaser as Lambda's event source mappings would.
  */
@@ -17,7 +19,8 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, SQSEvent } from 'aws-lambda';
 import { startEmulators } from '../../scripts/emulators.mjs';
-import { createDocumentClient, createS3Client, createSqsClient, type AwsConfig } from '../aws/clients.ts';
+import { createDocumentClient, createS3Client, createSnsClient, createSqsClient, type AwsConfig } from '../aws/clients.ts';
+import { SqsNotificationQueue } from '../aws/notification-queue.ts';
 import { DynamoDeliveryStore } from '../aws/delivery-store.ts';
 import { SqsEventQueue } from '../aws/event-queue.ts';
 import { DynamoPipelineStore } from '../aws/pipeline-store.ts';
@@ -27,16 +30,17 @@ import { ensureTable } from '../aws/table.ts';
 import { DynamoTargetStore } from '../aws/target-store.ts';
 import { assertPipeline } from '../domain/definition.ts';
 import { decide } from '../domain/decide.ts';
-import type { RunState } from '../domain/run.ts';
+import type { BuildStateChanged, RunState } from '../domain/run.ts';
 import { ConflictError } from '../errors.ts';
 import { ApiService } from '../engine/api-service.ts';
 import { forwardBuildStateChange } from '../engine/build-events.ts';
-import { RecordingNotifier } from '../engine/effects.ts';
 import { handleEngineMessage, processRecords, type EngineDeps } from '../engine/engine.ts';
 import { respondToWebhook } from '../engine/ingest-webhook.ts';
 import { Releaser } from '../engine/releaser.ts';
 import { apiRoutes } from '../http/api-routes.ts';
 import { createRouter } from '../http/router.ts';
+import { handleNotification, processNotificationRecords, type NotifierDeps } from '../notify/notifier.ts';
+import { QueueNotifier } from '../notify/queue-notifier.ts';
 import { makeInner as releaserHandler } from '../../functions/releaser.ts';
 import { LocalBuildRunner } from './build-runner.ts';
 import { FileLogReader, FileSecretSource, localBranchResolver } from './local-adapters.ts';
@@ -126,6 +130,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     await ensureTable(documents, tableName);
     const engineUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'slipway-engine-events.fifo', Attributes: { FifoQueue: 'true', VisibilityTimeout: '30' } }))).QueueUrl!;
     const releaseUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'slipway-release-steps', Attributes: { VisibilityTimeout: '30' } }))).QueueUrl!;
+    const notificationUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'slipway-notifications', Attributes: { VisibilityTimeout: '60' } }))).QueueUrl!;
     await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
 
     const pipelines = new DynamoPipelineStore(documents, tableName);
@@ -174,7 +179,10 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     }
 
     // 4. the engine and the releaser, fed by pollers as Lambda's event source mappings would
-    const engineDeps: EngineDeps = { runs, pipelines, decide, events, releases, builds, notifier: new RecordingNotifier() };
+    const notifications = new SqsNotificationQueue(sqs, notificationUrl);
+    const engineDeps: EngineDeps = { runs, pipelines, decide, events, releases, builds, notifier: new QueueNotifier(notifications) };
+    // publicApiUrl is set once the HTTP server below has its port.
+    const notifierDeps: NotifierDeps = { pipelines, runs, queue: notifications, events, secrets, sns: createSnsClient(aws), logger: { info: () => undefined, warn: (m, x) => log(`notify: ${m} ${JSON.stringify(x)}`) } };
     const releaseHandler = releaserHandler(() => releaser);
     let running = true;
     const pollers = [
@@ -190,6 +198,14 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
         const event = { Records: msgs.map((m) => ({ messageId: m.MessageId!, body: m.Body!, attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' } })) } as unknown as SQSEvent;
         const out = await releaseHandler(event);
         return out.batchItemFailures.map((f) => f.itemIdentifier);
+      }, () => running),
+      poll(sqs, notificationUrl, async (msgs) => {
+        const outcome = await processNotificationRecords(
+          msgs.map((m) => ({ messageId: m.MessageId!, body: m.Body! })),
+          (message) => handleNotification(notifierDeps, message),
+          { warn: (m, x) => log(`notify: ${m} ${JSON.stringify(x)}`), error: (m, x) => log(`notify: ${m} ${JSON.stringify(x)}`) },
+        );
+        return outcome.batchItemFailures.map((f) => f.itemIdentifier);
       }, () => running),
     ];
     stops.push(async () => { running = false; await Promise.all(pollers); await builds.idle(); });
@@ -225,6 +241,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(saved.apiPort ?? opts.apiPort ?? 0, '127.0.0.1', () => resolve()); });
     stops.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
     const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    notifierDeps.publicApiUrl = apiUrl;
     const state: DevState = { apiPort: (server.address() as AddressInfo).port, targetPort: Number(new URL(target.url).port), testPort: Number(new URL(target.testUrl).port) };
     writeFileSync(stateFile, JSON.stringify({ ...state, apiUrl, targetUrl: target.url }, null, 2));
 
@@ -236,6 +253,8 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       await pipelines.put({ id: SAMPLE.pipelineId, spec, definitionSource: { kind: 'registered' }, webhookSecretName: SAMPLE.webhookSecretName });
       log(`registered pipeline ${SAMPLE.pipelineId} (${Object.keys(spec.jobs).join(' -> ')})`);
     }
+
+    await recoverAfterRestart({ pipelines, runs, targets, events, releases, log });
 
     return {
       apiUrl, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
@@ -249,6 +268,50 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
   } catch (e) {
     await stop();
     throw e;
+  }
+}
+
+/**
+ * DynamoDB Local keeps its state across a restart but fauxqs does not, so
+ * messages in flight when the local mode stopped are gone, and so are the
+ * builds it was running. Runs must not hang on them: a build or image job that
+ * was queued or running is reported FAULT (the engine retries it if it has
+ * attempts left), and a release in progress gets its next step again.
+ */
+async function recoverAfterRestart(deps: {
+  pipelines: DynamoPipelineStore; runs: DynamoRunStore; targets: DynamoTargetStore; events: SqsEventQueue; releases: SqsReleaseQueue; log: (l: string) => void;
+}): Promise<void> {
+  const now = new Date().toISOString();
+  let cursor: string | undefined;
+  do {
+    const page = await deps.pipelines.list({ cursor });
+    for (const p of page.items) {
+      for (const summary of await deps.runs.listActive(p.id)) {
+        const run = await deps.runs.get(summary.runId);
+        const lost: BuildStateChanged[] = [];
+        for (const [job, j] of Object.entries(run.jobs)) {
+          const kind = run.plan[job]?.kind;
+          if ((kind === 'build' || kind === 'image') && (j.status === 'queued' || j.status === 'running') && j.attempt > 0) {
+            lost.push({
+              type: 'BuildStateChanged', id: `restart:${run.runId}:${job}:${j.attempt}`, runId: run.runId, at: now, job, attempt: j.attempt,
+              buildId: j.buildId ?? 'lost', state: 'FAULT', reason: 'the local mode stopped while this build ran',
+            });
+          }
+        }
+        if (lost.length > 0) {
+          deps.log(`run ${run.runId}: ${lost.map((e) => e.job).join(', ')} stopped with the local mode; reported as failed builds`);
+          await deps.events.send(lost);
+        }
+      }
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  for (const name of await deps.targets.listNames()) {
+    const t = await deps.targets.get(name);
+    if (t.current) {
+      deps.log(`release ${t.current.id} on ${name} resumes from step ${t.current.step}`);
+      await deps.releases.send({ type: 'ReleaseStep', target: name, releaseId: t.current.id, step: t.current.step });
+    }
   }
 }
 
@@ -303,10 +366,11 @@ function toApiGatewayEvent(req: http.IncomingMessage, body: Buffer): APIGatewayP
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits for a run to end, printing each job's status change, attempt and duration as it happens. */
-export async function followRun(api: ApiService, runId: string, print: (line: string) => void): Promise<RunState> {
+export async function followRun(api: ApiService, runId: string, print: (line: string) => void, timeoutMs = 15 * 60_000): Promise<RunState> {
   const seen = new Map<string, string>();
   const t0 = Date.now();
   for (;;) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`run ${runId} did not end within ${timeoutMs / 1000} s`);
     let run: RunState;
     try { run = await api.getRun(runId); } catch { await sleep(300); continue; }
     for (const [name, j] of Object.entries(run.jobs)) {

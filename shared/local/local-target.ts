@@ -19,7 +19,7 @@ import { WeightedProxy } from './weighted-proxy.ts';
 
 interface TaskDefinition { arn: string; image: string }
 interface ServiceRecord { colour: Colour; taskDefinition?: string; desired: number }
-interface Persisted { taskDefinitions: Record<string, TaskDefinition>; services: Record<string, ServiceRecord>; weights: Weights; next: number }
+interface Persisted { taskDefinitions: Record<string, TaskDefinition>; services: Record<string, ServiceRecord>; weights: Weights; testWeights?: Weights; next: number }
 
 interface Running { child: ChildProcess; url: string; taskDefinition: string; exited?: number | null; output: string[] }
 
@@ -87,6 +87,7 @@ export class LocalTarget implements ReleaseActions {
       if (svc.desired > 0 && svc.taskDefinition) await this.launch(name, svc.taskDefinition);
     }
     this.applyWeights(this.proxy, this.state.weights);
+    if (this.state.testWeights) this.applyWeights(this.testProxy, this.state.testWeights);
   }
 
   async stop(): Promise<void> {
@@ -133,7 +134,10 @@ export class LocalTarget implements ReleaseActions {
   async modifyRule(input: { ruleArn: string; targetGroups: Record<Colour, string>; weights: Weights }): Promise<void> {
     const proxy = input.ruleArn.endsWith('-test') ? this.testProxy : this.proxy;
     this.applyWeights(proxy, input.weights);
-    if (proxy === this.proxy) {
+    if (proxy === this.testProxy) {
+      this.state.testWeights = { ...input.weights };
+      this.save();
+    } else {
       this.state.weights = { ...input.weights };
       this.save();
       this.opts.onLog?.(`traffic on ${this.opts.name}: blue ${input.weights.blue}% / green ${input.weights.green}%`);
@@ -205,7 +209,7 @@ export class LocalTarget implements ReleaseActions {
     if (!td) throw new NotFoundError(`task definition ${taskDefinition} is unknown to local target ${this.opts.name}`);
     const { dir, cmd } = this.imageDir(td.image);
     const port = await freePort();
-    const child = spawn(cmd[0], cmd.slice(1), { cwd: dir, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd[0], cmd.slice(1), { cwd: dir, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const r: Running = { child, url: `http://127.0.0.1:${port}`, taskDefinition, output: [] };
     const onData = (b: Buffer) => { for (const l of b.toString().split('\n')) if (l) { r.output.push(l); if (r.output.length > 20) r.output.shift(); } };
     child.stdout!.on('data', onData);

@@ -14,6 +14,8 @@ import path from 'node:path';
 import { followRun, SAMPLE, startLocalMode, type LocalMode } from '../../shared/local/dev.ts';
 
 let mode: LocalMode;
+const RUN_TIMEOUT_MS = 120_000;
+const TEST = { timeout: 180_000 };
 let dataDir: string;
 const lines: string[] = [];
 
@@ -33,7 +35,7 @@ async function runOnMain(): Promise<{ runId: string; status: string; versionsSee
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  const run = await followRun(mode.api, runId, () => {});
+  const run = await followRun(mode.api, runId, () => {}, RUN_TIMEOUT_MS);
   done = true;
   await sampler;
   return { runId, status: run.status, versionsSeen };
@@ -42,14 +44,14 @@ async function runOnMain(): Promise<{ runId: string; status: string; versionsSee
 before(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-e2e-'));
   mode = await startLocalMode({ dataDir, reset: true, quiet: true, onLog: (l) => lines.push(l) });
-});
+}, { timeout: 120_000 });
 
 after(async () => {
   await mode?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('the first run takes the sample service from commit to a live release', async () => {
+test('the first run takes the sample service from commit to a live release', TEST, async () => {
   const { status } = await runOnMain();
   assert.equal(status, 'succeeded', lines.slice(-30).join('\n'));
   assert.equal(await version(mode.targetUrl), '1.0.0');
@@ -57,26 +59,29 @@ test('the first run takes the sample service from commit to a live release', asy
   assert.equal(d.weights.blue + d.weights.green, 100);
 });
 
-test('a new commit is released blue-green: the old version answers before the shift, the new one after', async () => {
+test('a new commit is released blue-green: the old version answers before the shift, the new one after', TEST, async () => {
   const live = mode.target.describe();
   const liveColour = live.weights.blue === 100 ? 'blue' : 'green';
+  const newColour = liveColour === 'blue' ? 'green' : 'blue';
+  const logFrom = lines.length;
   mode.commit({ VERSION: '1.1.0\n' }, 'hello 1.1.0');
   const { status, versionsSeen } = await runOnMain();
   assert.equal(status, 'succeeded', lines.slice(-30).join('\n'));
   assert.equal(versionsSeen[0], '1.0.0', 'the old version answers while the new one is built and verified');
   assert.ok(versionsSeen.includes('1.1.0'), 'the new version takes traffic');
   assert.ok(!versionsSeen.includes('unreachable'), 'no request failed during the shift');
-  // Once the new version answered alone, the old one never came back.
+  // The weighted proxy moved in the configured steps toward the new colour, and only forward.
+  const shifts = lines.slice(logFrom).map((l) => /traffic on staging: blue (\d+)% \/ green (\d+)%/.exec(l)).filter((m) => m !== null).map((m) => Number(newColour === 'blue' ? m![1] : m![2]));
+  assert.deepEqual(shifts, [10, 50, 100], `traffic on the new colour, step by step: ${shifts.join(', ')}`);
+  // Once the old version stopped answering, it never came back.
   const lastOld = versionsSeen.lastIndexOf('1.0.0');
-  const firstNew = versionsSeen.indexOf('1.1.0');
-  assert.ok(lastOld < versionsSeen.length - 1 && firstNew <= lastOld + 1 || lastOld < firstNew, 'traffic moved from old to new');
+  assert.ok(versionsSeen.slice(lastOld + 1).every((v) => v === '1.1.0'), 'after the last old answer, only the new version');
   for (let i = 0; i < 20; i++) assert.equal(await version(mode.targetUrl), '1.1.0');
   const now = mode.target.describe();
   assert.equal(now.weights[liveColour], 0, 'traffic left the previously live colour');
-  assert.ok(lines.some((l) => /blue 90% \/ green 10%|blue 10% \/ green 90%/.test(l)), 'the first traffic step was 10%');
 });
 
-test('a release whose health check fails is rolled back and the old version keeps answering', async () => {
+test('a release whose health check fails is rolled back and the old version keeps answering', TEST, async () => {
   mode.commit({ VERSION: '1.2.0-unhealthy\n' }, 'hello 1.2.0, broken');
   const { runId, status, versionsSeen } = await runOnMain();
   assert.equal(status, 'failed');
@@ -87,7 +92,7 @@ test('a release whose health check fails is rolled back and the old version keep
   for (let i = 0; i < 10; i++) assert.equal(await version(mode.targetUrl), '1.1.0');
 });
 
-test('a signed GitHub push webhook starts a run; a wrong signature starts nothing', async () => {
+test('a signed GitHub push webhook starts a run; a wrong signature starts nothing', TEST, async () => {
   const sha = mode.commit({ VERSION: '1.3.0\n' }, 'hello 1.3.0');
   const body = JSON.stringify({ ref: 'refs/heads/main', after: sha, repository: { full_name: SAMPLE.repository }, head_commit: { id: sha, message: 'hello 1.3.0' }, commits: [{ modified: ['VERSION'] }] });
   const sign = (secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
@@ -101,8 +106,26 @@ test('a signed GitHub push webhook starts a run; a wrong signature starts nothin
   assert.equal(res.status, 202);
   const out = (await res.json()) as { runs: Array<{ pipeline: string; runId: string }> };
   assert.equal(out.runs.length, 1);
-  const run = await followRun(mode.api, out.runs[0].runId, () => {});
+  const run = await followRun(mode.api, out.runs[0].runId, () => {}, RUN_TIMEOUT_MS);
   assert.equal(run.status, 'succeeded');
   assert.equal(run.trigger.commit, sha);
   assert.equal(await version(mode.targetUrl), '1.3.0');
+});
+
+test('a restart in the middle of a release resumes it from the saved step, with state kept on disk', TEST, async () => {
+  mode.commit({ VERSION: '1.4.0\n' }, 'hello 1.4.0');
+  const { runId } = await mode.api.requestRun(SAMPLE.pipelineId, { branch: 'main' }, { by: 'e2e', requestId: randomUUID() });
+  const deadline = Date.now() + RUN_TIMEOUT_MS;
+  for (;;) {
+    const run = await mode.api.getRun(runId).catch(() => undefined);
+    if (run?.jobs.deploy.status === 'running') break;
+    assert.ok(Date.now() < deadline, 'the deploy job started');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await mode.stop();
+  mode = await startLocalMode({ dataDir, quiet: true, onLog: (l) => lines.push(l) });
+  assert.ok(lines.some((l) => /resumes from step/.test(l)), 'the release in progress was picked up again');
+  const run = await followRun(mode.api, runId, () => {}, RUN_TIMEOUT_MS);
+  assert.equal(run.status, 'succeeded', run.jobs.deploy.reason);
+  assert.equal(await version(mode.targetUrl), '1.4.0');
 });

@@ -141,3 +141,12 @@ test('SLIPWAY_BUILD_PROJECTS is parsed with errors that name it', () => {
   assert.throws(() => parseBuildProjects('nope'), /SLIPWAY_BUILD_PROJECTS is not valid JSON/);
   assert.throws(() => parseBuildProjects('{"small":3}'), /SLIPWAY_BUILD_PROJECTS.small/);
 });
+
+test("a manual run's parameters reach the build as SLIPWAY_PARAM_ variables", () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  const input = runner.startBuildInput(request({ parameters: { environment: 'staging', 'dry-run': 'true' } }));
+  const env = Object.fromEntries((input.environmentVariablesOverride ?? []).map((v) => [v.name, v.value]));
+  assert.equal(env.SLIPWAY_PARAM_ENVIRONMENT, 'staging');
+  assert.equal(env.SLIPWAY_PARAM_DRY_RUN, 'true');
+  assert.equal(runner.startBuildInput(request()).environmentVariablesOverride?.some((v) => v.name!.startsWith('SLIPWAY_PARAM_')), false);
+});
