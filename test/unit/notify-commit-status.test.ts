@@ -5,6 +5,7 @@
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { NotificationMessage } from '../../shared/messages.ts';
 import { handleNotification } from '../../shared/notify/notifier.ts';
 import { bitbucketKey } from '../../shared/notify/commit-status.ts';
 import { startHttpStub, type HttpStub } from '../support/http-stub.ts';
@@ -23,7 +24,7 @@ function setup(provider: 'github' | 'gitlab' | 'bitbucket', token = 'tok-123', p
   });
 }
 
-const forProvider = (provider: 'github' | 'gitlab' | 'bitbucket', repository: string, kind: Parameters<typeof notificationMessage>[0]['kind'] = 'run_started') =>
+const forProvider = (provider: 'github' | 'gitlab' | 'bitbucket', repository: string, kind: NotificationMessage['kind'] = 'run_started') =>
   notificationMessage({ kind, id: `R1:${kind}`, trigger: { event: 'push', provider, repository, branch: 'main', commit: SHA } });
 
 test('GitHub: a started run posts a pending status with the token, the context slipway/<pipeline> and a link to the run', async () => {
