@@ -355,10 +355,12 @@ test('a crash between the conditional save and StartBuild ends with exactly one 
 test('the Lambda handlers, wired from their environment, carry a run request and a build event through the real queue', async (t) => {
   const pipelineId = uniqueName('web');
   await new DynamoPipelineStore(ddb, table).put({ id: pipelineId, spec: pipelineSpec, definitionSource: { kind: 'registered' } });
+  const notificationQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('notifications') }))).QueueUrl!;
   Object.assign(process.env, {
     SLIPWAY_TABLE: table,
     SLIPWAY_ENGINE_QUEUE_URL: engineQueueUrl,
     SLIPWAY_RELEASE_QUEUE_URL: releaseQueueUrl,
+    SLIPWAY_NOTIFICATION_QUEUE_URL: notificationQueueUrl,
     SLIPWAY_ARTIFACT_BUCKET: bucket,
     SLIPWAY_BUILD_PROJECTS: JSON.stringify({ small: 'slipway-small' }),
     SLIPWAY_ECR_REGISTRY: REGISTRY,
@@ -394,6 +396,8 @@ test('the Lambda handlers, wired from their environment, carry a run request and
   const started = codebuild.commandCalls(StartBuildCommand).map((c) => c.args[0].input);
   assert.deepEqual(started.map((i) => i.idempotencyToken), [`${runId}:build:1`]);
   assert.equal(started[0].projectName, 'slipway-small');
+  const notified = await sqs.send(new ReceiveMessageCommand({ QueueUrl: notificationQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  assert.deepEqual((notified.Messages ?? []).map((m) => JSON.parse(m.Body!).id), [`${runId}:run_started`], 'the engine enqueues its notifications');
   assert.equal(started[0].sourceLocationOverride, 'https://github.com/acme/web.git');
 
   const buildId = 'slipway-small:11111111-2222-3333-4444-555555555555';
