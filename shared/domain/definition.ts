@@ -63,7 +63,8 @@
  * ```
  *
  * Chat kinds are slack, teams and dingtalk (they need `secret`, the name of a Secrets
- * Manager secret holding the webhook URL); email needs `topicArn`. `on` takes
+ * Manager secret holding the webhook URL, or JSON `{"url": ..., "signingSecret": ...}` for a
+ * signed DingTalk robot); email needs `topicArn` (a topic in the engine's account and region). `on` takes
  * run_failed, run_succeeded, run_fixed, approval_needed, released, rolled_back
  * (@default [run_failed, run_fixed]). JSON with the same shape is accepted too.
  */

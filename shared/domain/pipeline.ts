@@ -130,7 +130,10 @@ export type NotificationEvent = 'run_failed' | 'run_succeeded' | 'run_fixed' | '
 
 export interface NotificationSpec {
   kind: 'slack' | 'teams' | 'dingtalk' | 'email';
-  /** Name of a Secrets Manager secret holding the webhook URL (chat) — never the URL itself. */
+  /**
+   * Name of a Secrets Manager secret holding the webhook URL (chat) — never the URL itself. The
+   * value is the URL, or JSON `{ "url": "...", "signingSecret": "..." }` (a signed DingTalk robot).
+   */
   secret?: string;
   /** SNS topic ARN for e-mail. */
   topicArn?: string;
