@@ -1,7 +1,7 @@
 /**
  * One POST to a provider, with a timeout, and what its failure means:
  * - permanent (retrying cannot help; reported on the run at once): 401/403 (a token
- *   or webhook refused), 404/410 (the endpoint is gone), any other 4xx;
+ *   or webhook refused), 404/410 (the endpoint is gone), any other 4xx, a redirect;
  * - retryable (quick retries, then later deliveries): timeouts, network errors,
  *   408, 429, 5xx, and a 403 that is a rate limit.
  * Errors name the channel, never a URL that may carry a secret (chat webhooks).
@@ -40,7 +40,9 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
       headers: { 'content-type': 'application/json', 'user-agent': 'slipway', ...headers },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'error',
+      // A redirect is answered as such (a moved repository, a retired webhook): never followed
+      // with the token, and never mistaken for an unreachable host.
+      redirect: 'manual',
     });
   } catch (err) {
     const name = (err as Error).name;

@@ -122,7 +122,9 @@ export async function expand(deps: NotifierDeps, m: NotificationMessage): Promis
 
   const provider = m.trigger.provider ?? spec.source.provider;
   const repository = m.trigger.repository ?? spec.source.repository;
-  if (commitStateOf(m.kind) !== undefined && record.tokenSecretName && provider && repository && m.trigger.commit) {
+  // A run cancelled or superseded while it waited in the queue never showed on the commit: it leaves no mark there either.
+  const neverShown = commitStateOf(m.kind) === 'cancelled' && m.startedAt === undefined;
+  if (commitStateOf(m.kind) !== undefined && !neverShown && record.tokenSecretName && provider && repository && m.trigger.commit) {
     channels.push({ kind: 'status', provider, repository, tokenSecretName: record.tokenSecretName });
   }
 

@@ -116,6 +116,21 @@ test('a pipeline without a git host token gets no commit status (no host takes a
   assert.equal(host.requests.length, 0);
 });
 
+test('a run cancelled or superseded while still queued leaves no status on its commit', async () => {
+  const { deps } = setup('github');
+  const { startedAt: _, ...queued } = notificationMessage({ kind: 'run_superseded', id: 'R1:run_superseded', status: 'superseded' });
+  await handleNotification(deps, queued);
+  assert.equal(host.requests.length, 0);
+});
+
+test('a redirect is reported as such, not followed with the token', async () => {
+  const { deps, events } = setup('github');
+  host.answer({ status: 301, body: '', headers: { location: 'https://elsewhere.example/' } });
+  await handleNotification(deps, forProvider('github', 'acme/web'));
+  assert.equal(host.requests.length, 1);
+  assert.match((events.sent[0] as { message: string }).message, /answered HTTP 301/);
+});
+
 test('notifications about a job (approval, release) post no commit status', async () => {
   const { deps } = setup('github');
   await handleNotification(deps, notificationMessage({ kind: 'released', id: 'R1:released:deploy', job: 'deploy' }));
