@@ -35,5 +35,7 @@ export function runView(run: RunState, now = Date.now()): string {
   for (const [name, j] of Object.entries(run.jobs)) {
     rows.push([name, status(j.status), j.attempt ? String(j.attempt) : '', duration(j.startedAt, j.finishedAt, now), j.reason ?? '']);
   }
-  return `${head}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}`;
+  // Notices: what could not be reported (commit statuses, notifications); the run's outcome stands.
+  const notices = (run.notices ?? []).map((n) => `  ${n.at}  ${n.job ? `[${n.job}] ` : ''}${n.message}`);
+  return `${head}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}${notices.length > 0 ? `\nnotices:\n${notices.join('\n')}` : ''}`;
 }

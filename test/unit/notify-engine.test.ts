@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { runView } from '../../cli/format.ts';
 import { SqsNotificationQueue } from '../../shared/aws/notification-queue.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import { RUN_NOTICES_LIMIT, type NotificationFailed, type RunState } from '../../shared/domain/run.ts';
@@ -128,4 +129,11 @@ test('SqsNotificationQueue sends in batches of ten with the delay capped at 900 
   sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'InternalError', SenderFault: false }] });
   await assert.rejects(queue.send([messages[0]]), RetryableError);
   sqs.restore();
+});
+
+test('slipway status lists a run\'s notices under its jobs', () => {
+  const run = decide({ ...finishedRun('R1', 'failed'), jobs: { build: { status: 'failed', attempt: 1 } } }, failed(1, { job: 'build' })).state;
+  const view = runView(run, Date.parse('2026-11-27T03:00:00Z'));
+  assert.match(view, /\nnotices:\n  2026-11-27T02:00:01\.000Z  \[build\] slack \(secret slipway\/web\/slack\): run failed not delivered: attempt 1$/);
+  assert.doesNotMatch(runView(finishedRun('R2', 'failed')), /notices/);
 });
