@@ -35,6 +35,8 @@ export interface ReleaseActions {
    * tags, not ECS). Best effort: the releaser logs a failure and the release stands.
    */
   markLiveImage?(target: string, image: string): Promise<MarkLiveResult>;
+  /** Optional: after a rollback, the previous image takes the live tag back (see markLiveImage). */
+  markRolledBack?(target: string, image: string): Promise<MarkLiveResult>;
 }
 
 /** A permanent failure of an AWS call the release cannot get past (missing service, bad image name...). */
@@ -215,6 +217,11 @@ export class EcsTarget implements ReleaseActions {
   markLiveImage(target: string, image: string): Promise<MarkLiveResult> {
     if (!this.opts.images) return Promise.resolve({ tagged: false, skipped: 'image tagging is not configured' });
     return this.opts.images.markLive(target, image);
+  }
+
+  markRolledBack(target: string, image: string): Promise<MarkLiveResult> {
+    if (!this.opts.images) return Promise.resolve({ tagged: false, skipped: 'image tagging is not configured' });
+    return this.opts.images.swapAfterRollback(target, image);
   }
 
   async httpCheck(url: string): Promise<{ status?: number; error?: string }> {

@@ -70,6 +70,23 @@ export class EcrImageTagger {
     return { tagged: true, ...(current ? { previous: current.digest } : {}) };
   }
 
+  /**
+   * After a rollback to the previous colour: the image tagged `slipway-prev-<target>` serves again,
+   * so it takes the live tag, and the image rolled back from (still running, scaled down later)
+   * takes the previous tag. `image` names the repository (the release rolled back from).
+   */
+  async swapAfterRollback(target: string, image: string): Promise<MarkLiveResult> {
+    const ref = parseEcrImage(image);
+    if (!ref) return { tagged: false, skipped: `not an ECR image: ${image}` };
+    const live = targetTag(LIVE_TAG_PREFIX, target);
+    const prev = targetTag(PREVIOUS_TAG_PREFIX, target);
+    const [serving, previous] = await Promise.all([this.manifest(ref, { imageTag: live }), this.manifest(ref, { imageTag: prev })]);
+    if (!previous || previous.digest === serving?.digest) return { tagged: false, skipped: 'no previous image to put back' };
+    if (serving) await this.put(ref, serving, prev);
+    await this.put(ref, previous, live);
+    return { tagged: true, ...(serving?.digest ? { previous: serving.digest } : {}) };
+  }
+
   private async manifest(ref: EcrImageRef, id: ImageIdentifier): Promise<{ manifest: string; mediaType?: string; digest?: string } | undefined> {
     try {
       const out = await this.ecr.send(new BatchGetImageCommand({ registryId: ref.registryId, repositoryName: ref.repositoryName, imageIds: [id], acceptedMediaTypes: MANIFEST_TYPES }));

@@ -199,7 +199,10 @@ export class Releaser {
       return { outcome: 'replayed' };
     }
     const result = await this.run(name, { type: 'Rollback', by, now: this.iso() }, `rollback:${by}:${this.iso()}`, false);
-    if (result.outcome === 'applied') this.deps.metrics?.add({ name: METRIC.rollbacks, unit: 'Count', value: 1 });
+    if (result.outcome === 'applied') {
+      this.deps.metrics?.add({ name: METRIC.rollbacks, unit: 'Count', value: 1 });
+      await this.retagAfterRollback(name);
+    }
     return result;
   }
 
@@ -319,6 +322,19 @@ export class Releaser {
       this.log.info('released image tagged for the ECR lifecycle rules', { ...keys, image: release.image, ...tagged });
     } catch (err) {
       this.log.warn('could not tag the released image; ECR lifecycle rules may expire it', { ...keys, image: release.image, error: (err as Error).message });
+    }
+  }
+
+  /** Best effort, like markLiveImage: the rollback stands whatever ECR says. */
+  private async retagAfterRollback(name: string): Promise<void> {
+    if (!this.deps.actions.markRolledBack) return;
+    try {
+      const from = (await this.deps.targets.get(name)).last;
+      if (!from) return;
+      const tagged = await this.deps.actions.markRolledBack(name, from.image);
+      this.log.info('image tags moved back after the rollback', { target: name, releaseId: from.id, ...tagged });
+    } catch (err) {
+      this.log.warn('could not move the image tags back after the rollback', { target: name, error: (err as Error).message });
     }
   }
 

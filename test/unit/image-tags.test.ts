@@ -19,15 +19,20 @@ const NEW = `sha256:${'a'.repeat(64)}`;
 const OLD = `sha256:${'b'.repeat(64)}`;
 const manifest = (digest: string) => JSON.stringify({ schemaVersion: 2, config: { digest } });
 
-/** A repository where `slipway-live-web` points at `live` (if given). */
-function repository(live?: string) {
+/** A repository where `slipway-live-web` points at `live` (if given); PutImage moves tags. Returns the tags. */
+function repository(live?: string): Map<string, string> {
+  const tags = new Map<string, string>(live ? [['slipway-live-web', live]] : []);
   ecr.on(BatchGetImageCommand).callsFake((input) => {
     const id = input.imageIds[0];
-    const digest = id.imageDigest ?? (id.imageTag === 'slipway-live-web' ? live : undefined);
+    const digest = id.imageDigest ?? tags.get(id.imageTag!);
     if (!digest) return { images: [], failures: [{ imageId: id, failureCode: 'ImageNotFound' }] };
     return { images: [{ imageId: { imageDigest: digest }, imageManifest: manifest(digest), imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json' }] };
   });
-  ecr.on(PutImageCommand).resolves({});
+  ecr.on(PutImageCommand).callsFake((input) => {
+    tags.set(input.imageTag, input.imageDigest);
+    return {};
+  });
+  return tags;
 }
 
 const puts = () => ecr.commandCalls(PutImageCommand).map((c) => `${c.args[0].input.imageTag} -> ${c.args[0].input.imageDigest}`);
@@ -102,6 +107,16 @@ describe('releaser and image tags', () => {
     assert.equal(h.events.finished()[0]!.outcome, 'rolled_back');
     assert.deepEqual(puts(), []);
     assert.equal(metrics.sum(METRIC.rollbacks), 1);
+  });
+
+  test('a manual rollback gives the live tag back to the image the target serves again', async () => {
+    const tags = repository(OLD);
+    const h = await harness({ images: new EcrImageTagger(client) });
+    await h.releaser.handle(startMessage({ image: `${REPO}@${NEW}` }));
+    await h.drive({ until: Date.parse('2026-01-01T00:10:00Z') });
+    assert.deepEqual(Object.fromEntries(tags), { 'slipway-live-web': NEW, 'slipway-prev-web': OLD });
+    await h.releaser.rollbackTarget('web', 'alice');
+    assert.deepEqual(Object.fromEntries(tags), { 'slipway-live-web': OLD, 'slipway-prev-web': NEW });
   });
 
   test('a tagging failure never fails a release that moved the traffic', async () => {
