@@ -33,9 +33,11 @@ export function runView(run: RunState, now = Date.now()): string {
   const head = `run ${run.runId}  ${status(run.status)}  pipeline ${run.pipelineId} v${run.pipelineVersion}  ${t.branch ?? t.tag ?? ''}@${t.commit.slice(0, 8)}  ${duration(run.startedAt ?? run.createdAt, run.finishedAt, now)}`;
   const rows = [['JOB', 'STATUS', 'ATTEMPT', 'TIME', 'NOTE']];
   for (const [name, j] of Object.entries(run.jobs)) {
-    rows.push([name, status(j.status), j.attempt ? String(j.attempt) : '', duration(j.startedAt, j.finishedAt, now), j.reason ?? '']);
+    // A live release shows its latest step; an ended job its reason.
+    rows.push([name, status(j.status), j.attempt ? String(j.attempt) : '', duration(j.startedAt, j.finishedAt, now), j.reason ?? j.steps?.at(-1)?.detail ?? '']);
   }
   // Notices: what could not be reported (commit statuses, notifications); the run's outcome stands.
+  const steps = Object.entries(run.jobs).flatMap(([name, j]) => (j.steps ?? []).map((st) => `  ${st.at}  [${name}] ${st.detail}`));
   const notices = (run.notices ?? []).map((n) => `  ${n.at}  ${n.job ? `[${n.job}] ` : ''}${n.message}`);
-  return `${head}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}${notices.length > 0 ? `\nnotices:\n${notices.join('\n')}` : ''}`;
+  return `${head}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}${steps.length > 0 ? `\nrelease steps:\n${steps.join('\n')}` : ''}${notices.length > 0 ? `\nnotices:\n${notices.join('\n')}` : ''}`;
 }

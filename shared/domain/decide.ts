@@ -46,6 +46,8 @@ import {
   type NotificationFailed,
   type ReleaseFinished,
   type ReleaseStarted,
+  type ReleaseProgressed,
+  MAX_JOB_STEPS,
   type RunFailedToPlan,
   type RunRequested,
   type RunState,
@@ -96,6 +98,9 @@ export function decide(state: RunState | undefined, event: EngineEvent): Decisio
       break;
     case 'ReleaseFinished':
       onReleaseFinished(d, event);
+      break;
+    case 'ReleaseProgressed':
+      onReleaseProgressed(d, event);
       break;
     case 'CancelRequested':
       onCancelRequested(d, event);
@@ -375,6 +380,14 @@ function onReleaseStarted(d: Draft, e: ReleaseStarted): void {
   const w = d.job(e.job);
   w.status = 'running';
   w.outputs = { ...w.outputs, releaseId: e.releaseId };
+}
+
+function onReleaseProgressed(d: Draft, e: ReleaseProgressed): void {
+  const job = currentDeployAttempt(d, e.job, e.attempt);
+  // Steps may arrive before ReleaseStarted (same group, but emitted first): record them while the job is live.
+  if (job === undefined || TERMINAL_JOB_STATUSES.has(job.status)) return;
+  const w = d.job(e.job);
+  w.steps = [...(w.steps ?? []), { at: e.at, detail: e.detail }].slice(-MAX_JOB_STEPS);
 }
 
 function onReleaseFinished(d: Draft, e: ReleaseFinished): void {

@@ -51,7 +51,18 @@ export interface JobState {
   /** Key/value outputs a job reports (image URI and digest, release outcome...). */
   outputs?: Record<string, string>;
   approvedBy?: string;
+  /** A deploy job's release steps as they happen (deployed, verified, each traffic shift, bake, rollback). */
+  steps?: JobStep[];
 }
+
+export interface JobStep {
+  /** ISO-8601 */
+  at: string;
+  detail: string;
+}
+
+/** How many release steps a job keeps (the oldest go first). */
+export const MAX_JOB_STEPS = 50;
 
 export interface RunState {
   runId: string;
@@ -142,6 +153,15 @@ export interface RunSuperseded extends EventBase { type: 'RunSuperseded'; byRunI
 
 /** The releaser acquired the target and began (emitted once per job attempt). */
 export interface ReleaseStarted extends EventBase { type: 'ReleaseStarted'; job: string; attempt: number; releaseId: string }
+/** One step of a release in progress, for the run's record (changes no status). */
+export interface ReleaseProgressed extends EventBase {
+  type: 'ReleaseProgressed';
+  job: string;
+  attempt: number;
+  releaseId: string;
+  detail: string;
+}
+
 export interface ReleaseFinished extends EventBase {
   type: 'ReleaseFinished';
   job: string;
@@ -180,7 +200,8 @@ export type EngineEvent =
   | ReleaseStarted
   | ReleaseFinished
   | RunFailedToPlan
-  | NotificationFailed;
+  | NotificationFailed
+  | ReleaseProgressed;
 
 // ---- effects ---------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import {
   type TargetState,
 } from '../domain/release.ts';
 import type { Colour, Weights } from '../domain/release-plan.ts';
-import type { ReleaseFinished, ReleaseStarted } from '../domain/run.ts';
+import type { ReleaseFinished, ReleaseProgressed, ReleaseStarted } from '../domain/run.ts';
 import type { ReleaseMessage, StartReleaseMessage } from '../messages.ts';
 import type { EventQueue, ReleaseQueue } from '../ports.ts';
 import { ReleaseActionError, type ReleaseActions } from '../aws/ecs-target.ts';
@@ -253,7 +253,10 @@ export class Releaser {
     }
     while (input) {
       const { decision, saved } = await this.decideAndSave(name, state, input, key);
+      const progress = progressEvents(state, saved, this.iso());
       state = saved;
+      // The run shows each step as it happens; informational, so a crash before this send loses only the display.
+      if (progress.length > 0) await this.deps.events.send(progress);
       result ??= decision.rejected
         ? { outcome: 'rejected', reason: decision.rejected }
         : decision.changed || decision.effects.length > 0
@@ -390,6 +393,21 @@ export class Releaser {
   private async emit(events: Array<ReleaseStarted | ReleaseFinished>): Promise<void> {
     await this.deps.events.send(events);
   }
+}
+
+/** The release steps `after` recorded that `before` did not have, as engine events for the run. */
+export function progressEvents(before: TargetState, after: TargetState, at: string): ReleaseProgressed[] {
+  const r = after.current ?? after.last;
+  if (!r) return [];
+  const old = [before.current, before.last].find((x) => x?.id === r.id);
+  // History is bounded (oldest dropped), so new entries are found by content, not by count.
+  const seen = new Set((old?.history ?? []).map((h) => `${h.at}|${h.phase}|${h.detail}`));
+  return r.history
+    .filter((h) => !seen.has(`${h.at}|${h.phase}|${h.detail}`))
+    .map((h) => ({
+      type: 'ReleaseProgressed' as const, id: `ReleaseProgressed:${r.id}:${h.at}:${h.phase}:${h.detail.length}`, runId: r.runId, at: h.at ?? at,
+      job: r.job, attempt: r.attempt, releaseId: r.id, detail: h.detail,
+    }));
 }
 
 function finishedEvent(req: Pick<ReleaseRequest, 'runId' | 'job' | 'attempt' | 'token'>, outcome: ReleaseOutcome, reason: string, at: string): ReleaseFinished {

@@ -324,6 +324,30 @@ describe('approvals', () => {
   });
 });
 
+describe('release progress', () => {
+  const progressed = (job: string, detail: string, attempt = 1): EngineEvent => ({ ...base(), type: 'ReleaseProgressed', job, attempt, releaseId: `rel-${job}-${attempt}`, detail });
+  const plan = () => ({ stg: deploy([], 'staging', 1), smoke: build(['stg']) });
+
+  it('each step of a live release is recorded on its job, in order, without changing any status', () => {
+    const { state, effects } = play(undefined, ev.requested(plan()), ev.releaseStarted('stg'), progressed('stg', 'green steady'), progressed('stg', '10% on green'));
+    assert.deepEqual(state.jobs.stg.steps?.map((s) => s.detail), ['green steady', '10% on green']);
+    assert.equal(state.jobs.stg.status, 'running');
+    assert.deepEqual(effects.filter((e) => e.type !== 'StartRelease'), []);
+  });
+
+  it('steps of an old attempt, or after the job ended, are not recorded', () => {
+    const { state } = play(undefined, ev.requested(plan()), ev.releaseStarted('stg'), ev.releaseFinished('stg', 'succeeded'), progressed('stg', 'late'), progressed('stg', 'attempt 2?', 2));
+    assert.equal(state.jobs.stg.steps, undefined);
+  });
+
+  it('a job keeps its latest steps only', () => {
+    const events = Array.from({ length: 60 }, (_, i) => progressed('stg', `step ${i}`));
+    const { state } = play(undefined, ev.requested(plan()), ev.releaseStarted('stg'), ...events);
+    assert.equal(state.jobs.stg.steps?.length, 50);
+    assert.equal(state.jobs.stg.steps?.at(-1)?.detail, 'step 59');
+  });
+});
+
 describe('releases', () => {
   const plan = () => ({ stg: deploy([], 'staging', 1), smoke: build(['stg']) });
 

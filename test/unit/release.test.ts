@@ -44,7 +44,8 @@ describe('blue-green release', () => {
       finished[0].reason,
       'released web:2 to green, baked 120s (10% at 2026-01-01T00:00:30.000Z, 50% at 2026-01-01T00:01:30.000Z, 100% at 2026-01-01T00:02:30.000Z)',
     );
-    assert.equal(h.events.events[0].type, 'ReleaseStarted');
+    // Progress steps go first (the run records them even while the job is queued); then ReleaseStarted.
+    assert.equal(h.events.events.find((e) => e.type !== 'ReleaseProgressed')?.type, 'ReleaseStarted');
     const view = await h.releaser.getTarget('web');
     assert.equal(view.liveColour, 'green');
     assert.deepEqual(view.weights, { blue: 0, green: 100 });
@@ -444,6 +445,19 @@ describe('the target is the lock', () => {
     await h.releaser.handle(startMessage({ deploy: deploySpec({ steps: [50, 20] }) }));
     assert.match(h.events.finished()[0].reason!, /steps\[1\]: must be greater.*the last step must be 100/);
     assert.equal(h.aws.calls.length, 0);
+  });
+});
+
+describe('release progress on the run', () => {
+  test('every recorded step of a release reaches the run as ReleaseProgressed, once and in order', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive();
+    const target = await h.releaser.getTarget('web');
+    const progressed = h.events.events.filter((e) => e.type === 'ReleaseProgressed') as Array<{ id: string; detail: string; job: string }>;
+    assert.deepEqual(progressed.map((e) => e.detail), target.last!.history.map((x) => x.detail));
+    assert.equal(new Set(progressed.map((e) => e.id)).size, progressed.length, 'deterministic, distinct ids');
+    assert.ok(progressed.some((e) => /10%/.test(e.detail)) && progressed.some((e) => /100%/.test(e.detail)), progressed.map((e) => e.detail).join(' | '));
   });
 });
 
