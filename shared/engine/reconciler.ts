@@ -18,6 +18,10 @@
  *   engine message ended in the DLQ, or was lost), so FAULT "the build never
  *   started". Failing the attempt (rather than starting the build from here)
  *   keeps one writer of builds, the engine, and lets the job's retries decide;
+ * - an approval job waiting past its approval timeout: rejected on the run's
+ *   behalf (`ApprovalRejected` by "slipway (timeout)"), so a forgotten approval
+ *   ends the run instead of holding it (and, in `queued` mode, the pipeline);
+ *   resolution is the reconciler's schedule;
  * - a deploy job past its timeout: reported only (log + metric). The releaser
  *   owns releases, holds the target lock and has its own timeouts; the engine
  *   must not end a job whose traffic may be mid-shift.
@@ -28,7 +32,7 @@
  *
  * The pure part (`overdueJobs`) picks the jobs; `reconcile` does the I/O.
  */
-import { attemptToken, type BuildStateChanged, type RunState } from '../domain/run.ts';
+import { attemptToken, type ApprovalRejected, type BuildStateChanged, type RunState } from '../domain/run.ts';
 import type { PipelineSpec } from '../domain/pipeline.ts';
 import { NotFoundError } from '../errors.ts';
 import type { EventQueue, PipelineStore, RunStore } from '../ports.ts';
@@ -67,7 +71,8 @@ export interface ReconcilerDeps extends ReconcilerOptions {
 export type OverdueJob =
   | { kind: 'build'; runId: string; job: string; attempt: number; buildId: string; kindOfJob: 'build' | 'image' }
   | { kind: 'never-started'; runId: string; job: string; attempt: number }
-  | { kind: 'release'; runId: string; job: string; attempt: number; target?: string; status: string };
+  | { kind: 'release'; runId: string; job: string; attempt: number; target?: string; status: string }
+  | { kind: 'approval-expired'; runId: string; job: string; attempt: number; timeoutMinutes: number };
 
 /** Decides which jobs of one run are overdue at `now`. Pure. */
 export function overdueJobs(run: RunState, timeoutMinutes: (job: string) => number, now: Date, opts: ReconcilerOptions = {}): OverdueJob[] {
@@ -79,8 +84,15 @@ export function overdueJobs(run: RunState, timeoutMinutes: (job: string) => numb
   const out: OverdueJob[] = [];
   for (const [name, job] of Object.entries(run.jobs)) {
     const plan = run.plan[name];
-    if (plan === undefined || (job.status !== 'queued' && job.status !== 'running')) continue;
+    if (plan === undefined) continue;
     const base = { runId: run.runId, job: name, attempt: job.attempt };
+    if (plan.kind === 'approval' && job.status === 'waiting_approval') {
+      // Measured from when the job started waiting: the run's other jobs may have changed since.
+      const since = Date.parse(job.startedAt ?? run.updatedAt);
+      if (Number.isFinite(since) && now.getTime() - since > timeoutMinutes(name) * 60_000) out.push({ kind: 'approval-expired', ...base, timeoutMinutes: timeoutMinutes(name) });
+      continue;
+    }
+    if (job.status !== 'queued' && job.status !== 'running') continue;
     if (plan.kind === 'build' || plan.kind === 'image') {
       if (job.buildId !== undefined) {
         if (quiet > timeoutMinutes(name) * 60_000 + margin) out.push({ kind: 'build', ...base, buildId: job.buildId, kindOfJob: plan.kind });
@@ -103,6 +115,8 @@ export interface ReconcileReport {
   sent: Array<{ runId: string; job: string; attempt: number; state: BuildStateChanged['state']; why: 'build ended' | 'build unknown' | 'never started' }>;
   stillRunning: number;
   stuckReleases: Array<{ runId: string; job: string; target?: string }>;
+  /** Approvals nobody answered in time, rejected on the run's behalf. */
+  expiredApprovals: Array<{ runId: string; job: string }>;
   /** Pipelines or runs that could not be read; the pass went on without them. */
   errors: Array<{ where: string; error: string }>;
 }
@@ -116,7 +130,8 @@ export interface ReconcileReport {
 export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> {
   const now = (deps.now ?? (() => new Date()))();
   const margin = (deps.marginMinutes ?? 20) * 60_000;
-  const report: ReconcileReport = { pipelines: 0, activeRuns: 0, checked: 0, sent: [], stillRunning: 0, stuckReleases: [], errors: [] };
+  const report: ReconcileReport = { pipelines: 0, activeRuns: 0, checked: 0, sent: [], stillRunning: 0, stuckReleases: [], expiredApprovals: [], errors: [] };
+  const expired: ApprovalRejected[] = [];
   const overdue: OverdueJob[] = [];
   const runs = new Map<string, RunState>();
 
@@ -165,6 +180,19 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> 
       deps.logger?.warn('deploy job past its timeout; the releaser owns it (see the target\'s current release)', { ...log, target: o.target, status: o.status });
       continue;
     }
+    if (o.kind === 'approval-expired') {
+      expired.push({
+        type: 'ApprovalRejected',
+        id: `approval-timeout:${o.runId}:${o.job}:${o.attempt}`,
+        runId: o.runId,
+        at,
+        job: o.job,
+        by: 'slipway (timeout)',
+        comment: `no answer within ${o.timeoutMinutes} minutes`,
+      });
+      report.expiredApprovals.push({ runId: o.runId, job: o.job });
+      continue;
+    }
     if (o.kind === 'never-started') {
       const token = attemptToken(o.runId, o.job, o.attempt);
       events.push({
@@ -211,6 +239,10 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> 
     report.sent.push({ ...log, state: event.state, why: 'build ended' });
   }
 
+  if (expired.length > 0) {
+    await deps.events.send(expired);
+    for (const e of expired) deps.logger?.warn('approval timed out; rejected on the run\'s behalf', { runId: e.runId, job: e.job, eventId: e.id });
+  }
   if (events.length > 0) {
     await deps.events.send(events);
     deps.metrics?.add({ name: METRIC.reconciledJobs, unit: 'Count', value: events.length });
@@ -250,7 +282,9 @@ async function jobTimeouts(deps: ReconcilerDeps, run: RunState, latest: Pipeline
     }
   }
   return (job) => {
-    const t = spec && Object.hasOwn(spec.jobs, job) ? spec.jobs[job]!.timeoutMinutes : undefined;
+    const j = spec && Object.hasOwn(spec.jobs, job) ? spec.jobs[job]! : undefined;
+    // Approval jobs wait for a person: their own approval timeout (default 24 h), not a build timeout.
+    const t = j?.kind === 'approval' ? j.approval?.timeoutMinutes ?? 24 * 60 : j?.timeoutMinutes;
     return typeof t === 'number' && t > 0 ? t : fallback;
   };
 }

@@ -215,6 +215,23 @@ test('a deploy job past its timeout is reported, never changed: the releaser own
   assert.equal(env.metrics.sum(METRIC.stuckReleases), 1);
 });
 
+test('an approval nobody answered within its timeout is rejected on the run\'s behalf, once', async () => {
+  const env = await startedRun(jobSpec('approve', { kind: 'approval', approval: { approvers: [], timeoutMinutes: 120 } }));
+  assert.equal((await env.run()).jobs.approve!.status, 'waiting_approval');
+  assert.deepEqual((await reconcile(env.deps(minutes(119)))).expiredApprovals, [], 'not before its own timeout (not a build timeout)');
+
+  const report = await reconcile(env.deps(minutes(121)));
+
+  assert.deepEqual(report.expiredApprovals, [{ runId: 'R1', job: 'approve' }]);
+  const after = await env.deliver();
+  assert.equal(after.jobs.approve!.status, 'failed');
+  assert.match(after.jobs.approve!.reason!, /rejected by slipway \(timeout\): no answer within 120 minutes/);
+  assert.equal(after.status, 'failed');
+  const sentBefore = env.sent.sent.length;
+  await reconcile(env.deps(minutes(200)));
+  assert.equal(env.sent.sent.length, sentBefore, 'an ended run is not reconciled again');
+});
+
 test('BatchGetBuilds is asked at most 100 builds at a time', async () => {
   codebuild.on(BatchGetBuildsCommand).callsFake((input: { ids: string[] }) => ({ buildsNotFound: input.ids }));
   const ids = Array.from({ length: 250 }, (_, i) => `slipway-small:${i}`);
