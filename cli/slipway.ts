@@ -99,6 +99,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'dev': {
       // The handlers' structured logs are for CloudWatch; locally the terminal shows progress instead.
       process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+      // ...and their metrics are for CloudWatch (EMF lines on stdout): off unless asked for.
+      process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
       const { runDev } = await import('../shared/local/dev.ts');
       return runDev({ reset: values.reset ?? false });
     }

@@ -16,34 +16,44 @@ import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { readEnv } from '../shared/config.ts';
-import { ApiService } from '../shared/engine/api-service.ts';
+import { ApiService, type ApiServiceDeps } from '../shared/engine/api-service.ts';
+import { portsFromEnv } from '../shared/handler-ports.ts';
 import { getTarget, listTargets, putTarget, requestRollback } from '../shared/engine/releaser.ts';
 import { gitBaseUrlsFromEnv, resolveBranch } from '../shared/git/contents.ts';
 import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';
 
 const logger = new Logger({ serviceName: 'slipway-api' });
-const env = readEnv(['tableName', 'engineQueueUrl', 'buildLogGroup', 'artifactBucket']);
-const aws = awsConfigFromEnv();
-const documents = createDocumentClient(aws);
-const secrets = new SecretsManagerSecretSource(createSecretsManagerClient(aws));
-const gitHosts = { secrets, baseUrls: gitBaseUrlsFromEnv() };
 
-const api = new ApiService({
-  pipelines: new DynamoPipelineStore(documents, env.tableName),
-  runs: new DynamoRunStore(documents, env.tableName),
-  queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
-  git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, gitHosts) },
-  logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
-  artifacts: new S3ArtifactStore(createS3Client(aws), env.artifactBucket),
-  // Rollback goes through the release queue: the API's role has no ECS/ELBv2 permissions.
-  targets: { get: getTarget, rollback: requestRollback, list: listTargets, put: putTarget },
+const fromEnv = portsFromEnv((): ApiServiceDeps => {
+  const env = readEnv(['tableName', 'engineQueueUrl', 'buildLogGroup', 'artifactBucket']);
+  const aws = awsConfigFromEnv();
+  const documents = createDocumentClient(aws);
+  const secrets = new SecretsManagerSecretSource(createSecretsManagerClient(aws));
+  const gitHosts = { secrets, baseUrls: gitBaseUrlsFromEnv() };
+  return {
+    pipelines: new DynamoPipelineStore(documents, env.tableName),
+    runs: new DynamoRunStore(documents, env.tableName),
+    queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
+    git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, gitHosts) },
+    logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
+    artifacts: new S3ArtifactStore(createS3Client(aws), env.artifactBucket),
+    // Rollback goes through the release queue: the API's role has no ECS/ELBv2 permissions.
+    targets: { get: getTarget, rollback: requestRollback, list: listTargets, put: putTarget },
+  };
 });
 
-const route = createRouter(apiRoutes(api), {
-  onInternalError: (err, requestId) => logger.error('request failed', { requestId, error: err as Error }),
-});
+function router(ports: ApiServiceDeps) {
+  return createRouter(apiRoutes(new ApiService(ports)), {
+    onInternalError: (err, requestId) => logger.error('request failed', { requestId, error: err as Error }),
+  });
+}
 
-export const inner = (event: APIGatewayProxyEventV2) => route(event);
+/** The handler over the given ports (the local mode reads logs from files and branches from repositories on disk). */
+export function createHandler(ports: () => ApiServiceDeps = fromEnv) {
+  let route: ReturnType<typeof router> | undefined;
+  return middy((event: APIGatewayProxyEventV2) => (route ??= router(ports()))(event)).use(injectLambdaContext(logger));
+}
 
-export const handler = middy(inner).use(injectLambdaContext(logger));
+export const handler = createHandler();
+export const inner = (event: APIGatewayProxyEventV2) => handler(event, { awsRequestId: event.requestContext?.requestId ?? 'local' } as never);

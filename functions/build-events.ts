@@ -14,21 +14,25 @@ import { readExportedVariables } from '../shared/aws/codebuild-runner.ts';
 import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { readEnv } from '../shared/config.ts';
 import { createMetrics, flushMetrics } from '../shared/aws/metrics.ts';
-import { buildDurationSeconds, forwardBuildStateChange, type BuildStateChangeEvent } from '../shared/engine/build-events.ts';
+import { buildDurationSeconds, forwardBuildStateChange, type BuildStateChangeEvent, type ForwardDeps } from '../shared/engine/build-events.ts';
+import { portsFromEnv } from '../shared/handler-ports.ts';
 import { METRIC } from '../shared/engine/metrics.ts';
 
-const env = readEnv(['engineQueueUrl']);
-const aws = awsConfigFromEnv();
 const logger = new Logger({ serviceName: 'slipway-build-events' });
 const metrics = createMetrics();
-const codebuild = new CodeBuildClient({ region: aws.region });
-const deps = {
-  queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
-  readOutputs: (buildId: string) => readExportedVariables(codebuild, buildId),
-  logger,
-};
 
-export async function inner(event: BuildStateChangeEvent): Promise<void> {
+const fromEnv = portsFromEnv((): ForwardDeps => {
+  const env = readEnv(['engineQueueUrl']);
+  const aws = awsConfigFromEnv();
+  const codebuild = new CodeBuildClient({ region: aws.region });
+  return {
+    queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
+    readOutputs: (buildId: string) => readExportedVariables(codebuild, buildId),
+    logger,
+  };
+});
+
+async function forward(deps: ForwardDeps, event: BuildStateChangeEvent): Promise<void> {
   const forwarded = await forwardBuildStateChange(deps, event);
   if (forwarded === undefined || forwarded.state === 'IN_PROGRESS') return;
   // CodeBuild's own phase durations: the time the build took, whatever the event path's delays.
@@ -36,4 +40,11 @@ export async function inner(event: BuildStateChangeEvent): Promise<void> {
   if (seconds !== undefined) metrics.addMetric(METRIC.buildDuration, MetricUnit.Seconds, seconds);
 }
 
-export const handler = middy(inner).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+export const inner = (event: BuildStateChangeEvent): Promise<void> => forward(fromEnv(), event);
+
+/** The handler over the given ports (the local mode reads a local build's outputs instead of CodeBuild's). */
+export function createHandler(ports: () => ForwardDeps = fromEnv) {
+  return middy((event: BuildStateChangeEvent) => forward(ports(), event)).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+}
+
+export const handler = createHandler();

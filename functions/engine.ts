@@ -31,44 +31,54 @@ import { ENV, readEnv } from '../shared/config.ts';
 import { decide } from '../shared/domain/decide.ts';
 import { handleEngineMessage, processRecords, type EngineDeps } from '../shared/engine/engine.ts';
 import { QueueNotifier } from '../shared/notify/queue-notifier.ts';
+import { portsFromEnv } from '../shared/handler-ports.ts';
 
-const env = readEnv(['tableName', 'engineQueueUrl', 'releaseQueueUrl', 'artifactBucket', 'buildProjects', 'notificationQueueUrl']);
-const aws = awsConfigFromEnv();
 const logger = new Logger({ serviceName: 'slipway-engine' });
 const metrics = createMetrics();
-const ddb = createDocumentClient(aws);
-const sqs = createSqsClient(aws);
-const git = { secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)), baseUrls: gitBaseUrlsFromEnv() };
-const retentionDays = Number(process.env[ENV.runRetentionDays] ?? '') || undefined;
 
-const deps: EngineDeps = {
-  runs: new DynamoRunStore(ddb, env.tableName, retentionDays ? { retentionDays } : {}),
-  pipelines: new DynamoPipelineStore(ddb, env.tableName),
-  events: new SqsEventQueue(sqs, env.engineQueueUrl),
-  releases: new SqsReleaseQueue(sqs, env.releaseQueueUrl),
-  builds: new CodeBuildRunner(new CodeBuildClient({ region: aws.region }), {
-    projects: parseBuildProjects(env.buildProjects),
-    artifactBucket: env.artifactBucket,
-    ecrRegistry: process.env[ENV.ecrRegistry] || undefined,
-  }),
-  // A definition kept in the repository is read at the run's commit (cached per warm instance).
-  resolveDefinition: (record, trigger) => {
-    const source = record.definitionSource;
-    const path = source.kind === 'repository' ? source.path : '.slipway.yml';
-    return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, git);
-  },
-  // Notifications are only enqueued here; functions/notifier.ts delivers them, so no endpoint can fail a run.
-  notifier: new QueueNotifier(new SqsNotificationQueue(sqs, env.notificationQueueUrl)),
-  decide,
-  logger,
-  metrics: new PowertoolsMetricsSink(metrics),
-};
+const fromEnv = portsFromEnv((): EngineDeps => {
+  const env = readEnv(['tableName', 'engineQueueUrl', 'releaseQueueUrl', 'artifactBucket', 'buildProjects', 'notificationQueueUrl']);
+  const aws = awsConfigFromEnv();
+  const ddb = createDocumentClient(aws);
+  const sqs = createSqsClient(aws);
+  const git = { secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)), baseUrls: gitBaseUrlsFromEnv() };
+  const retentionDays = Number(process.env[ENV.runRetentionDays] ?? '') || undefined;
+  return {
+    runs: new DynamoRunStore(ddb, env.tableName, retentionDays ? { retentionDays } : {}),
+    pipelines: new DynamoPipelineStore(ddb, env.tableName),
+    events: new SqsEventQueue(sqs, env.engineQueueUrl),
+    releases: new SqsReleaseQueue(sqs, env.releaseQueueUrl),
+    builds: new CodeBuildRunner(new CodeBuildClient({ region: aws.region }), {
+      projects: parseBuildProjects(env.buildProjects),
+      artifactBucket: env.artifactBucket,
+      ecrRegistry: process.env[ENV.ecrRegistry] || undefined,
+    }),
+    // A definition kept in the repository is read at the run's commit (cached per warm instance).
+    resolveDefinition: (record, trigger) => {
+      const source = record.definitionSource;
+      const path = source.kind === 'repository' ? source.path : '.slipway.yml';
+      return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, git);
+    },
+    // Notifications are only enqueued here; functions/notifier.ts delivers them, so no endpoint can fail a run.
+    notifier: new QueueNotifier(new SqsNotificationQueue(sqs, env.notificationQueueUrl)),
+    decide,
+    logger,
+    metrics: new PowertoolsMetricsSink(metrics),
+  };
+});
 
-export const inner = (event: SQSEvent): Promise<SQSBatchResponse> =>
+const consume = (deps: EngineDeps, event: SQSEvent): Promise<SQSBatchResponse> =>
   processRecords(event.Records, async (message) => {
     const result = await handleEngineMessage(deps, message);
     // Groups of a batch run concurrently, so run id and job go in each record rather than appendKeys.
     logger.info('engine message handled', { type: message.type, eventId: message.id, ...('job' in message ? { job: message.job } : {}), ...result });
   }, logger);
 
-export const handler = middy(inner).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+export const inner = (event: SQSEvent): Promise<SQSBatchResponse> => consume(fromEnv(), event);
+
+/** The handler over the given ports (the local mode runs builds on this machine instead of CodeBuild). */
+export function createHandler(ports: () => EngineDeps = fromEnv) {
+  return middy((event: SQSEvent) => consume(ports(), event)).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+}
+
+export const handler = createHandler();

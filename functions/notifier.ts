@@ -19,38 +19,49 @@ import { createSecretsManagerClient, SecretsManagerSecretSource } from '../share
 import { ENV, readEnv } from '../shared/config.ts';
 import { gitBaseUrlsFromEnv, loadRepositoryDefinition } from '../shared/git/contents.ts';
 import { handleNotification, processNotificationRecords, type NotifierDeps } from '../shared/notify/notifier.ts';
+import { portsFromEnv } from '../shared/handler-ports.ts';
 
-const env = readEnv(['tableName', 'engineQueueUrl', 'notificationQueueUrl']);
-const aws = awsConfigFromEnv();
 const logger = new Logger({ serviceName: 'slipway-notifier' });
-const ddb = createDocumentClient(aws);
-const sqs = createSqsClient(aws);
-const secrets = new SecretsManagerSecretSource(createSecretsManagerClient(aws));
-const gitBaseUrls = gitBaseUrlsFromEnv();
-const publicApiUrl = process.env[ENV.publicApiUrl] || undefined;
 
-const deps: NotifierDeps = {
-  pipelines: new DynamoPipelineStore(ddb, env.tableName),
-  runs: new DynamoRunStore(ddb, env.tableName),
-  queue: new SqsNotificationQueue(sqs, env.notificationQueueUrl),
-  events: new SqsEventQueue(sqs, env.engineQueueUrl),
-  secrets,
-  sns: createSnsClient(aws),
-  gitBaseUrls,
-  ...(publicApiUrl ? { publicApiUrl } : {}),
-  // A definition kept in the repository says which channels to notify, at the run's commit.
-  resolveDefinition: (record, trigger) => {
-    const source = record.definitionSource;
-    const path = source.kind === 'repository' ? source.path : '.slipway.yml';
-    return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, { secrets, baseUrls: gitBaseUrls });
-  },
-  logger,
-};
+const fromEnv = portsFromEnv((): NotifierDeps => {
+  const env = readEnv(['tableName', 'engineQueueUrl', 'notificationQueueUrl']);
+  const aws = awsConfigFromEnv();
+  const ddb = createDocumentClient(aws);
+  const sqs = createSqsClient(aws);
+  const secrets = new SecretsManagerSecretSource(createSecretsManagerClient(aws));
+  const gitBaseUrls = gitBaseUrlsFromEnv();
+  const publicApiUrl = process.env[ENV.publicApiUrl] || undefined;
 
-export const inner = (event: SQSEvent): Promise<SQSBatchResponse> =>
+  return {
+    pipelines: new DynamoPipelineStore(ddb, env.tableName),
+    runs: new DynamoRunStore(ddb, env.tableName),
+    queue: new SqsNotificationQueue(sqs, env.notificationQueueUrl),
+    events: new SqsEventQueue(sqs, env.engineQueueUrl),
+    secrets,
+    sns: createSnsClient(aws),
+    gitBaseUrls,
+    ...(publicApiUrl ? { publicApiUrl } : {}),
+    // A definition kept in the repository says which channels to notify, at the run's commit.
+    resolveDefinition: (record, trigger) => {
+      const source = record.definitionSource;
+      const path = source.kind === 'repository' ? source.path : '.slipway.yml';
+      return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, { secrets, baseUrls: gitBaseUrls });
+    },
+    logger,
+  };
+});
+
+const deliver = (deps: NotifierDeps, event: SQSEvent): Promise<SQSBatchResponse> =>
   processNotificationRecords(event.Records, async (message) => {
     const outcome = await handleNotification(deps, message);
     logger.info('notification handled', { notification: message.id, runId: message.runId, attempt: message.attempt ?? 0, ...outcome });
   }, logger);
 
-export const handler = middy(inner).use(injectLambdaContext(logger));
+export const inner = (event: SQSEvent): Promise<SQSBatchResponse> => deliver(fromEnv(), event);
+
+/** The handler over the given ports (the local mode reads secrets from a file). */
+export function createHandler(ports: () => NotifierDeps = fromEnv) {
+  return middy((event: SQSEvent) => deliver(ports(), event)).use(injectLambdaContext(logger));
+}
+
+export const handler = createHandler();

@@ -73,7 +73,12 @@ function lazyReleaser(): Releaser {
 
 export const inner = makeInner(lazyReleaser);
 
-export const handler = middy(inner).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+/** The handler over the given releaser (the local mode's drives local processes instead of ECS and an ALB). */
+export function createHandler(releaser: () => Releaser = lazyReleaser) {
+  return middy(makeInner(releaser)).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+}
+
+export const handler = createHandler();
 
 // The management API in the same process (local mode) reads targets through the same releaser.
 setDefaultReleaser(async () => lazyReleaser());

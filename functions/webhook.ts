@@ -1,7 +1,9 @@
 /**
  * Webhook ingress (`POST /webhooks/{github|gitlab|bitbucket}`), HTTP API payload v2.
- * The logic is in shared/engine/ingest-webhook.ts; this file reads config and
- * creates clients once, at module load, and adapts the Lambda event.
+ * The logic is in shared/engine/ingest-webhook.ts; this file builds the ports from
+ * the environment once (shared/handler-ports.ts) and adapts the Lambda event.
+ * `createHandler` takes other ports: the local mode runs this handler with a
+ * file-based secret source.
  */
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -14,22 +16,32 @@ import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { readEnv } from '../shared/config.ts';
 import { respondToWebhook, type WebhookDeps } from '../shared/engine/ingest-webhook.ts';
+import { portsFromEnv } from '../shared/handler-ports.ts';
 
 const logger = new Logger({ serviceName: 'slipway-webhook' });
-const env = readEnv(['tableName', 'engineQueueUrl']);
-const aws = awsConfigFromEnv();
-const documents = createDocumentClient(aws);
 
-const deps: WebhookDeps = {
-  pipelines: new DynamoPipelineStore(documents, env.tableName),
-  deliveries: new DynamoDeliveryStore(documents, env.tableName),
-  queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
-  secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)),
-  logger,
-};
+const fromEnv = portsFromEnv((): WebhookDeps => {
+  const env = readEnv(['tableName', 'engineQueueUrl']);
+  const aws = awsConfigFromEnv();
+  const documents = createDocumentClient(aws);
+  return {
+    pipelines: new DynamoPipelineStore(documents, env.tableName),
+    deliveries: new DynamoDeliveryStore(documents, env.tableName),
+    queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
+    secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)),
+    logger,
+  };
+});
 
-export async function inner(event: APIGatewayProxyEventV2, context: Pick<Context, 'awsRequestId'>): Promise<APIGatewayProxyStructuredResultV2> {
-  return respondToWebhook(deps, event, event.requestContext?.requestId ?? context.awsRequestId);
+/** The handler over the given ports (the Lambda's come from its environment). */
+export function createHandler(ports: () => WebhookDeps = fromEnv) {
+  return middy((event: APIGatewayProxyEventV2, context: Pick<Context, 'awsRequestId'>): Promise<APIGatewayProxyStructuredResultV2> =>
+    respondToWebhook(ports(), event, event.requestContext?.requestId ?? context.awsRequestId),
+  ).use(injectLambdaContext(logger));
 }
 
-export const handler = middy(inner).use(injectLambdaContext(logger));
+export async function inner(event: APIGatewayProxyEventV2, context: Pick<Context, 'awsRequestId'>): Promise<APIGatewayProxyStructuredResultV2> {
+  return respondToWebhook(fromEnv(), event, event.requestContext?.requestId ?? context.awsRequestId);
+}
+
+export const handler = createHandler();

@@ -192,10 +192,12 @@ function isRunsProblem(err: unknown): err is Error {
 
 // ---- messages ----------------------------------------------------------------
 
-const EVENT_TYPES: ReadonlySet<string> = new Set([
-  'RunRequest', 'RunRequested', 'RunDequeued', 'JobStarted', 'BuildStateChanged', 'ApprovalGiven', 'ApprovalRejected',
-  'CancelRequested', 'RunSuperseded', 'ReleaseStarted', 'ReleaseFinished', 'RunFailedToPlan', 'NotificationFailed',
-]);
+/** Every message type the engine takes; a Record, so a new event type that is not listed here fails the type check. */
+const MESSAGE_TYPES: Record<EngineMessage['type'], true> = {
+  RunRequest: true, RunRequested: true, RunDequeued: true, JobStarted: true, BuildStateChanged: true, ApprovalGiven: true, ApprovalRejected: true,
+  CancelRequested: true, RunSuperseded: true, ReleaseStarted: true, ReleaseProgressed: true, ReleaseFinished: true, RunFailedToPlan: true, NotificationFailed: true,
+};
+const EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(MESSAGE_TYPES));
 
 /**
  * Parses a queue message body. The queue is written only by Slipway's own

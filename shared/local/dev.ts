@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startEmulators } from '../../scripts/emulators.mjs';
 import { createDocumentClient, createS3Client, createSnsClient, createSqsClient, type AwsConfig } from '../aws/clients.ts';
 import { SqsNotificationQueue } from '../aws/notification-queue.ts';
@@ -29,19 +29,21 @@ import { DynamoRunStore } from '../aws/run-store.ts';
 import { ensureTable } from '../aws/table.ts';
 import { DynamoTargetStore } from '../aws/target-store.ts';
 import { assertPipeline } from '../domain/definition.ts';
+import type { PipelineSpec } from '../domain/pipeline.ts';
+import type { PipelineRecord } from '../ports.ts';
 import { decide } from '../domain/decide.ts';
 import type { BuildStateChanged, RunState } from '../domain/run.ts';
-import { ConflictError } from '../errors.ts';
-import { ApiService } from '../engine/api-service.ts';
-import { forwardBuildStateChange } from '../engine/build-events.ts';
-import { handleEngineMessage, processRecords, type EngineDeps } from '../engine/engine.ts';
-import { respondToWebhook } from '../engine/ingest-webhook.ts';
+import { ConflictError, ValidationError } from '../errors.ts';
+import { ApiService, type ApiServiceDeps } from '../engine/api-service.ts';
+import { createHandler as createApiHandler } from '../../functions/api.ts';
+import { createHandler as createBuildEventsHandler } from '../../functions/build-events.ts';
+import { createHandler as createEngineHandler } from '../../functions/engine.ts';
+import { createHandler as createNotifierHandler } from '../../functions/notifier.ts';
+import { createHandler as createWebhookHandler } from '../../functions/webhook.ts';
 import { Releaser } from '../engine/releaser.ts';
-import { apiRoutes } from '../http/api-routes.ts';
-import { createRouter } from '../http/router.ts';
-import { handleNotification, processNotificationRecords, type NotifierDeps } from '../notify/notifier.ts';
+import type { NotifierDeps } from '../notify/notifier.ts';
 import { QueueNotifier } from '../notify/queue-notifier.ts';
-import { makeInner as releaserHandler } from '../../functions/releaser.ts';
+import { createHandler as createReleaserHandler } from '../../functions/releaser.ts';
 import { LocalBuildRunner } from './build-runner.ts';
 import { FileLogReader, FileSecretSource, localBranchResolver } from './local-adapters.ts';
 import { LocalTarget } from './local-target.ts';
@@ -164,7 +166,8 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       repositoryPath: (r) => repositoryPath(r.repository),
       s3,
       artifactBucket: bucket,
-      onStateChange: async (e) => { await forwardBuildStateChange({ queue: events, readOutputs: (id) => builds.exportedVariables(id) }, e); },
+      // CodeBuild's state changes reach functions/build-events through EventBridge; here the runner calls it directly.
+      onStateChange: async (e) => { await buildEventsHandler(e, lambdaContext('build-events')); },
       onLog: (_id, line) => log(`  | ${line}`),
     });
     const target = new LocalTarget({ name: SAMPLE.target, dataDir, port: saved.targetPort ?? 0, testPort: saved.testPort ?? 0, onLog: log });
@@ -178,47 +181,42 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       if (!(e instanceof ConflictError)) throw e;
     }
 
-    // 4. the engine and the releaser, fed by pollers as Lambda's event source mappings would
+    // 4. the handlers of functions/*, with the ports this machine has instead of the ones it lacks,
+    //    fed by pollers as Lambda's event source mappings would
     const notifications = new SqsNotificationQueue(sqs, notificationUrl);
-    const engineDeps: EngineDeps = { runs, pipelines, decide, events, releases, builds, notifier: new QueueNotifier(notifications) };
+    const engineHandler = createEngineHandler(() => ({
+      runs, pipelines, decide, events, releases, builds, notifier: new QueueNotifier(notifications),
+      resolveDefinition: (record, trigger) => localDefinition(repositoryPath(trigger.repository ?? record.spec.source.repository), record, trigger.commit),
+    }));
     // publicApiUrl is set once the HTTP server below has its port.
     const notifierDeps: NotifierDeps = { pipelines, runs, queue: notifications, events, secrets, sns: createSnsClient(aws), logger: { info: () => undefined, warn: (m, x) => log(`notify: ${m} ${JSON.stringify(x)}`) } };
-    const releaseHandler = releaserHandler(() => releaser);
+    const notifierHandler = createNotifierHandler(() => notifierDeps);
+    const releaseHandler = createReleaserHandler(() => releaser);
+    const buildEventsHandler = createBuildEventsHandler(() => ({ queue: events, readOutputs: (id) => builds.exportedVariables(id) }));
     let running = true;
+    const sqsEvent = (msgs: Message[]) => ({
+      Records: msgs.map((m) => ({ messageId: m.MessageId!, body: m.Body!, attributes: { MessageGroupId: m.Attributes?.MessageGroupId, ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' } })),
+    }) as unknown as SQSEvent;
+    const consume = (name: string, h: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>) => async (msgs: Message[]) =>
+      (await h(sqsEvent(msgs), lambdaContext(name))).batchItemFailures.map((f) => f.itemIdentifier);
     const pollers = [
-      poll(sqs, engineUrl, async (msgs) => {
-        const outcome = await processRecords(
-          msgs.map((m) => ({ messageId: m.MessageId!, body: m.Body!, attributes: { MessageGroupId: m.Attributes?.MessageGroupId } })),
-          (message) => handleEngineMessage(engineDeps, message),
-          { warn: (m, x) => log(`engine: ${m} ${JSON.stringify(x)}`), error: (m, x) => log(`engine: ${m} ${JSON.stringify(x)}`) },
-        );
-        return outcome.batchItemFailures.map((f) => f.itemIdentifier);
-      }, () => running),
-      poll(sqs, releaseUrl, async (msgs) => {
-        const event = { Records: msgs.map((m) => ({ messageId: m.MessageId!, body: m.Body!, attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' } })) } as unknown as SQSEvent;
-        const out = await releaseHandler(event);
-        return out.batchItemFailures.map((f) => f.itemIdentifier);
-      }, () => running),
-      poll(sqs, notificationUrl, async (msgs) => {
-        const outcome = await processNotificationRecords(
-          msgs.map((m) => ({ messageId: m.MessageId!, body: m.Body! })),
-          (message) => handleNotification(notifierDeps, message),
-          { warn: (m, x) => log(`notify: ${m} ${JSON.stringify(x)}`), error: (m, x) => log(`notify: ${m} ${JSON.stringify(x)}`) },
-        );
-        return outcome.batchItemFailures.map((f) => f.itemIdentifier);
-      }, () => running),
+      poll(sqs, engineUrl, consume('engine', engineHandler), () => running),
+      poll(sqs, releaseUrl, consume('releaser', releaseHandler), () => running),
+      poll(sqs, notificationUrl, consume('notifier', notifierHandler), () => running),
     ];
     stops.push(async () => { running = false; await Promise.all(pollers); await builds.idle(); });
 
     // 5. the HTTP front door: webhooks and the management API
-    const api = new ApiService({
+    const apiPorts: ApiServiceDeps = {
       pipelines, runs, queue: events,
       git: localBranchResolver(repositoryPath),
       logs: new FileLogReader((id) => builds.logFile(id)),
       targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) },
-    });
-    const route = createRouter(apiRoutes(api), { onInternalError: (err, id) => log(`api: internal error ${id}: ${(err as Error).stack ?? err}`) });
-    const webhookDeps = { pipelines, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, secrets };
+    };
+    // The same service the API handler serves, for the terminal view and the tests.
+    const api = new ApiService(apiPorts);
+    const apiHandler = createApiHandler(() => apiPorts);
+    const webhookHandler = createWebhookHandler(() => ({ pipelines, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, secrets }));
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -227,9 +225,10 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
         const requestId = event.requestContext.requestId;
         try {
           const m = /^\/webhooks\/([^/]+)$/.exec(event.rawPath);
-          const out = m && event.requestContext.http.method === 'POST'
-            ? await respondToWebhook(webhookDeps, { ...event, pathParameters: { provider: m[1] } }, requestId)
-            : await route(event);
+          // API Gateway routes /webhooks/{provider} to the webhook function and the rest to the API function.
+          const out = (m && event.requestContext.http.method === 'POST'
+            ? await webhookHandler({ ...event, routeKey: 'POST /webhooks/{provider}', pathParameters: { provider: m[1] } }, lambdaContext('webhook', requestId))
+            : await apiHandler(event, lambdaContext('api', requestId))) as { statusCode?: number; headers?: Record<string, unknown>; body?: string };
           res.writeHead(out.statusCode ?? 200, (out.headers ?? { 'content-type': 'application/json' }) as http.OutgoingHttpHeaders);
           res.end(out.body ?? '');
         } catch (e) {
@@ -313,6 +312,23 @@ async function recoverAfterRestart(deps: {
       await deps.releases.send({ type: 'ReleaseStep', target: name, releaseId: t.current.id, step: t.current.step });
     }
   }
+}
+
+/** What Lambda hands a handler besides the event (the parts Powertools reads). */
+function lambdaContext(name: string, requestId = randomBytes(8).toString('hex')): Context {
+  return {
+    functionName: `slipway-local-${name}`, functionVersion: '$LATEST', invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:slipway-local-${name}`,
+    memoryLimitInMB: '512', awsRequestId: requestId, logGroupName: 'local', logStreamName: 'local', callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 60_000, done: () => undefined, fail: () => undefined, succeed: () => undefined,
+  };
+}
+
+/** A definition kept in the repository, read at the commit from the repository on disk (the git host's API in AWS). */
+async function localDefinition(repoPath: string, record: PipelineRecord, commit: string): Promise<PipelineSpec> {
+  const file = record.definitionSource.kind === 'repository' ? record.definitionSource.path : '.slipway.yml';
+  const r = spawnSync('git', ['-C', repoPath, 'show', `${commit}:${file}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new ValidationError(`${file} not found at ${commit.slice(0, 12)} in ${repoPath}`);
+  return assertPipeline(r.stdout, { filename: file });
 }
 
 /** Long-polls one queue and hands batches to `handle`, which returns the ids that failed. */

@@ -65,8 +65,10 @@ test('a new commit is released blue-green: the old version answers before the sh
   const newColour = liveColour === 'blue' ? 'green' : 'blue';
   const logFrom = lines.length;
   mode.commit({ VERSION: '1.1.0\n' }, 'hello 1.1.0');
-  const { status, versionsSeen } = await runOnMain();
+  const { runId, status, versionsSeen } = await runOnMain();
   assert.equal(status, 'succeeded', lines.slice(-30).join('\n'));
+  const steps = (await mode.api.getRun(runId)).jobs.deploy.steps?.map((st) => st.detail) ?? [];
+  assert.ok(steps.some((d) => /100%/.test(d)), `the run shows the release's steps: ${steps.join(' | ')}`);
   assert.equal(versionsSeen[0], '1.0.0', 'the old version answers while the new one is built and verified');
   assert.ok(versionsSeen.includes('1.1.0'), 'the new version takes traffic');
   assert.ok(!versionsSeen.includes('unreachable'), 'no request failed during the shift');

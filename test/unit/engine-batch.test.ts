@@ -75,6 +75,10 @@ test('retryable and unknown errors are reported for redelivery', async () => {
 
 test('engine messages are checked before they reach the engine', () => {
   assert.equal(parseEngineMessage(JSON.stringify(event('e1', 'A'))).type, 'RunDequeued');
+  // Every event the releaser and the notifier send back is taken (a refused type would block its run's group).
+  for (const type of ['ReleaseStarted', 'ReleaseProgressed', 'ReleaseFinished', 'NotificationFailed']) {
+    assert.equal(parseEngineMessage(JSON.stringify({ type, id: 'x', runId: 'r', at: '2026-01-01T00:00:00Z', job: 'deploy', attempt: 1, releaseId: 'rel', detail: 'd', outcome: 'succeeded', channel: 'slack', message: 'm' })).type, type);
+  }
   assert.throws(() => parseEngineMessage('{'), (e: unknown) => e instanceof ValidationError && /not JSON/.test(e.message));
   assert.throws(() => parseEngineMessage('[]'), /not an object/);
   assert.throws(() => parseEngineMessage(JSON.stringify({ type: 'Nope', id: 'x', runId: 'r', at: 't' })), /unknown message type "Nope"/);

@@ -20,7 +20,7 @@ test('the handler reports a malformed record as a batch item failure without tou
 
 test('a missing setting fails at load, naming the variable', () => {
   const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', "await import('./functions/notifier.ts')"], {
-    env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', SLIPWAY_TABLE: 't' },
+    env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', SLIPWAY_TABLE: 't', AWS_LAMBDA_FUNCTION_NAME: 'slipway-test' }, // as in Lambda, where config is read at load
     encoding: 'utf8',
   });
   assert.notEqual(out.status, 0);
