@@ -31,6 +31,11 @@ import { RecordingNotifier } from '../../shared/engine/effects.ts';
 import { handleEngineMessage, processRecords, type EngineDeps } from '../../shared/engine/engine.ts';
 import type { ReleaseMessage, RunRequest } from '../../shared/messages.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDeliveryStore } from '../../shared/aws/delivery-store.ts';
+import { SecretsManagerSecretSource } from '../../shared/aws/secrets.ts';
+import { respondToWebhook } from '../../shared/engine/ingest-webhook.ts';
+import { signBody } from '../../shared/git/signatures.ts';
 
 const PIPELINE_YAML = `
 name: web
@@ -417,4 +422,49 @@ test('the Lambda handlers, wired from their environment, carry a run request and
   const run = await new DynamoRunStore(ddb, table).get(runId);
   assert.equal(run.jobs.build.status, 'succeeded');
   assert.deepEqual(codebuild.commandCalls(StartBuildCommand).map((c) => c.args[0].input.idempotencyToken).sort(), [`${runId}:build:1`, `${runId}:lint:1`, `${runId}:test:1`]);
+});
+
+test('a signed GitHub push goes from the webhook through the queue, CodeBuild and build events to a succeeded run with artifacts', async () => {
+  const pipelineId = uniqueName('hook');
+  const repository = `acme/${uniqueName('repo')}`;
+  const w = world(pipelineId);
+  const spec = { ...pipelineSpec, source: { ...pipelineSpec.source, repository } };
+  await w.pipelines.put({ id: pipelineId, spec, definitionSource: { kind: 'registered' }, webhookSecretName: `slipway/${pipelineId}/webhook` });
+  // Secrets Manager has no emulator: faked at the SDK boundary.
+  const secretsManager = mockClient(SecretsManagerClient);
+  secretsManager.on(GetSecretValueCommand, { SecretId: `slipway/${pipelineId}/webhook` }).resolves({ SecretString: 'hook-secret' });
+  try {
+    const deps = {
+      pipelines: w.pipelines,
+      deliveries: new DynamoDeliveryStore(ddb, table),
+      queue: new SqsEventQueue(sqs, engineQueueUrl),
+      secrets: new SecretsManagerSecretSource(new SecretsManagerClient({ region: 'us-east-1' })),
+    };
+    const commit = 'f'.repeat(40);
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: commit, repository: { full_name: repository }, head_commit: { id: commit, message: 'ship it' }, commits: [{ added: [], modified: ['src/app.ts'], removed: [] }] });
+    const event = {
+      version: '2.0', routeKey: 'POST /webhooks/{provider}', rawPath: '/webhooks/github', rawQueryString: '', pathParameters: { provider: 'github' },
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signBody('hook-secret', body) },
+      body, isBase64Encoded: false,
+      requestContext: { requestId: 'req-hook', http: { method: 'POST', path: '/webhooks/github' } },
+    } as never;
+
+    const res = await respondToWebhook(deps, event, 'req-hook');
+
+    assert.equal(res.statusCode, 202, res.body);
+    const { runs } = JSON.parse(res.body!) as { runs: Array<{ pipeline: string; runId: string }> };
+    assert.deepEqual(runs.map((r) => r.pipeline), [pipelineId]);
+    const run = await w.runToEnd(runs[0].runId);
+    assert.equal(run.status, 'succeeded', run.reason);
+    assert.equal(run.trigger.commit, commit);
+    assert.equal(run.trigger.event, 'push');
+    assert.ok(w.codebuild.builds.every((b) => b.input.sourceVersion === commit));
+    assert.deepEqual((await new S3ArtifactStore(s3, bucket).listArtifacts(runs[0].runId, 'build')).map((a) => a.path), ['dist/bundle.js']);
+    // The same delivery again starts nothing.
+    const again = await respondToWebhook(deps, event, 'req-hook-2');
+    assert.equal(JSON.parse(again.body!).duplicate, true);
+    assert.equal(w.codebuild.builds.length, new Set(w.codebuild.builds.map((b) => b.token)).size, 'no build twice');
+  } finally {
+    secretsManager.restore();
+  }
 });
