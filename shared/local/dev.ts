@@ -10,12 +10,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { startEmulators } from '../../scripts/emulators.mjs';
@@ -134,6 +134,11 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const releaseUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'slipway-release-steps', Attributes: { VisibilityTimeout: '30' } }))).QueueUrl!;
     const notificationUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'slipway-notifications', Attributes: { VisibilityTimeout: '60' } }))).QueueUrl!;
     await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    // fauxqs keeps objects in memory: artifacts are kept on disk between runs of the local mode.
+    const artifactsDir = path.join(dataDir, 'artifacts');
+    const restored = await restoreArtifacts(s3, bucket, artifactsDir);
+    if (restored > 0) log(`restored ${restored} artifact(s) from ${artifactsDir}`);
+    stops.push(() => saveArtifacts(s3, bucket, artifactsDir).then(() => undefined, (e) => log(`could not keep the artifacts: ${(e as Error).message}`)));
 
     const pipelines = new DynamoPipelineStore(documents, tableName);
     const runs = new DynamoRunStore(documents, tableName);
@@ -312,6 +317,37 @@ async function recoverAfterRestart(deps: {
       await deps.releases.send({ type: 'ReleaseStep', target: name, releaseId: t.current.id, step: t.current.step });
     }
   }
+}
+
+/** Copies every object of the bucket to `dir` (key = relative path). */
+export async function saveArtifacts(s3: S3Client, bucket: string, dir: string): Promise<number> {
+  let token: string | undefined;
+  let n = 0;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) {
+      const file = path.join(dir, o.Key!);
+      if (!file.startsWith(dir + path.sep)) continue; // a key that would leave the folder
+      if (existsSync(file)) continue; // artifacts are write-once: runs/<runId>/<job>/...
+      const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }));
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, await obj.Body!.transformToByteArray());
+      n += 1;
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  return n;
+}
+
+/** Puts every file under `dir` back into the bucket. */
+export async function restoreArtifacts(s3: S3Client, bucket: string, dir: string): Promise<number> {
+  if (!existsSync(dir)) return 0;
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  for (const f of files) {
+    const file = path.join(f.parentPath ?? (f as unknown as { path: string }).path, f.name);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: path.relative(dir, file).split(path.sep).join('/'), Body: readFileSync(file) }));
+  }
+  return files.length;
 }
 
 /** What Lambda hands a handler besides the event (the parts Powertools reads). */
