@@ -18,7 +18,10 @@ import { createSecretsManagerClient, SecretsManagerSecretSource } from '../share
 import { readEnv } from '../shared/config.ts';
 import { ApiService, type ApiServiceDeps } from '../shared/engine/api-service.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
-import { getTarget, listTargets, putTarget, requestRollback } from '../shared/engine/releaser.ts';
+import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
+import { DynamoTargetStore } from '../shared/aws/target-store.ts';
+import type { ReleaseActions } from '../shared/engine/release-actions.ts';
+import { Releaser } from '../shared/engine/releaser.ts';
 import { gitBaseUrlsFromEnv, resolveBranch } from '../shared/git/contents.ts';
 import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';
@@ -26,7 +29,7 @@ import { createRouter } from '../shared/http/router.ts';
 const logger = new Logger({ serviceName: 'slipway-api' });
 
 const fromEnv = portsFromEnv((): ApiServiceDeps => {
-  const env = readEnv(['tableName', 'engineQueueUrl', 'buildLogGroup', 'artifactBucket']);
+  const env = readEnv(['tableName', 'engineQueueUrl', 'releaseQueueUrl', 'buildLogGroup', 'artifactBucket']);
   const aws = awsConfigFromEnv();
   const documents = createDocumentClient(aws);
   const secrets = new SecretsManagerSecretSource(createSecretsManagerClient(aws));
@@ -38,10 +41,31 @@ const fromEnv = portsFromEnv((): ApiServiceDeps => {
     git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, gitHosts) },
     logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
     artifacts: new S3ArtifactStore(createS3Client(aws), env.artifactBucket),
-    // Rollback goes through the release queue: the API's role has no ECS/ELBv2 permissions.
-    targets: { get: getTarget, rollback: requestRollback, list: listTargets, put: putTarget },
+    targets: targetService(documents, createSqsClient(aws), env),
   };
 });
+
+/**
+ * Targets as the API sees them: read, registered, and a rollback checked then
+ * queued for the releaser. The API never acts on ECS or the ALB (its role has no
+ * such rights, and its bundle no such clients), so its releaser has no actions.
+ */
+function targetService(documents: ReturnType<typeof createDocumentClient>, sqs: ReturnType<typeof createSqsClient>, env: { tableName: string; engineQueueUrl: string; releaseQueueUrl: string }) {
+  const refuse = () => Promise.reject(new Error('the API does not act on release targets; the releaser does'));
+  const noActions: ReleaseActions = { registerTaskDefinition: refuse, updateService: refuse, modifyRule: refuse, observe: refuse, httpCheck: refuse };
+  const releaser = new Releaser({
+    targets: new DynamoTargetStore(documents, env.tableName),
+    actions: noActions,
+    releaseQueue: new SqsReleaseQueue(sqs, env.releaseQueueUrl),
+    events: new SqsEventQueue(sqs, env.engineQueueUrl),
+  });
+  return {
+    get: (name: string) => releaser.getTarget(name),
+    list: () => releaser.listTargets(),
+    put: (config: Parameters<Releaser['putTarget']>[0]) => releaser.putTarget(config),
+    rollback: (name: string, by: string) => releaser.requestRollback(name, by),
+  };
+}
 
 function router(ports: ApiServiceDeps) {
   return createRouter(apiRoutes(new ApiService(ports)), {

@@ -11,7 +11,19 @@ import { createMetrics, flushMetrics, PowertoolsMetricsSink } from '../shared/aw
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { RetryableError, SlipwayError } from '../shared/errors.ts';
 import type { ReleaseMessage } from '../shared/messages.ts';
-import { releaserFromEnv, setDefaultReleaser, type Releaser } from '../shared/engine/releaser.ts';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
+import { EcsTarget } from '../shared/aws/ecs-target.ts';
+import { SqsEventQueue } from '../shared/aws/event-queue.ts';
+import { EcrImageTagger } from '../shared/aws/image-tags.ts';
+import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
+import { DynamoTargetStore } from '../shared/aws/target-store.ts';
+import { readEnv } from '../shared/config.ts';
+import type { MetricsSink } from '../shared/engine/metrics.ts';
+import { Releaser, type ReleaserLog } from '../shared/engine/releaser.ts';
 
 const logger = new Logger({ serviceName: 'slipway-releaser' });
 const metrics = createMetrics();
@@ -65,6 +77,26 @@ async function handleRecord(releaser: Releaser, record: SQSRecord): Promise<void
   }
 }
 
+/**
+ * The AWS releaser, from the handler configuration (SLIPWAY_TABLE,
+ * SLIPWAY_RELEASE_QUEUE_URL, SLIPWAY_ENGINE_QUEUE_URL); fails naming what is missing.
+ */
+export function releaserFromEnv(env: NodeJS.ProcessEnv = process.env, log?: ReleaserLog, metrics?: MetricsSink): Releaser {
+  const { tableName, releaseQueueUrl, engineQueueUrl } = readEnv(['tableName', 'releaseQueueUrl', 'engineQueueUrl'], env);
+  const cfg = awsConfigFromEnv(env);
+  const sqs = createSqsClient(cfg);
+  return new Releaser({
+    targets: new DynamoTargetStore(createDocumentClient(cfg), tableName),
+    actions: new EcsTarget(new ECSClient({ region: cfg.region }), new ElasticLoadBalancingV2Client({ region: cfg.region }), new CloudWatchClient({ region: cfg.region }), {
+      images: new EcrImageTagger(new ECRClient({ region: cfg.region })),
+    }),
+    releaseQueue: new SqsReleaseQueue(sqs, releaseQueueUrl),
+    events: new SqsEventQueue(sqs, engineQueueUrl),
+    ...(log ? { log } : {}),
+    ...(metrics ? { metrics } : {}),
+  });
+}
+
 let instance: Releaser | undefined;
 function lazyReleaser(): Releaser {
   instance ??= releaserFromEnv(process.env, { info: (m, e) => logger.info(m, e ?? {}), warn: (m, e) => logger.warn(m, e ?? {}) }, new PowertoolsMetricsSink(metrics));
@@ -80,5 +112,3 @@ export function createHandler(releaser: () => Releaser = lazyReleaser) {
 
 export const handler = createHandler();
 
-// The management API in the same process (local mode) reads targets through the same releaser.
-setDefaultReleaser(async () => lazyReleaser());

@@ -8,6 +8,7 @@
  */
 import { BatchGetImageCommand, PutImageCommand, type ECRClient, type ImageIdentifier } from '@aws-sdk/client-ecr';
 import { toReleaseError } from './ecs-target.ts';
+import type { MarkLiveResult } from '../engine/release-actions.ts';
 
 export const LIVE_TAG_PREFIX = 'slipway-live-';
 export const PREVIOUS_TAG_PREFIX = 'slipway-prev-';
@@ -40,13 +41,7 @@ export function targetTag(prefix: string, target: string): string {
   return `${prefix}${target.replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 128);
 }
 
-export interface MarkLiveResult {
-  /** False when the image is not in ECR (nothing to protect) or already carried the live tag. */
-  tagged: boolean;
-  /** Digest that moved to the previous tag, if the live tag pointed at another image. */
-  previous?: string;
-  skipped?: string;
-}
+export type { MarkLiveResult } from '../engine/release-actions.ts';
 
 export class EcrImageTagger {
   constructor(private readonly ecr: ECRClient) {}

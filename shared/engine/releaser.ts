@@ -28,19 +28,9 @@ import type { Colour, Weights } from '../domain/release-plan.ts';
 import type { ReleaseFinished, ReleaseProgressed, ReleaseStarted } from '../domain/run.ts';
 import type { ReleaseMessage, StartReleaseMessage } from '../messages.ts';
 import type { EventQueue, ReleaseQueue } from '../ports.ts';
-import { ReleaseActionError, type ReleaseActions } from '../aws/ecs-target.ts';
-import { EcrImageTagger } from '../aws/image-tags.ts';
+import { ReleaseActionError, type ReleaseActions } from './release-actions.ts';
 import { METRIC, type MetricsSink } from './metrics.ts';
-import { ECRClient } from '@aws-sdk/client-ecr';
-import { DynamoTargetStore, validateTargetConfig, type TargetStore } from '../aws/target-store.ts';
-import { EcsTarget } from '../aws/ecs-target.ts';
-import { SqsReleaseQueue } from '../aws/release-queue.ts';
-import { SqsEventQueue } from '../aws/event-queue.ts';
-import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../aws/clients.ts';
-import { readEnv } from '../config.ts';
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { validateTargetConfig, type TargetStore } from '../aws/target-store.ts';
 
 export interface ReleaserLog {
   info(message: string, extra?: Record<string, unknown>): void;
@@ -468,72 +458,4 @@ export function toView(s: TargetState): TargetView {
     updatedAt: s.updatedAt,
     version: s.version,
   };
-}
-
-// ---- the service functions the management API calls ----------------------------
-
-let defaultReleaser: Releaser | undefined;
-let defaultFactory: (() => Promise<Releaser>) | undefined;
-
-/** Wires the releaser `getTarget`/`rollbackTarget` use (functions/releaser.ts in Lambda, the local mode, tests). */
-export function setDefaultReleaser(r: Releaser | (() => Promise<Releaser>)): void {
-  if (r instanceof Releaser) {
-    defaultReleaser = r;
-    defaultFactory = undefined;
-  } else {
-    defaultReleaser = undefined;
-    defaultFactory = r;
-  }
-}
-
-async function releaser(): Promise<Releaser> {
-  if (defaultReleaser) return defaultReleaser;
-  // Lambda: built from the environment on first use, so importing this module reads nothing.
-  defaultReleaser = defaultFactory ? await defaultFactory() : releaserFromEnv();
-  return defaultReleaser;
-}
-
-/** `GET /targets/{name}`: live colour, weights, current and last release. NotFoundError if unknown. */
-export async function getTarget(name: string): Promise<TargetView> {
-  return (await releaser()).getTarget(name);
-}
-
-/** `POST /targets/{name}/rollback`: 100% back on the previous colour within its window; ConflictError otherwise. */
-export async function rollbackTarget(name: string, by: string): Promise<TargetView> {
-  return (await releaser()).rollbackTarget(name, by);
-}
-
-/** `GET /targets`. */
-export async function listTargets(): Promise<TargetView[]> {
-  return (await releaser()).listTargets();
-}
-
-/** `PUT /targets/{name}`. */
-export async function putTarget(config: TargetConfig): Promise<{ target: TargetView; created: boolean }> {
-  return (await releaser()).putTarget(config);
-}
-
-/** `POST /targets/{name}/rollback` from the API Lambda: checked now, carried out by the releaser (see Releaser.requestRollback). */
-export async function requestRollback(name: string, by: string): Promise<TargetView> {
-  return (await releaser()).requestRollback(name, by);
-}
-
-/**
- * The AWS releaser, from the handler configuration (SLIPWAY_TABLE,
- * SLIPWAY_RELEASE_QUEUE_URL, SLIPWAY_ENGINE_QUEUE_URL); fails naming what is missing.
- */
-export function releaserFromEnv(env: NodeJS.ProcessEnv = process.env, log?: ReleaserLog, metrics?: MetricsSink): Releaser {
-  const { tableName, releaseQueueUrl, engineQueueUrl } = readEnv(['tableName', 'releaseQueueUrl', 'engineQueueUrl'], env);
-  const cfg = awsConfigFromEnv(env);
-  const sqs = createSqsClient(cfg);
-  return new Releaser({
-    targets: new DynamoTargetStore(createDocumentClient(cfg), tableName),
-    actions: new EcsTarget(new ECSClient({ region: cfg.region }), new ElasticLoadBalancingV2Client({ region: cfg.region }), new CloudWatchClient({ region: cfg.region }), {
-      images: new EcrImageTagger(new ECRClient({ region: cfg.region })),
-    }),
-    releaseQueue: new SqsReleaseQueue(sqs, releaseQueueUrl),
-    events: new SqsEventQueue(sqs, engineQueueUrl),
-    ...(log ? { log } : {}),
-    ...(metrics ? { metrics } : {}),
-  });
 }

@@ -6,6 +6,7 @@ import { httpEvent } from '../support/api-fixtures.ts';
 const ENV = {
   SLIPWAY_TABLE: 'slipway-test',
   SLIPWAY_ENGINE_QUEUE_URL: 'http://127.0.0.1:1/000000000000/engine-events.fifo',
+  SLIPWAY_RELEASE_QUEUE_URL: 'http://127.0.0.1:1/000000000000/release-steps',
   SLIPWAY_BUILD_LOG_GROUP: '/slipway/builds',
   SLIPWAY_ARTIFACT_BUCKET: 'slipway-artifacts',
   AWS_REGION: 'us-east-1',
