@@ -10,7 +10,7 @@ import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentCl
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 import type { Page, PipelineRecord, PipelineStore } from '../ports.ts';
-import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, decodeCursor, encodeCursor, keys, pageLimit, toDomainError } from './table.ts';
+import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, decodeCursor, encodeCursor, keys, pageLimit, queryPartition, toDomainError } from './table.ts';
 
 export interface DynamoPipelineStoreOptions {
   /** Registrations that lose a race re-read the pointer and try the next version, this many times in all. @default 8 */
@@ -129,26 +129,8 @@ export class DynamoPipelineStore implements PipelineStore {
 
   /** Matches on the latest version's repository, case-insensitively (git hosts treat names that way). */
   async findByRepository(provider: Provider, repository: string): Promise<PipelineRecord[]> {
-    const found: PipelineRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(new QueryCommand({
-          TableName: this.tableName,
-          IndexName: GSI2.indexName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': GSI2.partitionKey.name },
-          ExpressionAttributeValues: { ':pk': keys.repository(provider, repository) },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }));
-      } catch (err) {
-        throw toDomainError(err, 'finding pipelines by repository failed');
-      }
-      for (const item of out.Items ?? []) found.push(item[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord);
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return found;
+    const items = await queryPartition(this.client, { tableName: this.tableName, index: GSI2, partition: keys.repository(provider, repository) });
+    return items.map((item) => item[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord);
   }
 
   /** 0 when the pipeline does not exist yet. Strongly consistent: the next version is computed from it. */

@@ -9,7 +9,7 @@ import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } fro
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunState } from '../domain/run.ts';
 import type { Page, RunStore, RunSummary } from '../ports.ts';
-import { TABLE_INDEXES, TTL_ATTRIBUTE, decodeCursor, encodeCursor, keys, pageLimit, toDomainError } from './table.ts';
+import { TABLE_INDEXES, TTL_ATTRIBUTE, decodeCursor, encodeCursor, keys, pageLimit, queryPartition, toDomainError } from './table.ts';
 
 export interface DynamoRunStoreOptions {
   /** Days a run is kept after it ends, then DynamoDB's TTL deletes it. @default 90 */
@@ -119,27 +119,8 @@ export class DynamoRunStore implements RunStore {
    * callers treat the answer as a hint (admission is serialized per pipeline).
    */
   async listActive(pipelineId: string): Promise<RunSummary[]> {
-    const result: RunSummary[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(new QueryCommand({
-          TableName: this.tableName,
-          IndexName: GSI3.indexName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': GSI3.partitionKey.name },
-          ExpressionAttributeValues: { ':pk': keys.pipelineRuns(pipelineId) },
-          ScanIndexForward: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }));
-      } catch (err) {
-        throw toDomainError(err, 'listing active runs failed');
-      }
-      for (const item of out.Items ?? []) result.push(toSummary(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return result;
+    const items = await queryPartition(this.client, { tableName: this.tableName, index: GSI3, partition: keys.pipelineRuns(pipelineId), oldestFirst: true });
+    return items.map(toSummary);
   }
 
   private toItem(run: RunState, version: number): Record<string, unknown> {

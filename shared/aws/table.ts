@@ -24,7 +24,7 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, PayloadTooLargeError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 
@@ -273,4 +273,36 @@ export async function ensureTable(client: AnyDynamoClient, tableName: string, op
       if (!/already enabled/i.test((err as Error).message ?? '')) throw err;
     }
   }
+}
+
+/**
+ * Every item one index partition holds, following `LastEvaluatedKey` page by page
+ * (for the small partitions: a repository's pipelines, a pipeline's active runs,
+ * the targets). SDK errors become domain errors.
+ */
+export async function queryPartition(
+  client: DynamoDBDocumentClient,
+  input: { tableName: string; index: TableIndex; partition: string; oldestFirst?: boolean },
+): Promise<Array<Record<string, unknown>>> {
+  const items: Array<Record<string, unknown>> = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    let out;
+    try {
+      out = await client.send(new QueryCommand({
+        TableName: input.tableName,
+        IndexName: input.index.indexName,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': input.index.partitionKey.name },
+        ExpressionAttributeValues: { ':pk': input.partition },
+        ...(input.oldestFirst ? { ScanIndexForward: true } : {}),
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }));
+    } catch (err) {
+      throw toDomainError(err, `reading ${input.partition} changed while it was read`);
+    }
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
 }

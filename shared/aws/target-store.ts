@@ -4,11 +4,11 @@
  * lock), the waiting list, the last release and the saved step. Every write is
  * conditional on the item's `version`, so two releasers never both win.
  */
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotFoundError, ValidationError, type Problem } from '../errors.ts';
 import { newTargetState, type TargetConfig, type TargetState } from '../domain/release.ts';
 import { COLOURS } from '../domain/release-plan.ts';
-import { keys, TABLE_INDEXES, toDomainError } from './table.ts';
+import { keys, queryPartition, TABLE_INDEXES, toDomainError } from './table.ts';
 
 /** Where the releaser keeps targets; `save` is conditional on `expectedVersion` (ConflictError otherwise). */
 export interface TargetStore {
@@ -99,20 +99,8 @@ export class DynamoTargetStore implements TargetStore {
   }
 
   async listNames(): Promise<string[]> {
-    const names: string[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        IndexName: TABLE_INDEXES.byPipeline.indexName,
-        KeyConditionExpression: 'GSI1PK = :p',
-        ExpressionAttributeValues: { ':p': keys.allTargets },
-        ExclusiveStartKey: start,
-      })).catch((err) => { throw toDomainError(err, 'targets changed while being listed'); });
-      for (const item of page.Items ?? []) names.push(String(item.GSI1SK));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return names;
+    const items = await queryPartition(this.client, { tableName: this.tableName, index: TABLE_INDEXES.byPipeline, partition: keys.allTargets });
+    return items.map((item) => String(item.GSI1SK));
   }
 }
 
