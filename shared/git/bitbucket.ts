@@ -8,7 +8,7 @@
  */
 import { ValidationError } from '../errors.ts';
 import type { PullRequestAction, SourceEvent } from './source-event.ts';
-import { arr, at, int, name, str } from './payload.ts';
+import { arr, at, int, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 export function bitbucketRepository(payload: unknown): string | undefined {
   return name(at(payload, 'repository', 'full_name'));
@@ -38,7 +38,7 @@ export function normaliseBitbucket(eventKey: string, payload: unknown, deliveryI
   return [bitbucketPullRequest(base, payload, action, author)];
 }
 
-type Base = Pick<SourceEvent, 'provider' | 'repository' | 'deliveryId'>;
+type Base = EventBase;
 
 function bitbucketChange(base: Base, change: unknown, author: string | undefined): SourceEvent {
   const next = at(change, 'new');
@@ -70,15 +70,5 @@ function bitbucketPullRequest(base: Base, payload: unknown, action: PullRequestA
   if (number === undefined || !sourceBranch || !targetBranch || !commit) {
     throw new ValidationError('pull request event without id, source/destination branch or source commit');
   }
-  const title = str(at(pr, 'title'));
-  return {
-    ...base,
-    kind: 'pull_request',
-    ref: `refs/heads/${sourceBranch}`,
-    branch: targetBranch,
-    commit,
-    author: author ?? name(at(pr, 'author', 'nickname')),
-    message: title,
-    pullRequest: { number, action, sourceBranch, targetBranch, title },
-  };
+  return pullRequestEvent(base, { number, action, sourceBranch, targetBranch, title: str(at(pr, 'title')), commit, author: author ?? name(at(pr, 'author', 'nickname')) });
 }

@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '../errors.ts';
 import type { PullRequestAction, SourceEvent } from './source-event.ts';
-import { arr, at, filesOfCommits, int, isZeroSha, name, str } from './payload.ts';
+import { arr, at, filesOfCommits, int, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 /** GitHub lists at most this many commits in a push payload; a push that fills it may have more. */
 const MAX_PUSH_COMMITS = 2048;
@@ -39,7 +39,7 @@ export function normaliseGithub(eventName: string, payload: unknown, deliveryId:
   }
 }
 
-type Base = Pick<SourceEvent, 'provider' | 'repository' | 'deliveryId'>;
+type Base = EventBase;
 
 function githubPush(base: Base, payload: unknown, author: string | undefined): SourceEvent {
   const ref = name(at(payload, 'ref'));
@@ -80,17 +80,7 @@ function githubPullRequest(base: Base, payload: unknown, author: string | undefi
     throw new ValidationError('pull_request event without number, head/base ref or head sha');
   }
   const action = githubAction(str(at(payload, 'action')), at(pr, 'merged') === true);
-  const title = str(at(pr, 'title'));
-  return {
-    ...base,
-    kind: 'pull_request',
-    ref: `refs/heads/${sourceBranch}`,
-    branch: targetBranch,
-    commit,
-    author: author ?? name(at(pr, 'user', 'login')),
-    message: title,
-    pullRequest: { number, action, sourceBranch, targetBranch, title },
-  };
+  return pullRequestEvent(base, { number, action, sourceBranch, targetBranch, title: str(at(pr, 'title')), commit, author: author ?? name(at(pr, 'user', 'login')) });
 }
 
 function githubAction(action: string | undefined, merged: boolean): PullRequestAction {

@@ -5,7 +5,7 @@
  */
 import { ValidationError } from '../errors.ts';
 import type { PullRequestAction, SourceEvent } from './source-event.ts';
-import { arr, at, filesOfCommits, int, isZeroSha, name, str } from './payload.ts';
+import { arr, at, filesOfCommits, int, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 export function gitlabRepository(payload: unknown): string | undefined {
   return name(at(payload, 'project', 'path_with_namespace'));
@@ -29,7 +29,7 @@ export function normaliseGitlab(eventName: string, payload: unknown, deliveryId:
   }
 }
 
-type Base = Pick<SourceEvent, 'provider' | 'repository' | 'deliveryId'>;
+type Base = EventBase;
 
 function gitlabPush(base: Base, kind: 'push' | 'tag_push', payload: unknown): SourceEvent {
   const ref = name(at(payload, 'ref'));
@@ -79,17 +79,8 @@ function gitlabMergeRequest(base: Base, payload: unknown): SourceEvent {
   if (number === undefined || !sourceBranch || !targetBranch || !commit) {
     throw new ValidationError('merge_request event without iid, source/target branch or last commit');
   }
-  const title = str(at(mr, 'title'));
-  return {
-    ...base,
-    kind: 'pull_request',
-    ref: `refs/heads/${sourceBranch}`,
-    branch: targetBranch,
-    commit,
-    author: name(at(payload, 'user', 'username')),
-    message: title,
-    pullRequest: { number, action: gitlabAction(str(at(mr, 'action')), at(mr, 'oldrev')), sourceBranch, targetBranch, title },
-  };
+  const action = gitlabAction(str(at(mr, 'action')), at(mr, 'oldrev'));
+  return pullRequestEvent(base, { number, action, sourceBranch, targetBranch, title: str(at(mr, 'title')), commit, author: name(at(payload, 'user', 'username')) });
 }
 
 function gitlabAction(action: string | undefined, oldrev: unknown): PullRequestAction {

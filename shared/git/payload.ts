@@ -1,5 +1,7 @@
 /** Defensive readers for loosely typed JSON payloads: wrong types read as undefined. */
 
+import type { PullRequestInfo, SourceEvent } from './source-event.ts';
+
 export type Json = Record<string, unknown>;
 
 export function obj(v: unknown): Json | undefined {
@@ -51,3 +53,23 @@ export function filesOfCommits(commits: unknown[]): string[] {
   return [...files];
 }
 
+/** The fields every provider's push/PR event starts from. */
+export type EventBase = Pick<SourceEvent, 'provider' | 'repository' | 'deliveryId'>;
+
+/**
+ * A pull/merge request as one source event, whatever the provider: it runs on
+ * the source branch's commit and matches triggers on its target branch.
+ */
+export function pullRequestEvent(base: EventBase, pr: PullRequestInfo & { commit: string; author?: string }): SourceEvent {
+  const { commit, author, ...info } = pr;
+  return {
+    ...base,
+    kind: 'pull_request',
+    ref: `refs/heads/${info.sourceBranch}`,
+    branch: info.targetBranch,
+    commit,
+    author,
+    message: info.title,
+    pullRequest: info,
+  };
+}
