@@ -6,11 +6,11 @@
  * carries a copy of the latest record (one read for `get(id)`) and the index
  * attributes for listing pipelines (GSI1) and webhook matching (GSI2).
  */
-import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 import type { Page, PipelineRecord, PipelineStore } from '../ports.ts';
-import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, decodeCursor, encodeCursor, keys, pageLimit, queryPartition, toDomainError } from './table.ts';
+import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, keys, pageLimit, queryGsi1Page, queryPartition, toDomainError } from './table.ts';
 
 export interface DynamoPipelineStoreOptions {
   /** Registrations that lose a race re-read the pointer and try the next version, this many times in all. @default 8 */
@@ -97,34 +97,10 @@ export class DynamoPipelineStore implements PipelineStore {
 
   /** Latest version of each pipeline, ordered by id. */
   async list(opts: { limit?: number; cursor?: string } = {}): Promise<Page<PipelineRecord>> {
-    const limit = pageLimit(opts.limit);
-    const start = opts.cursor
-      ? decodeCursor(opts.cursor, ['PK', 'SK', GSI1.partitionKey.name, GSI1.sortKey.name], { [GSI1.partitionKey.name]: keys.allPipelines, SK: 'LATEST' })
-      : undefined;
-    let out;
-    try {
-      out = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        IndexName: GSI1.indexName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': GSI1.partitionKey.name },
-        ExpressionAttributeValues: { ':pk': keys.allPipelines },
-        Limit: limit + 1,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }));
-    } catch (err) {
-      throw toDomainError(err, 'listing pipelines failed');
-    }
-    const items = out.Items ?? [];
-    const page = items.slice(0, limit);
-    let cursor: string | undefined;
-    if (items.length > limit) {
-      const last = page[page.length - 1]!;
-      cursor = encodeCursor({ PK: last.PK, SK: last.SK, [GSI1.partitionKey.name]: last[GSI1.partitionKey.name], [GSI1.sortKey.name]: last[GSI1.sortKey.name] });
-    } else if (out.LastEvaluatedKey) {
-      cursor = encodeCursor(out.LastEvaluatedKey);
-    }
-    return { items: page.map((i) => i[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord), ...(cursor ? { cursor } : {}) };
+    const page = await queryGsi1Page(this.client, {
+      tableName: this.tableName, partition: keys.allPipelines, limit: pageLimit(opts.limit), cursor: opts.cursor, expect: { SK: 'LATEST' }, what: 'listing pipelines',
+    });
+    return { items: page.items.map((i) => i[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord), ...(page.cursor ? { cursor: page.cursor } : {}) };
   }
 
   /** Matches on the latest version's repository, case-insensitively (git hosts treat names that way). */

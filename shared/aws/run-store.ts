@@ -5,11 +5,11 @@
  * sparse active-run keys while the run is queued or running, and a TTL once it
  * has ended.
  */
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunState } from '../domain/run.ts';
 import type { Page, RunStore, RunSummary } from '../ports.ts';
-import { TABLE_INDEXES, TTL_ATTRIBUTE, decodeCursor, encodeCursor, keys, pageLimit, queryPartition, toDomainError } from './table.ts';
+import { TABLE_INDEXES, TTL_ATTRIBUTE, keys, pageLimit, queryGsi1Page, queryPartition, toDomainError } from './table.ts';
 
 export interface DynamoRunStoreOptions {
   /** Days a run is kept after it ends, then DynamoDB's TTL deletes it. @default 90 */
@@ -84,33 +84,10 @@ export class DynamoRunStore implements RunStore {
 
   /** Newest first. The cursor is opaque (base64url) and only valid for the same pipeline. */
   async listByPipeline(pipelineId: string, opts: { limit?: number; cursor?: string } = {}): Promise<Page<RunSummary>> {
-    const limit = pageLimit(opts.limit);
-    const partition = keys.pipelineRuns(pipelineId);
-    const start = opts.cursor
-      ? decodeCursor(opts.cursor, ['PK', 'SK', GSI1.partitionKey.name, GSI1.sortKey.name], { [GSI1.partitionKey.name]: partition })
-      : undefined;
-    let out;
-    try {
-      // One more than asked: if it comes back, there is a next page; if not, no cursor (no empty last page).
-      out = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        IndexName: GSI1.indexName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': GSI1.partitionKey.name },
-        ExpressionAttributeValues: { ':pk': partition },
-        ScanIndexForward: false,
-        Limit: limit + 1,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }));
-    } catch (err) {
-      throw toDomainError(err, 'listing runs failed');
-    }
-    const items = out.Items ?? [];
-    const page = items.slice(0, limit);
-    let cursor: string | undefined;
-    if (items.length > limit) cursor = encodeCursor(gsi1Position(page[page.length - 1]!));
-    else if (out.LastEvaluatedKey) cursor = encodeCursor(out.LastEvaluatedKey); // stopped at 1 MB before the limit
-    return { items: page.map(toSummary), ...(cursor ? { cursor } : {}) };
+    const page = await queryGsi1Page(this.client, {
+      tableName: this.tableName, partition: keys.pipelineRuns(pipelineId), limit: pageLimit(opts.limit), cursor: opts.cursor, newestFirst: true, what: 'listing runs',
+    });
+    return { items: page.items.map(toSummary), ...(page.cursor ? { cursor: page.cursor } : {}) };
   }
 
   /**
@@ -157,10 +134,6 @@ export class DynamoRunStore implements RunStore {
 
 function fromItem(item: Record<string, any>): RunState {
   return { ...(item.state as Omit<RunState, 'version'>), version: item.version as number };
-}
-
-function gsi1Position(item: Record<string, any>): Record<string, string> {
-  return { PK: item.PK, SK: item.SK, [GSI1.partitionKey.name]: item[GSI1.partitionKey.name], [GSI1.sortKey.name]: item[GSI1.sortKey.name] };
 }
 
 function toSummary(item: Record<string, any>): RunSummary {

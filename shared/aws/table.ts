@@ -306,3 +306,43 @@ export async function queryPartition(
   } while (start);
   return items;
 }
+
+/**
+ * One page of a GSI1 partition (a pipeline's runs, or the pipelines), with an
+ * opaque cursor that is only valid for that partition. One item more than asked
+ * is read: if it comes back there is a next page, if not there is no cursor (so
+ * no empty last page).
+ */
+export async function queryGsi1Page(
+  client: DynamoDBDocumentClient,
+  input: { tableName: string; partition: string; limit: number; cursor?: string; expect?: Record<string, string>; newestFirst?: boolean; what: string },
+): Promise<{ items: Array<Record<string, any>>; cursor?: string }> {
+  const GSI1 = TABLE_INDEXES.byPipeline;
+  const position = ['PK', 'SK', GSI1.partitionKey.name, GSI1.sortKey.name];
+  const start = input.cursor ? decodeCursor(input.cursor, position, { [GSI1.partitionKey.name]: input.partition, ...input.expect }) : undefined;
+  let out;
+  try {
+    out = await client.send(new QueryCommand({
+      TableName: input.tableName,
+      IndexName: GSI1.indexName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': GSI1.partitionKey.name },
+      ExpressionAttributeValues: { ':pk': input.partition },
+      ...(input.newestFirst ? { ScanIndexForward: false } : {}),
+      Limit: input.limit + 1,
+      ...(start ? { ExclusiveStartKey: start } : {}),
+    }));
+  } catch (err) {
+    throw toDomainError(err, `${input.what} failed`);
+  }
+  const items = out.Items ?? [];
+  const page = items.slice(0, input.limit);
+  let cursor: string | undefined;
+  if (items.length > input.limit) {
+    const last = page[page.length - 1]!;
+    cursor = encodeCursor(Object.fromEntries(position.map((a) => [a, last[a]])));
+  } else if (out.LastEvaluatedKey) {
+    cursor = encodeCursor(out.LastEvaluatedKey); // stopped at 1 MB before the limit
+  }
+  return { items: page, ...(cursor ? { cursor } : {}) };
+}
