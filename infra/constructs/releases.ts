@@ -43,6 +43,17 @@ export interface ReleasesProps extends ReleaseScope {
 /**
  * The releaser: consumes release-steps, drives ECS services and ALB weights, watches alarms.
  */
+/** The releaser role's wildcard resources cdk-nag (IAM5) sees; the reason is given where they are suppressed below. */
+export const RELEASER_WILDCARDS = [
+  'Resource::*',
+  'Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*',
+  'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
+  'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
+  'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
+  // rules of the configured listeners: <listener ARN with listener-rule>/*
+  { regex: '/^Resource::.*:listener-rule\\/.*\\/\\*$/' },
+] as const;
+
 export class Releases extends Construct {
   readonly releaser: SlipwayFunction;
 
@@ -113,15 +124,7 @@ export class Releases extends Construct {
           id: 'AwsSolutions-IAM5',
           reason:
             'ecs:RegisterTaskDefinition/DescribeTaskDefinition and elasticloadbalancing:Describe* have no resource type (Resource "*"); the default service scope is every ECS service tagged slipway:target (condition on the tag), listener-rule app/* and alarm:* stay inside this account and region and are narrowed by the releaseScope props; iam:PassRole is limited to ecs-tasks.amazonaws.com.',
-          appliesTo: [
-            'Resource::*',
-            'Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*',
-            'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
-            'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
-            'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
-            // rules of the configured listeners: <listener ARN with listener-rule>/*
-            { regex: '/^Resource::.*:listener-rule\\/.*\\/\\*$/' },
-          ],
+          appliesTo: [...RELEASER_WILDCARDS],
         },
       ],
       true,

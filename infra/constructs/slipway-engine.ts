@@ -16,7 +16,7 @@ import { Notifications } from './notifications.ts';
 import { Observability } from './observability.ts';
 import { Queues } from './queues.ts';
 import { Reconciler } from './reconciler.ts';
-import { Releases, type ReleaseScope } from './releases.ts';
+import { RELEASER_WILDCARDS, Releases, type ReleaseScope } from './releases.ts';
 import { StateTable } from './table.ts';
 
 /** Secrets the handlers may read: webhook secrets and git host tokens, named slipway/<pipelineId>/... */
@@ -264,17 +264,7 @@ export class SlipwayEngine extends Construct {
               { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/runs\\/\\*$/' },
               'Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*',
               // Releaser-specific wildcards are suppressed (with reasons) in Releases.
-              ...(h === releaser
-                ? [
-                    'Resource::*',
-                    'Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*',
-                    'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
-                    'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
-                    'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
-                    // rules of the configured listeners: <listener ARN with listener-rule>/*
-                    { regex: '/^Resource::.*:listener-rule\\/.*\\/\\*$/' },
-                  ]
-                : []),
+              ...(h === releaser ? RELEASER_WILDCARDS : []),
             ],
           },
         ],

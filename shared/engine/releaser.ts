@@ -404,18 +404,10 @@ function finishedEvent(req: Pick<ReleaseRequest, 'runId' | 'job' | 'attempt' | '
   return { type: 'ReleaseFinished', id: `ReleaseFinished:${req.token}`, runId: req.runId, at, job: req.job, attempt: req.attempt, releaseId: req.token, outcome, reason };
 }
 
+/** A StartReleaseMessage is a ReleaseRequest on the queue: drop the envelope. */
 function toRequest(m: StartReleaseMessage): ReleaseRequest {
-  return {
-    runId: m.runId,
-    pipelineId: m.pipelineId,
-    job: m.job,
-    attempt: m.attempt,
-    token: m.token,
-    target: m.target,
-    image: m.image,
-    deploy: m.deploy,
-    ...(m.supersededBy ? { supersededBy: m.supersededBy } : {}),
-  };
+  const { type: _type, ...request } = m;
+  return request;
 }
 
 function releaseView(r: Release): ReleaseView {
