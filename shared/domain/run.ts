@@ -12,6 +12,15 @@ export const JOB_STATUSES = ['pending', 'waiting_approval', 'queued', 'running',
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_JOB_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 
+export const TRUST_LEVELS = ['trusted', 'untrusted'] as const;
+export type TrustLevel = (typeof TRUST_LEVELS)[number];
+
+/** A run's trust level; a pull request from a fork is untrusted whatever an older record says. */
+export function trustOf(trigger: Pick<Trigger, 'trust' | 'fork' | 'event'>): TrustLevel {
+  if (trigger.fork === true || trigger.trust === 'untrusted') return 'untrusted';
+  return 'trusted';
+}
+
 /** What started a run. `manual` covers API and CLI requests. */
 export interface Trigger {
   event: SourceEventKind | 'manual';
@@ -23,6 +32,24 @@ export interface Trigger {
   commit: string;
   /** Pull request number, when event is pull_request. */
   pullRequest?: number;
+  /**
+   * Whether the run's code comes from the team (push, tag, manual/API, a pull request
+   * from a branch of the pipeline's own repository) or from anyone (a fork's pull
+   * request). Untrusted runs never supply their definition or notification channels,
+   * never build images, deploy or approve, and build under a role that can touch
+   * nothing outside their own run. Runs recorded before this field existed read as
+   * trusted unless `fork` says otherwise (see `trustOf`).
+   */
+  trust?: TrustLevel;
+  /** Pull requests: whether the source branch lives in another repository (a fork). */
+  fork?: boolean;
+  /** Pull requests: the source branch (`branch` is the target branch). */
+  sourceBranch?: string;
+  /** Pull requests: the repository the change comes from, when the host still knows it. */
+  headRepository?: string;
+  /** Pull requests: the target branch's head commit when the host reported it with the event. */
+  baseCommit?: string;
+  /** Who caused the run: the git host's sender/author, or the caller of the API. */
   author?: string;
   message?: string;
   deliveryId?: string;

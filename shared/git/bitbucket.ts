@@ -70,5 +70,20 @@ function bitbucketPullRequest(base: Base, payload: unknown, action: PullRequestA
   if (number === undefined || !sourceBranch || !targetBranch || !commit) {
     throw new ValidationError('pull request event without id, source/destination branch or source commit');
   }
-  return pullRequestEvent(base, { number, action, sourceBranch, targetBranch, title: str(at(pr, 'title')), commit, author: author ?? name(at(pr, 'author', 'nickname')) });
+  // Compared by the repositories' uuids when both are there, else by full name; a
+  // source repository the payload does not name (a deleted fork) counts as a fork.
+  const sourceRepo = at(pr, 'source', 'repository');
+  const destinationRepo = at(pr, 'destination', 'repository');
+  const sourceUuid = name(at(sourceRepo, 'uuid'));
+  const destinationUuid = name(at(destinationRepo, 'uuid'));
+  const headRepository = name(at(sourceRepo, 'full_name'));
+  const baseRepository = name(at(destinationRepo, 'full_name')) ?? base.repository;
+  const fork = sourceUuid !== undefined && destinationUuid !== undefined
+    ? sourceUuid !== destinationUuid
+    : headRepository === undefined || headRepository.toLowerCase() !== baseRepository.toLowerCase();
+  return pullRequestEvent(base, {
+    number, action, sourceBranch, targetBranch, title: str(at(pr, 'title')), commit,
+    author: author ?? name(at(pr, 'author', 'nickname')),
+    fork, headRepository, baseCommit: name(at(pr, 'destination', 'commit', 'hash')),
+  });
 }

@@ -80,7 +80,22 @@ function githubPullRequest(base: Base, payload: unknown, author: string | undefi
     throw new ValidationError('pull_request event without number, head/base ref or head sha');
   }
   const action = githubAction(str(at(payload, 'action')), at(pr, 'merged') === true);
-  return pullRequestEvent(base, { number, action, sourceBranch, targetBranch, title: str(at(pr, 'title')), commit, author: author ?? name(at(pr, 'user', 'login')) });
+  // Compared by the repositories' ids (names can be reused after a rename); a head
+  // repository that is gone (`head.repo: null`, a deleted fork) is treated as a fork.
+  const headRepo = at(pr, 'head', 'repo');
+  const baseRepo = at(pr, 'base', 'repo');
+  const headId = int(at(headRepo, 'id'));
+  const baseId = int(at(baseRepo, 'id'));
+  const headRepository = name(at(headRepo, 'full_name'));
+  const baseRepository = name(at(baseRepo, 'full_name')) ?? base.repository;
+  const fork = headId !== undefined && baseId !== undefined
+    ? headId !== baseId
+    : headRepository === undefined || headRepository.toLowerCase() !== baseRepository.toLowerCase();
+  return pullRequestEvent(base, {
+    number, action, sourceBranch, targetBranch, title: str(at(pr, 'title')), commit,
+    author: author ?? name(at(pr, 'user', 'login')),
+    fork, headRepository, baseCommit: name(at(pr, 'base', 'sha')),
+  });
 }
 
 function githubAction(action: string | undefined, merged: boolean): PullRequestAction {

@@ -80,7 +80,17 @@ function gitlabMergeRequest(base: Base, payload: unknown): SourceEvent {
     throw new ValidationError('merge_request event without iid, source/target branch or last commit');
   }
   const action = gitlabAction(str(at(mr, 'action')), at(mr, 'oldrev'));
-  return pullRequestEvent(base, { number, action, sourceBranch, targetBranch, title: str(at(mr, 'title')), commit, author: name(at(payload, 'user', 'username')) });
+  // A merge request from a fork has a source project other than its target project.
+  // Without both ids nothing proves it is the same project, so it counts as a fork.
+  const sourceProject = int(at(mr, 'source_project_id'));
+  const targetProject = int(at(mr, 'target_project_id'));
+  const fork = sourceProject === undefined || targetProject === undefined || sourceProject !== targetProject;
+  const headRepository = name(at(mr, 'source', 'path_with_namespace'));
+  return pullRequestEvent(base, {
+    number, action, sourceBranch, targetBranch, title: str(at(mr, 'title')), commit,
+    author: name(at(payload, 'user', 'username')),
+    fork, headRepository,
+  });
 }
 
 function gitlabAction(action: string | undefined, oldrev: unknown): PullRequestAction {

@@ -62,6 +62,8 @@ export type EventBase = Pick<SourceEvent, 'provider' | 'repository' | 'deliveryI
  */
 export function pullRequestEvent(base: EventBase, pr: PullRequestInfo & { commit: string; author?: string }): SourceEvent {
   const { commit, author, ...info } = pr;
+  // Undefined parts (a deleted fork's repository, a payload without the base commit) are left out.
+  for (const key of Object.keys(info) as Array<keyof typeof info>) if (info[key] === undefined) delete info[key];
   return {
     ...base,
     kind: 'pull_request',

@@ -27,6 +27,17 @@ export interface PullRequestInfo {
   sourceBranch: string;
   targetBranch: string;
   title?: string;
+  /**
+   * True when the change comes from another repository than the one the hook is on
+   * (a fork): GitHub `pull_request.head.repo` vs `base.repo`, GitLab `source_project_id`
+   * vs `target_project_id`, Bitbucket `source.repository` vs `destination.repository`.
+   * A head repository the payload does not name (a deleted fork) counts as a fork.
+   */
+  fork: boolean;
+  /** The repository the change comes from, as the host names it (absent when the host no longer knows it). */
+  headRepository?: string;
+  /** The target branch's head commit as the host reported it with the event, when it did (GitHub, Bitbucket). */
+  baseCommit?: string;
 }
 
 export interface SourceEvent {
@@ -104,6 +115,21 @@ export function normalise(provider: Provider, headers: Headers, payload: unknown
   }
 }
 
+/**
+ * Who a pull request's run may be trusted as: a same-repository pull request was
+ * pushed by someone with write access to the repository, a fork's by anyone.
+ */
+function pullRequestProvenance(pr: PullRequestInfo): Pick<Trigger, 'pullRequest' | 'trust' | 'fork' | 'sourceBranch' | 'headRepository' | 'baseCommit'> {
+  return {
+    pullRequest: pr.number,
+    trust: pr.fork ? 'untrusted' : 'trusted',
+    fork: pr.fork,
+    sourceBranch: pr.sourceBranch,
+    ...(pr.headRepository !== undefined ? { headRepository: pr.headRepository } : {}),
+    ...(pr.baseCommit !== undefined ? { baseCommit: pr.baseCommit } : {}),
+  };
+}
+
 /** What a run records about the event that started it. Only for push, tag and pull_request events. */
 export function triggerOf(event: SourceEvent): Trigger {
   if (event.kind !== 'push' && event.kind !== 'tag' && event.kind !== 'pull_request') {
@@ -116,7 +142,7 @@ export function triggerOf(event: SourceEvent): Trigger {
     ...(event.branch !== undefined ? { branch: event.branch } : {}),
     ...(event.tag !== undefined ? { tag: event.tag } : {}),
     commit: event.commit ?? '',
-    ...(event.pullRequest ? { pullRequest: event.pullRequest.number } : {}),
+    ...(event.pullRequest ? pullRequestProvenance(event.pullRequest) : { trust: 'trusted' as const }),
     ...(event.author !== undefined ? { author: event.author } : {}),
     ...(event.message !== undefined ? { message: event.message } : {}),
     deliveryId: event.deliveryId,

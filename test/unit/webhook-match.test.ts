@@ -13,7 +13,7 @@ function tag(name: string): SourceEvent {
   return { ...base, kind: 'tag', ref: `refs/tags/${name}`, tag: name, commit: 'c1' };
 }
 function pr(action: NonNullable<SourceEvent['pullRequest']>['action'], targetBranch = 'main'): SourceEvent {
-  return { ...base, kind: 'pull_request', ref: 'refs/heads/feature/x', branch: targetBranch, commit: 'c2', pullRequest: { number: 1, action, sourceBranch: 'feature/x', targetBranch } };
+  return { ...base, kind: 'pull_request', ref: 'refs/heads/feature/x', branch: targetBranch, commit: 'c2', pullRequest: { number: 1, action, sourceBranch: 'feature/x', targetBranch, fork: false } };
 }
 
 test('a push matches branch globs', () => {

@@ -83,7 +83,7 @@ test('GitHub pull request actions map to opened, updated, merged, closed and oth
       commit: 'a10867b14bb761a232cd80139fbd4c0d33264240',
       author: 'octocat',
       message: 'Checkout: one-click button',
-      pullRequest: { number: 42, action, sourceBranch: 'feature/one-click', targetBranch: 'main', title: 'Checkout: one-click button' },
+      pullRequest: { number: 42, action, sourceBranch: 'feature/one-click', targetBranch: 'main', title: 'Checkout: one-click button', fork: false, headRepository: 'acme/web', baseCommit: '9049f1265b7d61be4a8904a9a27120d2064dab3b' },
     }, name);
   }
 });
@@ -152,7 +152,7 @@ test('GitLab merge request actions: an update without oldrev brought no code', (
       commit: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
       author: 'root',
       message: 'Rate limit /orders',
-      pullRequest: { number: 7, action, sourceBranch: 'feature/rate-limit', targetBranch: 'main', title: 'Rate limit /orders' },
+      pullRequest: { number: 7, action, sourceBranch: 'feature/rate-limit', targetBranch: 'main', title: 'Rate limit /orders', fork: false, headRepository: 'acme/platform/api' },
     }, name);
   }
 });
@@ -204,7 +204,7 @@ test('Bitbucket pull request events map to opened, updated, merged and closed', 
       commit: '1e6f7c2d9a8b',
       author: 'emma',
       message: 'VAT on invoice totals',
-      pullRequest: { number: 12, action, sourceBranch: 'feature/vat', targetBranch: 'main', title: 'VAT on invoice totals' },
+      pullRequest: { number: 12, action, sourceBranch: 'feature/vat', targetBranch: 'main', title: 'VAT on invoice totals', fork: false, headRepository: 'acme-team/billing', baseCommit: '4c4d8c3e03e0' },
     }, name);
   }
 });
@@ -223,11 +223,47 @@ test('a run trigger carries branch, commit, pull request number, author, message
     branch: 'main',
     commit: 'a10867b14bb761a232cd80139fbd4c0d33264240',
     pullRequest: 42,
+    trust: 'trusted',
+    fork: false,
+    sourceBranch: 'feature/one-click',
+    headRepository: 'acme/web',
+    baseCommit: '9049f1265b7d61be4a8904a9a27120d2064dab3b',
     author: 'octocat',
     message: 'Checkout: one-click button',
     deliveryId: 'delivery-1',
   });
+  assert.equal(triggerOf(one('github', 'push')).trust, 'trusted', 'a push is the team\'s own code');
   assert.throws(() => triggerOf(one('github', 'ping')));
+});
+
+test("a fork's pull request is untrusted on every provider, and names where it comes from and who sent it", () => {
+  const cases = [
+    ['github', 'pull_request-opened-fork', 'mallory/web'],
+    ['gitlab', 'merge_request-open-fork', 'mallory/api'],
+    ['bitbucket', 'pullrequest-created-fork', 'mallory/billing'],
+  ] as const;
+  for (const [provider, fixture, head] of cases) {
+    const trigger = triggerOf(one(provider, fixture));
+    assert.equal(trigger.trust, 'untrusted', fixture);
+    assert.equal(trigger.fork, true, fixture);
+    assert.equal(trigger.headRepository, head, fixture);
+    assert.equal(trigger.author, 'mallory', fixture);
+  }
+  for (const [provider, fixture] of [['github', 'pull_request-opened'], ['gitlab', 'merge_request-open'], ['bitbucket', 'pullrequest-created']] as const) {
+    assert.equal(triggerOf(one(provider, fixture)).trust, 'trusted', `${fixture}: a branch of the same repository`);
+  }
+});
+
+test('a pull request whose head repository is gone, or unnamed, counts as a fork', () => {
+  const gh = JSON.parse(fixture('github', 'pull_request-opened').toString()) as { pull_request: { head: { repo: unknown } } };
+  gh.pull_request.head.repo = null;
+  assert.equal(triggerOf(normalise('github', { 'x-github-event': 'pull_request' }, gh, 'd')[0]).trust, 'untrusted');
+  const gl = JSON.parse(fixture('gitlab', 'merge_request-open').toString()) as { object_attributes: Record<string, unknown> };
+  delete gl.object_attributes.source_project_id;
+  assert.equal(triggerOf(normalise('gitlab', { 'x-gitlab-event': 'Merge Request Hook' }, gl, 'd')[0]).trust, 'untrusted');
+  const bb = JSON.parse(fixture('bitbucket', 'pullrequest-created').toString()) as { pullrequest: { source: Record<string, unknown> } };
+  delete bb.pullrequest.source.repository;
+  assert.equal(triggerOf(normalise('bitbucket', { 'x-event-key': 'pullrequest:created' }, bb, 'd')[0]).trust, 'untrusted');
 });
 
 test('payloads of the wrong shape are validation errors, never crashes', () => {
