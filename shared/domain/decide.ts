@@ -176,7 +176,7 @@ function createRun(e: RunRequested): Decision {
   const jobs: Record<string, JobState> = {};
   for (const name of order) {
     let reason: string | undefined;
-    if (skipped.has(name)) reason = `its when filter does not match this run (${describeTrigger(e.trigger)})`;
+    if (skipped.has(name)) reason = e.skipReasons?.[name] ?? `its when filter does not match this run (${describeTrigger(e.trigger)})`;
     else {
       const need = e.plan[name].needs.find((n) => jobs[n].status === 'skipped');
       if (need !== undefined) reason = `skipped because needed job "${need}" was skipped`;

@@ -16,6 +16,9 @@
  *     tags: ["v*"]                     # globs for tag events          @default ["**"]
  *     paths: { include: ["src/**"], exclude: ["docs/**"] }  # @default any file
  * concurrency: superseded              # superseded | queued | parallel @default superseded
+ * pullRequests:                        # how pull-request runs are treated (see the README)
+ *   forks: approve-first               # skip | build | approve-first   @default approve-first
+ *   approvers: ["arn:aws:iam::123456789012:role/Maintainers"]   # who may let a fork's run start @default anyone
  * jobs:                                # 1..200 jobs; the key is the job name
  *   test:
  *     kind: build                      # build | image | deploy | approval @default build
@@ -29,6 +32,8 @@
  *     inputs: [build]                  # ancestors whose outputs are fetched first
  *     needs: [lint]                    # jobs that must succeed first
  *     when: { branches: [main], tags: [], events: [push, manual] }  # else skipped
+ *                                      # (branches/tags filter pull requests only if events lists pull_request)
+ *     pullRequests: all                # all | same-repository | skip  @default all (build), skip (others)
  *     timeout: 30m                     # "30s" | "5m" | "1h30m" | seconds  @default 60m
  *     retries: 1                       # 0..10 extra attempts              @default 0
  *     compute: small                   # small | medium | large            @default small
@@ -56,7 +61,9 @@
  *   approve:
  *     kind: approval
  *     needs: [deploy-staging]
- *     approval: { approvers: [alice@acme.io], timeout: 24h }   # @default anyone, 24h
+ *     approval:                        # @default anyone the API's IAM policy lets approve, 24h
+ *       approvers: ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/Releasers"]
+ *       timeout: 24h
  * notifications:
  *   - { kind: slack, secret: slipway/slack-webhook, on: [run_failed, released] }
  *   - { kind: email, topicArn: "arn:aws:sns:eu-west-1:123456789012:releases" }
@@ -76,6 +83,10 @@ import { ancestors, findCycle, topoOrder } from './dag.ts';
 import {
   COMPUTE_CLASSES,
   CONCURRENCY_MODES,
+  DEFAULT_FORK_POLICY,
+  FORK_APPROVAL_JOB,
+  FORK_POLICIES,
+  JOB_PULL_REQUEST_POLICIES,
   JOB_KINDS,
   MAX_JOBS,
   PROVIDERS,
@@ -88,6 +99,7 @@ import {
   type NotificationSpec,
   type PipelineSpec,
 } from './pipeline.ts';
+import { parseApprover } from './principals.ts';
 import { applyTemplate } from './templates.ts';
 
 export type ParseResult = { ok: true; spec: PipelineSpec } | { ok: false; problems: Problem[] };
@@ -266,6 +278,13 @@ const sourceSchema = z.strictObject({
     .optional(),
 });
 
+const approvers = z.array(
+  z.string().superRefine((entry, ctx) => {
+    const parsed = parseApprover(entry);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
+  }),
+);
+
 const notificationSchema = z.strictObject({
   kind: z.enum(NOTIFICATION_KINDS),
   secret: text.optional(),
@@ -279,6 +298,7 @@ const topSchema = z.strictObject({
     .regex(PIPELINE_NAME, 'must start with a letter or digit and hold only letters, digits, ".", "-" and "_" (at most 100 characters)'),
   source: sourceSchema,
   concurrency: z.enum(CONCURRENCY_MODES).optional(),
+  pullRequests: z.strictObject({ forks: z.enum(FORK_POLICIES).optional(), approvers: approvers.optional() }).optional(),
   jobs: z.unknown(),
   notifications: z.array(notificationSchema).optional(),
 });
@@ -293,6 +313,7 @@ const jobSchema = z.strictObject({
       events: z.array(z.enum(WHEN_EVENTS)).optional(),
     })
     .optional(),
+  pullRequests: z.enum(JOB_PULL_REQUEST_POLICIES).optional(),
   template: z.enum(TEMPLATE_NAMES).optional(),
   image: text.optional(),
   install: z.array(text).optional(),
@@ -342,7 +363,7 @@ const jobSchema = z.strictObject({
     .optional(),
   approval: z
     .strictObject({
-      approvers: z.array(text).optional(),
+      approvers: approvers.optional(),
       timeout: duration.optional(),
     })
     .optional(),
@@ -378,6 +399,8 @@ const ENUM_NOUNS: Record<string, string> = {
   compute: 'compute class',
   strategy: 'strategy',
   on: 'notification event',
+  forks: 'pull-request policy for forks',
+  pullRequests: 'pull-request policy',
 };
 
 const REQUIRED_HINTS: Record<string, string> = {
@@ -730,6 +753,12 @@ function checkJobs(jobs: Record<string, Record<string, unknown>>, problems: Prob
     if (job.approval !== undefined && kind !== undefined && kind !== 'approval') {
       problems.push({ path: at('approval'), message: `applies to approval jobs only; set kind: approval or remove approval` });
     }
+    if (job.pullRequests === 'all' && kind !== undefined && kind !== 'build') {
+      problems.push({
+        path: at('pullRequests'),
+        message: `a${kind === 'image' ? 'n' : ''} ${kind} job never runs for a fork's pull request; use same-repository to run it for pull requests from branches of this repository, or skip`,
+      });
+    }
 
     if (kind === 'build' || kind === 'image') {
       checkDuration(job.timeout, LIMITS.timeout, at('timeout'), problems);
@@ -858,7 +887,9 @@ export function parsePipelineObject(value: unknown): ParseResult {
     // Far past the limit, checking each job only costs time and buries the one problem that matters.
     for (const name of names.length > MAX_JOBS * 5 ? [] : names) {
       const job = rawJobs[name];
-      if (!JOB_NAME.test(name)) {
+      if (name === FORK_APPROVAL_JOB) {
+        problems.push({ path: formatPath(['jobs', name]), message: `"${FORK_APPROVAL_JOB}" is reserved for the approval Slipway puts in front of a fork's pull-request run; choose another name` });
+      } else if (!JOB_NAME.test(name)) {
         problems.push({
           path: formatPath(['jobs', name]),
           message: `invalid job name "${name}": use letters, digits, "-" and "_", starting with a letter or digit (at most 64 characters)`,
@@ -909,7 +940,7 @@ function checkEnvNames(job: string, env: unknown, problems: Problem[]): void {
   }
 }
 
-const SECTION_ORDER = ['', 'name', 'source', 'concurrency', 'jobs', 'notifications'];
+const SECTION_ORDER = ['', 'name', 'source', 'concurrency', 'pullRequests', 'jobs', 'notifications'];
 
 /** Problems in the order of the file's sections (stable inside a section), each once. */
 function tidy(problems: Problem[]): Problem[] {
@@ -966,6 +997,7 @@ function normalise(
       },
     },
     concurrency: top.concurrency ?? 'superseded',
+    pullRequests: { forks: top.pullRequests?.forks ?? DEFAULT_FORK_POLICY, approvers: top.pullRequests?.approvers ?? [] },
     jobs,
     notifications,
   };
@@ -984,6 +1016,7 @@ function normaliseJob(
     needs: job.needs ?? [],
     when: { branches: job.when?.branches ?? [], tags: job.when?.tags ?? [], events: job.when?.events ?? [] },
     retries: job.retries ?? 0,
+    pullRequests: job.pullRequests ?? (kind === 'build' ? ('all' as const) : ('skip' as const)),
   };
   if (kind === 'build' || kind === 'image') {
     const build = applyTemplate({

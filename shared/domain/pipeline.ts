@@ -25,6 +25,52 @@ export type ComputeClass = (typeof COMPUTE_CLASSES)[number];
 export const RELEASE_STRATEGIES = ['standard', 'blue-green'] as const;
 export type ReleaseStrategy = (typeof RELEASE_STRATEGIES)[number];
 
+/**
+ * How a pipeline treats pull requests from forks (untrusted code):
+ * - `skip`: no run;
+ * - `build`: build jobs run at once, under the untrusted build role;
+ * - `approve-first` (default): the run waits in the `fork-approval` job until a person
+ *   allowed to approve lets it run, for that exact head commit.
+ */
+export const FORK_POLICIES = ['skip', 'approve-first', 'build'] as const;
+export type ForkPolicy = (typeof FORK_POLICIES)[number];
+export const DEFAULT_FORK_POLICY: ForkPolicy = 'approve-first';
+/** The approval job Slipway adds in front of a fork's run under `approve-first`; no definition may use the name. */
+export const FORK_APPROVAL_JOB = 'fork-approval';
+/** How long a fork's run waits for its approval before it is rejected on its behalf. */
+export const FORK_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60;
+
+/** The strictest of two fork policies: skip, then approve-first, then build. */
+export function stricterForkPolicy(a: ForkPolicy, b: ForkPolicy): ForkPolicy {
+  return FORK_POLICIES.indexOf(a) <= FORK_POLICIES.indexOf(b) ? a : b;
+}
+
+/**
+ * Whether a job runs on pull-request runs: `all` (forks too, when the fork policy
+ * lets the run start; build jobs only), `same-repository` (pull requests from a
+ * branch of the pipeline's repository only) or `skip`. Image, deploy and approval
+ * jobs default to `skip`: a pull request never publishes or releases unless a job
+ * opts in, and never from a fork.
+ */
+export const JOB_PULL_REQUEST_POLICIES = ['all', 'same-repository', 'skip'] as const;
+export type JobPullRequestPolicy = (typeof JOB_PULL_REQUEST_POLICIES)[number];
+
+/** A job's pull-request policy, its kind's default when the stored spec predates the field. */
+export function jobPullRequestPolicy(job: Pick<JobSpec, 'kind' | 'pullRequests'>): JobPullRequestPolicy {
+  return job.pullRequests ?? (job.kind === 'build' ? 'all' : 'skip');
+}
+
+/** A pipeline's pull-request settings, with the defaults for a stored spec that predates them. */
+export function pullRequestSettings(spec: Pick<PipelineSpec, 'pullRequests'>): PullRequestSettings {
+  return { forks: spec.pullRequests?.forks ?? DEFAULT_FORK_POLICY, approvers: spec.pullRequests?.approvers ?? [] };
+}
+
+export interface PullRequestSettings {
+  forks: ForkPolicy;
+  /** Principals (see principals.ts) who may approve a fork's run; empty = anyone the API's IAM policy lets approve. */
+  approvers: string[];
+}
+
 /** The most jobs one pipeline may declare; a run and all its jobs live in one DynamoDB item. */
 export const MAX_JOBS = 200;
 
@@ -93,7 +139,7 @@ export interface DeploySpec {
 }
 
 export interface ApprovalSpec {
-  /** Who may approve (user names or e-mail addresses); empty = anyone allowed by the API's IAM policy. */
+  /** Who may approve: principal ARNs (see principals.ts); empty = anyone allowed by the API's IAM policy. */
   approvers: string[];
   timeoutMinutes: number;
 }
@@ -103,6 +149,11 @@ export interface JobSpec {
   kind: JobKind;
   needs: string[];
   when: WhenFilter;
+  /**
+   * Whether the job runs on pull-request runs (see JOB_PULL_REQUEST_POLICIES). Parsed
+   * definitions always have it; versions stored before it existed read as the default.
+   */
+  pullRequests?: JobPullRequestPolicy;
   /** Language template (build jobs); undefined for jobs that bring their own image and commands. */
   template?: TemplateName;
   /** Container image the build runs in; from the template unless overridden. */
@@ -144,6 +195,8 @@ export interface PipelineSpec {
   name: string;
   source: SourceSpec;
   concurrency: ConcurrencyMode;
+  /** Parsed definitions always have it; versions stored before it existed read as the defaults. */
+  pullRequests?: PullRequestSettings;
   jobs: Record<string, JobSpec>;
   notifications: NotificationSpec[];
 }

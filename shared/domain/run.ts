@@ -21,6 +21,19 @@ export function trustOf(trigger: Pick<Trigger, 'trust' | 'fork' | 'event'>): Tru
   return 'trusted';
 }
 
+/**
+ * The commit whose repository file defines the run, for a pipeline defined in the
+ * repository: the run's own commit when it is trusted; for a fork's pull request the
+ * target branch as the host reported it with the event (its base commit), or the
+ * target branch's name when the host sent none (GitLab), never the fork's commit.
+ */
+export function definitionCommitOf(trigger: Pick<Trigger, 'trust' | 'fork' | 'event' | 'commit' | 'baseCommit' | 'branch'>): string {
+  if (trustOf(trigger) === 'trusted') return trigger.commit;
+  const ref = trigger.baseCommit ?? trigger.branch;
+  if (ref === undefined) throw new Error("an untrusted run names no target branch to read its definition from");
+  return ref;
+}
+
 /** What started a run. `manual` covers API and CLI requests. */
 export interface Trigger {
   event: SourceEventKind | 'manual';
@@ -148,8 +161,10 @@ export interface RunRequested extends EventBase {
   concurrency: ConcurrencyMode;
   trigger: Trigger;
   plan: Record<string, JobPlan>;
-  /** Jobs whose `when` filter does not match the trigger (computed at request time from the spec). */
+  /** Jobs skipped from the start: `when` does not match, or the run's trust rules them out (computed at request time from the spec). */
   skippedByWhen: string[];
+  /** Why each of those jobs is skipped; a job without an entry shows the generic `when` reason. */
+  skipReasons?: Record<string, string>;
   /** From `admit()` (computed by the engine, serialized per pipeline): start now, or wait in the pipeline's queue. */
   admission: 'start' | 'queue';
 }

@@ -134,7 +134,7 @@ export type Registration = (
   | {
       kind: 'repository';
       path: string;
-      settings: { name?: unknown; source?: unknown; concurrency?: unknown; notifications?: unknown };
+      settings: { name?: unknown; source?: unknown; concurrency?: unknown; notifications?: unknown; pullRequests?: unknown };
       webhookSecretName?: string | null;
       tokenSecretName?: string | null;
     }
@@ -175,8 +175,14 @@ export class ApiService {
       const doc: Record<string, unknown> = { name: s.name ?? id, source: s.source, jobs: { [PLACEHOLDER_JOB]: { kind: 'approval' } } };
       if (s.concurrency !== undefined) doc.concurrency = s.concurrency;
       if (s.notifications !== undefined) doc.notifications = s.notifications;
+      if (s.pullRequests !== undefined) doc.pullRequests = s.pullRequests;
       result = parsePipelineObject(doc);
-      if (result.ok) result = { ok: true, spec: { ...result.spec, jobs: {} } };
+      if (result.ok) {
+        // Pull-request settings registered here override the repository file's (the engine takes the stricter
+        // fork policy); left out, the file on the run's definition commit decides.
+        const { pullRequests, ...rest } = result.spec;
+        result = { ok: true, spec: { ...rest, ...(s.pullRequests !== undefined ? { pullRequests } : {}), jobs: {} } };
+      }
       definitionSource = { kind: 'repository', path: registration.path };
     }
     // One answer with every problem: the envelope's and the definition's.

@@ -21,7 +21,7 @@
  */
 import { nextQueued } from '../domain/concurrency.ts';
 import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
-import type { BuildStateChanged, Effect, JobStarted, NotifyKind, ReleaseFinished, RunDequeued, RunState, Trigger } from '../domain/run.ts';
+import { definitionCommitOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
 import { ValidationError } from '../errors.ts';
 import type { StartReleaseMessage } from '../messages.ts';
 import type { BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
@@ -249,10 +249,13 @@ function notification(state: RunState, kind: Notification['kind'], job?: string)
 
 /**
  * The definition a run was planned with: its pinned pipeline version, or for a
- * definition kept in the repository, that file at the run's commit.
+ * definition kept in the repository, that file at the run's definition commit
+ * (`definitionCommitOf`: the run's commit, or the target branch's for a fork).
  */
 export async function runDefinition(deps: Pick<EffectDeps, 'resolveDefinition'>, record: PipelineRecord, trigger: Trigger): Promise<PipelineSpec> {
-  return record.definitionSource.kind === 'repository' && deps.resolveDefinition ? deps.resolveDefinition(record, trigger) : record.spec;
+  if (record.definitionSource.kind !== 'repository' || !deps.resolveDefinition) return record.spec;
+  // A fork's pull request never supplies its own definition (nor, with it, its notification channels).
+  return deps.resolveDefinition(record, { ...trigger, commit: definitionCommitOf(trigger) });
 }
 
 // A pipeline version never changes once written, nor does a file at a commit, so
@@ -268,7 +271,7 @@ function lazyPipeline(deps: EffectDeps, state: RunState): () => Promise<Pipeline
     loaded ??= (() => {
       let definitions = caches.get(deps.pipelines);
       if (definitions === undefined) caches.set(deps.pipelines, (definitions = new Map()));
-      const key = `${state.pipelineId}#${state.pipelineVersion}#${state.trigger.commit}`;
+      const key = `${state.pipelineId}#${state.pipelineVersion}#${definitionCommitOf(state.trigger)}`;
       let spec = definitions.get(key);
       if (spec === undefined) {
         spec = deps.pipelines.get(state.pipelineId, state.pipelineVersion).then((record) => runDefinition(deps, record, state.trigger));

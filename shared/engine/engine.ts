@@ -16,7 +16,7 @@
  */
 import { admit } from '../domain/concurrency.ts';
 import { planRun, type RunPlan } from '../domain/plan.ts';
-import type { PipelineSpec } from '../domain/pipeline.ts';
+import { pullRequestSettings, stricterForkPolicy, type ForkPolicy, type PipelineSpec } from '../domain/pipeline.ts';
 import type { Decision, EngineEvent, RunFailedToPlan, RunRequested, RunState, RunSuperseded } from '../domain/run.ts';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import type { EngineMessage, RunRequest } from '../messages.ts';
@@ -101,6 +101,7 @@ async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<
     trigger: request.trigger,
     plan: planned.plan,
     skippedByWhen: planned.skippedByWhen,
+    skipReasons: planned.skipReasons,
     admission: admission.admission,
   };
   return apply(deps, requested);
@@ -113,11 +114,24 @@ async function loadPlan(deps: EngineDeps, request: RunRequest): Promise<Loaded> 
   try {
     const record = await deps.pipelines.get(request.pipelineId, request.pipelineVersion);
     const spec = await runDefinition(deps, record, request.trigger);
-    return { ok: true, record, spec, planned: planRun(spec, request.trigger) };
+    return { ok: true, record, spec, planned: planRun(spec, request.trigger, { forks: forkPolicy(record, spec) }) };
   } catch (err) {
     if (isRunsProblem(err)) return { ok: false, reason: err.message };
     throw err;
   }
+}
+
+/**
+ * A fork's pull requests are treated as the registration says, when it says so (for a
+ * pipeline defined in the repository, the registration's settings may carry it);
+ * otherwise as the definition the run uses says. That definition is never the fork's:
+ * see `definitionCommit`.
+ */
+function forkPolicy(record: PipelineRecord, spec: PipelineSpec): ForkPolicy {
+  if (record.definitionSource.kind === 'repository' && record.spec.pullRequests !== undefined) {
+    return stricterForkPolicy(record.spec.pullRequests.forks, pullRequestSettings(spec).forks);
+  }
+  return pullRequestSettings(spec).forks;
 }
 
 /** What failToPlan writes first: a queued run without jobs. */

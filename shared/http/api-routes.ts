@@ -8,7 +8,7 @@
  * 2. a registration envelope, recognised by its `definition` or `definitionSource` key:
  *    - `{ "definition": <definition object or YAML text>, "webhookSecretName"?, "tokenSecretName"? }`
  *    - `{ "definitionSource": { "kind": "repository", "path"?: ".slipway.yml" },
- *         "source": { "provider", "repository", "triggers"? }, "name"?, "concurrency"?, "notifications"?,
+ *         "source": { "provider", "repository", "triggers"? }, "name"?, "concurrency"?, "notifications"?, "pullRequests"?,
  *         "webhookSecretName"?, "tokenSecretName"? }`: the jobs are read from `path`
  *      in the repository at each run's commit (the engine calls `loadRepositoryDefinition`).
  *    Secret names are Secrets Manager names; left out they stay as the previous version had
@@ -96,6 +96,7 @@ const repositoryEnvelope = z.strictObject({
   source: z.unknown(),
   concurrency: z.unknown().optional(),
   notifications: z.unknown().optional(),
+  pullRequests: z.unknown().optional(),
   webhookSecretName: secretName,
   tokenSecretName: secretName,
 });
@@ -216,7 +217,7 @@ export function readRegistration(event: APIGatewayProxyEventV2): Registration {
     return {
       kind: 'repository',
       path: path ?? DEFAULT_REPOSITORY_DEFINITION_PATH,
-      settings: { name: raw.name, source: raw.source, concurrency: raw.concurrency, notifications: raw.notifications },
+      settings: { name: raw.name, source: raw.source, concurrency: raw.concurrency, notifications: raw.notifications, pullRequests: raw.pullRequests },
       ...(env.success ? { webhookSecretName: env.data.webhookSecretName, tokenSecretName: env.data.tokenSecretName } : { problems: zodProblems(env.error) }),
     };
   }

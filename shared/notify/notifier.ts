@@ -27,7 +27,7 @@
  */
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { NotificationEvent, NotificationSpec, PipelineSpec, Provider } from '../domain/pipeline.ts';
-import type { NotificationFailed, Trigger } from '../domain/run.ts';
+import { definitionCommitOf, type NotificationFailed, type Trigger } from '../domain/run.ts';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import { dedupeId, type NotificationChannel, type NotificationMessage } from '../messages.ts';
 import type { EventQueue, NotificationQueue, PipelineRecord, PipelineStore, RunStore, SecretSource } from '../ports.ts';
@@ -146,7 +146,8 @@ export async function expand(deps: NotifierDeps, m: NotificationMessage): Promis
 async function definitionOf(deps: NotifierDeps, record: PipelineRecord, m: NotificationMessage): Promise<PipelineSpec> {
   if (record.definitionSource.kind !== 'repository' || !deps.resolveDefinition) return record.spec;
   try {
-    return await deps.resolveDefinition(record, m.trigger);
+    // The definition's commit, never a fork's own (a fork chooses no notification channels).
+    return await deps.resolveDefinition(record, { ...m.trigger, commit: definitionCommitOf(m.trigger) });
   } catch (err) {
     // A definition that cannot be read failed the run already; its registered settings still get the word out.
     if (err instanceof RetryableError || !(err instanceof SlipwayError) || err.status >= 500) throw err;
