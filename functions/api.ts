@@ -22,7 +22,7 @@ import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoTargetStore } from '../shared/aws/target-store.ts';
 import type { ReleaseActions } from '../shared/engine/release-actions.ts';
 import { Releaser } from '../shared/engine/releaser.ts';
-import { gitBaseUrlsFromEnv, resolveBranch } from '../shared/git/contents.ts';
+import { gitBaseUrlsFromEnv, repositoryDefinitionResolver, resolveBranch } from '../shared/git/contents.ts';
 import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';
 
@@ -39,6 +39,8 @@ const fromEnv = portsFromEnv((): ApiServiceDeps => {
     runs: new DynamoRunStore(documents, env.tableName),
     queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
     git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, gitHosts) },
+    // Approvers of a pipeline defined in its repository are read from the file the run uses.
+    resolveDefinition: repositoryDefinitionResolver(gitHosts),
     logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
     artifacts: new S3ArtifactStore(createS3Client(aws), env.artifactBucket),
     targets: targetService(documents, createSqsClient(aws), env),

@@ -26,7 +26,7 @@ import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
-import { gitBaseUrlsFromEnv, loadRepositoryDefinition } from '../shared/git/contents.ts';
+import { gitBaseUrlsFromEnv, repositoryDefinitionResolver } from '../shared/git/contents.ts';
 import { ENV, readEnv } from '../shared/config.ts';
 import { decide } from '../shared/domain/decide.ts';
 import { handleEngineMessage, processRecords, type EngineDeps } from '../shared/engine/engine.ts';
@@ -54,11 +54,7 @@ const fromEnv = portsFromEnv((): EngineDeps => {
       ecrRegistry: process.env[ENV.ecrRegistry] || undefined,
     }),
     // A definition kept in the repository is read at the run's commit (cached per warm instance).
-    resolveDefinition: (record, trigger) => {
-      const source = record.definitionSource;
-      const path = source.kind === 'repository' ? source.path : '.slipway.yml';
-      return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, git);
-    },
+    resolveDefinition: repositoryDefinitionResolver(git),
     // Notifications are only enqueued here; functions/notifier.ts delivers them, so no endpoint can fail a run.
     notifier: new QueueNotifier(new SqsNotificationQueue(sqs, env.notificationQueueUrl)),
     decide,

@@ -17,7 +17,7 @@ import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { ENV, readEnv } from '../shared/config.ts';
-import { gitBaseUrlsFromEnv, loadRepositoryDefinition } from '../shared/git/contents.ts';
+import { gitBaseUrlsFromEnv, repositoryDefinitionResolver } from '../shared/git/contents.ts';
 import { handleNotification, processNotificationRecords, type NotifierDeps } from '../shared/notify/notifier.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
 
@@ -42,11 +42,7 @@ const fromEnv = portsFromEnv((): NotifierDeps => {
     gitBaseUrls,
     ...(publicApiUrl ? { publicApiUrl } : {}),
     // A definition kept in the repository says which channels to notify, at the run's commit.
-    resolveDefinition: (record, trigger) => {
-      const source = record.definitionSource;
-      const path = source.kind === 'repository' ? source.path : '.slipway.yml';
-      return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, { secrets, baseUrls: gitBaseUrls });
-    },
+    resolveDefinition: repositoryDefinitionResolver({ secrets, baseUrls: gitBaseUrls }),
     logger,
   };
 });

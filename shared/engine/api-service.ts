@@ -11,10 +11,11 @@
  * a useful status instead of a silent no-op.
  */
 import { ulid } from 'ulid';
-import { ConflictError, NotFoundError, SlipwayError, ValidationError, type Problem } from '../errors.ts';
+import { ConflictError, NotFoundError, RetryableError, SlipwayError, ValidationError, type Problem } from '../errors.ts';
 import type { TargetConfig } from '../domain/release.ts';
-import type { Provider } from '../domain/pipeline.ts';
-import { TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
+import { FORK_APPROVAL_JOB, pullRequestSettings, type PipelineSpec, type Provider } from '../domain/pipeline.ts';
+import { isApprover, parseCaller } from '../domain/principals.ts';
+import { definitionCommitOf, TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
 import type { RunRequest } from '../messages.ts';
 import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports.ts';
 import { parsePipeline, parsePipelineObject, type ParseResult } from '../domain/definition.ts';
@@ -81,6 +82,17 @@ export interface ApiServiceDeps {
   artifacts?: ArtifactReader;
   /** Absent until the releaser provides it: target routes then answer 501. */
   targets?: TargetService;
+  /**
+   * The definition of a run of a pipeline defined in its repository (the file at the
+   * run's definition commit), for checking who may approve. Without it, approval jobs
+   * of such pipelines that name approvers cannot be answered (503).
+   */
+  resolveDefinition?: (record: PipelineRecord, trigger: Trigger) => Promise<PipelineSpec>;
+  /**
+   * The local mode: one developer on their own machine, who holds the local API token,
+   * answers every approval; recorded as `local developer <name>`. Never set in AWS.
+   */
+  localDeveloper?: string;
   now?: () => Date;
   newRunId?: () => string;
 }
@@ -300,25 +312,48 @@ export class ApiService {
     if (plan.kind !== 'approval') throw new ConflictError(`job "${job}" is a ${plan.kind} job; only approval jobs can be approved or rejected`);
     if (TERMINAL_RUN_STATUSES.has(run.status)) throw new ConflictError(`run ${runId} already ended (${run.status})`);
     if (state.status !== 'waiting_approval') throw new ConflictError(`job "${job}" is ${state.status.replace('_', ' ')}, not waiting for approval`);
-    await this.checkApprover(run, job, caller.by);
+    const by = await this.checkApprover(run, job, caller.by);
     const at = this.now().toISOString();
     const id = `approval:${runId}:${job}:${state.attempt}`;
     const event: ApprovalGiven | ApprovalRejected =
       verdict === 'approve'
-        ? { type: 'ApprovalGiven', id, runId, job, by: caller.by, at }
-        : { type: 'ApprovalRejected', id, runId, job, by: caller.by, at, ...(comment ? { comment } : {}) };
+        ? { type: 'ApprovalGiven', id, runId, job, by, at }
+        : { type: 'ApprovalRejected', id, runId, job, by, at, ...(comment ? { comment } : {}) };
     await this.deps.queue.send([event]);
     return { runId, job, verdict: verdict === 'approve' ? 'approved' : 'rejected' };
   }
 
-  /** The job's approvers (when the pinned definition names any) must include the caller. */
-  private async checkApprover(run: RunState, job: string, by: string): Promise<void> {
-    const pipeline = await this.deps.pipelines.get(run.pipelineId, run.pipelineVersion);
-    // Repository-defined pipelines keep their jobs in the repository, not in the stored version: the IAM policy decides.
-    const approvers = pipeline.spec.jobs[job]?.approval?.approvers ?? [];
-    if (approvers.length > 0 && !isApprover(approvers, by)) {
-      throw new ForbiddenError(`job "${job}" may be approved or rejected only by: ${approvers.join(', ')}`);
+  /**
+   * The approvers of the definition the run uses (the pinned version, or for a pipeline
+   * defined in its repository that file at the run's definition commit) must include
+   * the caller, matched as an AWS principal (principals.ts), never by a name the caller
+   * chose. Returns who answered, as recorded on the run: the caller's full principal ARN.
+   */
+  private async checkApprover(run: RunState, job: string, by: string): Promise<string> {
+    if (this.deps.localDeveloper !== undefined) return `local developer ${this.deps.localDeveloper}`;
+    if (by === 'unknown' || parseCaller(by) === undefined) {
+      throw new ForbiddenError(`approvals need a caller AWS identifies (a signed IAM request); this request's caller is ${JSON.stringify(by)}`);
     }
+    const approvers = await this.approversOf(run, job);
+    if (approvers.length > 0 && !isApprover(approvers, by)) {
+      throw new ForbiddenError(`${by} may not answer job "${job}"; it may be approved or rejected only by: ${approvers.join(', ')}`);
+    }
+    return by;
+  }
+
+  private async approversOf(run: RunState, job: string): Promise<string[]> {
+    const record = await this.deps.pipelines.get(run.pipelineId, run.pipelineVersion);
+    let spec = record.spec;
+    if (record.definitionSource.kind === 'repository') {
+      if (!this.deps.resolveDefinition) throw new RetryableError('the approvers of this pipeline live in its repository, which this deployment cannot read');
+      spec = await this.deps.resolveDefinition(record, { ...run.trigger, commit: definitionCommitOf(run.trigger) });
+    }
+    // The approval Slipway puts in front of a fork's run answers to the pipeline's pullRequests.approvers.
+    if (job === FORK_APPROVAL_JOB && !Object.hasOwn(spec.jobs, job)) {
+      const registered = record.definitionSource.kind === 'repository' ? record.spec.pullRequests?.approvers : undefined;
+      return registered && registered.length > 0 ? registered : pullRequestSettings(spec).approvers;
+    }
+    return (Object.hasOwn(spec.jobs, job) ? spec.jobs[job].approval?.approvers : undefined) ?? [];
   }
 
   // ---- logs and artifacts ---------------------------------------------------------
@@ -412,12 +447,3 @@ function isTerminalJob(status: string): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'skipped' || status === 'cancelled';
 }
 
-/**
- * Approvers are user names, role session names or e-mail addresses (or full ARNs).
- * An IAM caller is `arn:aws:iam::1:user/alice` or `arn:aws:sts::1:assumed-role/Deployer/alice@example.com`:
- * the name is the last path segment.
- */
-export function isApprover(approvers: readonly string[], by: string): boolean {
-  const name = by.split('/').pop() ?? by;
-  return approvers.some((a) => a === by || a.toLowerCase() === name.toLowerCase());
-}

@@ -22,7 +22,8 @@
 import { parse as parseYaml } from 'yaml';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import type { PipelineSpec, Provider } from '../domain/pipeline.ts';
-import type { SecretSource } from '../ports.ts';
+import type { Trigger } from '../domain/run.ts';
+import type { PipelineRecord, SecretSource } from '../ports.ts';
 import { parsePipeline, parsePipelineObject } from '../domain/definition.ts';
 
 export const DEFAULT_DEFINITION_PATH = '.slipway.yml';
@@ -205,6 +206,19 @@ export async function loadRepositoryDefinition(
     throw new ValidationError(`${path} at ${commit} is not a valid pipeline definition (${count} problem${count === 1 ? '' : 's'})`, result.problems);
   }
   return result.spec;
+}
+
+/**
+ * `resolveDefinition` for the engine, the notifier and the API: the repository file of
+ * a pipeline defined in its repository, at the commit it is given (callers pass the
+ * run's definition commit, `definitionCommitOf`, so a fork's file is never read).
+ */
+export function repositoryDefinitionResolver(opts: GitHostOptions): (record: PipelineRecord, trigger: Trigger) => Promise<PipelineSpec> {
+  return (record, trigger) => {
+    const source = record.definitionSource;
+    const path = source.kind === 'repository' ? source.path : DEFAULT_DEFINITION_PATH;
+    return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, opts);
+  };
 }
 
 // ---- HTTP ------------------------------------------------------------------

@@ -8,6 +8,7 @@
  * and API routes API Gateway-shaped events; pollers feed the queues to the
  * engine and the releaser as Lambda's event source mappings would.
  */
+import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -215,6 +216,9 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const apiPorts: ApiServiceDeps = {
       pipelines, runs, queue: events,
       git: localBranchResolver(repositoryPath),
+      resolveDefinition: (record, trigger) => localDefinition(repositoryPath(trigger.repository ?? record.spec.source.repository), record, trigger.commit),
+      // One developer on their own machine answers approvals (the API holds no AWS identity here).
+      localDeveloper: localDeveloperName(),
       logs: new FileLogReader((id) => builds.logFile(id)),
       targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) },
     };
@@ -481,4 +485,13 @@ or send a signed GitHub push webhook: see "Trigger a run with a webhook" in the 
 Ctrl-C stops everything; state stays in ${path.relative(process.cwd(), mode.dataDir)}/ (npm start -- --reset clears it).`);
   await new Promise(() => {});
   return 0;
+}
+
+/** Who answers approvals in the local mode: the operating-system user running it. */
+function localDeveloperName(): string {
+  try {
+    return os.userInfo().username || 'developer';
+  } catch {
+    return 'developer';
+  }
 }

@@ -124,7 +124,7 @@ jobs:
     kind: approval
     needs: [build]
     approval:
-      approvers: [alice]
+      approvers: ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/Releasers"]
 `;
 
 export function httpEvent(input: {

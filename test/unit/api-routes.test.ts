@@ -286,10 +286,34 @@ describe('approvals', () => {
   test('a rejection carries its comment and shares the approval event id, so the first answer wins', async () => {
     const { call, runs, queue } = await registered();
     await runs.create(runState());
-    const res = await call({ method: 'POST', path: `/runs/${RUN_ID}/jobs/approve/reject`, userArn: 'arn:aws:sts::1:assumed-role/Deployer/Alice', body: JSON.stringify({ comment: 'not today' }) });
-    assert.equal(res.status, 202);
+    const res = await call({ method: 'POST', path: `/runs/${RUN_ID}/jobs/approve/reject`, userArn: 'arn:aws:sts::123456789012:assumed-role/Releasers/bob', body: JSON.stringify({ comment: 'not today' }) });
+    assert.equal(res.status, 202, 'any session of a role named as an approver may answer');
     assert.ok(queue.sent[0].type === 'ApprovalRejected' && queue.sent[0].comment === 'not today');
     assert.equal(queue.sent[0].id, `approval:${RUN_ID}:approve:1`);
+  });
+
+  test("a caller whose role session is named after an approver is refused: the session name is the caller's choice", async () => {
+    const { call, runs, queue } = await registered();
+    await runs.create(runState());
+    // `aws sts assume-role --role-session-name alice` on any role the attacker may assume.
+    for (const arn of ['arn:aws:sts::123456789012:assumed-role/Deployer/alice', 'arn:aws:sts::123456789012:assumed-role/Deployer/arn:aws:iam::123456789012:user/alice']) {
+      const res = await call({ method: 'POST', path: `/runs/${RUN_ID}/jobs/approve/approve`, userArn: arn });
+      assert.equal(res.status, 403, arn);
+    }
+    // The same user name in another account is someone else.
+    assert.equal((await call({ method: 'POST', path: `/runs/${RUN_ID}/jobs/approve/approve`, userArn: 'arn:aws:iam::999999999999:user/alice' })).status, 403);
+    // No identity at all (a request API Gateway did not sign for) approves nothing.
+    const anonymous = await call({ method: 'POST', path: `/runs/${RUN_ID}/jobs/approve/approve` });
+    assert.equal(anonymous.status, 403);
+    assert.equal(queue.sent.length, 0);
+  });
+
+  test('the named IAM user approves, and the run records the full principal', async () => {
+    const { call, runs, queue } = await registered();
+    await runs.create(runState());
+    const res = await call({ method: 'POST', path: `/runs/${RUN_ID}/jobs/approve/approve`, userArn: 'arn:aws:iam::123456789012:user/Alice' });
+    assert.equal(res.status, 202, 'IAM user names are case-insensitive');
+    assert.equal((queue.sent[0] as { by: string }).by, 'arn:aws:iam::123456789012:user/Alice');
   });
 
   test('someone not among the approvers is refused with 403', async () => {

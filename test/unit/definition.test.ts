@@ -76,7 +76,9 @@ describe('valid pipeline files', () => {
     // Assess
     assert.deepEqual(spec.source.triggers, { events: ['push'], branches: ['**'], tags: ['**'], paths: { include: [], exclude: [] } });
     assert.equal(spec.concurrency, 'superseded');
+    assert.deepEqual(spec.pullRequests, { forks: 'approve-first', approvers: [] });
     assert.deepEqual(spec.notifications, []);
+    assert.deepEqual(Object.values(spec.jobs).map((j) => [j.kind, j.pullRequests]), [['build', 'all'], ['image', 'skip'], ['deploy', 'skip']], 'only build jobs run on pull requests by default');
     const node = TEMPLATES.node;
     assert.deepEqual(spec.jobs.test, {
       name: 'test',
@@ -84,6 +86,7 @@ describe('valid pipeline files', () => {
       needs: [],
       when: { branches: [], tags: [], events: [] },
       retries: 0,
+      pullRequests: 'all',
       template: 'node',
       buildImage: node.image,
       install: [...node.install],
@@ -260,7 +263,7 @@ describe('broken pipeline files: one problem each, with its path and message', (
 
   it('lists the allowed keys when an unknown key is not a likely typo', () => {
     assert.deepEqual(problemsOf((d) => (d.owner = 'team-a')), [
-      'owner: unknown key "owner"; allowed keys: name, source, concurrency, jobs, notifications',
+      'owner: unknown key "owner"; allowed keys: name, source, concurrency, pullRequests, jobs, notifications',
     ]);
   });
 
@@ -729,5 +732,55 @@ describe('helpers', () => {
     assert.equal(closestMatch('imgae', ['image', 'test']), 'image');
     assert.equal(closestMatch('deploy-prod', ['deploy-production', 'test']), undefined);
     assert.equal(closestMatch('zzz', ['image', 'test']), undefined);
+  });
+});
+
+describe('pull requests, forks and approvers', () => {
+  it('reads the fork policy, its approvers and a job opting in for same-repository pull requests', () => {
+    const doc = validDoc();
+    doc.pullRequests = { forks: 'skip', approvers: ['arn:aws:iam::123456789012:role/Maintainers'] };
+    (doc.jobs as Doc).deploy = { kind: 'deploy', needs: ['image'], pullRequests: 'same-repository', deploy: { target: 'preview' } };
+    const spec = assertPipeline(stringify(doc));
+    assert.deepEqual(spec.pullRequests, { forks: 'skip', approvers: ['arn:aws:iam::123456789012:role/Maintainers'] });
+    assert.equal(spec.jobs.deploy.pullRequests, 'same-repository');
+  });
+
+  it('refuses an image, deploy or approval job that asks to run for every pull request, forks included', () => {
+    assert.deepEqual(
+      problemsOf((doc) => { ((doc.jobs as Doc).image as Doc).pullRequests = 'all'; }),
+      ["jobs.image.pullRequests: an image job never runs for a fork's pull request; use same-repository to run it for pull requests from branches of this repository, or skip"],
+    );
+  });
+
+  it('names an unknown fork policy with the allowed ones', () => {
+    assert.deepEqual(problemsOf((doc) => { doc.pullRequests = { forks: 'allow' }; }), [
+      'pullRequests.forks: unknown pull-request policy for forks "allow"; expected one of skip, approve-first, build',
+    ]);
+  });
+
+  it('reserves the name of the approval put in front of a fork run', () => {
+    const problems = problemsOf((doc) => { (doc.jobs as Doc)['fork-approval'] = { kind: 'approval' }; });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0], /^jobs\.fork-approval: "fork-approval" is reserved/);
+  });
+
+  it('takes approvers only as principals AWS vouches for, never a name the caller picks', () => {
+    const approvers = (list: string[]) => problemsOf((doc) => { (doc.jobs as Doc).ok = { kind: 'approval', approval: { approvers: list } }; });
+    const good = [
+      'arn:aws:iam::123456789012:user/alice',
+      'arn:aws:iam::123456789012:user/ops/bob',
+      'arn:aws:iam::123456789012:role/Releasers',
+      'arn:aws:iam::123456789012:role/teams/Releasers',
+      'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Deployers_0123456789abcdef/alice@acme.example',
+    ];
+    const doc = validDoc();
+    (doc.jobs as Doc).ok = { kind: 'approval', approval: { approvers: good } };
+    assert.deepEqual(assertPipeline(stringify(doc)).jobs.ok.approval?.approvers, good);
+    const [email] = approvers(['alice@acme.example']);
+    assert.match(email, /^jobs\.ok\.approval\.approvers\[0\]: "alice@acme\.example" is not a principal AWS vouches for; use an IAM user ARN/);
+    const [session] = approvers(['arn:aws:sts::123456789012:assumed-role/Deployer/alice']);
+    assert.match(session, /names a role session, whose name the caller chooses; name the role instead \(arn:aws:iam::123456789012:role\/Deployer/);
+    const [fork] = problemsOf((doc) => { doc.pullRequests = { approvers: ['alice'] }; });
+    assert.match(fork, /^pullRequests\.approvers\[0\]: "alice" is not a principal/);
   });
 });
