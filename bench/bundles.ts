@@ -18,7 +18,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const DUMMY_ENV: Record<string, string> = {
   SLIPWAY_TABLE: 'bench', SLIPWAY_ENGINE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/bench.fifo', SLIPWAY_RELEASE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/bench',
-  SLIPWAY_ARTIFACT_BUCKET: 'bench', SLIPWAY_BUILD_PROJECTS: '{"small":"s","medium":"m","large":"l"}', SLIPWAY_BUILD_LOG_GROUP: 'bench', SLIPWAY_RUN_RETENTION_DAYS: '90',
+  SLIPWAY_ARTIFACT_BUCKET: 'bench', SLIPWAY_BUILD_PROJECTS: '{"small":"s","medium":"m","large":"l"}', SLIPWAY_BUILD_ROLES: '{"release":"r","pullRequest":"p","fork":"f","image":"i"}', SLIPWAY_BUILD_LOG_GROUP: 'bench', SLIPWAY_RUN_RETENTION_DAYS: '90',
   SLIPWAY_ECR_REGISTRY: '1.dkr.ecr.us-east-1.amazonaws.com', SLIPWAY_NOTIFICATION_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/bench-notifications', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR',
 };

@@ -14,6 +14,7 @@ export const ENV = {
   artifactBucket: 'SLIPWAY_ARTIFACT_BUCKET',
   /** JSON map compute class -> CodeBuild project name, e.g. {"small":"slipway-small",...}. */
   buildProjects: 'SLIPWAY_BUILD_PROJECTS',
+  buildRoles: 'SLIPWAY_BUILD_ROLES',
   /** Name of the CloudWatch log group builds write to. */
   buildLogGroup: 'SLIPWAY_BUILD_LOG_GROUP',
   /** Days a run record is kept (DynamoDB TTL). */

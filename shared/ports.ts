@@ -4,7 +4,7 @@
  * errors into the domain errors of `errors.ts` at the edge.
  */
 import type { JobSpec, PipelineSpec, Provider } from './domain/pipeline.ts';
-import type { RunState, RunStatus } from './domain/run.ts';
+import type { BuildLane, RunState, RunStatus } from './domain/run.ts';
 import type { EngineMessage, NotificationMessage, ReleaseMessage } from './messages.ts';
 
 export interface PipelineRecord {
@@ -106,6 +106,8 @@ export interface BuildRequest {
   spec: JobSpec;
   /** Parameters of a manual run; builds see each as `SLIPWAY_PARAM_<NAME>` (upper-cased, non-alphanumerics as `_`). */
   parameters?: Record<string, string>;
+  /** The run's build lane (its trust): the service role and artifact namespace of the build. @default release */
+  lane?: BuildLane;
 }
 
 export interface BuildRunner {

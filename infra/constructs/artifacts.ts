@@ -4,8 +4,15 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
-/** Key prefix under which every run's outputs live: runs/<runId>/<job>/... */
+/** Key prefix under which release runs' outputs live: runs/<runId>/<job>/... */
 export const RUNS_PREFIX = 'runs/';
+/**
+ * One namespace per build lane (push/tag/manual runs, same-repository pull requests, forks):
+ * a lane's role reads and writes only its own, so a pull request's build can never
+ * overwrite what a release run publishes (keep in step with ARTIFACT_ROOTS in shared/domain/run.ts).
+ */
+export const LANE_PREFIXES = { release: 'runs/', pullRequest: 'pr-runs/', fork: 'fork-runs/' } as const;
+export type Lane = keyof typeof LANE_PREFIXES;
 
 export interface ArtifactsProps {
   /**
@@ -67,6 +74,8 @@ export class Artifacts extends Construct {
       removalPolicy,
       lifecycleRules: [
         { id: 'expire-run-artifacts', prefix: RUNS_PREFIX, expiration: Duration.days(days) },
+        { id: 'expire-pull-request-artifacts', prefix: LANE_PREFIXES.pullRequest, expiration: Duration.days(days) },
+        { id: 'expire-fork-artifacts', prefix: LANE_PREFIXES.fork, expiration: Duration.days(days) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
@@ -78,31 +87,34 @@ export class Artifacts extends Construct {
    * unconditioned s3:List*.
    */
   grantReadRuns(grantee: iam.IGrantable): void {
-    iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects(`${RUNS_PREFIX}*`)] });
-    this.grantListRuns(grantee);
+    const prefixes = Object.values(LANE_PREFIXES);
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: prefixes.map((p) => this.bucket.arnForObjects(`${p}*`)) });
+    this.grantList(grantee, prefixes);
   }
 
-  private grantListRuns(grantee: iam.IGrantable): void {
+  private grantList(grantee: iam.IGrantable, prefixes: readonly string[]): void {
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:ListBucket'],
       resourceArns: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${RUNS_PREFIX}*`] } },
+      conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
     });
   }
 
   /**
-   * What a build needs: get and put objects under runs/, list only under runs/.
-   * IAM cannot narrow this to the build's own runs/<runId>/ prefix: every build of a project runs
-   * as the same service role and CodeBuild passes no session tags for the run id, so the prefix
-   * would have to be `runs/*` anyway. The engine validates what a job declares as outputs.
+   * What a build of the given lanes needs: get and put objects under their namespaces, list
+   * only there. IAM cannot narrow this to the build's own `<lane>/<runId>/<job>/` prefix: every
+   * build of a lane runs as the same service role and CodeBuild passes no session tags for the
+   * run id; the lanes keep release runs, pull requests and forks apart (see the README's
+   * "Pull requests and forks" for what remains shared within a lane).
    */
-  grantBuildAccess(grantee: iam.IGrantable): void {
+  grantBuildAccess(grantee: iam.IGrantable, lanes: readonly Lane[] = ['release']): void {
+    const prefixes = lanes.map((l) => LANE_PREFIXES[l]);
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
-      resourceArns: [this.bucket.arnForObjects(`${RUNS_PREFIX}*`)],
+      resourceArns: prefixes.map((p) => this.bucket.arnForObjects(`${p}*`)),
     });
-    this.grantListRuns(grantee);
+    this.grantList(grantee, prefixes);
   }
 }

@@ -51,7 +51,14 @@ export interface BuildsProps {
  */
 export class Builds extends Construct {
   readonly projects: Partial<Record<ComputeClass, codebuild.Project>>;
+  /** Build jobs of push, tag and manual runs; the projects' own role. */
   readonly role: iam.Role;
+  /** Build jobs of pull requests from the pipeline's own repository. */
+  readonly pullRequestRole: iam.Role;
+  /** Every build of a fork's pull request: its own logs and its lane's artifacts, nothing else. */
+  readonly forkRole: iam.Role;
+  /** Image jobs: the only builds that may push to ECR. */
+  readonly imageRole: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly ecrRepositoryPrefix: string;
 
@@ -71,17 +78,33 @@ export class Builds extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
-      description: 'Slipway builds: run artifacts, build logs, pushes to the pipelines ECR repositories',
-    });
-    props.artifacts.grantBuildAccess(this.role);
-    this.logGroup.grantWrite(this.role);
+    // One role per build lane, chosen per build with StartBuild's serviceRoleOverride (the engine's
+    // CodeBuildRunner): isolation between release runs, pull requests and forks is IAM's doing,
+    // outside the build, whatever the repository's commands try.
     const stack = Stack.of(this);
+    const buildRole = (roleId: string, description: string) => {
+      const role = new iam.Role(this, roleId, {
+        description,
+        // Only CodeBuild builds of this account may assume it (confused-deputy guard on the service principal).
+        assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        }),
+      });
+      this.logGroup.grantWrite(role);
+      return role;
+    };
+    this.role = buildRole('Role', 'Slipway builds of push, tag and manual runs: their artifacts (runs/) and build logs; no ECR push');
+    props.artifacts.grantBuildAccess(this.role, ['release']);
+    this.pullRequestRole = buildRole('PullRequestRole', 'Slipway builds of same-repository pull requests: their artifacts (pr-runs/) and build logs');
+    props.artifacts.grantBuildAccess(this.pullRequestRole, ['pullRequest']);
+    this.forkRole = buildRole('ForkRole', "Slipway builds of forks' pull requests: their artifacts (fork-runs/) and build logs, nothing else");
+    props.artifacts.grantBuildAccess(this.forkRole, ['fork']);
+    this.imageRole = buildRole('ImageRole', 'Slipway image jobs: artifacts of release runs and same-repository pull requests, pushes to the pipelines ECR repositories');
+    props.artifacts.grantBuildAccess(this.imageRole, ['release', 'pullRequest']);
     // ecr:GetAuthorizationToken has no resource type in IAM; it only hands out a registry login,
     // what the login may do is decided by the repository statement below.
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
-    this.role.addToPrincipalPolicy(
+    this.imageRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    this.imageRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: [
           'ecr:BatchCheckLayerAvailability',
@@ -131,24 +154,46 @@ export class Builds extends Construct {
       this.projects[cls] = project;
     }
 
-    NagSuppressions.addResourceSuppressions(
-      this.role,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            'runs/* is the narrowest artifact prefix IAM can express for a role shared by every build (no per-run session tags); repository/<prefix>/* is the set of pipeline repositories; the report-group and /aws/codebuild log-group wildcards are the ones CodeBuild creates per project; ecr:GetAuthorizationToken has no resource type.',
-          appliesTo: [
-            { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/runs\\/\\*$/' },
-            { regex: '/^Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository\\/.+\\/\\*$/' },
-            { regex: '/^Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group\\/<[A-Za-z0-9]*BuildsProject[A-Za-z0-9]+>-\\*$/' },
-            { regex: '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\\/aws\\/codebuild\\/<[A-Za-z0-9]*BuildsProject[A-Za-z0-9]+>:\\*$/' },
-            'Resource::*',
-          ],
-        },
-      ],
-      true,
-    );
+    for (const role of [this.role, this.pullRequestRole, this.forkRole, this.imageRole]) {
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              '<lane>/* (runs/, pr-runs/, fork-runs/) is the narrowest artifact prefix IAM can express for a role shared by every build of a lane (no per-run session tags); repository/<prefix>/* is the set of pipeline repositories; the report-group and /aws/codebuild log-group wildcards are the ones CodeBuild creates per project; ecr:GetAuthorizationToken has no resource type.',
+            appliesTo: [
+              { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/(runs|pr-runs|fork-runs)\\/\\*$/' },
+              { regex: '/^Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository\\/.+\\/\\*$/' },
+              { regex: '/^Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group\\/<[A-Za-z0-9]*BuildsProject[A-Za-z0-9]+>-\\*$/' },
+              { regex: '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\\/aws\\/codebuild\\/<[A-Za-z0-9]*BuildsProject[A-Za-z0-9]+>:\\*$/' },
+              'Resource::*',
+            ],
+          },
+        ],
+        true,
+      );
+    }
+  }
+
+  /** Lane -> service role name, the value of SLIPWAY_BUILD_ROLES (as a JSON string; see BuildRoles). */
+  roleNamesJson(): string {
+    return Stack.of(this).toJsonString({
+      release: this.role.roleName,
+      pullRequest: this.pullRequestRole.roleName,
+      fork: this.forkRole.roleName,
+      image: this.imageRole.roleName,
+    });
+  }
+
+  /** iam:PassRole on exactly the build roles, to CodeBuild only: StartBuild's serviceRoleOverride needs it. */
+  grantPassRoles(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['iam:PassRole'],
+      resourceArns: [this.role, this.pullRequestRole, this.forkRole, this.imageRole].map((r) => r.roleArn),
+      conditions: { StringEquals: { 'iam:PassedToService': 'codebuild.amazonaws.com' } },
+    });
   }
 
   /** Compute class -> project name, the value of SLIPWAY_BUILD_PROJECTS (as a JSON string). */

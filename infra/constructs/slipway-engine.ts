@@ -198,6 +198,9 @@ export class SlipwayEngine extends Construct {
     this.queues.grantSendEngineEvents(engine.function);
     this.queues.grantSendReleaseSteps(engine.function);
     this.builds.grantStartStop(engine.function);
+    // Each build runs as its lane's role (serviceRoleOverride), which the engine passes to CodeBuild.
+    this.builds.grantPassRoles(engine.function);
+    engine.function.addEnvironment(ENV.buildRoles, this.builds.roleNamesJson());
     this.queues.grantSendNotifications(engine.function);
     this.grantReadSecrets(engine.function);
     // notifier: consumes notifications; reads pipelines and runs (run_fixed); git host tokens and

@@ -6,6 +6,7 @@
  */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { artifactPrefix } from '../engine/buildspec.ts';
 import type { ArtifactLink, ArtifactReader } from '../engine/api-service.ts';
 import { NotFoundError, RetryableError, ValidationError } from '../errors.ts';
@@ -41,16 +42,17 @@ export class S3ArtifactStore implements ArtifactReader {
   }
 
   /** The object key of an artifact; ValidationError for ids or paths that would leave the job's prefix. */
-  key(runId: string, job: string, path = ''): string {
+  key(runId: string, job: string, path = '', root: string = ARTIFACT_ROOTS.release): string {
+    if (!Object.values(ARTIFACT_ROOTS).includes(root)) throw new ValidationError(`"${root}" is not an artifact namespace`);
     if (!SEGMENT.test(runId)) throw new ValidationError(`"${runId}" is not a run id`);
     if (!SEGMENT.test(job)) throw new ValidationError(`"${job}" is not a job name`);
     if (path !== '') checkPath(path);
-    return `${artifactPrefix(runId, job)}${path}`;
+    return `${artifactPrefix(runId, job, root)}${path}`;
   }
 
   /** A job's artifacts, in key order. */
-  async listArtifacts(runId: string, job: string): Promise<ArtifactInfo[]> {
-    const prefix = this.key(runId, job);
+  async listArtifacts(runId: string, job: string, root?: string): Promise<ArtifactInfo[]> {
+    const prefix = this.key(runId, job, '', root);
     const out: ArtifactInfo[] = [];
     let token: string | undefined;
     do {
@@ -70,8 +72,8 @@ export class S3ArtifactStore implements ArtifactReader {
   }
 
   /** A presigned GET URL for one artifact; NotFoundError if there is no such artifact. */
-  async presignArtifact(runId: string, job: string, path: string): Promise<string> {
-    const Key = this.key(runId, job, path);
+  async presignArtifact(runId: string, job: string, path: string, root?: string): Promise<string> {
+    const Key = this.key(runId, job, path, root);
     try {
       await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
     } catch (err) {
@@ -81,10 +83,10 @@ export class S3ArtifactStore implements ArtifactReader {
   }
 
   /** ArtifactReader for the API: every artifact of the job with a download link. */
-  async list(runId: string, job: string): Promise<ArtifactLink[]> {
-    const artifacts = await this.listArtifacts(runId, job);
+  async list(runId: string, job: string, root?: string): Promise<ArtifactLink[]> {
+    const artifacts = await this.listArtifacts(runId, job, root);
     const expiresAt = new Date(this.now() + this.expiresIn * 1000).toISOString();
-    return Promise.all(artifacts.map(async (a) => ({ path: a.path, size: a.size, url: await this.sign(this.key(runId, job, a.path)), expiresAt })));
+    return Promise.all(artifacts.map(async (a) => ({ path: a.path, size: a.size, url: await this.sign(this.key(runId, job, a.path, root)), expiresAt })));
   }
 
   /** Stores an artifact (the local mode and tests; in AWS the builds upload). */

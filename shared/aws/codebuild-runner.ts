@@ -11,7 +11,8 @@
  * visibility timeout must stay well under those 5 minutes.
  */
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, StopBuildCommand, type Build, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
-import type { ComputeClass, Provider } from '../domain/pipeline.ts';
+import type { ComputeClass, JobSpec, Provider } from '../domain/pipeline.ts';
+import { ARTIFACT_ROOTS, type BuildLane } from '../domain/run.ts';
 import { buildIdFromArn, type BuildStateChangeEvent } from '../engine/build-events.ts';
 import { generateBuildspec } from '../engine/buildspec.ts';
 import { RetryableError, ValidationError } from '../errors.ts';
@@ -24,6 +25,50 @@ export interface CodeBuildRunnerConfig {
   artifactBucket: string;
   /** ECR registry host for image jobs (SLIPWAY_ECR_REGISTRY). */
   ecrRegistry?: string;
+  /**
+   * Service role names per build lane and for image jobs (SLIPWAY_BUILD_ROLES), passed as
+   * StartBuild's `serviceRoleOverride` ("The name of a service role for this build that
+   * overrides the one specified in the build project", CodeBuild API reference, StartBuild).
+   * Isolation is the roles' doing: each may touch only its lane's artifact namespace; only
+   * the image role may push to ECR. Without it every build runs as the project's role.
+   */
+  roles?: BuildRoles;
+}
+
+export interface BuildRoles {
+  /** Build jobs of push, tag and manual runs (the projects' own role). */
+  release: string;
+  /** Build jobs of pull requests from the pipeline's own repository. */
+  pullRequest: string;
+  /** Every job of a fork's pull request. */
+  fork: string;
+  /** Image jobs (release runs, and same-repository pull requests that opted in). */
+  image: string;
+}
+
+/** Parses SLIPWAY_BUILD_ROLES (`{"release":...,"pullRequest":...,"fork":...,"image":...}`), naming the problem. */
+export function parseBuildRoles(json: string): BuildRoles {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new Error('SLIPWAY_BUILD_ROLES is not valid JSON');
+  }
+  const v = value as Record<string, unknown>;
+  for (const key of ['release', 'pullRequest', 'fork', 'image']) {
+    if (typeof v?.[key] !== 'string' || v[key] === '') throw new Error(`SLIPWAY_BUILD_ROLES.${key} must be a role name`);
+  }
+  return v as unknown as BuildRoles;
+}
+
+/** The service role a build runs as: by its lane, image jobs by the image role; a fork never gets another. */
+export function roleFor(roles: BuildRoles, lane: BuildLane, kind: JobSpec['kind']): string {
+  if (lane === 'fork') {
+    if (kind !== 'build') throw new ValidationError(`a fork's pull request never runs ${kind} jobs`);
+    return roles.fork;
+  }
+  if (kind === 'image') return roles.image;
+  return lane === 'pull-request' ? roles.pullRequest : roles.release;
 }
 
 /** The environment variables the engine sets on every build; build-events reads them back. */
@@ -36,6 +81,8 @@ export const BUILD_ENV = {
   commit: 'SLIPWAY_COMMIT',
   branch: 'SLIPWAY_BRANCH',
   artifactBucket: 'SLIPWAY_ARTIFACT_BUCKET',
+  artifactRoot: 'SLIPWAY_ARTIFACT_ROOT',
+  trust: 'SLIPWAY_TRUST',
 } as const;
 
 const SOURCE: Record<Provider, { type: SourceType; host: string }> = {
@@ -100,6 +147,12 @@ export class CodeBuildRunner implements BuildRunner {
   /** The StartBuild input for a request; exported through the class for tests and the benchmark. */
   startBuildInput(request: BuildRequest): StartBuildCommandInput {
     const { spec } = request;
+    const lane = request.lane ?? 'release';
+    if (lane !== 'release' && !this.config.roles) {
+      // Fail closed: without its own role a pull request's build would run as the release role.
+      throw new ValidationError(`no build role is configured for ${lane} builds (SLIPWAY_BUILD_ROLES)`);
+    }
+    const serviceRole = this.config.roles ? roleFor(this.config.roles, lane, spec.kind) : undefined;
     const projectName = this.config.projects[spec.compute];
     if (!projectName) throw new ValidationError(`no CodeBuild project is configured for compute class "${spec.compute}" (SLIPWAY_BUILD_PROJECTS)`);
     const source = SOURCE[request.provider];
@@ -112,6 +165,8 @@ export class CodeBuildRunner implements BuildRunner {
       [BUILD_ENV.attempt]: String(request.attempt),
       [BUILD_ENV.commit]: request.commit,
       [BUILD_ENV.artifactBucket]: this.config.artifactBucket,
+      [BUILD_ENV.artifactRoot]: ARTIFACT_ROOTS[lane],
+      [BUILD_ENV.trust]: lane === 'fork' ? 'untrusted' : 'trusted',
     };
     if (request.branch !== undefined) env[BUILD_ENV.branch] = request.branch;
     Object.assign(env, parameterEnv(request.parameters));
@@ -128,6 +183,7 @@ export class CodeBuildRunner implements BuildRunner {
       // CodeBuild accepts 5..2160 minutes.
       timeoutInMinutesOverride: Math.min(2160, Math.max(5, Math.ceil(spec.timeoutMinutes))),
       privilegedModeOverride: spec.kind === 'image',
+      ...(serviceRole !== undefined ? { serviceRoleOverride: serviceRole } : {}),
     };
   }
 }

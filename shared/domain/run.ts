@@ -34,6 +34,24 @@ export function definitionCommitOf(trigger: Pick<Trigger, 'trust' | 'fork' | 'ev
   return ref;
 }
 
+/**
+ * Which build lane a run's builds use, and with it which service role and which
+ * artifact namespace (enforced by IAM outside the build, see infra/constructs/builds.ts):
+ * - `release`: push, tag and manual/API runs: `runs/`;
+ * - `pull-request`: pull requests from the pipeline's own repository: `pr-runs/`,
+ *   so a pull request's build can never overwrite what a release run publishes;
+ * - `fork`: a fork's pull request: `fork-runs/`, under a role that can touch nothing else.
+ */
+export type BuildLane = 'release' | 'pull-request' | 'fork';
+
+export function buildLaneOf(trigger: Pick<Trigger, 'trust' | 'fork' | 'event'>): BuildLane {
+  if (trustOf(trigger) === 'untrusted') return 'fork';
+  return trigger.event === 'pull_request' ? 'pull-request' : 'release';
+}
+
+/** The artifact namespace of each lane: `<root>/<runId>/<job>/...` in the artifact bucket. */
+export const ARTIFACT_ROOTS: Readonly<Record<BuildLane, string>> = { release: 'runs', 'pull-request': 'pr-runs', fork: 'fork-runs' };
+
 /** What started a run. `manual` covers API and CLI requests. */
 export interface Trigger {
   event: SourceEventKind | 'manual';

@@ -15,7 +15,7 @@ import { ConflictError, NotFoundError, RetryableError, SlipwayError, ValidationE
 import type { TargetConfig } from '../domain/release.ts';
 import { FORK_APPROVAL_JOB, pullRequestSettings, type PipelineSpec, type Provider } from '../domain/pipeline.ts';
 import { isApprover, parseCaller } from '../domain/principals.ts';
-import { definitionCommitOf, TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
+import { ARTIFACT_ROOTS, buildLaneOf, definitionCommitOf, TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
 import type { RunRequest } from '../messages.ts';
 import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports.ts';
 import { parsePipeline, parsePipelineObject, type ParseResult } from '../domain/definition.ts';
@@ -53,9 +53,10 @@ export interface ArtifactLink {
 
 /** A job's artifacts with presigned download links (S3 in AWS). */
 export interface ArtifactReader {
-  list(runId: string, job: string): Promise<ArtifactLink[]>;
+  /** `root` is the run's artifact namespace (ARTIFACT_ROOTS of its build lane). */
+  list(runId: string, job: string, root?: string): Promise<ArtifactLink[]>;
   /** A presigned GET URL for one artifact; NotFoundError if it does not exist. */
-  presignArtifact(runId: string, job: string, path: string): Promise<string>;
+  presignArtifact(runId: string, job: string, path: string, root?: string): Promise<string>;
 }
 
 /** Release targets (the releaser's service functions). */
@@ -372,16 +373,16 @@ export class ApiService {
   }
 
   async listArtifacts(runId: string, job: string): Promise<{ runId: string; job: string; artifacts: ArtifactLink[] }> {
-    await this.findJob(runId, job);
+    const { run } = await this.findJob(runId, job);
     if (!this.deps.artifacts) throw new NotImplementedError('artifacts are not available in this deployment');
-    return { runId, job, artifacts: await this.deps.artifacts.list(runId, job) };
+    return { runId, job, artifacts: await this.deps.artifacts.list(runId, job, ARTIFACT_ROOTS[buildLaneOf(run.trigger)]) };
   }
 
   /** A download link for one artifact of the job. */
   async artifactUrl(runId: string, job: string, path: string): Promise<string> {
-    await this.findJob(runId, job);
+    const { run } = await this.findJob(runId, job);
     if (!this.deps.artifacts) throw new NotImplementedError('artifacts are not available in this deployment');
-    return this.deps.artifacts.presignArtifact(runId, job, path);
+    return this.deps.artifacts.presignArtifact(runId, job, path, ARTIFACT_ROOTS[buildLaneOf(run.trigger)]);
   }
 
   // ---- targets --------------------------------------------------------------------

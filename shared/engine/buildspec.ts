@@ -7,7 +7,7 @@
  * Phases:
  * - install: runtime versions and the job's install steps;
  * - pre_build: declared inputs are downloaded from
- *   `s3://$SLIPWAY_ARTIFACT_BUCKET/runs/$SLIPWAY_RUN_ID/<input>/` into the
+ *   `s3://$SLIPWAY_ARTIFACT_BUCKET/$SLIPWAY_ARTIFACT_ROOT/$SLIPWAY_RUN_ID/<input>/` into the
  *   workspace (each file lands at the path it was uploaded from); image jobs log
  *   in to ECR;
  * - build: the job's commands; image jobs then build, tag and push the image and
@@ -20,6 +20,7 @@
 import { stringify } from 'yaml';
 import { ValidationError } from '../errors.ts';
 import type { JobSpec } from '../domain/pipeline.ts';
+import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { runtimeVersionsFor } from '../domain/templates.ts';
 
 export interface BuildspecOptions {
@@ -30,9 +31,12 @@ export interface BuildspecOptions {
 /** Variables an image job exports; CodeBuild reports them with the finished build. */
 export const IMAGE_OUTPUT_VARIABLES = ['imageUri', 'imageDigest'] as const;
 
-/** Where a job's artifacts live in the bucket, relative to the bucket root. */
-export function artifactPrefix(runId: string, job: string): string {
-  return `runs/${runId}/${job}/`;
+/**
+ * Where a job's artifacts live in the bucket, relative to the bucket root: under the
+ * run's lane namespace (`runs/`, `pr-runs/`, `fork-runs/`; see ARTIFACT_ROOTS).
+ */
+export function artifactPrefix(runId: string, job: string, root: string = ARTIFACT_ROOTS.release): string {
+  return `${root}/${runId}/${job}/`;
 }
 
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -91,7 +95,9 @@ function orNoop(commands: string[]): string[] {
   return commands.length > 0 ? commands : ['true'];
 }
 
-const S3_RUN_PREFIX = 's3://${SLIPWAY_ARTIFACT_BUCKET}/runs/${SLIPWAY_RUN_ID}';
+// The namespace comes from the build's environment (SLIPWAY_ARTIFACT_ROOT, set per run lane);
+// the build's service role can write only there, whatever these commands say.
+const S3_RUN_PREFIX = 's3://${SLIPWAY_ARTIFACT_BUCKET}/${SLIPWAY_ARTIFACT_ROOT:-runs}/${SLIPWAY_RUN_ID}';
 
 function downloadInput(input: string): string {
   return `aws s3 cp --recursive --only-show-errors "${S3_RUN_PREFIX}/${input}/" .`;

@@ -21,7 +21,7 @@
  */
 import { nextQueued } from '../domain/concurrency.ts';
 import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
-import { definitionCommitOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
+import { buildLaneOf, definitionCommitOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
 import { ValidationError } from '../errors.ts';
 import type { StartReleaseMessage } from '../messages.ts';
 import type { BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
@@ -139,6 +139,7 @@ async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Eff
       provider: state.trigger.provider ?? source.provider,
       spec,
       ...(state.trigger.parameters ? { parameters: state.trigger.parameters } : {}),
+      lane: buildLaneOf(state.trigger),
     }));
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;

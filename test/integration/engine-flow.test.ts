@@ -368,6 +368,7 @@ test('the Lambda handlers, wired from their environment, carry a run request and
     SLIPWAY_NOTIFICATION_QUEUE_URL: notificationQueueUrl,
     SLIPWAY_ARTIFACT_BUCKET: bucket,
     SLIPWAY_BUILD_PROJECTS: JSON.stringify({ small: 'slipway-small' }),
+    SLIPWAY_BUILD_ROLES: JSON.stringify({ release: 'slipway-build', pullRequest: 'slipway-pr', fork: 'slipway-fork', image: 'slipway-image' }),
     SLIPWAY_ECR_REGISTRY: REGISTRY,
     SLIPWAY_DYNAMODB_ENDPOINT: cfg.dynamoEndpoint,
     SLIPWAY_AWS_ENDPOINT: cfg.awsEndpoint,
