@@ -150,3 +150,26 @@ test("a manual run's parameters reach the build as SLIPWAY_PARAM_ variables", ()
   assert.equal(env.SLIPWAY_PARAM_DRY_RUN, 'true');
   assert.equal(runner.startBuildInput(request()).environmentVariablesOverride?.some((v) => v.name!.startsWith('SLIPWAY_PARAM_')), false);
 });
+
+test("each build runs as its lane's role, image jobs as the image role, and a fork never gets another", async () => {
+  const { roleFor, parseBuildRoles } = await import('../../shared/aws/codebuild-runner.ts');
+  const roles = { release: 'slipway-build', pullRequest: 'slipway-pr', fork: 'slipway-fork', image: 'slipway-image' };
+  const runner = new CodeBuildRunner(new CodeBuildClient({ region: 'eu-west-1' }), { ...config, roles });
+  const input = (r: Partial<BuildRequest>) => runner.startBuildInput(request(r));
+  const env = (i: ReturnType<typeof input>) => Object.fromEntries((i.environmentVariablesOverride ?? []).map((v) => [v.name, v.value]));
+  assert.equal(input({}).serviceRoleOverride, 'slipway-build');
+  assert.equal(env(input({})).SLIPWAY_ARTIFACT_ROOT, 'runs');
+  assert.equal(input({ lane: 'pull-request' }).serviceRoleOverride, 'slipway-pr');
+  assert.equal(env(input({ lane: 'pull-request' })).SLIPWAY_ARTIFACT_ROOT, 'pr-runs');
+  const fork = input({ lane: 'fork' });
+  assert.equal(fork.serviceRoleOverride, 'slipway-fork');
+  assert.deepEqual([env(fork).SLIPWAY_ARTIFACT_ROOT, env(fork).SLIPWAY_TRUST], ['fork-runs', 'untrusted']);
+  assert.equal(input({ spec: imageJob('image') }).serviceRoleOverride, 'slipway-image');
+  assert.throws(() => input({ lane: 'fork', spec: imageJob('image') }), (e: unknown) => e instanceof ValidationError && /never runs image jobs/.test((e as Error).message));
+  assert.equal(roleFor(roles, 'pull-request', 'image'), 'slipway-image');
+  assert.throws(() => parseBuildRoles('{"release":"a"}'), /SLIPWAY_BUILD_ROLES.pullRequest/);
+  // Fail closed: without roles, a pull request's build would run as the release role.
+  const unconfigured = new CodeBuildRunner(new CodeBuildClient({ region: 'eu-west-1' }), config);
+  assert.throws(() => unconfigured.startBuildInput(request({ lane: 'fork' })), /no build role is configured for fork builds/);
+  assert.equal(unconfigured.startBuildInput(request({})).serviceRoleOverride, undefined);
+});

