@@ -47,8 +47,8 @@ test('a job without commands still has a build phase that succeeds', () => {
 test('declared inputs are downloaded from the run prefix before the commands run', () => {
   const spec = specOf(jobSpec('test', { inputs: ['build', 'lint'], commands: ['npm test'] }));
   assert.deepEqual(spec.phases.pre_build.commands, [
-    'aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/runs/${SLIPWAY_RUN_ID}/build/" .',
-    'aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/runs/${SLIPWAY_RUN_ID}/lint/" .',
+    'aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/${SLIPWAY_ARTIFACT_ROOT:-runs}/${SLIPWAY_RUN_ID}/build/" .',
+    'aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/${SLIPWAY_ARTIFACT_ROOT:-runs}/${SLIPWAY_RUN_ID}/lint/" .',
   ]);
 });
 

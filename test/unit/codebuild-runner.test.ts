@@ -67,6 +67,8 @@ test('a build job starts in the project of its compute class with every override
     SLIPWAY_COMMIT: 'a'.repeat(40),
     SLIPWAY_BRANCH: 'main',
     SLIPWAY_ARTIFACT_BUCKET: 'acme-artifacts',
+    SLIPWAY_ARTIFACT_ROOT: 'runs',
+    SLIPWAY_TRUST: 'trusted',
   });
   assert.ok(input.environmentVariablesOverride!.every((v) => v.type === 'PLAINTEXT'));
 });

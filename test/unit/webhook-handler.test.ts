@@ -53,7 +53,7 @@ test('a signed GitHub push starts one run and answers 202 with the run id', asyn
     pipelineVersion: 1,
     trigger: {
       event: 'push', provider: 'github', repository: 'acme/web', branch: 'main', commit: '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c',
-      author: 'octocat', message: 'Fix typo in README', deliveryId: 'delivery-1',
+      trust: 'trusted', author: 'octocat', message: 'Fix typo in README', deliveryId: 'delivery-1',
     },
     at: '2026-11-27T01:00:00.000Z',
   } satisfies RunRequest]);
