@@ -1,5 +1,5 @@
 /** Human-readable views of runs, jobs and targets for the terminal. */
-import type { RunState } from '../shared/domain/run.ts';
+import { describeProvenance, type RunState } from '../shared/domain/run.ts';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: number, s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -39,5 +39,5 @@ export function runView(run: RunState, now = Date.now()): string {
   // Notices: what could not be reported (commit statuses, notifications); the run's outcome stands.
   const steps = Object.entries(run.jobs).flatMap(([name, j]) => (j.steps ?? []).map((st) => `  ${st.at}  [${name}] ${st.detail}`));
   const notices = (run.notices ?? []).map((n) => `  ${n.at}  ${n.job ? `[${n.job}] ` : ''}${n.message}`);
-  return `${head}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}${steps.length > 0 ? `\nrelease steps:\n${steps.join('\n')}` : ''}${notices.length > 0 ? `\nnotices:\n${notices.join('\n')}` : ''}`;
+  return `${head}\n${describeProvenance(t)}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}${steps.length > 0 ? `\nrelease steps:\n${steps.join('\n')}` : ''}${notices.length > 0 ? `\nnotices:\n${notices.join('\n')}` : ''}`;
 }

@@ -52,6 +52,24 @@ export function buildLaneOf(trigger: Pick<Trigger, 'trust' | 'fork' | 'event'>):
 /** The artifact namespace of each lane: `<root>/<runId>/<job>/...` in the artifact bucket. */
 export const ARTIFACT_ROOTS: Readonly<Record<BuildLane, string>> = { release: 'runs', 'pull-request': 'pr-runs', fork: 'fork-runs' };
 
+/**
+ * Who caused a run and where its code comes from, in one line for people:
+ * `pull request #7 from fork mallory/web (feature) into main by mallory: untrusted`.
+ * The names are the git host's (attacker-controlled for a fork): render them escaped.
+ */
+export function describeProvenance(t: Trigger): string {
+  const by = t.author ? ` by ${t.author}` : '';
+  const trust = trustOf(t);
+  let what: string;
+  if (t.event === 'pull_request') {
+    const from = t.fork || trust === 'untrusted' ? `fork ${t.headRepository ?? '(deleted repository)'}` : 'this repository';
+    what = `pull request${t.pullRequest !== undefined ? ` #${t.pullRequest}` : ''} from ${from}${t.sourceBranch ? ` (${t.sourceBranch})` : ''}${t.branch ? ` into ${t.branch}` : ''}`;
+  } else if (t.event === 'tag') what = `tag ${t.tag ?? ''}`;
+  else if (t.event === 'manual') what = `manual run${t.branch ? ` on ${t.branch}` : ''}`;
+  else what = `push to ${t.branch ?? '?'}`;
+  return `${what}${by}: ${trust}`;
+}
+
 /** What started a run. `manual` covers API and CLI requests. */
 export interface Trigger {
   event: SourceEventKind | 'manual';

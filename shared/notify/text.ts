@@ -3,6 +3,7 @@
  * detail and the link to the run. Chat payloads and e-mail format these.
  */
 import type { NotificationEvent } from '../domain/pipeline.ts';
+import { describeProvenance } from '../domain/run.ts';
 import type { NotificationMessage } from '../messages.ts';
 
 export interface NotificationText {
@@ -37,6 +38,7 @@ export function notificationText(m: NotificationMessage, event: NotificationEven
   const subject = m.trigger.message?.split('\n')[0]?.trim();
   lines.push(`Commit ${m.trigger.commit.slice(0, 12)}${subject ? `: ${subject}` : ''}${m.trigger.author ? ` (${m.trigger.author})` : ''}`);
   if (m.trigger.repository) lines.push(`Repository ${m.trigger.repository}${m.trigger.provider ? ` on ${m.trigger.provider}` : ''}`);
+  if (m.trigger.event === 'pull_request') lines.push(`From ${describeProvenance(m.trigger)}`);
   const took = duration(m.startedAt, m.finishedAt);
   if (took && (event === 'run_failed' || event === 'run_succeeded' || event === 'run_fixed')) lines.push(`Took ${took}`);
   lines.push(`Run ${m.runId}`);

@@ -90,3 +90,13 @@ test('approvers: IAM users, any session of a named role, Identity Center users; 
   assert.equal(parseApprover('arn:aws:sts::123456789012:assumed-role/Deployer/alice').ok, false);
   assert.equal(isApprover(['alice@acme.example'], 'arn:aws:sts::123456789012:assumed-role/Deployer/alice@acme.example'), false, 'a plain name never grants');
 });
+
+test('provenance reads as one line: where the code comes from, who caused it, and the trust level', async () => {
+  const { describeProvenance } = await import('../../shared/domain/run.ts');
+  assert.equal(describeProvenance({ ...forkPr, sourceBranch: 'feature', author: 'mallory' }), 'pull request #3 from fork mallory/web (feature) into main by mallory: untrusted');
+  assert.equal(describeProvenance({ ...samePr, sourceBranch: 'fix' }), 'pull request #3 from this repository (fix) into main: trusted');
+  assert.equal(describeProvenance({ ...push, author: 'octocat' }), 'push to main by octocat: trusted');
+  const { runView } = await import('../../cli/format.ts');
+  const view = runView({ runId: 'R1', pipelineId: 'web', pipelineVersion: 1, concurrency: 'superseded', trigger: { ...forkPr, author: 'mallory' }, status: 'running', jobs: {}, plan: {}, createdAt: '2026-11-30T00:00:00Z', updatedAt: '2026-11-30T00:00:00Z', version: 1, appliedEventIds: [] });
+  assert.match(view, /pull request #3 from fork mallory\/web into main by mallory: untrusted/, 'slipway status shows it');
+});
