@@ -191,6 +191,11 @@ function runRequests(events: SourceEvent[], pipelines: PipelineRecord[], at: str
   events.forEach((event, i) => {
     for (const p of pipelines) {
       if (!matchesTriggers(p.spec.source.triggers, event)) continue;
+      // A fork's pull request on a pipeline registered with `pullRequests.forks: skip` starts
+      // nothing at all (no run, no commit status). Pipelines defined in the repository without
+      // registered pull-request settings are decided when the run is planned, from the target
+      // branch's file.
+      if (event.pullRequest?.fork && p.spec.pullRequests?.forks === 'skip') continue;
       const suffix = events.length > 1 ? `:${i}` : '';
       out.push({
         type: 'RunRequest',

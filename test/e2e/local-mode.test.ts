@@ -131,3 +131,48 @@ test('a restart in the middle of a release resumes it from the saved step, with 
   assert.equal(run.status, 'succeeded', run.jobs.deploy.reason);
   assert.equal(await version(mode.targetUrl), '1.4.0');
 });
+
+test("a signed pull_request webhook from a fork waits for approval, then runs only its build jobs", TEST, async () => {
+  // The fork's commit, as the git host makes it reachable in the base repository.
+  const sha = mode.commit({ VERSION: '6.6.6\n', 'server.mjs': 'process.exit(1)\n' }, 'fork: take over');
+  const pr = {
+    action: 'opened',
+    number: 42,
+    pull_request: {
+      number: 42,
+      title: 'Improve things',
+      user: { login: 'mallory' },
+      head: { ref: 'feature', sha, repo: { id: 2002, full_name: 'mallory/hello' } },
+      base: { ref: 'main', sha: sha, repo: { id: 1001, full_name: SAMPLE.repository } },
+    },
+    repository: { id: 1001, full_name: SAMPLE.repository },
+    sender: { login: 'mallory' },
+  };
+  const body = JSON.stringify(pr);
+  const res = await fetch(`${mode.apiUrl}/webhooks/github`, {
+    method: 'POST', body,
+    headers: { 'content-type': 'application/json', 'x-github-event': 'pull_request', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': `sha256=${createHmac('sha256', mode.webhookSecret).update(body).digest('hex')}` },
+  });
+  assert.equal(res.status, 202);
+  const out = (await res.json()) as { runs: Array<{ runId: string }> };
+  assert.equal(out.runs.length, 1);
+  const runId = out.runs[0].runId;
+  const deadline = Date.now() + RUN_TIMEOUT_MS;
+  let run = await mode.api.getRun(runId).catch(() => undefined);
+  while (run?.jobs['fork-approval']?.status !== 'waiting_approval') {
+    assert.ok(Date.now() < deadline, `the fork's run waits for approval: ${JSON.stringify(run?.jobs ?? {})}`);
+    await new Promise((r) => setTimeout(r, 100));
+    run = await mode.api.getRun(runId).catch(() => undefined);
+  }
+  assert.equal(run.trigger.trust, 'untrusted');
+  assert.equal(run.trigger.headRepository, 'mallory/hello');
+  assert.equal(run.jobs.test.status, 'pending', 'nothing ran before a person approved');
+  await mode.api.answerApproval(runId, 'fork-approval', 'approve', { by: 'unknown', requestId: randomUUID() });
+  run = await followRun(mode.api, runId, () => {}, RUN_TIMEOUT_MS);
+  assert.equal(run.jobs.test.status, 'succeeded', run.jobs.test.reason);
+  assert.equal(run.jobs.image.status, 'skipped');
+  assert.match(run.jobs.image.reason ?? '', /a pull request from a fork never runs image jobs/);
+  assert.equal(run.jobs.deploy.status, 'skipped');
+  assert.match(run.jobs['fork-approval'].approvedBy ?? '', /^local developer /);
+  assert.equal(await version(mode.targetUrl), '1.4.0', 'the live release is untouched');
+});
