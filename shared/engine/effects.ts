@@ -21,7 +21,7 @@
  */
 import { nextQueued } from '../domain/concurrency.ts';
 import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
-import { buildLaneOf, definitionCommitOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
+import { buildLaneOf, definitionCommitOf, trustOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
 import { ValidationError } from '../errors.ts';
 import type { StartReleaseMessage } from '../messages.ts';
 import type { BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
@@ -164,10 +164,14 @@ async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Eff
 }
 
 async function startRelease(deps: EffectDeps, state: RunState, effect: Extract<Effect, { type: 'StartRelease' }>, pipeline: () => Promise<PipelineSpec>, now: () => string): Promise<void> {
-  const spec = jobOf(await pipeline(), effect.job, state);
-  const image = spec.deploy ? releaseImage(state, effect.job, spec.deploy.imageFrom) : undefined;
-  if (!spec.deploy || image === undefined) {
-    const reason = !spec.deploy ? `job "${effect.job}" has no deploy settings` : `no image to release: no upstream image job of "${effect.job}" reported an image`;
+  // Planning never lets an untrusted run reach a deploy job; this holds even if a plan did.
+  const untrusted = trustOf(state.trigger) === 'untrusted';
+  const spec = untrusted ? undefined : jobOf(await pipeline(), effect.job, state);
+  const image = spec?.deploy ? releaseImage(state, effect.job, spec.deploy.imageFrom) : undefined;
+  if (!spec?.deploy || image === undefined) {
+    const reason = untrusted
+      ? "a fork's pull request never deploys"
+      : !spec?.deploy ? `job "${effect.job}" has no deploy settings` : `no image to release: no upstream image job of "${effect.job}" reported an image`;
     const failed: ReleaseFinished = { type: 'ReleaseFinished', id: `release-refused:${effect.token}`, runId: effect.runId, at: now(), job: effect.job, attempt: effect.attempt, releaseId: `not-started:${effect.token}`, outcome: 'failed', reason };
     deps.logger?.warn('release not started; the attempt fails', { runId: effect.runId, job: effect.job, reason });
     await deps.events.send([failed]);

@@ -33,7 +33,7 @@
  * The pure part (`overdueJobs`) picks the jobs; `reconcile` does the I/O.
  */
 import { attemptToken, type ApprovalRejected, type BuildStateChanged, type RunState } from '../domain/run.ts';
-import type { PipelineSpec } from '../domain/pipeline.ts';
+import { FORK_APPROVAL_JOB, FORK_APPROVAL_TIMEOUT_MINUTES, type PipelineSpec } from '../domain/pipeline.ts';
 import { NotFoundError } from '../errors.ts';
 import type { EventQueue, PipelineStore, RunStore } from '../ports.ts';
 import { toBuildStateChanged, type BuildStateChangeEvent } from './build-events.ts';
@@ -282,6 +282,8 @@ async function jobTimeouts(deps: ReconcilerDeps, run: RunState, latest: Pipeline
     }
   }
   return (job) => {
+    // The approval Slipway puts in front of a fork's run is in no definition; it waits a week.
+    if (job === FORK_APPROVAL_JOB && run.plan[job]?.kind === 'approval' && !(spec && Object.hasOwn(spec.jobs, job))) return FORK_APPROVAL_TIMEOUT_MINUTES;
     const j = spec && Object.hasOwn(spec.jobs, job) ? spec.jobs[job]! : undefined;
     // Approval jobs wait for a person: their own approval timeout (default 24 h), not a build timeout.
     const t = j?.kind === 'approval' ? j.approval?.timeoutMinutes ?? 24 * 60 : j?.timeoutMinutes;

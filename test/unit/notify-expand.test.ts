@@ -35,6 +35,17 @@ test('a definition kept in the repository names the channels at the run commit; 
   await assert.rejects(expand(outage, notificationMessage()), RetryableError, 'an outage redelivers the message instead');
 });
 
+test("a fork's run is notified on the channels of the target branch's file, never the fork's", async () => {
+  const { deps, pipelines } = notifySetup({ notifications: [email] });
+  pipelines.records.get('web')![0].definitionSource = { kind: 'repository', path: '.slipway.yml' };
+  const reads: string[] = [];
+  const files: Record<string, ReturnType<typeof fourJobPipeline>> = { 'base-sha': fourJobPipeline({ notifications: [email] }), 'fork-sha': fourJobPipeline({ notifications: [slack] }) };
+  const fromRepo = { ...deps, resolveDefinition: async (_r: unknown, t: { commit: string }) => { reads.push(t.commit); return files[t.commit]; } };
+  const fork = { event: 'pull_request' as const, provider: 'github' as const, repository: 'acme/web', branch: 'main', commit: 'fork-sha', pullRequest: 4, trust: 'untrusted' as const, fork: true, baseCommit: 'base-sha' };
+  assert.deepEqual((await expand(fromRepo, notificationMessage({ trigger: fork }))).map((c) => c.kind), ['email']);
+  assert.deepEqual(reads, ['base-sha']);
+});
+
 test('a pipeline deleted since the run leaves nothing to send; a run that failed to plan uses the latest version', async () => {
   const { deps } = notifySetup({ notifications: [slack] });
   assert.deepEqual(await expand(deps, notificationMessage({ pipelineId: 'gone' })), []);

@@ -29,7 +29,7 @@ const T0 = Date.UTC(2026, 10, 27, 1, 0, 0);
 const minutes = (n: number) => new Date(T0 + n * 60_000);
 
 /** A pipeline whose only job is `job` (timeout 30 minutes), a run of it started by the engine, its build started. */
-async function startedRun(job = jobSpec('build', { timeoutMinutes: 30 }), opts: { startBuilds?: boolean } = {}) {
+async function startedRun(job = jobSpec('build', { timeoutMinutes: 30 }), opts: { startBuilds?: boolean; trigger?: Partial<RunRequest['trigger']> } = {}) {
   const pipelines = new MemoryPipelineStore();
   const runs = new MemoryRunStore();
   const events = new MemoryEventQueue();
@@ -38,7 +38,7 @@ async function startedRun(job = jobSpec('build', { timeoutMinutes: 30 }), opts: 
   const engine: EngineDeps = { pipelines, runs, events, releases: new MemoryReleaseQueue(), builds, notifier: new RecordingNotifier(), decide, now: () => minutes(0).toISOString() };
   const request: RunRequest = {
     type: 'RunRequest', id: 'req:R1', runId: 'R1', pipelineId: 'web', at: minutes(0).toISOString(),
-    trigger: { event: 'push', provider: 'github', repository: 'acme/web', branch: 'main', commit: 'c0ffee' },
+    trigger: { event: 'push', provider: 'github', repository: 'acme/web', branch: 'main', commit: 'c0ffee', ...opts.trigger },
   };
   await handleEngineMessage(engine, request);
   if (opts.startBuilds !== false) {
@@ -230,6 +230,17 @@ test('an approval nobody answered within its timeout is rejected on the run\'s b
   const sentBefore = env.sent.sent.length;
   await reconcile(env.deps(minutes(200)));
   assert.equal(env.sent.sent.length, sentBefore, 'an ended run is not reconciled again');
+});
+
+test("the approval in front of a fork's run waits a week, not a build timeout, before it is rejected", async () => {
+  const fork = { event: 'pull_request' as const, pullRequest: 9, trust: 'untrusted' as const, fork: true, baseCommit: 'base' };
+  const env = await startedRun(jobSpec('test', { timeoutMinutes: 30 }), { trigger: fork });
+  assert.equal((await env.run()).jobs['fork-approval']!.status, 'waiting_approval');
+  assert.deepEqual((await reconcile(env.deps(minutes(24 * 60)))).expiredApprovals, [], 'a day later it still waits');
+  const report = await reconcile(env.deps(minutes(7 * 24 * 60 + 1)));
+  assert.deepEqual(report.expiredApprovals, [{ runId: 'R1', job: 'fork-approval' }]);
+  const after = await env.deliver();
+  assert.equal(after.jobs.test!.status, 'skipped');
 });
 
 test('BatchGetBuilds is asked at most 100 builds at a time', async () => {
