@@ -139,6 +139,7 @@ export class SlipwayEngine extends Construct {
       [ENV.releaseQueueUrl]: this.queues.releaseQueue.queueUrl,
       [ENV.artifactBucket]: this.artifacts.bucket.bucketName,
       [ENV.buildProjects]: this.builds.projectNamesJson(),
+      [ENV.buildRoles]: this.builds.roleNamesJson(),
       [ENV.buildLogGroup]: this.builds.logGroup.logGroupName,
       [ENV.runRetentionDays]: String(runRetentionDays),
       [ENV.ecrRegistry]: `${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}`,
@@ -200,7 +201,6 @@ export class SlipwayEngine extends Construct {
     this.builds.grantStartStop(engine.function);
     // Each build runs as its lane's role (serviceRoleOverride), which the engine passes to CodeBuild.
     this.builds.grantPassRoles(engine.function);
-    engine.function.addEnvironment(ENV.buildRoles, this.builds.roleNamesJson());
     this.queues.grantSendNotifications(engine.function);
     this.grantReadSecrets(engine.function);
     // notifier: consumes notifications; reads pipelines and runs (run_fixed); git host tokens and
@@ -261,10 +261,10 @@ export class SlipwayEngine extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              'Wildcards limited to what the owner constructs grant: the table and its indexes (table/index/*, item actions only), objects under runs/ of the artifact bucket (read), slipway/* secrets (GetSecretValue only).',
+              'Wildcards limited to what the owner constructs grant: the table and its indexes (table/index/*, item actions only), objects under the run namespaces (runs/, pr-runs/, fork-runs/) of the artifact bucket (read), slipway/* secrets (GetSecretValue only).',
             appliesTo: [
               { regex: '/^Resource::<[A-Za-z0-9]*StateTable[A-Za-z0-9]+\\.Arn>\\/index\\/\\*$/' },
-              { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/runs\\/\\*$/' },
+              { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/(runs|pr-runs|fork-runs)\\/\\*$/' },
               'Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*',
               // Releaser-specific wildcards are suppressed (with reasons) in Releases.
               ...(h === releaser ? RELEASER_WILDCARDS : []),

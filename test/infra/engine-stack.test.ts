@@ -135,6 +135,8 @@ describe('artifact bucket', () => {
   it('expires run artifacts after the configured days and aborts incomplete uploads after a day', () => {
     assert.deepEqual(artifactBucket![1].Properties.LifecycleConfiguration.Rules, [
       { Id: 'expire-run-artifacts', Prefix: 'runs/', ExpirationInDays: 30, Status: 'Enabled' },
+      { Id: 'expire-pull-request-artifacts', Prefix: 'pr-runs/', ExpirationInDays: 30, Status: 'Enabled' },
+      { Id: 'expire-fork-artifacts', Prefix: 'fork-runs/', ExpirationInDays: 30, Status: 'Enabled' },
       { Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
     ]);
   });
@@ -165,17 +167,28 @@ describe('builds', () => {
     for (const [id, g] of resourcesOf('AWS::Logs::LogGroup')) assert.equal(g.Properties.RetentionInDays, 30, id);
   });
 
-  it('the build role writes only under runs/ and pushes only to the prefixed ECR repositories', () => {
+  it('the release build role writes only under runs/ and cannot push; the image role pushes only to the prefixed ECR repositories', () => {
     const build = iamStatements(json).filter((s) => s.policy.startsWith('SlipwayBuildsRole'));
     const s3 = build.filter((s) => s.Action.some((a) => a.startsWith('s3:')));
+    assert.ok(s3.length > 0);
     for (const s of s3) {
       for (const r of s.Resource) {
         const arn = flatten(r);
         assert.ok(arn.endsWith('/runs/*') || (s.Action.join() === 's3:ListBucket' && (s.Condition as any)?.StringLike?.['s3:prefix']?.[0] === 'runs/*'), `S3 access beyond runs/: ${s.Action} on ${arn}`);
       }
     }
-    const push = build.find((s) => s.Action.includes('ecr:PutImage'));
+    assert.equal(build.find((s) => s.Action.some((a) => a.startsWith('ecr:'))), undefined, 'a test job cannot push or retag images');
+    const image = iamStatements(json).filter((s) => s.policy.startsWith('SlipwayBuildsImageRole'));
+    const push = image.find((s) => s.Action.includes('ecr:PutImage'));
     assert.deepEqual(push?.Resource.map(flatten), ['arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/slipway/*']);
+  });
+
+  it('the engine may pass exactly the four build roles, to CodeBuild only', () => {
+    const pass = iamStatements(json).filter((s) => s.Action.includes('iam:PassRole') && s.policy.startsWith('SlipwayEngineHandler'));
+    assert.equal(pass.length, 1);
+    assert.deepEqual(pass[0].Resource.map(flatten).sort(), ['<SlipwayBuildsForkRole', '<SlipwayBuildsImageRole', '<SlipwayBuildsPullRequestRole', '<SlipwayBuildsRole'].map((p) => pass[0].Resource.map(flatten).find((r) => r.startsWith(p))!).sort());
+    assert.equal(pass[0].Resource.length, 4);
+    assert.deepEqual(pass[0].Condition, { StringEquals: { 'iam:PassedToService': 'codebuild.amazonaws.com' } });
   });
 
   it('routes state changes of exactly these projects to build-events, with a DLQ', () => {

@@ -46,6 +46,8 @@ describe('retention', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: { Rules: [
         { Id: 'expire-run-artifacts', Prefix: 'runs/', ExpirationInDays: 7, Status: 'Enabled' },
+        { Id: 'expire-pull-request-artifacts', Prefix: 'pr-runs/', ExpirationInDays: 7, Status: 'Enabled' },
+        { Id: 'expire-fork-artifacts', Prefix: 'fork-runs/', ExpirationInDays: 7, Status: 'Enabled' },
         { Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
       ] },
     });
