@@ -100,3 +100,29 @@ test('provenance reads as one line: where the code comes from, who caused it, an
   const view = runView({ runId: 'R1', pipelineId: 'web', pipelineVersion: 1, concurrency: 'superseded', trigger: { ...forkPr, author: 'mallory' }, status: 'running', jobs: {}, plan: {}, createdAt: '2026-11-30T00:00:00Z', updatedAt: '2026-11-30T00:00:00Z', version: 1, appliedEventIds: [] });
   assert.match(view, /pull request #3 from fork mallory\/web into main by mallory: untrusted/, 'slipway status shows it');
 });
+
+test("a repository-defined pipeline enforces the approvers of the file the run uses; without a way to read it, nobody approves", async () => {
+  const { ApiService } = await import('../../shared/engine/api-service.ts');
+  const { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } = await import('../support/engine-fakes.ts');
+  const pipelines = new MemoryPipelineStore();
+  const runs = new MemoryRunStore();
+  const queue = new MemoryEventQueue();
+  const record = pipelines.register('web', pipelineSpec([jobSpec('registered')]));
+  record.definitionSource = { kind: 'repository', path: '.slipway.yml' };
+  pipelines.records.set('web', [record]);
+  const file = pipelineSpec([jobSpec('approve', { kind: 'approval', approval: { approvers: ['arn:aws:iam::123456789012:user/alice'], timeoutMinutes: 60 } })]);
+  await runs.create({
+    runId: 'R1', pipelineId: 'web', pipelineVersion: 1, concurrency: 'superseded', trigger: push, status: 'running',
+    jobs: { approve: { status: 'waiting_approval', attempt: 1 } }, plan: { approve: { kind: 'approval', needs: [], maxAttempts: 1 } },
+    createdAt: '2026-11-30T00:00:00Z', updatedAt: '2026-11-30T00:00:00Z', version: 1, appliedEventIds: [],
+  });
+  const reads: string[] = [];
+  const api = new ApiService({ pipelines, runs, queue, resolveDefinition: async (_r, t) => { reads.push(t.commit); return file; } });
+  const as = (by: string) => api.answerApproval('R1', 'approve', 'approve', { by, requestId: 'q' });
+  await assert.rejects(as('arn:aws:iam::123456789012:user/bob'), (e: Error) => e.name === 'ForbiddenError' && /may be approved or rejected only by: arn:aws:iam::123456789012:user\/alice/.test(e.message));
+  await as('arn:aws:iam::123456789012:user/alice');
+  assert.deepEqual(reads, ['c1', 'c1'], "read at the run's commit");
+  assert.equal((queue.sent[0] as { by: string }).by, 'arn:aws:iam::123456789012:user/alice');
+  const blind = new ApiService({ pipelines, runs, queue: new MemoryEventQueue() });
+  await assert.rejects(blind.answerApproval('R1', 'approve', 'approve', { by: 'arn:aws:iam::123456789012:user/alice', requestId: 'q' }), (e: Error) => e.name === 'RetryableError');
+});
