@@ -12,6 +12,20 @@
  *   connectors that took MessageCards; the Workflows ("Post to a channel when a webhook
  *   request is received") webhooks that replace them take Adaptive Cards, and so did the
  *   old connectors, so one payload serves both.
+ *
+ * Every title and line may carry text from a git host (branch names, commit messages,
+ * author names, pull-request titles) and is escaped for the format it goes into; only
+ * the run's own link is put in as markup. Each is first put on one line, so a newline
+ * cannot start a heading or a list item of its own.
+ * - Slack mrkdwn: `&`, `<` and `>` as entities, Slack's documented escapes; no `<url|text>`
+ *   link or `<!channel>` mention can be written with them.
+ * - Teams: the text goes into `RichTextBlock` / `TextRun` elements, which Adaptive Cards
+ *   render as plain text (a `TextBlock` would render `[text](url)` as a link).
+ * - DingTalk markdown has no documented escape character, so the characters markdown and
+ *   HTML use for links, images, emphasis, code and tags are replaced by their full-width
+ *   look-alikes (`[` -> `［`, `(` -> `（`, `<` -> `＜`, ...): readable, and inert.
+ * A bare URL in a commit message may still be linked by the chat client itself; it shows
+ * where it goes, unlike a link whose text the attacker chose.
  */
 import { createHmac } from 'node:crypto';
 import type { SecretSource } from '../ports.ts';
@@ -72,6 +86,7 @@ export async function postChat(kind: ChatKind, secretName: string, text: Notific
 export function slackPayload(t: NotificationText): { text: string; blocks: unknown[] } {
   const emoji = t.tone === 'good' ? ':white_check_mark:' : t.tone === 'bad' ? ':x:' : ':hourglass_flowing_sand:';
   const title = `${emoji} ${slackEscape(t.title)}`;
+  // t.url is the run's link, built by Slipway from its own configuration; everything else is escaped.
   return {
     text: t.url ? `${title} <${t.url}|open the run>` : title,
     blocks: [
@@ -93,9 +108,13 @@ export function teamsPayload(t: NotificationText): unknown {
           $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
           type: 'AdaptiveCard',
           version: '1.4',
+          // RichTextBlock/TextRun: plain text, never markdown (see the top of this file).
           body: [
-            { type: 'TextBlock', text: t.title, weight: 'Bolder', size: 'Medium', wrap: true, color: t.tone === 'good' ? 'Good' : t.tone === 'bad' ? 'Attention' : 'Warning' },
-            ...t.lines.map((line) => ({ type: 'TextBlock', text: line, wrap: true, spacing: 'Small' })),
+            {
+              type: 'RichTextBlock',
+              inlines: [{ type: 'TextRun', text: oneLine(t.title), weight: 'Bolder', size: 'Medium', color: t.tone === 'good' ? 'Good' : t.tone === 'bad' ? 'Attention' : 'Warning' }],
+            },
+            ...t.lines.map((line) => ({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: oneLine(line) }], spacing: 'Small' })),
           ],
           ...(t.url ? { actions: [{ type: 'Action.OpenUrl', title: 'Open the run', url: t.url }] } : {}),
         },
@@ -105,8 +124,9 @@ export function teamsPayload(t: NotificationText): unknown {
 }
 
 export function dingTalkPayload(t: NotificationText): { msgtype: 'markdown'; markdown: { title: string; text: string } } {
-  const text = [`### ${t.title}`, ...t.lines.map((l) => `- ${l}`), ...(t.url ? [`[Open the run](${t.url})`] : [])].join('\n\n');
-  return { msgtype: 'markdown', markdown: { title: t.title, text } };
+  const title = dingTalkEscape(t.title);
+  const text = [`### ${title}`, ...t.lines.map((l) => `- ${dingTalkEscape(l)}`), ...(t.url ? [`[Open the run](${t.url})`] : [])].join('\n\n');
+  return { msgtype: 'markdown', markdown: { title, text } };
 }
 
 /** The robot URL with DingTalk's signature parameters appended. */
@@ -129,6 +149,20 @@ function checkDingTalkAnswer(text: string, what: string): void {
   throw new DeliveryError(`${what} refused the message: ${said}`, true);
 }
 
-function slackEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Control characters and line breaks (untrusted text may carry any) become one space. */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]+/g, ' ');
+}
+
+export function slackEscape(text: string): string {
+  return oneLine(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const DINGTALK_LOOKALIKES: Record<string, string> = {
+  '[': '［', ']': '］', '(': '（', ')': '）', '<': '＜', '>': '＞', '*': '＊', '_': '＿',
+  '`': '｀', '~': '～', '\\': '＼', '&': '＆',
+};
+
+export function dingTalkEscape(text: string): string {
+  return oneLine(text).replace(/[[\]()<>*_`~\\&]/g, (c) => DINGTALK_LOOKALIKES[c]);
 }

@@ -90,7 +90,7 @@ test('Teams: one message with an Adaptive Card attachment, coloured by outcome, 
   assert.equal(contentType, 'application/vnd.microsoft.card.adaptive');
   assert.equal(content.type, 'AdaptiveCard');
   assert.equal(content.version, '1.4');
-  assert.deepEqual(content.body[0], { type: 'TextBlock', text: 'Released: web job "deploy" on main', weight: 'Bolder', size: 'Medium', wrap: true, color: 'Good' });
+  assert.deepEqual(content.body[0], { type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: 'Released: web job "deploy" on main', weight: 'Bolder', size: 'Medium', color: 'Good' }] });
   assert.deepEqual(content.actions, [{ type: 'Action.OpenUrl', title: 'Open the run', url: 'https://api.example.com/runs/R1' }]);
 });
 
@@ -104,7 +104,7 @@ test('each channel hears only the events it subscribed to', async () => {
   await handleNotification(deps, notificationMessage({ kind: 'approval_needed', id: 'R1:approval_needed:approve', job: 'approve', status: 'running' }));
   await handleNotification(deps, notificationMessage({ kind: 'run_started', id: 'R1:run_started', status: 'running' }));
   assert.deepEqual(chat.requests.map((r) => r.url), ['/workflows/run?sig=s3cret']);
-  assert.equal(chat.requests[0].json.attachments[0].content.body[0].text, 'Approval needed: web job "approve" on main');
+  assert.equal(chat.requests[0].json.attachments[0].content.body[0].inlines[0].text, 'Approval needed: web job "approve" on main');
 });
 
 test('run_fixed: a success after a failed run on the same branch says "Fixed" to run_fixed subscribers', async () => {
@@ -119,7 +119,7 @@ test('run_fixed: a success after a failed run on the same branch says "Fixed" to
   const slack = chat.requests.find((r) => r.url.startsWith('/services'));
   const teams = chat.requests.find((r) => r.url.startsWith('/workflows'));
   assert.equal(slack?.json.blocks[0].text.text, '*:white_check_mark: Fixed: web on main succeeds again*');
-  assert.equal(teams?.json.attachments[0].content.body[0].text, 'Run succeeded: web on main');
+  assert.equal(teams?.json.attachments[0].content.body[0].inlines[0].text, 'Run succeeded: web on main');
 });
 
 test('run_fixed: a success after a success is no fix, and run_fixed-only channels hear nothing', async () => {
