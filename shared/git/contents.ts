@@ -229,12 +229,26 @@ async function request(provider: Provider, url: string, accept: string, tokenSec
   if (tokenSecretName) Object.assign(headers, authHeaders(provider, tokenFrom(await opts.secrets.get(tokenSecretName))));
   const doFetch = opts.fetch ?? fetch;
   let res: Response;
-  try {
-    res = await doFetch(url, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'follow' });
-  } catch (err) {
-    const name = (err as Error).name;
-    const why = name === 'TimeoutError' || name === 'AbortError' ? `timed out after ${opts.timeoutMs ?? 5000} ms` : 'could not be reached';
-    throw new RetryableError(`${provider} ${why} while reading ${what}`, { cause: err });
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    try {
+      // Redirects are followed here, not by fetch: fetch drops only `Authorization` on a
+      // cross-origin redirect, and GitLab's token travels in `PRIVATE-TOKEN`.
+      res = await doFetch(current, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000), redirect: 'manual' });
+    } catch (err) {
+      const name = (err as Error).name;
+      const why = name === 'TimeoutError' || name === 'AbortError' ? `timed out after ${opts.timeoutMs ?? 5000} ms` : 'could not be reached';
+      throw new RetryableError(`${provider} ${why} while reading ${what}`, { cause: err });
+    }
+    const next = redirectTarget(res, current);
+    if (next === undefined) break;
+    await res.body?.cancel().catch(() => undefined);
+    if (next.origin !== new URL(current).origin) {
+      // The answer could come from anywhere: neither the credential nor the request goes there.
+      throw new ValidationError(`${provider} redirected the request for ${what} to another origin (${next.origin}); Slipway sends git host credentials to the configured API origin only (set ${GIT_API_URLS_ENV} to the host that answers)`);
+    }
+    if (hop >= MAX_REDIRECTS) throw new ValidationError(`${provider} redirected the request for ${what} more than ${MAX_REDIRECTS} times`);
+    current = next.href;
   }
   if (res.ok) return res;
   await res.body?.cancel().catch(() => undefined);
@@ -249,6 +263,21 @@ async function request(provider: Provider, url: string, accept: string, tokenSec
   }
   if (res.status === 429 || res.status >= 500) throw new RetryableError(`${provider} answered HTTP ${res.status} while reading ${what}`);
   throw new ValidationError(`${provider} answered HTTP ${res.status} while reading ${what}`);
+}
+
+/** Same-origin redirects followed (a renamed GitHub repository answers 301 to its new API path). */
+const MAX_REDIRECTS = 5;
+
+/** Where a 3xx with a Location points, resolved against the request's URL; undefined for any other answer. */
+function redirectTarget(res: Response, from: string): URL | undefined {
+  if (res.status < 300 || res.status > 399 || res.status === 304) return undefined;
+  const location = res.headers.get('location');
+  if (!location) return undefined;
+  try {
+    return new URL(location, from);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The header each host expects for a token (shared with commit statuses). */
