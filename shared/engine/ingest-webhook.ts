@@ -9,9 +9,21 @@
  *     for the pipelines whose secret verifies; none -> 401. Nothing is written before;
  *  3. delivery id, event normalisation (400 for what Slipway does not handle), ping (200);
  *  4. trigger matching; nothing to start -> 202 with no runs, and no write at all;
- *  5. claim the delivery id (conditional write with TTL), then enqueue every RunRequest
- *     in one batch. If enqueueing fails the claim is released and the error surfaces
- *     as a 5xx, so the provider's redelivery starts the runs: nothing is lost.
+ *  5. claim the delivery id (conditional write with TTL), then, per pipeline, the signed
+ *     body (below); enqueue every RunRequest in one batch. If enqueueing fails the claims
+ *     are released and the error surfaces as a 5xx, so the provider's redelivery starts
+ *     the runs: nothing is lost.
+ *
+ * Replay: the delivery id header is not signed (GitHub and Bitbucket sign the body only),
+ * so a captured delivery re-sent with a fresh id passes step 5's first claim. The second
+ * claim is on what *is* signed: the SHA-256 of the exact body, per pipeline, kept for
+ * REPLAY_WINDOW_SECONDS (30 days; hosts redeliver within hours, and GitHub's manual
+ * "Redeliver" within 3 days, reusing the delivery id). A body already accepted for a
+ * pipeline starts nothing for it; if it starts nothing at all, the answer is a duplicate.
+ * Two different events never have the same body (each carries its commits, `before`,
+ * timestamps). Limits: a replay after the window is not recognised; and a GitLab token is
+ * not a signature: whoever captured one delivery holds the token itself and can send any
+ * body, which no server-side check can tell from GitLab's.
  *
  * Why claim-then-enqueue (and release on failure) rather than enqueue-then-claim: the
  * DeliveryStore port has only a conditional claim, no read. Enqueue-then-claim would
@@ -27,6 +39,7 @@
  * guards the other side: a send that did land, then failed to report and was
  * released, cannot queue the run twice when the redelivery comes within 5 minutes.
  */
+import { createHash } from 'node:crypto';
 import { ulid } from 'ulid';
 import type { Provider } from '../domain/pipeline.ts';
 import { PROVIDERS } from '../domain/pipeline.ts';
@@ -41,6 +54,19 @@ import { deliveryIdOf, DELIVERY_HEADER, normalise, repositoryOf, triggerOf, type
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 /** How long a delivery id is remembered: providers redeliver within hours, people within days. */
 export const DELIVERY_TTL_SECONDS = 3 * 24 * 60 * 60;
+/** How long an accepted signed body is remembered per pipeline (replay protection, see above). */
+export const REPLAY_WINDOW_SECONDS = 30 * 24 * 60 * 60;
+
+/**
+ * The delivery-store key of a signed body accepted for a pipeline. It lives beside the
+ * delivery ids (same item type, `DELIVERY#...` keys), so the webhook's write permission
+ * stays "delivery records only". Delivery ids with this prefix are refused (no host sends
+ * one: theirs are UUIDs), so a delivery id can never stand for a body.
+ */
+const BODY_CLAIM_PREFIX = 'body:';
+export function bodyClaimKey(pipelineId: string, body: Uint8Array): string {
+  return `${BODY_CLAIM_PREFIX}${pipelineId}:${createHash('sha256').update(body).digest('hex')}`;
+}
 
 /** The subset of Powertools' Logger this module uses. */
 export interface WebhookLogger {
@@ -99,6 +125,7 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
 
   const deliveryId = deliveryIdOf(provider, req.headers);
   if (!deliveryId) throw new ValidationError(`missing ${DELIVERY_HEADER[provider]} header`);
+  if (deliveryId.startsWith(BODY_CLAIM_PREFIX)) throw new ValidationError(`invalid ${DELIVERY_HEADER[provider]} header: must not start with "${BODY_CLAIM_PREFIX}"`);
   const events = normalise(provider, req.headers, payload, deliveryId);
   if (events.length > 0 && events.every((e) => e.kind === 'ping')) {
     log.info('webhook ping', { provider, repository, deliveryId });
@@ -117,13 +144,25 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
     log.info('webhook redelivered; nothing started', { provider, repository, deliveryId });
     return { status: 202, body: { deliveryId, duplicate: true } };
   }
+  const claims = [deliveryId];
+  let fresh: RunRequest[];
   try {
-    await deps.queue.send(requests);
+    fresh = await claimSignedBodies(deps.deliveries, provider, requests, req.body, claims);
   } catch (err) {
-    await releaseClaim(deps.deliveries, provider, deliveryId, log);
+    await releaseClaims(deps.deliveries, provider, claims, log);
+    throw err;
+  }
+  if (fresh.length === 0) {
+    log.warn('webhook body already accepted under another delivery id (a replay); nothing started', { provider, repository, deliveryId });
+    return { status: 202, body: { deliveryId, duplicate: true } };
+  }
+  try {
+    await deps.queue.send(fresh);
+  } catch (err) {
+    await releaseClaims(deps.deliveries, provider, claims, log);
     throw err instanceof SlipwayError ? err : new RetryableError('could not enqueue run requests', { cause: err });
   }
-  const runs = requests.map((r) => ({ pipeline: r.pipelineId, runId: r.runId }));
+  const runs = fresh.map((r) => ({ pipeline: r.pipelineId, runId: r.runId }));
   log.info('webhook accepted', { provider, repository, deliveryId, runs });
   return { status: 202, body: { deliveryId, runs } };
 }
@@ -212,15 +251,36 @@ function runRequests(events: SourceEvent[], pipelines: PipelineRecord[], at: str
   return out;
 }
 
-async function releaseClaim(deliveries: DeliveryStore, provider: Provider, deliveryId: string, log: WebhookLogger): Promise<void> {
+/**
+ * Claims the body for each pipeline with requests; returns the requests of the pipelines
+ * that had not accepted this body before. Every claim won is pushed onto `claims`, so the
+ * caller can release them all if what follows fails.
+ */
+async function claimSignedBodies(deliveries: DeliveryStore, provider: Provider, requests: RunRequest[], body: Uint8Array, claims: string[]): Promise<RunRequest[]> {
+  const pipelineIds = [...new Set(requests.map((r) => r.pipelineId))];
+  const won = new Set<string>();
+  for (const id of pipelineIds) {
+    const key = bodyClaimKey(id, body);
+    if (await deliveries.claim(provider, key, REPLAY_WINDOW_SECONDS)) {
+      claims.push(key);
+      won.add(id);
+    }
+  }
+  return requests.filter((r) => won.has(r.pipelineId));
+}
+
+async function releaseClaims(deliveries: DeliveryStore, provider: Provider, keys: string[], log: WebhookLogger): Promise<void> {
+  const deliveryId = keys[0];
   if (!deliveries.release) {
     log.error('enqueue failed and the delivery store cannot release claims; this delivery will be treated as a duplicate', { provider, deliveryId });
     return;
   }
-  try {
-    await deliveries.release(provider, deliveryId);
-  } catch (err) {
-    log.error('enqueue failed and releasing the delivery claim failed too', { provider, deliveryId, error: (err as Error).name });
+  for (const key of keys) {
+    try {
+      await deliveries.release(provider, key);
+    } catch (err) {
+      log.error('enqueue failed and releasing the delivery claim failed too', { provider, deliveryId, error: (err as Error).name });
+    }
   }
 }
 

@@ -49,8 +49,9 @@ before(async () => {
 
 after(() => secretsManager.restore());
 
-function pushEvent(deliveryId: string, secret = SECRET): APIGatewayProxyEventV2 {
-  const body = fixture('github', 'push');
+/** A push whose body differs per `bodyOf` (default: the delivery id), as distinct pushes' bodies do. */
+function pushEvent(deliveryId: string, secret = SECRET, bodyOf = deliveryId): APIGatewayProxyEventV2 {
+  const body = Buffer.from(fixture('github', 'push').toString('utf8').replace('Fix typo in README', `Fix typo in README (${bodyOf})`));
   const headers = Object.fromEntries(Object.entries(signedHeaders('github', { event: 'push', deliveryId, secret, body })).map(([k, v]) => [k.toLowerCase(), v]));
   return {
     version: '2.0',
@@ -118,6 +119,18 @@ test('a redelivery later starts nothing new', async () => {
   await drain();
   const again = await call(pushEvent(deliveryId));
   assert.deepEqual(again.body, { deliveryId, duplicate: true });
+  assert.equal((await drain()).length, 0);
+});
+
+test('a captured body replayed under new delivery ids starts nothing new (issue 14, finding 1)', async () => {
+  const body = crypto.randomUUID();
+  assert.equal((await call(pushEvent(crypto.randomUUID(), SECRET, body))).body.runs.length, 1);
+  await drain();
+  for (let i = 0; i < 3; i++) {
+    const replayId = crypto.randomUUID();
+    const replay = await call(pushEvent(replayId, SECRET, body));
+    assert.deepEqual(replay.body, { deliveryId: replayId, duplicate: true });
+  }
   assert.equal((await drain()).length, 0);
 });
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Provider } from '../../shared/domain/pipeline.ts';
 import type { RunRequest } from '../../shared/messages.ts';
-import { respondToWebhook, type WebhookDeps, type HttpRequestV2 } from '../../shared/engine/ingest-webhook.ts';
+import { bodyClaimKey, respondToWebhook, type WebhookDeps, type HttpRequestV2 } from '../../shared/engine/ingest-webhook.ts';
 import { RetryableError } from '../../shared/errors.ts';
 import { signBody } from '../../shared/git/signatures.ts';
 import {
@@ -57,7 +57,7 @@ test('a signed GitHub push starts one run and answers 202 with the run id', asyn
     },
     at: '2026-11-27T01:00:00.000Z',
   } satisfies RunRequest]);
-  assert.deepEqual([...deliveries.claimed], ['github#delivery-1']);
+  assert.deepEqual([...deliveries.claimed], ['github#delivery-1', `github#${bodyClaimKey('web', fixture('github', 'push'))}`]);
 });
 
 test('GitLab and Bitbucket deliveries start runs too', async () => {
@@ -123,7 +123,7 @@ test('when enqueueing fails the claim is released: 503, and the redelivery start
   assert.equal(failed.status, 503);
   assert.deepEqual(Object.keys(failed.body).sort(), ['error', 'message', 'requestId']);
   assert.doesNotMatch(JSON.stringify(failed.body), /sqs/);
-  assert.equal(deliveries.releases, 1);
+  assert.equal(deliveries.releases, 2, 'the delivery id and the signed body');
   assert.equal(deliveries.claimed.size, 0);
   const retried = await send(deps, request('github', 'push'));
   assert.equal(retried.status, 202);
@@ -311,4 +311,62 @@ test('a pipeline registered with other letter case still receives the repository
   deps.pipelines = { findByRepository: async (_p, repo) => records.filter((r) => r.spec.source.repository.toLowerCase() === repo.toLowerCase()) };
   assert.equal((await send(deps, request('github', 'push'))).status, 202);
   assert.equal(queue.sent.length, 1);
+});
+
+// ---- issue 14, finding 1: replayed deliveries --------------------------------
+
+test('a captured delivery re-sent with a new delivery id starts nothing: 202 duplicate', async () => {
+  const { deps, queue } = setup();
+  const first = await send(deps, request('github', 'push', { deliveryId: 'delivery-1' }));
+  assert.equal((first.body.runs as unknown[]).length, 1);
+  // The attacker has the signed body and its signature; only the unsigned id header is new.
+  for (const id of ['replay-1', 'replay-2', 'replay-3']) {
+    const replay = await send(deps, request('github', 'push', { deliveryId: id }));
+    assert.equal(replay.status, 202);
+    assert.deepEqual(replay.body, { deliveryId: id, duplicate: true });
+  }
+  assert.equal(queue.sent.length, 1, 'one run, however often the body is replayed');
+});
+
+test('replays are recognised for Bitbucket and GitLab bodies too', async () => {
+  for (const provider of ['bitbucket', 'gitlab'] as const) {
+    const { deps, queue } = setup([pipelineRecord('web', { provider })]);
+    await send(deps, request(provider, provider === 'gitlab' ? 'push' : 'repo-push', { deliveryId: 'd-1' }));
+    const replay = await send(deps, request(provider, provider === 'gitlab' ? 'push' : 'repo-push', { deliveryId: 'd-2' }));
+    assert.equal(replay.body.duplicate, true, provider);
+    assert.equal(queue.sent.length, 1, provider);
+  }
+});
+
+test('concurrent replays under different delivery ids start one run', async () => {
+  const { deps, queue } = setup();
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => send(deps, request('github', 'push', { deliveryId: `race-${i}` }))));
+  assert.equal(results.filter((r) => r.body.runs).length, 1);
+  assert.equal(queue.sent.length, 1);
+});
+
+test('the body is remembered per pipeline: a pipeline registered after the first delivery still gets its run', async () => {
+  const { deps, queue, pipelines } = setup();
+  await send(deps, request('github', 'push', { deliveryId: 'd-1' }));
+  pipelines.records.push(pipelineRecord('web-2', { secretName: 'slipway/web/webhook' }));
+  const again = await send(deps, request('github', 'push', { deliveryId: 'd-2' }));
+  assert.deepEqual((again.body.runs as Array<{ pipeline: string }>).map((r) => r.pipeline), ['web-2']);
+  assert.equal(queue.sent.length, 2);
+});
+
+test('a different body (another push) is no replay', async () => {
+  const { deps, queue } = setup();
+  await send(deps, request('github', 'push', { deliveryId: 'd-1' }));
+  const other = Buffer.from(fixture('github', 'push').toString('utf8').replace('Fix typo in README', 'Fix another typo'));
+  const res = await send(deps, request('github', 'push', { deliveryId: 'd-2', body: other }));
+  assert.equal((res.body.runs as unknown[]).length, 1);
+  assert.equal(queue.sent.length, 2);
+});
+
+test('a delivery id that poses as a body record is refused with 400', async () => {
+  const { deps, queue } = setup();
+  const res = await send(deps, request('github', 'push', { deliveryId: bodyClaimKey('web', fixture('github', 'push')) }));
+  assert.equal(res.status, 400);
+  assert.match(String(res.body.message), /must not start with "body:"/);
+  assert.equal(queue.sent.length, 0);
 });
