@@ -2,6 +2,12 @@
  * SecretSource over AWS Secrets Manager with a short in-memory cache: a webhook
  * burst costs one GetSecretValue per secret per minute, and a rotated secret is
  * picked up within a minute. Values are never logged and never put in errors.
+ *
+ * Failures are cached too, briefly: a missing secret for a minute, any other failure
+ * (throttling, an outage) for 5 seconds. A flood of forged deliveries naming a pipeline
+ * whose secret is missing (or a Secrets Manager that throttles) then costs one call per
+ * minute (or per 5 s) per Lambda instance instead of one per request; a secret created
+ * after it was found missing is picked up within a minute.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, RetryableError } from '../errors.ts';
@@ -18,25 +24,38 @@ export function createSecretsManagerClient(cfg: AwsConfig): SecretsManagerClient
 export interface SecretCacheOptions {
   /** How long a value is served from memory. @default 60_000 */
   ttlMs?: number;
+  /** How long "this secret does not exist" is remembered. @default 60_000 */
+  missingTtlMs?: number;
+  /** How long another failure to read a secret is remembered. @default 5_000 */
+  failureTtlMs?: number;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
 }
 
 export class SecretsManagerSecretSource implements SecretSource {
   private readonly cache = new Map<string, { value: string; expiresAt: number }>();
+  private readonly failures = new Map<string, { error: Error; expiresAt: number }>();
   /** Concurrent requests for one secret share one call. */
   private readonly inFlight = new Map<string, Promise<string>>();
   private readonly ttlMs: number;
+  private readonly missingTtlMs: number;
+  private readonly failureTtlMs: number;
   private readonly now: () => number;
 
   constructor(private readonly client: SecretsManagerClient, opts: SecretCacheOptions = {}) {
     this.ttlMs = opts.ttlMs ?? 60_000;
+    this.missingTtlMs = opts.missingTtlMs ?? 60_000;
+    this.failureTtlMs = opts.failureTtlMs ?? 5_000;
     this.now = opts.now ?? Date.now;
   }
 
   async get(name: string): Promise<string> {
     const hit = this.cache.get(name);
     if (hit && hit.expiresAt > this.now()) return hit.value;
+    const failed = this.failures.get(name);
+    if (failed && failed.expiresAt > this.now()) throw failed.error;
+    // Bounded: a flood naming ever new secrets must not grow the map without end.
+    if (this.failures.size > 1000) this.failures.clear();
     const pending = this.inFlight.get(name);
     if (pending) return pending;
     const p = this.fetch(name).finally(() => this.inFlight.delete(name));
@@ -50,13 +69,18 @@ export class SecretsManagerSecretSource implements SecretSource {
       const out = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
       value = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
     } catch (err) {
-      // Failures are not cached: the next delivery asks again.
       const code = (err as { name?: string }).name;
-      if (code === 'ResourceNotFoundException') throw new NotFoundError(`secret '${name}' does not exist`);
-      throw new RetryableError(`could not read secret '${name}': ${code ?? 'error'}`, { cause: err });
+      if (code === 'ResourceNotFoundException') throw this.remember(name, new NotFoundError(`secret '${name}' does not exist`), this.missingTtlMs);
+      throw this.remember(name, new RetryableError(`could not read secret '${name}': ${code ?? 'error'}`, { cause: err }), this.failureTtlMs);
     }
-    if (value === undefined) throw new NotFoundError(`secret '${name}' has no value`);
+    if (value === undefined) throw this.remember(name, new NotFoundError(`secret '${name}' has no value`), this.missingTtlMs);
+    this.failures.delete(name);
     this.cache.set(name, { value, expiresAt: this.now() + this.ttlMs });
     return value;
+  }
+
+  private remember(name: string, error: Error, ttlMs: number): Error {
+    this.failures.set(name, { error, expiresAt: this.now() + ttlMs });
+    return error;
   }
 }

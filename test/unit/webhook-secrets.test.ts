@@ -35,13 +35,27 @@ test('concurrent reads of one secret share one call', async () => {
   sm.restore();
 });
 
-test('a missing secret is a NotFoundError; other failures are retryable and not cached', async () => {
-  const { sm, source } = setup();
+test('a missing secret is a NotFoundError; other failures are retryable, and asked again after 5 s', async () => {
+  const { sm, source, advance } = setup();
   sm.on(GetSecretValueCommand, { SecretId: 'gone' }).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
   await assert.rejects(source.get('gone'), NotFoundError);
   sm.on(GetSecretValueCommand, { SecretId: 'flaky' }).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })).resolves({ SecretString: 'ok' });
   await assert.rejects(source.get('flaky'), (e: unknown) => e instanceof RetryableError && !/ok/.test(e.message));
+  await assert.rejects(source.get('flaky'), RetryableError, 'the failure is remembered for a moment');
+  advance(5_001);
   assert.equal(await source.get('flaky'), 'ok');
+  sm.restore();
+});
+
+test('a flood naming a missing secret costs one Secrets Manager call per minute (issue 14, finding 4)', async () => {
+  const { sm, source, advance } = setup();
+  sm.on(GetSecretValueCommand, { SecretId: 'slipway/gone/webhook' }).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+  for (let i = 0; i < 500; i++) await assert.rejects(source.get('slipway/gone/webhook'), NotFoundError);
+  assert.equal(sm.commandCalls(GetSecretValueCommand).length, 1);
+  advance(60_001);
+  sm.on(GetSecretValueCommand, { SecretId: 'slipway/gone/webhook' }).resolves({ SecretString: 'created-later' });
+  assert.equal(await source.get('slipway/gone/webhook'), 'created-later', 'a secret created later is found within a minute');
+  assert.equal(sm.commandCalls(GetSecretValueCommand).length, 2);
   sm.restore();
 });
 
