@@ -37,12 +37,21 @@ export interface ApiProps {
   readonly webhookFunction: lambda.IFunction;
   readonly apiFunction: lambda.IFunction;
   /**
-   * Steady-state requests per second across the API (stage default route settings).
+   * Steady-state requests per second of each management route (the stage's default route settings).
    * @default 50
    */
   readonly throttleRateLimit?: number;
   /** @default 100 */
   readonly throttleBurstLimit?: number;
+  /**
+   * Steady-state requests per second of the webhook route, a route setting of its own, so that
+   * unauthenticated traffic is throttled apart from the management routes. 100/s is far above a
+   * busy organisation's push rate (GitHub sends one delivery per push or pull-request change).
+   * @default 100
+   */
+  readonly webhookRateLimit?: number;
+  /** @default 200 */
+  readonly webhookBurstLimit?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly accessLogRetention?: logs.RetentionDays;
 }
@@ -94,7 +103,20 @@ export class Api extends Construct {
       integration: new HttpLambdaIntegration('Webhook', props.webhookFunction),
       authorizer: new apigw.HttpNoneAuthorizer(),
     });
+    // Route-level throttling overrides the stage's default route settings for that route
+    // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html);
+    // all routes still share the account's per-Region limit. The route must exist before the
+    // stage names it, hence the dependency.
+    const cfnStage = this.stage.node.defaultChild as apigw.CfnStage;
+    // RouteSettings is untyped JSON in CloudFormation's schema: CDK passes it as written.
+    cfnStage.routeSettings = {
+      [`${WEBHOOK_ROUTE[0]} ${WEBHOOK_ROUTE[1]}`]: {
+        ThrottlingRateLimit: props.webhookRateLimit ?? 100,
+        ThrottlingBurstLimit: props.webhookBurstLimit ?? 200,
+      },
+    };
     for (const route of webhookRoutes) {
+      cfnStage.node.addDependency(route);
       NagSuppressions.addResourceSuppressions(route, [
         {
           id: 'AwsSolutions-APIG4',

@@ -84,10 +84,14 @@ export interface SlipwayEngineProps {
   readonly alarmTopic?: sns.ITopic;
   /** @default true */
   readonly dashboard?: boolean;
-  /** API throttling, requests per second. @default 50 */
+  /** Management API throttling, requests per second, per route. @default 50 */
   readonly apiRateLimit?: number;
   /** @default 100 */
   readonly apiBurstLimit?: number;
+  /** Webhook route throttling, requests per second (its own limit, apart from the management routes). @default 100 */
+  readonly webhookRateLimit?: number;
+  /** @default 200 */
+  readonly webhookBurstLimit?: number;
   /**
    * Root URL links to runs start with in commit statuses and notifications (`<url>/runs/<runId>`),
    * e.g. a custom domain or a UI in front of the API.
@@ -178,8 +182,9 @@ export class SlipwayEngine extends Construct {
     this.handlers = { webhook, api, engine, buildEvents, releaser, notifier, reconciler };
 
     // --- who may do what (each owner grants on what it owns) ---
-    // webhook: delivery dedupe (write) and pipeline lookup; requests runs; reads webhook secrets.
-    this.table.grantReadWrite(webhook.function);
+    // webhook (internet-facing): the repository index and its own delivery records only; requests
+    // runs; reads webhook secrets.
+    this.table.grantWebhookIngest(webhook.function);
     this.queues.grantSendEngineEvents(webhook.function);
     this.grantReadSecrets(webhook.function);
     // api: pipelines and runs; requests runs, cancels, approvals (engine events) and rollbacks
@@ -280,6 +285,8 @@ export class SlipwayEngine extends Construct {
       apiFunction: api.function,
       throttleRateLimit: props.apiRateLimit,
       throttleBurstLimit: props.apiBurstLimit,
+      webhookRateLimit: props.webhookRateLimit,
+      webhookBurstLimit: props.webhookBurstLimit,
       accessLogRetention: logRetention,
     });
     // Only the notifier links to runs; the functions the API invokes cannot take its URL (a cycle).

@@ -1,8 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE, type TableIndex } from '../../shared/aws/table.ts';
+import { DELIVERY_PARTITION_PREFIX, TABLE_INDEXES, TABLE_KEYS, TTL_ATTRIBUTE, type TableIndex } from '../../shared/aws/table.ts';
 
 export interface StateTableProps {
   /**
@@ -51,6 +51,26 @@ export class StateTable extends Construct {
 
   grantRead(grantee: iam.IGrantable): iam.Grant {
     return this.table.grantReadData(grantee);
+  }
+
+  /**
+   * What the internet-facing webhook function needs, and nothing more: a Query on the
+   * repository index (which pipelines a repository has) and a conditional put or a delete
+   * of its own delivery records (partition keys `DELIVERY#...`: delivery ids and accepted
+   * bodies). No Scan, no GetItem, no UpdateItem, no write to pipelines, runs or targets.
+   * `dynamodb:LeadingKeys` is the partition key of the item the request touches.
+   */
+  grantWebhookIngest(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.table.tableArn}/index/${TABLE_INDEXES.byRepository.indexName}`],
+    });
+    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      resources: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${DELIVERY_PARTITION_PREFIX}*`] } },
+    }));
   }
 }
 

@@ -99,11 +99,14 @@ export const MAX_ITEM_BYTES = 400 * 1024;
 
 // ---- keys --------------------------------------------------------------------
 
+/** Every delivery record's partition key starts so; the webhook function may write these only (infra/). */
+export const DELIVERY_PARTITION_PREFIX = 'DELIVERY#';
+
 export const keys = {
   run: (runId: string) => ({ PK: `RUN#${runId}`, SK: 'RUN' }),
   pipelineVersion: (id: string, version: number) => ({ PK: `PIPELINE#${id}`, SK: `V#${String(version).padStart(10, '0')}` }),
   pipelineLatest: (id: string) => ({ PK: `PIPELINE#${id}`, SK: 'LATEST' }),
-  delivery: (provider: Provider, deliveryId: string) => ({ PK: `DELIVERY#${provider}#${deliveryId}`, SK: 'DELIVERY' }),
+  delivery: (provider: Provider, deliveryId: string) => ({ PK: `${DELIVERY_PARTITION_PREFIX}${provider}#${deliveryId}`, SK: 'DELIVERY' }),
   /** Partition of GSI1 holding a pipeline's runs. */
   pipelineRuns: (pipelineId: string) => `PIPELINE#${pipelineId}`,
   /** Partition of GSI1 holding one LATEST item per pipeline. */

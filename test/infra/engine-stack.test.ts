@@ -12,6 +12,7 @@ import { MANAGEMENT_ROUTES, WEBHOOK_ROUTE } from '../../infra/constructs/api.ts'
 import { SlipwayStack } from '../../infra/slipway-stack.ts';
 import { engineConfigFromContext } from '../../infra/config.ts';
 import { flatten, iamStatements, nagFindings, newApp } from './support.ts';
+import { ACCOUNT, REGION, simulate } from './iam-simulator.ts';
 
 const app = newApp();
 const stack = new SlipwayStack(app, 'Slipway', { engine: engineConfigFromContext((k) => app.node.tryGetContext(k)) });
@@ -260,6 +261,15 @@ describe('API', () => {
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
   });
+
+  it('the webhook route has a throttle of its own, apart from the management routes (issue 14, finding 4)', () => {
+    const [[, stage]] = resourcesOf('AWS::ApiGatewayV2::Stage');
+    assert.deepEqual(stage.Properties.RouteSettings, { 'POST /webhooks/{provider}': { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 } });
+    // No other route is named: every management route keeps the default (50/s, burst 100) to itself.
+    const [webhookRouteId] = routes.find(([, r]) => r.Properties.RouteKey === 'POST /webhooks/{provider}')!;
+    const [stageId] = resourcesOf('AWS::ApiGatewayV2::Stage')[0];
+    assert.ok(([] as string[]).concat((json.Resources[stageId] as any).DependsOn ?? []).includes(webhookRouteId), 'the stage is created after the route it names');
+  });
 });
 
 describe('notifications and observability', () => {
@@ -360,6 +370,73 @@ describe('IAM', () => {
         ['SlipwayReleasesReleaser', ['<SlipwayQueuesReleaseSteps482BDC65.Arn>']],
       ],
     );
+  });
+});
+
+/** The logical id of the one role whose id starts with `prefix`. */
+function roleNamed(prefix: string): string {
+  const ids = resourcesOf('AWS::IAM::Role').map(([id]) => id).filter((id) => id.startsWith(prefix));
+  assert.equal(ids.length, 1, `one role ${prefix}*: ${ids.join(', ')}`);
+  return ids[0];
+}
+/** The ARN iam-simulator.ts resolves `Fn::GetAtt [id, Arn]` to, for the tables and queues asked about here. */
+function arnOf(id: string): string {
+  const type = json.Resources[id].Type;
+  if (type === 'AWS::DynamoDB::Table') return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${id.toLowerCase()}`;
+  if (type === 'AWS::SQS::Queue') return `arn:aws:sqs:${REGION}:${ACCOUNT}:${id.toLowerCase()}`;
+  throw new Error(`no ARN for ${type}`);
+}
+async function allows(roleId: string, action: string, resource: string, context: Record<string, string | string[]> = {}): Promise<boolean> {
+  return (await simulate(json, roleId, action, resource, context)) === 'Allowed';
+}
+
+describe('least privilege, evaluated with an IAM policy simulator over the synthesized policies', () => {
+  const [tableId] = resourcesOf('AWS::DynamoDB::Table')[0];
+  const table = arnOf(tableId);
+  const item = (pk: string) => ({ 'dynamodb:LeadingKeys': [pk] });
+
+  describe('the internet-facing webhook function (issue 14, finding 8)', () => {
+    const webhook = roleNamed('SlipwayWebhookHandlerRole');
+
+    it('queries the repository index, and nothing else of the table is readable', async () => {
+      assert.ok(await allows(webhook, 'dynamodb:Query', `${table}/index/${TABLE_INDEXES.byRepository.indexName}`));
+      for (const index of [TABLE_INDEXES.byPipeline.indexName, TABLE_INDEXES.activeRuns.indexName]) {
+        assert.equal(await allows(webhook, 'dynamodb:Query', `${table}/index/${index}`), false, index);
+      }
+      assert.equal(await allows(webhook, 'dynamodb:Query', table, item('RUN#01J')), false);
+      assert.equal(await allows(webhook, 'dynamodb:GetItem', table, item('PIPELINE#web')), false);
+      assert.equal(await allows(webhook, 'dynamodb:BatchGetItem', table), false);
+    });
+
+    it('can do no Scan, of the table or any index', async () => {
+      assert.equal(await allows(webhook, 'dynamodb:Scan', table), false);
+      assert.equal(await allows(webhook, 'dynamodb:Scan', `${table}/index/${TABLE_INDEXES.byRepository.indexName}`), false);
+    });
+
+    it('writes its own delivery records and nothing else: no UpdateItem, no pipeline, run or target', async () => {
+      assert.ok(await allows(webhook, 'dynamodb:PutItem', table, item('DELIVERY#github#7a1c')));
+      assert.ok(await allows(webhook, 'dynamodb:DeleteItem', table, item('DELIVERY#github#body:web:ab12')));
+      for (const pk of ['PIPELINE#web', 'RUN#01J', 'TARGET#staging', 'DELIVERX#github#1']) {
+        assert.equal(await allows(webhook, 'dynamodb:PutItem', table, item(pk)), false, `PutItem ${pk}`);
+        assert.equal(await allows(webhook, 'dynamodb:DeleteItem', table, item(pk)), false, `DeleteItem ${pk}`);
+      }
+      assert.equal(await allows(webhook, 'dynamodb:UpdateItem', table, item('DELIVERY#github#7a1c')), false);
+      assert.equal(await allows(webhook, 'dynamodb:UpdateItem', table, item('RUN#01J')), false);
+      assert.equal(await allows(webhook, 'dynamodb:BatchWriteItem', table, item('DELIVERY#github#7a1c')), false);
+      assert.equal(await allows(webhook, 'dynamodb:DeleteTable', table), false);
+    });
+
+    it('reads secrets under slipway/ only, sends to the engine queue only, and receives from no queue', async () => {
+      const secret = (name: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`;
+      assert.ok(await allows(webhook, 'secretsmanager:GetSecretValue', secret('slipway/web/webhook')));
+      assert.equal(await allows(webhook, 'secretsmanager:GetSecretValue', secret('prod/database')), false);
+      const [engineQueueId] = resourcesOf('AWS::SQS::Queue').find(([id]) => /EngineEvents[A-Z0-9]{8}$/.test(id))!;
+      assert.ok(await allows(webhook, 'sqs:SendMessage', arnOf(engineQueueId)));
+      assert.equal(await allows(webhook, 'sqs:ReceiveMessage', arnOf(engineQueueId)), false);
+      for (const [id] of resourcesOf('AWS::SQS::Queue').filter(([id]) => id !== engineQueueId)) {
+        assert.equal(await allows(webhook, 'sqs:SendMessage', arnOf(id)), false, id);
+      }
+    });
   });
 });
 
