@@ -26,7 +26,7 @@ import type { EngineMessage } from '../shared/messages.ts';
 import type { DeliveryStore, EventQueue, PipelineRecord } from '../shared/ports.ts';
 
 const SECRET = 'bench-webhook-secret';
-const SECRET_NAME = 'slipway/bench/webhook';
+const SECRET_NAME = 'slipway/web/webhook';
 const TARGET_BYTES = 25 * 1024;
 
 /** The fixture push, grown with realistic commits to about 25 KB. */

@@ -65,7 +65,7 @@
  *       approvers: ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/Releasers"]
  *       timeout: 24h
  * notifications:
- *   - { kind: slack, secret: slipway/slack-webhook, on: [run_failed, released] }
+ *   - { kind: slack, secret: slipway/<pipelineId>/slack, on: [run_failed, released] }
  *   - { kind: email, topicArn: "arn:aws:sns:eu-west-1:123456789012:releases" }
  * ```
  *

@@ -10,6 +10,7 @@
  * finished run or a job not waiting for approval -> ConflictError) so callers get
  * a useful status instead of a silent no-op.
  */
+import { notificationSecrets, secretNameProblems } from '../domain/secret-names.ts';
 import { ulid } from 'ulid';
 import { ConflictError, NotFoundError, RetryableError, SlipwayError, ValidationError, type Problem } from '../errors.ts';
 import type { TargetConfig } from '../domain/release.ts';
@@ -210,6 +211,14 @@ export class ApiService {
     });
     const webhookSecretName = carry(registration.webhookSecretName, previous?.webhookSecretName);
     const tokenSecretName = carry(registration.tokenSecretName, previous?.tokenSecretName);
+    const secretProblems = secretNameProblems(id, [
+      { path: 'webhookSecretName', name: webhookSecretName },
+      { path: 'tokenSecretName', name: tokenSecretName },
+      ...notificationSecrets(spec, registration.kind === 'definition' && registration.definitionPath ? `${registration.definitionPath}.notifications` : 'notifications'),
+    ]);
+    if (secretProblems.length > 0) {
+      throw new ValidationError(`invalid pipeline definition (${secretProblems.length} problem${secretProblems.length === 1 ? '' : 's'})`, secretProblems);
+    }
     const record = await this.deps.pipelines.put({
       id,
       spec,

@@ -19,6 +19,7 @@
  *   endpoint never holds up or fails the run.
  * - StartQueuedRun: lists the pipeline's active runs and dequeues the next one.
  */
+import { notificationSecrets, secretNameProblems } from '../domain/secret-names.ts';
 import { nextQueued } from '../domain/concurrency.ts';
 import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
 import { buildLaneOf, definitionCommitOf, trustOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
@@ -260,7 +261,11 @@ function notification(state: RunState, kind: Notification['kind'], job?: string)
 export async function runDefinition(deps: Pick<EffectDeps, 'resolveDefinition'>, record: PipelineRecord, trigger: Trigger): Promise<PipelineSpec> {
   if (record.definitionSource.kind !== 'repository' || !deps.resolveDefinition) return record.spec;
   // A fork's pull request never supplies its own definition (nor, with it, its notification channels).
-  return deps.resolveDefinition(record, { ...trigger, commit: definitionCommitOf(trigger) });
+  const spec = await deps.resolveDefinition(record, { ...trigger, commit: definitionCommitOf(trigger) });
+  // Whoever can push to the repository writes this file: it may name only this pipeline's secrets.
+  const problems = secretNameProblems(record.id, notificationSecrets(spec));
+  if (problems.length > 0) throw new ValidationError(`${record.definitionSource.path} names secrets of another pipeline`, problems);
+  return spec;
 }
 
 // A pipeline version never changes once written, nor does a file at a commit, so

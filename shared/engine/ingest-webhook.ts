@@ -47,6 +47,7 @@ import { NotFoundError, PayloadTooLargeError, RetryableError, SlipwayError, Unau
 import type { RunRequest } from '../messages.ts';
 import type { DeliveryStore, EventQueue, PipelineRecord, PipelineStore, SecretSource } from '../ports.ts';
 import { matchesTriggers } from '../git/match.ts';
+import { isPipelineSecret, secretPrefix } from '../domain/secret-names.ts';
 import { readCredential, SIGNATURE_HEADER, verifyCredential, type Credential, type Headers } from '../git/signatures.ts';
 import { deliveryIdOf, DELIVERY_HEADER, normalise, repositoryOf, triggerOf, type SourceEvent } from '../git/source-event.ts';
 
@@ -203,7 +204,12 @@ async function verifiedPipelines(
   const wanted = repository.toLowerCase();
   const candidates = (await deps.pipelines.findByRepository(provider, repository)).filter(
     (p) => p.webhookSecretName && p.spec.source.provider === provider && p.spec.source.repository.toLowerCase() === wanted,
-  );
+  ).filter((p) => {
+    // A record written before secret names were bound to their pipeline: its secret is not trusted for it.
+    if (isPipelineSecret(p.id, p.webhookSecretName as string)) return true;
+    log.warn('webhook secret is not under the pipeline\'s own prefix; the pipeline cannot accept webhooks until re-registered', { provider, repository, pipelineId: p.id, expectedPrefix: secretPrefix(p.id) });
+    return false;
+  });
   const secretNames = [...new Set(candidates.map((p) => p.webhookSecretName as string))];
   const outcomes = await Promise.allSettled(secretNames.map(async (name) => verifyCredential(credential, await deps.secrets.get(name), body)));
   const verifiedSecrets = new Set<string>();

@@ -25,6 +25,7 @@
  * person. Delivery is at least once: such a redelivery may repeat a chat message.
  * Secret values are never logged nor put in errors.
  */
+import { isPipelineSecret, secretPrefix } from '../domain/secret-names.ts';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { NotificationEvent, NotificationSpec, PipelineSpec, Provider } from '../domain/pipeline.ts';
 import { definitionCommitOf, type NotificationFailed, type Trigger } from '../domain/run.ts';
@@ -211,6 +212,12 @@ async function deliverWithRetries(deps: NotifierDeps, m: NotificationMessage, ch
 }
 
 async function deliver(deps: NotifierDeps, m: NotificationMessage, channel: NotificationChannel): Promise<void> {
+  // Registration and repository definitions are checked already; a record written before the
+  // rule (or by hand) must not make this pipeline's messages use another pipeline's secret.
+  const secret = channel.kind === 'status' ? channel.tokenSecretName : channel.kind === 'email' ? undefined : channel.secret;
+  if (secret !== undefined && !isPipelineSecret(m.pipelineId, secret)) {
+    throw new DeliveryError(`secret "${secret}" is not one of pipeline ${m.pipelineId}'s (${secretPrefix(m.pipelineId)}...); not used`, true);
+  }
   const http = { timeoutMs: deps.timeoutMs ?? 5000, ...(deps.fetch ? { fetch: deps.fetch } : {}) };
   switch (channel.kind) {
     case 'status': {

@@ -69,7 +69,7 @@ test('register, read back, update and list pipelines page by page', async () => 
   assert.equal((await call({ method: 'PUT', path: '/pipelines/shop', body: VALID_YAML, headers: { 'content-type': 'application/yaml' } })).status, 201);
   const again = await call({ method: 'PUT', path: '/pipelines/shop', body: VALID_YAML.replace('template: node', 'template: go') });
   assert.deepEqual([again.status, again.body.version], [200, 2]);
-  const repo = { definitionSource: { kind: 'repository', path: 'ci/slipway.yml' }, source: { provider: 'gitlab', repository: 'acme/platform/cart' }, tokenSecretName: 'slipway/gitlab' };
+  const repo = { definitionSource: { kind: 'repository', path: 'ci/slipway.yml' }, source: { provider: 'gitlab', repository: 'acme/platform/cart' }, tokenSecretName: 'slipway/cart/gitlab' };
   assert.equal((await call({ method: 'PUT', path: '/pipelines/cart', body: JSON.stringify(repo), headers: { 'content-type': 'application/json' } })).status, 201);
 
   const latest = await call({ method: 'GET', path: '/pipelines/shop' });

@@ -59,14 +59,14 @@ async function world(pipelineId: string, notifierOverrides: Partial<NotifierDeps
   const notifications = new SqsNotificationQueue(sqs, notificationQueueUrl);
   await pipelines.put({
     id: pipelineId,
-    spec: pipelineSpec([jobSpec('build', { commands: ['false'] })], { notifications: [{ kind: 'slack', secret: 'slipway/web/slack', on: ['run_failed'] }] }),
+    spec: pipelineSpec([jobSpec('build', { commands: ['false'] })], { notifications: [{ kind: 'slack', secret: `slipway/${pipelineId}/slack`, on: ['run_failed'] }] }),
     definitionSource: { kind: 'registered' },
-    tokenSecretName: 'slipway/web/token',
+    tokenSecretName: `slipway/${pipelineId}/token`,
   });
   const engine: EngineDeps = { runs, pipelines, events, releases: new MemoryReleaseQueue(), builds: new FakeBuildRunner(), notifier: new QueueNotifier(notifications), decide };
   const notifier: NotifierDeps = {
     pipelines, runs, events, queue: notifications,
-    secrets: new MapSecrets({ 'slipway/web/token': 'ghp_token', 'slipway/web/slack': `${slack.url}/services/T/B/x` }),
+    secrets: new MapSecrets({ [`slipway/${pipelineId}/token`]: 'ghp_token', [`slipway/${pipelineId}/slack`]: `${slack.url}/services/T/B/x` }),
     sns: new SNSClient({ region: cfg.region, endpoint: cfg.awsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
     gitBaseUrls: { github: github.url },
     publicApiUrl: 'https://slipway.example.com',
@@ -122,7 +122,7 @@ test('a failed run shows on the commit, and a dead Slack webhook lands on the ru
   assert.equal(run.status, 'failed', 'a notification never changes the outcome');
   assert.equal(run.notices?.length, 1);
   assert.equal(run.notices![0].kind, 'notification_failed');
-  assert.match(run.notices![0].message, /^slack \(secret slipway\/web\/slack\): run failed not delivered: .*HTTP 404 \(no_service\)/);
+  assert.match(run.notices![0].message, new RegExp(`^slack \\(secret slipway/${pipelineId}/slack\\): run failed not delivered: .*HTTP 404 \\(no_service\\)`));
 });
 
 test('a channel that keeps failing comes back through the queue after its delay, then is reported on the run', async () => {

@@ -108,7 +108,7 @@ describe('registering pipelines', () => {
       definitionSource: { kind: 'repository' },
       source: { provider: 'bitbucket', repository: 'acme/shop', triggers: { branches: ['main'] } },
       concurrency: 'queued',
-      tokenSecretName: 'slipway/bb-token',
+      tokenSecretName: 'slipway/shop/bb-token',
     };
     const res = await call({ method: 'PUT', path: '/pipelines/shop', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     assert.equal(res.status, 201, JSON.stringify(res.body));

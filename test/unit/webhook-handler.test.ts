@@ -150,18 +150,27 @@ test('a branch deletion starts nothing', async () => {
 
 test('a delivery starts only the pipelines whose secret verifies it', async () => {
   const { deps, queue } = setup(
-    [pipelineRecord('web'), pipelineRecord('web-staging', { secretName: 'slipway/other' }), pipelineRecord('web-shared', { secretName: 'slipway/web/webhook' }), pipelineRecord('web-nosecret', { secretName: null })],
-    { 'slipway/web/webhook': SECRET, 'slipway/other': 'different' },
+    [pipelineRecord('web'), pipelineRecord('web-staging'), pipelineRecord('web-same'), pipelineRecord('web-nosecret', { secretName: null })],
+    { 'slipway/web/webhook': SECRET, 'slipway/web-staging/webhook': 'different', 'slipway/web-same/webhook': SECRET },
   );
   const res = await send(deps, request('github', 'push'));
   assert.equal(res.status, 202);
-  assert.deepEqual((res.body.runs as Array<{ pipeline: string }>).map((r) => r.pipeline), ['web', 'web-shared']);
+  assert.deepEqual((res.body.runs as Array<{ pipeline: string }>).map((r) => r.pipeline), ['web', 'web-same']);
   assert.equal(queue.batches, 1);
 });
 
-test('each distinct secret is fetched once per delivery', async () => {
-  const { deps, secretSource } = setup([pipelineRecord('a', { secretName: 's' }), pipelineRecord('b', { secretName: 's' })], { s: SECRET });
+test('each pipeline\'s secret is fetched once per delivery', async () => {
+  const { deps, secretSource } = setup([pipelineRecord('a'), pipelineRecord('b')], { 'slipway/a/webhook': SECRET, 'slipway/b/webhook': SECRET });
   await send(deps, request('github', 'push'));
+  assert.equal(secretSource.gets, 2);
+});
+
+test('a pipeline whose record names another pipeline\'s webhook secret accepts nothing with it (issue 14, finding 7)', async () => {
+  // Written before the rule, or by hand: B's record points at A's secret.
+  const { deps, queue, secretSource } = setup([pipelineRecord('a'), pipelineRecord('b', { secretName: 'slipway/a/webhook' })], { 'slipway/a/webhook': SECRET });
+  const res = await send(deps, request('github', 'push'));
+  assert.deepEqual((res.body.runs as Array<{ pipeline: string }>).map((r) => r.pipeline), ['a']);
+  assert.equal(queue.sent.length, 1);
   assert.equal(secretSource.gets, 1);
 });
 
@@ -348,7 +357,8 @@ test('concurrent replays under different delivery ids start one run', async () =
 test('the body is remembered per pipeline: a pipeline registered after the first delivery still gets its run', async () => {
   const { deps, queue, pipelines } = setup();
   await send(deps, request('github', 'push', { deliveryId: 'd-1' }));
-  pipelines.records.push(pipelineRecord('web-2', { secretName: 'slipway/web/webhook' }));
+  pipelines.records.push(pipelineRecord('web-2'));
+  (deps.secrets as MemorySecrets).values['slipway/web-2/webhook'] = SECRET;
   const again = await send(deps, request('github', 'push', { deliveryId: 'd-2' }));
   assert.deepEqual((again.body.runs as Array<{ pipeline: string }>).map((r) => r.pipeline), ['web-2']);
   assert.equal(queue.sent.length, 2);
