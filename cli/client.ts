@@ -9,8 +9,10 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 
 export interface ApiTarget {
   url: string;
-  /** Sign requests with SigV4 (a deployed stack); the local mode needs no signature. */
+  /** Sign requests with SigV4 (a deployed stack); the local mode takes a token instead. */
   sign: boolean;
+  /** The local mode's API token (`apiToken` in .slipway/dev.json), sent as a bearer token. */
+  token?: string;
   region?: string;
 }
 
@@ -42,6 +44,7 @@ export class ApiClient {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     let headers: Record<string, string> = { accept: 'application/json', host: url.host };
     if (payload !== undefined) headers['content-type'] = contentType;
+    if (this.target.token && !this.signer) headers.authorization = `Bearer ${this.target.token}`;
     if (this.signer) {
       const signed = await this.signer.sign({
         method,
@@ -66,6 +69,9 @@ export class ApiClient {
     try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
     if (!res.ok) {
       const b = (parsed ?? {}) as { error?: string; message?: string };
+      if (res.status === 401 && !this.signer) {
+        throw new ApiError(res.status, 'Unauthorized', `the local API refused the request: ${b.message ?? 'no valid token'}. Is .slipway/dev.json from the local mode running now (tokens change at every start)?`, parsed);
+      }
       if ((res.status === 401 || res.status === 403) && this.signer) {
         throw new ApiError(res.status, 'Forbidden', `the API refused the request (${res.status}): check your AWS credentials and that they allow execute-api:Invoke on this API`, parsed);
       }

@@ -42,11 +42,13 @@ export const LOCAL_STATE_FILE = path.join('.slipway', 'dev.json');
 
 function resolveApi(flag?: string): ApiClient {
   let url = flag ?? process.env.SLIPWAY_API_URL;
-  if (!url && existsSync(LOCAL_STATE_FILE)) url = (JSON.parse(readFileSync(LOCAL_STATE_FILE, 'utf8')) as { apiUrl?: string }).apiUrl;
+  const state = existsSync(LOCAL_STATE_FILE) ? (JSON.parse(readFileSync(LOCAL_STATE_FILE, 'utf8')) as { apiUrl?: string; apiToken?: string }) : {};
+  if (!url) url = state.apiUrl;
   if (!url) throw new UsageError('no Slipway API to talk to: start the local mode with `npm start`, or set SLIPWAY_API_URL to your stack\'s ApiUrl output');
   const host = new URL(url).hostname;
-  const local = host === '127.0.0.1' || host === 'localhost' || host === '::1';
-  return new ApiClient({ url, sign: !local });
+  const local = host === '127.0.0.1' || host === 'localhost' || host === '::1' || host === '[::1]';
+  // The local mode's token of its current start; sent to loopback only, never to a deployed stack.
+  return new ApiClient({ url, sign: !local, ...(local && state.apiToken ? { token: state.apiToken } : {}) });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -11,7 +11,7 @@
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -48,6 +48,7 @@ import { createHandler as createReleaserHandler } from '../../functions/releaser
 import { LocalBuildRunner } from './build-runner.ts';
 import { FileLogReader, FileSecretSource, localBranchResolver } from './local-adapters.ts';
 import { LocalTarget } from './local-target.ts';
+import { admit } from './front-door.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -73,6 +74,8 @@ export interface LocalModeOptions {
 
 export interface LocalMode {
   apiUrl: string;
+  /** This start's API token (also in dev.json): `Authorization: Bearer <apiToken>`. */
+  apiToken: string;
   targetUrl: string;
   dataDir: string;
   repoPath: string;
@@ -226,12 +229,20 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const api = new ApiService(apiPorts);
     const apiHandler = createApiHandler(() => apiPorts);
     const webhookHandler = createWebhookHandler(() => ({ pipelines, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, secrets }));
+    // A new token every start: whoever reads .slipway/dev.json (the developer's own files) may use the API.
+    const apiToken = randomBytes(32).toString('base64url');
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', async () => {
         const event = toApiGatewayEvent(req, Buffer.concat(chunks));
         const requestId = event.requestContext.requestId;
+        const isWebhook = /^\/webhooks\/[^/]+$/.test(event.rawPath) && event.requestContext.http.method === 'POST';
+        const door = admit(req.headers, isWebhook, apiToken);
+        if (!door.ok) {
+          res.writeHead(door.status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ error: door.error, message: door.message, requestId }));
+          return;
+        }
         try {
           const m = /^\/webhooks\/([^/]+)$/.exec(event.rawPath);
           // API Gateway routes /webhooks/{provider} to the webhook function and the rest to the API function.
@@ -251,7 +262,9 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     notifierDeps.publicApiUrl = apiUrl;
     const state: DevState = { apiPort: (server.address() as AddressInfo).port, targetPort: Number(new URL(target.url).port), testPort: Number(new URL(target.testUrl).port) };
-    writeFileSync(stateFile, JSON.stringify({ ...state, apiUrl, targetUrl: target.url }, null, 2));
+    // Readable by the developer only: the token opens the API.
+    writeFileSync(stateFile, JSON.stringify({ ...state, apiUrl, apiToken, targetUrl: target.url }, null, 2), { mode: 0o600 });
+    chmodSync(stateFile, 0o600);
 
     // 6. the sample pipeline, registered from the repository's own file
     try {
@@ -265,7 +278,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     await recoverAfterRestart({ pipelines, runs, targets, events, releases, log });
 
     return {
-      apiUrl, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
+      apiUrl, apiToken, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
       commit(files, message) {
         for (const [f, content] of Object.entries(files)) writeFileSync(path.join(repoPath, f), content);
         git(repoPath, 'add', '-A');

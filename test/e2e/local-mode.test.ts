@@ -8,7 +8,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { followRun, SAMPLE, startLocalMode, type LocalMode } from '../../shared/local/dev.ts';
@@ -112,6 +113,40 @@ test('a signed GitHub push webhook starts a run; a wrong signature starts nothin
   assert.equal(run.status, 'succeeded');
   assert.equal(run.trigger.commit, sha);
   assert.equal(await version(mode.targetUrl), '1.3.0');
+});
+
+/** A raw request, so that `Host` can be anything (fetch always sends the URL's). */
+function raw(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
+  const url = new URL(mode.apiUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('the local API needs this start\'s token and a loopback Host; a rebinding page or another process registers nothing (issue 14, finding 2)', TEST, async () => {
+  const state = JSON.parse(readFileSync(path.join(dataDir, 'dev.json'), 'utf8')) as { apiToken: string; apiUrl: string };
+  assert.equal(state.apiToken, mode.apiToken);
+  assert.equal(statSync(path.join(dataDir, 'dev.json')).mode & 0o077, 0, 'dev.json is readable by its owner only');
+  const host = new URL(mode.apiUrl).host;
+  const evilPipeline = 'name: pwn\nsource: { provider: github, repository: acme/hello }\njobs:\n  pwn:\n    commands: [id]\n';
+  const put = (headers: Record<string, string>) => raw('PUT', '/pipelines/pwn', { 'content-type': 'application/yaml', ...headers }, evilPipeline);
+  const noToken = await put({ host });
+  assert.equal(noToken.status, 401);
+  assert.match(JSON.parse(noToken.body).message, /dev\.json/);
+  assert.equal((await put({ host, authorization: 'Bearer not-the-token-0123456789' })).status, 401);
+  // DNS rebinding: the page's origin is its own name, even though it resolved to 127.0.0.1.
+  assert.equal((await put({ host: 'rebind.evil.example:80', authorization: `Bearer ${mode.apiToken}` })).status, 403);
+  assert.equal((await raw('POST', '/webhooks/github', { host: 'rebind.evil.example', 'content-type': 'application/json' }, '{}')).status, 403);
+  const read = await raw('GET', '/pipelines/pwn', { host, authorization: `Bearer ${mode.apiToken}` });
+  assert.equal(read.status, 404, 'nothing was registered');
+  const ok = await fetch(`${mode.apiUrl}/pipelines/${SAMPLE.pipelineId}`, { headers: { authorization: `Bearer ${mode.apiToken}` } });
+  assert.equal(ok.status, 200);
 });
 
 test('a restart in the middle of a release resumes it from the saved step, with state kept on disk', TEST, async () => {
