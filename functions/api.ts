@@ -20,6 +20,9 @@ import { ApiService, type ApiServiceDeps } from '../shared/engine/api-service.ts
 import { portsFromEnv } from '../shared/handler-ports.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoTargetStore } from '../shared/aws/target-store.ts';
+import { AwsTargetOwnership } from '../shared/aws/target-ownership.ts';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ReleaseActions } from '../shared/engine/release-actions.ts';
 import { Releaser } from '../shared/engine/releaser.ts';
 import { gitBaseUrlsFromEnv, repositoryDefinitionResolver, resolveBranch } from '../shared/git/contents.ts';
@@ -50,14 +53,17 @@ const fromEnv = portsFromEnv((): ApiServiceDeps => {
 /**
  * Targets as the API sees them: read, registered, and a rollback checked then
  * queued for the releaser. The API never acts on ECS or the ALB (its role has no
- * such rights, and its bundle no such clients), so its releaser has no actions.
+ * such rights), so its releaser has no actions; it only reads tags, to check that
+ * what a PUT /targets names carries `slipway:target=<name>` (AwsTargetOwnership).
  */
 function targetService(documents: ReturnType<typeof createDocumentClient>, sqs: ReturnType<typeof createSqsClient>, env: { tableName: string; engineQueueUrl: string; releaseQueueUrl: string }) {
   const refuse = () => Promise.reject(new Error('the API does not act on release targets; the releaser does'));
   const noActions: ReleaseActions = { registerTaskDefinition: refuse, updateService: refuse, modifyRule: refuse, observe: refuse, httpCheck: refuse };
+  const region = awsConfigFromEnv().region;
   const releaser = new Releaser({
     targets: new DynamoTargetStore(documents, env.tableName),
     actions: noActions,
+    ownership: new AwsTargetOwnership(new ECSClient({ region }), new ElasticLoadBalancingV2Client({ region })),
     releaseQueue: new SqsReleaseQueue(sqs, env.releaseQueueUrl),
     events: new SqsEventQueue(sqs, env.engineQueueUrl),
   });

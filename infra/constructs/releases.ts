@@ -7,8 +7,26 @@ import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { SlipwayFunction } from './handler.ts';
 
-/** Tag SlipwayReleaseTarget puts on the services it creates; the releaser may only touch tagged services. */
-export const TARGET_TAG = 'slipway:target';
+/** Tag SlipwayReleaseTarget puts on everything it creates; the releaser may only touch tagged resources. */
+export { TARGET_TAG } from '../../shared/engine/release-actions.ts';
+import { TARGET_TAG } from '../../shared/engine/release-actions.ts';
+
+/**
+ * The condition keys used below, as the Service Authorization Reference lists them:
+ * - ELBv2 `ModifyRule` on resource type `listener-rule/app` takes `aws:ResourceTag/${TagKey}`
+ *   (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html);
+ * - ECS `UpdateService` and `DescribeServices` on resource type `service` take
+ *   `aws:ResourceTag/${TagKey}` and `ecs:cluster`
+ *   (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html);
+ * - IAM `PassRole` on resource type `role` takes `aws:ResourceTag/${TagKey}` (and `iam:ResourceTag`),
+ *   plus `iam:PassedToService`
+ *   (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
+ * `Null: { 'aws:ResourceTag/slipway:target': 'false' }` means "the resource carries the tag".
+ * IAM cannot compare the tag's value with the target a release is for; `PUT /targets` checks
+ * that (AwsTargetOwnership), so the releaser only ever acts on rules, groups and services that
+ * someone with tagging rights gave to Slipway.
+ */
+const TAGGED = { Null: { [`aws:ResourceTag/${TARGET_TAG}`]: 'false' } };
 
 /** What the releaser may change, as narrow as the team can say it. */
 export interface ReleaseScope {
@@ -24,12 +42,13 @@ export interface ReleaseScope {
   readonly clusterArns?: string[];
   /**
    * ALB listener ARNs (production and test listeners) whose rules the releaser may change.
-   * @default every application load balancer listener rule in this account and region
+   * Either way, only rules tagged `slipway:target`.
+   * @default every application load balancer listener rule in this account and region tagged `slipway:target`
    */
   readonly listenerArns?: string[];
   /**
    * Task and task-execution role ARNs the releaser may pass when it registers a task definition.
-   * @default every role in this account, only to ecs-tasks.amazonaws.com
+   * @default every role in this account tagged `slipway:target`, only to ecs-tasks.amazonaws.com
    */
   readonly taskRoleArns?: string[];
 }
@@ -81,7 +100,8 @@ export class Releases extends Construct {
       actions: ['ecs:UpdateService', 'ecs:DescribeServices'],
       resources: props.serviceArns?.length ? props.serviceArns : [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
     });
-    if (!props.serviceArns?.length) serviceStatement.addCondition('Null', { [`aws:ResourceTag/${TARGET_TAG}`]: 'false' });
+    // Tagged services only, also when ARNs are given: a service must be handed to Slipway by tag.
+    serviceStatement.addCondition('Null', TAGGED.Null);
     if (props.clusterArns?.length) serviceStatement.addCondition('ArnEquals', { 'ecs:cluster': props.clusterArns });
     role.addToPrincipalPolicy(serviceStatement);
 
@@ -94,6 +114,7 @@ export class Releases extends Construct {
         resources: props.listenerArns?.length
           ? props.listenerArns.map((arn) => `${listenerRulePrefix(arn)}/*`)
           : [stack.formatArn({ service: 'elasticloadbalancing', resource: 'listener-rule', resourceName: 'app/*' })],
+        conditions: TAGGED,
       }),
     );
     // Every elasticloadbalancing:Describe* action has no resource type in IAM; read-only.
@@ -101,11 +122,16 @@ export class Releases extends Construct {
       new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:DescribeRules'], resources: ['*'] }),
     );
 
+    // Registering a task definition passes its task and execution roles: only the roles the
+    // targets use (given, or tagged slipway:target), and only to ECS tasks.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['iam:PassRole'],
         resources: props.taskRoleArns?.length ? props.taskRoleArns : [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
-        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+        conditions: {
+          StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+          ...(props.taskRoleArns?.length ? {} : TAGGED),
+        },
       }),
     );
 
@@ -123,13 +149,28 @@ export class Releases extends Construct {
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'ecs:RegisterTaskDefinition/DescribeTaskDefinition and elasticloadbalancing:Describe* have no resource type (Resource "*"); the default service scope is every ECS service tagged slipway:target (condition on the tag), listener-rule app/* and alarm:* stay inside this account and region and are narrowed by the releaseScope props; iam:PassRole is limited to ecs-tasks.amazonaws.com.',
+            'ecs:RegisterTaskDefinition/DescribeTaskDefinition and elasticloadbalancing:Describe* have no resource type (Resource "*"); services, listener rules (app/*) and roles are allowed only when tagged slipway:target (aws:ResourceTag condition), inside this account and region, and are narrowed further by the releaseScope props; alarm:* is read-only; iam:PassRole is limited to ecs-tasks.amazonaws.com.',
           appliesTo: [...RELEASER_WILDCARDS],
         },
       ],
       true,
     );
   }
+}
+
+/**
+ * What the API needs to check `PUT /targets` (AwsTargetOwnership): read the tags of listener
+ * rules and target groups (`elasticloadbalancing:DescribeTags` has no resource type: "*"), and
+ * describe ECS services with their tags (`ecs:DescribeServices`, and `ecs:ListTagsForResource`
+ * in case tags are authorised apart). Read-only; no right to change either.
+ */
+export function grantReadTargetTags(grantee: iam.IGrantable): void {
+  const stack = Stack.of(grantee.grantPrincipal as unknown as Construct);
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticloadbalancing:DescribeTags'], resources: ['*'] }));
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['ecs:DescribeServices', 'ecs:ListTagsForResource'],
+    resources: [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: '*' })],
+  }));
 }
 
 /** arn:...:listener/app/<lb>/<lb-id>/<listener-id> -> arn:...:listener-rule/app/<lb>/<lb-id>/<listener-id> */

@@ -16,7 +16,7 @@ import { Notifications } from './notifications.ts';
 import { Observability } from './observability.ts';
 import { Queues } from './queues.ts';
 import { Reconciler } from './reconciler.ts';
-import { RELEASER_WILDCARDS, Releases, type ReleaseScope } from './releases.ts';
+import { grantReadTargetTags, RELEASER_WILDCARDS, Releases, type ReleaseScope } from './releases.ts';
 import { StateTable } from './table.ts';
 
 /** Secrets the handlers may read: webhook secrets and git host tokens, named slipway/<pipelineId>/... */
@@ -195,6 +195,17 @@ export class SlipwayEngine extends Construct {
     this.queues.grantSendReleaseSteps(api.function);
     this.artifacts.grantReadRuns(api.function);
     this.builds.grantReadLogs(api.function);
+    // api: PUT /targets checks the slipway:target tags of what a target names (read-only).
+    grantReadTargetTags(api.function);
+    NagSuppressions.addResourceSuppressions(
+      api.role,
+      [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'Read-only: ecs:DescribeServices/ListTagsForResource on the services of this account and region and elasticloadbalancing:DescribeTags (no resource type), to check the slipway:target tags of what PUT /targets names.',
+        appliesTo: ['Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*'],
+      }],
+      true,
+    );
     // engine: consumes engine events; starts/stops builds; starts releases; notifies; git host tokens
     // (commit statuses, pipeline definitions read from the repository).
     engine.function.addEventSource(

@@ -4,8 +4,8 @@
  * local mode on processes behind a weighted proxy. Kept free of SDK imports so
  * the API function, which only reads targets, bundles no ECS or ELBv2 client.
  */
-import { SlipwayError } from '../errors.ts';
-import type { Observation, ObserveSpec } from '../domain/release.ts';
+import { SlipwayError, type Problem } from '../errors.ts';
+import type { Observation, ObserveSpec, TargetConfig } from '../domain/release.ts';
 import type { Colour, Weights } from '../domain/release-plan.ts';
 
 /** What tagging a released image in ECR did (see shared/aws/image-tags.ts). */
@@ -34,6 +34,25 @@ export interface ReleaseActions {
   markLiveImage?(target: string, image: string): Promise<MarkLiveResult>;
   /** Optional: after a rollback, the previous image takes the live tag back (see markLiveImage). */
   markRolledBack?(target: string, image: string): Promise<MarkLiveResult>;
+}
+
+/**
+ * The tag that marks what belongs to a release target: `slipway:target=<target name>` on its
+ * listener rules, target groups, ECS services and task roles. The releaser's IAM policy
+ * allows changes only to tagged resources (infra/constructs/releases.ts).
+ */
+export const TARGET_TAG = 'slipway:target';
+
+/**
+ * Proves that what a `PUT /targets/{name}` names belongs to that target: the listener
+ * rule(s), both target groups and both services carry `slipway:target=<name>`. Without
+ * it, the right to register a target would be the right to point the releaser at any
+ * rule in the account. `AwsTargetOwnership` asks ELBv2 and ECS; the local mode's target
+ * vouches for its own processes.
+ */
+export interface TargetOwnership {
+  /** Every reason the config's resources are not the target's (empty: they are). Throws only when it could not find out. */
+  verify(config: TargetConfig): Promise<Problem[]>;
 }
 
 /** A permanent failure of an AWS call the release cannot get past (missing service, bad image name...). */

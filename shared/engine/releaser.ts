@@ -28,7 +28,7 @@ import type { Colour, Weights } from '../domain/release-plan.ts';
 import type { ReleaseFinished, ReleaseProgressed, ReleaseStarted } from '../domain/run.ts';
 import type { ReleaseMessage, StartReleaseMessage } from '../messages.ts';
 import type { EventQueue, ReleaseQueue } from '../ports.ts';
-import { ReleaseActionError, type ReleaseActions } from './release-actions.ts';
+import { ReleaseActionError, TARGET_TAG, type ReleaseActions, type TargetOwnership } from './release-actions.ts';
 import { METRIC, type MetricsSink } from './metrics.ts';
 import { validateTargetConfig, type TargetStore } from '../aws/target-store.ts';
 
@@ -40,6 +40,8 @@ export interface ReleaserLog {
 export interface ReleaserDeps {
   targets: TargetStore;
   actions: ReleaseActions;
+  /** Checks the tags of what `putTarget` is given; without it `putTarget` refuses every target. */
+  ownership?: TargetOwnership;
   releaseQueue: ReleaseQueue;
   events: EventQueue;
   /** @default () => new Date() */
@@ -129,6 +131,7 @@ export class Releaser {
    */
   async putTarget(config: TargetConfig): Promise<{ target: TargetView; created: boolean }> {
     validateTargetConfig(config);
+    await this.verifyOwnership(config);
     let state: TargetState;
     try {
       state = await this.deps.targets.get(config.name);
@@ -142,6 +145,15 @@ export class Releaser {
     const { liveColour: _live, ...changes } = config;
     const saved = await this.deps.targets.save({ ...state, ...changes, updatedAt: this.iso() }, state.version);
     return { target: toView(saved), created: false };
+  }
+
+  /** ValidationError (400) naming every resource that does not carry `slipway:target=<name>`; nothing is saved. */
+  private async verifyOwnership(config: TargetConfig): Promise<void> {
+    if (!this.deps.ownership) throw new Error('this releaser has no way to check target ownership; refusing to register targets');
+    const problems = await this.deps.ownership.verify(config);
+    if (problems.length > 0) {
+      throw new ValidationError(`target ${config.name}: the resources named must carry the tag ${TARGET_TAG}=${config.name}`, problems);
+    }
   }
 
   /** `GET /targets`: every registered target, by name. */

@@ -182,10 +182,11 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const target = new LocalTarget({ name: SAMPLE.target, dataDir, port: saved.targetPort ?? 0, testPort: saved.testPort ?? 0, onLog: log });
     await target.start();
     stops.push(() => target.stop());
-    const releaser = new Releaser({ targets, actions: target, releaseQueue: releases, events, log: { info: (m) => (opts.quiet ? undefined : log(`release: ${m}`)), warn: (m) => log(`release: ${m}`) } });
+    const releaser = new Releaser({ targets, actions: target, ownership: target, releaseQueue: releases, events, log: { info: (m) => (opts.quiet ? undefined : log(`release: ${m}`)), warn: (m) => log(`release: ${m}`) } });
+    // Through the same ownership check as PUT /targets: the local target vouches for its own processes.
     try {
-      await releaser.registerTarget(target.config());
-      log(`registered release target ${SAMPLE.target} (blue/green processes behind ${target.url})`);
+      const { created } = await releaser.putTarget(target.config());
+      if (created) log(`registered release target ${SAMPLE.target} (blue/green processes behind ${target.url})`);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
     }

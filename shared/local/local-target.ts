@@ -12,6 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ReleaseActions } from '../aws/ecs-target.ts';
+import { TARGET_TAG, type TargetOwnership } from '../engine/release-actions.ts';
+import type { Problem } from '../errors.ts';
 import type { Observation, ObserveSpec, ServiceObservation, TargetConfig } from '../domain/release.ts';
 import type { Colour, Weights } from '../domain/release-plan.ts';
 import { NotFoundError } from '../errors.ts';
@@ -43,7 +45,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-export class LocalTarget implements ReleaseActions {
+export class LocalTarget implements ReleaseActions, TargetOwnership {
   readonly proxy = new WeightedProxy();
   readonly testProxy = new WeightedProxy();
   url = '';
@@ -75,6 +77,30 @@ export class LocalTarget implements ReleaseActions {
       // Local processes start in a second: poll often so a release takes seconds, not minutes.
       timing: { pollSeconds: 1, healthyTimeoutSeconds: 30, deploymentTimeoutSeconds: 60 },
     };
+  }
+
+  /**
+   * `TargetOwnership` for the local mode: this machine has exactly one target's processes,
+   * proxies and "rules", all of them implicitly tagged `slipway:target=<its name>`;
+   * anything else named does not exist here.
+   */
+  async verify(config: TargetConfig): Promise<Problem[]> {
+    const own = this.config();
+    const pairs: Array<[string, string | undefined, string | undefined]> = [
+      ['cluster', config.cluster, own.cluster],
+      ['services.blue', config.services?.blue, own.services.blue],
+      ['services.green', config.services?.green, own.services.green],
+      ['targetGroups.blue', config.targetGroups?.blue, own.targetGroups.blue],
+      ['targetGroups.green', config.targetGroups?.green, own.targetGroups.green],
+      ['listenerRuleArn', config.listenerRuleArn, own.listenerRuleArn],
+      ...(config.testListenerRuleArn !== undefined ? [['testListenerRuleArn', config.testListenerRuleArn, own.testListenerRuleArn] as [string, string, string | undefined]] : []),
+    ];
+    const problems: Problem[] = [];
+    for (const [p, given, mine] of pairs) {
+      if (given !== mine) problems.push({ path: p, message: `${given} is not a resource of this machine's local target (its ${p} is ${mine})` });
+      else if (config.name !== own.name) problems.push({ path: p, message: `${given} belongs to target "${own.name}" (${TARGET_TAG}=${own.name}), not "${config.name}"` });
+    }
+    return problems;
   }
 
   /** Starts the proxies and brings back every service that was running before a restart. */

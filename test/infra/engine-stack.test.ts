@@ -30,6 +30,7 @@ const STAR_RESOURCE_ALLOW_LIST: Record<string, string> = {
   'ecs:DescribeTaskDefinition': 'no resource type (read-only)',
   'elasticloadbalancing:DescribeTargetHealth': 'every ELBv2 Describe* action has no resource type (read-only)',
   'elasticloadbalancing:DescribeRules': 'every ELBv2 Describe* action has no resource type (read-only)',
+  'elasticloadbalancing:DescribeTags': 'every ELBv2 Describe* action has no resource type (read-only; the API checks target tags)',
   'xray:PutTraceSegments': 'X-Ray active tracing on every handler; the action has no resource type',
   'xray:PutTelemetryRecords': 'X-Ray active tracing on every handler; the action has no resource type',
 };
@@ -341,7 +342,7 @@ describe('IAM', () => {
     const update = releaser.find((s) => s.Action.includes('ecs:UpdateService'));
     assert.deepEqual(update?.Condition, { Null: { 'aws:ResourceTag/slipway:target': 'false' } });
     const pass = releaser.find((s) => s.Action.includes('iam:PassRole'));
-    assert.deepEqual(pass?.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    assert.deepEqual(pass?.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' }, Null: { 'aws:ResourceTag/slipway:target': 'false' } });
     const alarms = releaser.find((s) => s.Action.includes('cloudwatch:DescribeAlarms'));
     assert.deepEqual(alarms?.Resource.map(flatten), ['arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*']);
   });
@@ -437,6 +438,44 @@ describe('least privilege, evaluated with an IAM policy simulator over the synth
         assert.equal(await allows(webhook, 'sqs:SendMessage', arnOf(id)), false, id);
       }
     });
+  });
+});
+
+describe('the releaser and the API, evaluated with an IAM policy simulator (issue 14, finding 3)', () => {
+  const releaser = rolePolicies(json, 'SlipwayReleasesReleaser');
+  const api = rolePolicies(json, 'SlipwayApiHandlerRole');
+  const rule = (lb: string) => `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/${lb}/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee`;
+  const service = (name: string) => `arn:aws:ecs:${REGION}:${ACCOUNT}:service/shop/${name}`;
+  const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+  const tagged = (value: string) => ({ 'aws:ResourceTag/slipway:target': value });
+
+  it('the attack fails: the releaser may not modify an untagged listener rule (another team\'s), but may a tagged one', async () => {
+    assert.equal(await allows(releaser, 'elasticloadbalancing:ModifyRule', rule('payments')), false);
+    assert.equal(await allows(releaser, 'elasticloadbalancing:ModifyRule', rule('payments'), { 'aws:ResourceTag/team': 'payments' }), false);
+    assert.ok(await allows(releaser, 'elasticloadbalancing:ModifyRule', rule('shop'), tagged('shop')));
+    assert.equal(await allows(releaser, 'elasticloadbalancing:ModifyListener', `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2`, tagged('shop')), false);
+    assert.equal(await allows(releaser, 'elasticloadbalancing:ModifyRule', `arn:aws:elasticloadbalancing:${REGION}:999999999999:listener-rule/app/shop/1/2/3`, tagged('shop')), false, 'another account');
+  });
+
+  it('updates only tagged ECS services', async () => {
+    assert.equal(await allows(releaser, 'ecs:UpdateService', service('payments-blue'), { 'ecs:cluster': `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/shop` }), false);
+    assert.ok(await allows(releaser, 'ecs:UpdateService', service('shop-blue'), { ...tagged('shop'), 'ecs:cluster': `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/shop` }));
+    assert.equal(await allows(releaser, 'ecs:DeleteService', service('shop-blue'), tagged('shop')), false);
+  });
+
+  it('passes only tagged roles, and only to ECS tasks', async () => {
+    assert.equal(await allows(releaser, 'iam:PassRole', role('OrganizationAccountAccessRole'), { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' }), false, 'an untagged (admin) role');
+    assert.ok(await allows(releaser, 'iam:PassRole', role('shop-task'), { ...tagged('shop'), 'iam:PassedToService': 'ecs-tasks.amazonaws.com' }));
+    assert.equal(await allows(releaser, 'iam:PassRole', role('shop-task'), { ...tagged('shop'), 'iam:PassedToService': 'lambda.amazonaws.com' }), false);
+  });
+
+  it('the API may read target tags (to check PUT /targets) and change nothing on ECS or the load balancer', async () => {
+    assert.ok(await allows(api, 'elasticloadbalancing:DescribeTags', '*'));
+    assert.ok(await allows(api, 'ecs:DescribeServices', service('shop-blue')));
+    assert.equal(await allows(api, 'elasticloadbalancing:ModifyRule', rule('shop'), tagged('shop')), false);
+    assert.equal(await allows(api, 'elasticloadbalancing:AddTags', `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:loadbalancer/app/payments/50dc6c495c0c9188`), false);
+    assert.equal(await allows(api, 'ecs:UpdateService', service('shop-blue'), tagged('shop')), false);
+    assert.equal(await allows(api, 'ecs:TagResource', service('payments-blue')), false);
   });
 });
 

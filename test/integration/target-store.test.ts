@@ -11,7 +11,7 @@ import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 const client = createDocumentClient(emulatorConfig());
 const table = uniqueName('targets');
 const store = new DynamoTargetStore(client, table);
-const releaser = new Releaser({ targets: store, actions: {} as never, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
+const releaser = new Releaser({ targets: store, actions: {} as never, ownership: { verify: async () => [] }, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
 
 const config = (name: string, over: Partial<TargetConfig> = {}): TargetConfig => ({
   name, cluster: 'prod', services: { blue: `${name}-blue`, green: `${name}-green` }, targetGroups: { blue: `tg/${name}-b`, green: `tg/${name}-g` },

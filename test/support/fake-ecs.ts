@@ -18,7 +18,7 @@ import {
   UpdateServiceCommand,
   type Deployment,
 } from '@aws-sdk/client-ecs';
-import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeTagsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { EcsTarget } from '../../shared/aws/ecs-target.ts';
 import { MemoryTargetStore } from '../../shared/aws/target-store.ts';
@@ -63,6 +63,12 @@ export const TG = {
   green: 'arn:aws:elasticloadbalancing:us-east-1:123:targetgroup/web-green/2',
 };
 
+/** Another team's production rule and target groups in the same account: tagged for their own target. */
+export const OTHER_RULE = 'arn:aws:elasticloadbalancing:us-east-1:123:listener-rule/app/payments/9/9/prod';
+export const OTHER_TG = 'arn:aws:elasticloadbalancing:us-east-1:123:targetgroup/payments-blue/9';
+/** A rule nobody tagged. */
+export const UNTAGGED_RULE = 'arn:aws:elasticloadbalancing:us-east-1:123:listener-rule/app/legacy/8/8/prod';
+
 export class FakeAws {
   now = Date.parse('2026-01-01T00:00:00.000Z');
   settleSeconds = 30;
@@ -73,6 +79,8 @@ export class FakeAws {
   readonly taskDefinitions = new Map<string, { family: string; image: string; revision: number }>();
   readonly rules = new Map<string, { blue: number; green: number }>();
   readonly alarms = new Map<string, string>();
+  /** Tags by ELBv2 ARN (rules, target groups) or ECS service name. */
+  readonly tags = new Map<string, Record<string, string>>();
   /** Routing mistakes the fake saw: weights not adding to 100, traffic to a colour with no healthy target. */
   readonly violations: string[] = [];
   /** Makes the next N calls of an operation throw (crash injection). */
@@ -93,11 +101,17 @@ export class FakeAws {
     this.services.set('web-green', { name: 'web-green', targetGroupArn: TG.green, desiredCount: 0, deployments: [{ id: 'ecs-svc/2', taskDefinition: td, desiredCount: 0, createdAt: this.now - 3600_000 }], circuitBreaker: cb, lastCompleted: td });
     this.rules.set(RULE, { blue: 100, green: 0 });
     this.rules.set(TEST_RULE, { blue: 0, green: 100 });
+    this.rules.set(OTHER_RULE, { blue: 100, green: 0 });
+    this.rules.set(UNTAGGED_RULE, { blue: 100, green: 0 });
+    for (const arn of [RULE, TEST_RULE, TG.blue, TG.green, 'web-blue', 'web-green']) this.tags.set(arn, { 'slipway:target': 'web', team: 'web' });
+    for (const arn of [OTHER_RULE, OTHER_TG]) this.tags.set(arn, { 'slipway:target': 'payments' });
+    this.tags.set(UNTAGGED_RULE, { team: 'legacy' });
     this.ecsMock.on(DescribeServicesCommand).callsFake((i) => this.record('ecs:DescribeServices', i, () => this.describeServices(i)));
     this.ecsMock.on(DescribeTaskDefinitionCommand).callsFake((i) => this.record('ecs:DescribeTaskDefinition', i, () => this.describeTaskDefinition(i)));
     this.ecsMock.on(RegisterTaskDefinitionCommand).callsFake((i) => this.record('ecs:RegisterTaskDefinition', i, () => this.registerTaskDefinition(i)));
     this.ecsMock.on(UpdateServiceCommand).callsFake((i) => this.record('ecs:UpdateService', i, () => this.updateService(i)));
     this.elbMock.on(ModifyRuleCommand).callsFake((i) => this.record('elbv2:ModifyRule', i, () => this.modifyRule(i)));
+    this.elbMock.on(DescribeTagsCommand).callsFake((i) => this.record('elbv2:DescribeTags', i, () => this.describeTags(i)));
     this.elbMock.on(DescribeTargetHealthCommand).callsFake((i) => this.record('elbv2:DescribeTargetHealth', i, () => this.describeTargetHealth(i)));
     this.cwMock.on(DescribeAlarmsCommand).callsFake((i) => this.record('cloudwatch:DescribeAlarms', i, () => this.describeAlarms(i)));
   }
@@ -218,9 +232,23 @@ export class FakeAws {
         const ost = this.stateOf(s, old);
         if (st.rollout !== 'COMPLETED') deployments.push({ id: old.id, status: 'ACTIVE', taskDefinition: old.taskDefinition, desiredCount: old.desiredCount, runningCount: ost.running, rolloutState: ost.rollout as any });
       }
-      services.push({ serviceName: s.name, status: 'ACTIVE', taskDefinition: primary.taskDefinition, desiredCount: s.desiredCount, runningCount: st.running, deployments });
+      const tags = (input.include ?? []).includes('TAGS') ? { tags: Object.entries(this.tags.get(s.name) ?? {}).map(([key, value]) => ({ key, value })) } : {};
+      services.push({ serviceName: s.name, serviceArn: `arn:aws:ecs:us-east-1:123:service/${CLUSTER}/${s.name}`, status: 'ACTIVE', taskDefinition: primary.taskDefinition, desiredCount: s.desiredCount, runningCount: st.running, deployments, ...tags });
     }
     return { services, failures };
+  }
+
+  /** ELBv2 answers for all ARNs or fails the whole request when one does not exist. */
+  private describeTags(input: any) {
+    const arns = input.ResourceArns as string[];
+    for (const arn of arns) {
+      if (!this.tags.has(arn) && !this.rules.has(arn)) {
+        const err = new Error(`One or more resources not found: ${arn}`);
+        err.name = arn.includes(':targetgroup/') ? 'TargetGroupNotFoundException' : 'RuleNotFoundException';
+        throw err;
+      }
+    }
+    return { TagDescriptions: arns.map((arn) => ({ ResourceArn: arn, Tags: Object.entries(this.tags.get(arn) ?? {}).map(([Key, Value]) => ({ Key, Value })) })) };
   }
 
   private describeTaskDefinition(input: any) {

@@ -397,7 +397,8 @@ describe('logs, artifacts and targets', () => {
   test('a target is registered with PUT, listed, and a malformed one is refused with every problem', async () => {
     const { MemoryTargetStore } = await import('../../shared/aws/target-store.ts');
     const { Releaser } = await import('../../shared/engine/releaser.ts');
-    const releaser = new Releaser({ targets: new MemoryTargetStore(), actions: {} as never, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
+    // Every resource is taken as tagged here; the tag check itself: test/unit/target-ownership.test.ts.
+    const releaser = new Releaser({ targets: new MemoryTargetStore(), actions: {} as never, ownership: { verify: async () => [] }, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
     const { call } = setup({ targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) } });
     const config = { cluster: 'prod', services: { blue: 'web-blue', green: 'web-green' }, targetGroups: { blue: 'tg-b', green: 'tg-g' }, listenerRuleArn: 'rule', desiredCount: 2 };
     const created = await call({ method: 'PUT', path: '/targets/web', body: JSON.stringify(config) });
