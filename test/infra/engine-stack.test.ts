@@ -442,8 +442,8 @@ describe('least privilege, evaluated with an IAM policy simulator over the synth
 });
 
 describe('the releaser and the API, evaluated with an IAM policy simulator (issue 14, finding 3)', () => {
-  const releaser = rolePolicies(json, 'SlipwayReleasesReleaser');
-  const api = rolePolicies(json, 'SlipwayApiHandlerRole');
+  const releaser = roleNamed('SlipwayReleasesReleaserRole');
+  const api = roleNamed('SlipwayApiHandlerRole');
   const rule = (lb: string) => `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT}:listener-rule/app/${lb}/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee`;
   const service = (name: string) => `arn:aws:ecs:${REGION}:${ACCOUNT}:service/shop/${name}`;
   const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
