@@ -24,6 +24,10 @@
  *   back, and ends `cancelled` when that release finishes. Supersede stops builds
  *   but lets a release finish. A build that reports its start after its job was
  *   cancelled is stopped then (its id is recorded so this happens once).
+ * - The first build recorded for a job attempt is that attempt's build. Events
+ *   of any other build for the same attempt (a duplicate CodeBuild started once
+ *   it had forgotten the idempotency token) change nothing; while such a build
+ *   runs it is stopped.
  */
 import { NotFoundError } from '../errors.ts';
 import {
@@ -55,6 +59,9 @@ import {
   type RunSuperseded,
   type Trigger,
 } from './run.ts';
+
+/** Build ids the engine makes up for attempts that never got a build (a refused StartBuild, the reconciler's "never started"). */
+const NOT_STARTED_PREFIX = 'not-started:';
 
 /** How many applied event ids a run keeps (the dedupe window). */
 export const APPLIED_EVENT_IDS_LIMIT = 256;
@@ -301,6 +308,10 @@ function beginRunning(d: Draft): void {
 function onJobStarted(d: Draft, e: JobStarted): void {
   const job = currentBuildAttempt(d, e.job, e.attempt);
   if (job === undefined) return;
+  if (job.buildId !== undefined && job.buildId !== e.buildId) {
+    stopStrayBuild(d, e.job, e.buildId, 'IN_PROGRESS');
+    return;
+  }
   if (job.status === 'queued') {
     const w = d.job(e.job);
     w.status = 'running';
@@ -312,9 +323,19 @@ function onJobStarted(d: Draft, e: JobStarted): void {
   }
 }
 
+/**
+ * The first build recorded for an attempt is the attempt's build; a build event
+ * of any other build for it (an orphan duplicate started after CodeBuild forgot
+ * the idempotency token) changes nothing, and a stray build still running is
+ * stopped.
+ */
 function onBuildStateChanged(d: Draft, e: BuildStateChanged): void {
   const job = currentBuildAttempt(d, e.job, e.attempt);
   if (job === undefined) return;
+  if (job.buildId !== undefined && job.buildId !== e.buildId) {
+    stopStrayBuild(d, e.job, e.buildId, e.state);
+    return;
+  }
   if (TERMINAL_JOB_STATUSES.has(job.status)) {
     if (e.state === 'IN_PROGRESS') stopLateBuild(d, e.job, job, e.buildId);
     return;
@@ -589,6 +610,12 @@ function stopJob(d: Draft, name: string, reason: string): void {
 function stopLateBuild(d: Draft, name: string, job: JobState, buildId: string): void {
   if (job.status !== 'cancelled' || job.buildId !== undefined) return;
   d.job(name).buildId = buildId;
+  d.effects.push({ type: 'StopBuild', runId: d.view.runId, job: name, buildId });
+}
+
+/** A build that is not its attempt's recorded build: stopped while it runs (stopping an ended build is a no-op anyway, so only IN_PROGRESS asks). */
+function stopStrayBuild(d: Draft, name: string, buildId: string, state: BuildState): void {
+  if (state !== 'IN_PROGRESS' || buildId.startsWith(NOT_STARTED_PREFIX)) return;
   d.effects.push({ type: 'StopBuild', runId: d.view.runId, job: name, buildId });
 }
 

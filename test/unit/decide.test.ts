@@ -184,6 +184,46 @@ describe('build events', () => {
     assert.deepEqual(effects, []);
   });
 
+  describe('a build that is not the one recorded for its attempt (an orphan duplicate)', () => {
+    const orphan = (state: BuildState): EngineEvent => ({ ...(ev.build('a', state) as Extract<EngineEvent, { type: 'BuildStateChanged' }>), buildId: 'a-orphan' });
+
+    it("an orphan build's FAILED leaves the job to the recorded build", () => {
+      const { state: before } = started();
+      const { state, effects } = play(before, orphan('FAILED'));
+      assert.equal(state, before, 'nothing changed');
+      assert.deepEqual(effects, []);
+      const after = play(state, ev.build('a', 'SUCCEEDED'));
+      assert.equal(after.state.jobs.a.status, 'succeeded');
+      assert.equal(after.state.jobs.a.attempt, 1, 'no retry was spent on the orphan');
+      assert.deepEqual(after.effects, [startBuild('b')]);
+    });
+
+    it('an orphan that reports it is running is stopped, once, and the job keeps its build', () => {
+      const { state: before } = started();
+      const { state, effects } = play(before, orphan('IN_PROGRESS'));
+      assert.deepEqual(effects, [{ type: 'StopBuild', runId: RUN, job: 'a', buildId: 'a-orphan' }]);
+      assert.deepEqual(state.jobs, before.jobs);
+      assert.equal(state.jobs.a.buildId, 'a-b1');
+      const again = decide(state, orphan('STOPPED'));
+      assert.equal(again.state, state, "the orphan's STOPPED changes nothing either");
+    });
+
+    it('a JobStarted naming another build than the recorded one stops that build', () => {
+      const recorded = play(undefined, ev.requested(plan()), ev.build('a', 'IN_PROGRESS')).state;
+      const { state, effects } = play(recorded, ev.jobStarted('a', 1, 'a-orphan'));
+      assert.deepEqual(effects, [{ type: 'StopBuild', runId: RUN, job: 'a', buildId: 'a-orphan' }]);
+      assert.equal(state.jobs.a.buildId, 'a-b1');
+    });
+
+    it('an orphan of a job that already succeeded is stopped and re-runs nothing', () => {
+      const done = play(started().state, ev.build('a', 'SUCCEEDED')).state;
+      const { state, effects } = play(done, orphan('IN_PROGRESS'));
+      assert.deepEqual(effects, [{ type: 'StopBuild', runId: RUN, job: 'a', buildId: 'a-orphan' }]);
+      assert.deepEqual(state.jobs, done.jobs);
+      assert.equal(decide(state, orphan('FAILED')).state, state);
+    });
+  });
+
   const table: Array<{ name: string; events: (s: RunState) => EngineEvent[]; jobs: Record<string, string>; effects: Effect[]; run?: string; check?: (s: RunState) => void }> = [
     {
       name: 'IN_PROGRESS keeps the job running',
