@@ -114,6 +114,14 @@ export interface BuildRunner {
   /** Starts (or, for a token seen before, finds) the build; returns its id. */
   start(request: BuildRequest): Promise<{ buildId: string }>;
   stop(buildId: string): Promise<void>;
+  /**
+   * The build already started for this request's job attempt since `since`, if
+   * any. The engine asks it before repeating a StartBuild whose first try is
+   * older than the builder's idempotency window (CodeBuild: 5 minutes), when the
+   * token alone no longer prevents a second build. A runner whose tokens never
+   * expire need not implement it.
+   */
+  find?(request: BuildRequest, since: Date): Promise<{ buildId: string } | undefined>;
 }
 
 /** Secret values by name (Secrets Manager in AWS), cached briefly; never logged. */

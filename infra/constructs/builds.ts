@@ -207,11 +207,15 @@ export class Builds extends Construct {
     return Object.values(this.projects);
   }
 
-  /** StartBuild (with overrides), StopBuild and BatchGetBuilds on these projects only. */
+  /**
+   * StartBuild (with overrides), StopBuild, BatchGetBuilds and ListBuildsForProject on
+   * these projects only. Listing is how a StartBuild repeated after CodeBuild's 5-minute
+   * idempotency window finds the build the first try started.
+   */
   grantStartStop(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds'],
+      actions: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds', 'codebuild:ListBuildsForProject'],
       resourceArns: this.projectList.map((p) => p.projectArn),
     });
   }

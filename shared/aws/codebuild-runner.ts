@@ -7,10 +7,12 @@
  * StartBuild for one attempt returns the build the first call started instead of
  * starting another. CodeBuild honours a token for 5 minutes and answers a repeat
  * whose parameters differ with an error, which is why every override here is
- * derived from the request alone (no clock, no randomness). The engine queue's
- * visibility timeout must stay well under those 5 minutes.
+ * derived from the request alone (no clock, no randomness). A redelivery can
+ * come later than those 5 minutes (visibility 3 minutes, 5 receives), so past
+ * them the engine asks `find` first: the builds of the project, newest first,
+ * down to the time of the first try, matched by the SLIPWAY_* environment.
  */
-import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand, StopBuildCommand, type Build, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
+import { BatchGetBuildsCommand, CodeBuildClient, ListBuildsForProjectCommand, StartBuildCommand, StopBuildCommand, type Build, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
 import type { ComputeClass, JobSpec, Provider } from '../domain/pipeline.ts';
 import { ARTIFACT_ROOTS, type BuildLane } from '../domain/run.ts';
 import { buildIdFromArn, type BuildStateChangeEvent } from '../engine/build-events.ts';
@@ -113,6 +115,9 @@ export function parseBuildProjects(json: string): Partial<Record<ComputeClass, s
   return value as Partial<Record<ComputeClass, string>>;
 }
 
+/** Pages of 100 builds `find` reads at most. */
+const FIND_PAGES = 5;
+
 export class CodeBuildRunner implements BuildRunner {
   constructor(private readonly client: CodeBuildClient, private readonly config: CodeBuildRunnerConfig) {}
 
@@ -127,6 +132,46 @@ export class CodeBuildRunner implements BuildRunner {
     const buildId = out.build?.id;
     if (!buildId) throw new RetryableError(`StartBuild for ${request.job} of run ${request.runId} returned no build id`);
     return { buildId };
+  }
+
+  /**
+   * The build started for this job attempt since `since`, if any: ListBuildsForProject
+   * (newest first by build number, 100 ids a page; no sortOrder, which CodeBuild refuses
+   * for projects with more than 100 builds) and BatchGetBuilds to read each build's
+   * SLIPWAY_* environment. Stops at the first build started before `since`. A project
+   * busier than FIND_PAGES pages since then is not searched further: RetryableError.
+   * https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ListBuildsForProject.html
+   */
+  async find(request: BuildRequest, since: Date): Promise<{ buildId: string } | undefined> {
+    const projectName = this.projectFor(request.spec.compute);
+    let nextToken: string | undefined;
+    for (let page = 0; page < FIND_PAGES; page++) {
+      let listed;
+      try {
+        listed = await this.client.send(new ListBuildsForProjectCommand({ projectName, ...(nextToken ? { nextToken } : {}) }));
+      } catch (err) {
+        throw toDomainError(err, `ListBuildsForProject ${projectName}`);
+      }
+      const ids = listed.ids ?? [];
+      if (ids.length === 0) return undefined;
+      let got;
+      try {
+        got = await this.client.send(new BatchGetBuildsCommand({ ids }));
+      } catch (err) {
+        throw toDomainError(err, `BatchGetBuilds (${ids.length} builds of ${projectName})`);
+      }
+      let older = false;
+      for (const build of got.builds ?? []) {
+        const env = new Map((build.environment?.environmentVariables ?? []).map((v) => [v.name, v.value]));
+        if (build.id && env.get(BUILD_ENV.runId) === request.runId && env.get(BUILD_ENV.job) === request.job && env.get(BUILD_ENV.attempt) === String(request.attempt)) {
+          return { buildId: build.id };
+        }
+        if (build.startTime !== undefined && build.startTime.getTime() < since.getTime()) older = true;
+      }
+      nextToken = listed.nextToken;
+      if (older || !nextToken) return undefined;
+    }
+    throw new RetryableError(`could not tell whether ${request.job} (attempt ${request.attempt}) of run ${request.runId} has a build: more than ${FIND_PAGES * 100} builds of ${projectName} since ${since.toISOString()}`);
   }
 
   async stop(buildId: string): Promise<void> {
@@ -144,6 +189,12 @@ export class CodeBuildRunner implements BuildRunner {
     return readExportedVariables(this.client, buildId);
   }
 
+  private projectFor(compute: ComputeClass): string {
+    const projectName = this.config.projects[compute];
+    if (!projectName) throw new ValidationError(`no CodeBuild project is configured for compute class "${compute}" (SLIPWAY_BUILD_PROJECTS)`);
+    return projectName;
+  }
+
   /** The StartBuild input for a request; exported through the class for tests and the benchmark. */
   startBuildInput(request: BuildRequest): StartBuildCommandInput {
     const { spec } = request;
@@ -153,8 +204,7 @@ export class CodeBuildRunner implements BuildRunner {
       throw new ValidationError(`no build role is configured for ${lane} builds (SLIPWAY_BUILD_ROLES)`);
     }
     const serviceRole = this.config.roles ? roleFor(this.config.roles, lane, spec.kind) : undefined;
-    const projectName = this.config.projects[spec.compute];
-    if (!projectName) throw new ValidationError(`no CodeBuild project is configured for compute class "${spec.compute}" (SLIPWAY_BUILD_PROJECTS)`);
+    const projectName = this.projectFor(spec.compute);
     const source = SOURCE[request.provider];
     if (!source) throw new ValidationError(`unsupported provider "${request.provider}"`);
     const env: Record<string, string> = {

@@ -16,6 +16,8 @@ export interface ApplyEventDeps {
   maxAttempts?: number;
   /** Pause before attempt n (2, 3, ...) after a conflict. @default random jitter up to 10·2^n ms, capped at 200 ms */
   backoffMs?: (attempt: number) => number;
+  /** ISO-8601 now: when an outbox entry was saved, i.e. when its effects were first tried. @default the system clock */
+  now?: () => string;
 }
 
 export interface ApplyResult {
@@ -31,12 +33,20 @@ export interface ApplyResult {
   effects: Effect[];
   /** False when nothing was written: the event had been applied already, or it changed nothing. */
   applied: boolean;
+  /**
+   * Set when `effects` are a replay from the outbox: when they were first tried
+   * (absent for entries written before the outbox kept the time). Effects whose
+   * safety rests on a time window (CodeBuild's idempotency token) need it.
+   */
+  replay?: { firstTriedAt?: string };
 }
 
 /** One applied event's effects, kept so a redelivery can repeat them. */
 export interface OutboxEntry {
   eventId: string;
   effects: Effect[];
+  /** ISO-8601: when the event was saved, just before its effects were first tried. */
+  at?: string;
 }
 
 /**
@@ -63,8 +73,9 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Prom
     const current = (await load(deps.runs, event)) as RunStateWithOutbox | undefined;
 
     if (current?.appliedEventIds.includes(event.id)) {
-      const replay = current.outbox?.find((e) => e.eventId === event.id)?.effects ?? [];
-      return { state: current, effects: replay, applied: false };
+      const entry = current.outbox?.find((e) => e.eventId === event.id);
+      if (entry === undefined || entry.effects.length === 0) return { state: current, effects: [], applied: false };
+      return { state: current, effects: entry.effects, applied: false, replay: entry.at !== undefined ? { firstTriedAt: entry.at } : {} };
     }
 
     const decision = deps.decide(current, event);
@@ -72,7 +83,8 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Prom
     if (current && decision.effects.length === 0 && (decision.state === current || sameState(current, decision.state))) {
       return { state: current, effects: [], applied: false };
     }
-    const next: RunStateWithOutbox = { ...decision.state, outbox: appendOutbox(current?.outbox, { eventId: event.id, effects: decision.effects }) };
+    const at = (deps.now ?? (() => new Date().toISOString()))();
+    const next: RunStateWithOutbox = { ...decision.state, outbox: appendOutbox(current?.outbox, { eventId: event.id, effects: decision.effects, at }) };
 
     try {
       if (current) await deps.runs.save(next, current.version);

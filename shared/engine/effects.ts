@@ -9,6 +9,11 @@
  *   id derived from the token. A build CodeBuild refuses outright (ValidationError)
  *   becomes a failed attempt with the reason, so the run shows why instead of
  *   waiting forever.
+ *   A replay from the outbox (a redelivery) first looks at the run as it is now:
+ *   an attempt that has a build, or has moved on (ended, retried, cancelled),
+ *   starts nothing, however long after the first try. CodeBuild honours a token
+ *   for 5 minutes only, so a replay later than TOKEN_TRUST_MS after the first try
+ *   asks the runner for a build of the attempt (`find`) before starting one.
  * - StopBuild: BuildRunner.stop (stopping an ended build is a no-op).
  * - StartRelease / CancelRelease: messages on the release queue; the releaser
  *   dedupes StartRelease by its token. The image comes from the image job's
@@ -25,7 +30,7 @@ import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
 import { buildLaneOf, definitionCommitOf, trustOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
 import { ValidationError } from '../errors.ts';
 import type { StartReleaseMessage } from '../messages.ts';
-import type { BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
+import type { BuildRequest, BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
 
 /** What a notification says: the notifier turns it into commit statuses, chat messages and e-mail. */
 export interface Notification {
@@ -82,23 +87,56 @@ export interface EffectDeps {
 }
 
 /**
+ * How long after the first StartBuild for a token a repeat may rely on the token
+ * alone. CodeBuild keeps a token for 5 minutes ("The token is included in the
+ * StartBuild request and is valid for 5 minutes",
+ * https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html);
+ * a minute less covers clock skew and the call's own latency.
+ */
+export const TOKEN_TRUST_MS = 4 * 60_000;
+
+/** What performEffects knows about a replay from the outbox. */
+export interface Replay {
+  /** ISO-8601: when the effects were first tried. Unknown: assume long ago. */
+  firstTriedAt?: string;
+}
+
+/**
  * Performs every effect; independent effects run concurrently. If any fails, the
  * first error is thrown after all have settled, so a redelivery repeats the lot
  * (each one idempotent) rather than stopping halfway on an arbitrary one.
  */
-export async function performEffects(deps: EffectDeps, state: RunState, effects: readonly Effect[]): Promise<void> {
+export async function performEffects(deps: EffectDeps, state: RunState, effects: readonly Effect[], replay?: Replay): Promise<void> {
   if (effects.length === 0) return;
   const pipeline = lazyPipeline(deps, state);
-  const results = await Promise.allSettled(effects.map((effect) => performEffect(deps, state, effect, pipeline)));
+  const wanted = replay === undefined ? effects : effects.filter((effect) => stillWanted(deps, state, effect));
+  const results = await Promise.allSettled(wanted.map((effect) => performEffect(deps, state, effect, pipeline, replay)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
 
-async function performEffect(deps: EffectDeps, state: RunState, effect: Effect, pipeline: () => Promise<PipelineSpec>): Promise<void> {
+/**
+ * A replayed start is wanted only while the run still waits for it: the same
+ * attempt, still queued, with no build (or release) recorded. Everything else
+ * is safe to repeat as it is.
+ */
+function stillWanted(deps: EffectDeps, state: RunState, effect: Effect): boolean {
+  if (effect.type !== 'StartBuild' && effect.type !== 'StartRelease') return true;
+  const job = state.jobs[effect.job];
+  const wanted = state.status === 'running' && job !== undefined && job.attempt === effect.attempt && job.status === 'queued' && job.buildId === undefined;
+  if (!wanted) {
+    deps.logger?.info('replayed start skipped: the attempt has a build or has moved on', {
+      runId: effect.runId, job: effect.job, attempt: effect.attempt, type: effect.type, jobStatus: job?.status, currentAttempt: job?.attempt,
+    });
+  }
+  return wanted;
+}
+
+async function performEffect(deps: EffectDeps, state: RunState, effect: Effect, pipeline: () => Promise<PipelineSpec>, replay?: Replay): Promise<void> {
   const now = deps.now ?? (() => new Date().toISOString());
   switch (effect.type) {
     case 'StartBuild':
-      return startBuild(deps, state, effect, pipeline, now);
+      return startBuild(deps, state, effect, pipeline, now, replay);
     case 'StopBuild':
       return deps.builds.stop(effect.buildId);
     case 'StartRelease':
@@ -122,13 +160,13 @@ async function performEffect(deps: EffectDeps, state: RunState, effect: Effect, 
   }
 }
 
-async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Effect, { type: 'StartBuild' }>, pipeline: () => Promise<PipelineSpec>, now: () => string): Promise<void> {
+async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Effect, { type: 'StartBuild' }>, pipeline: () => Promise<PipelineSpec>, now: () => string, replay?: Replay): Promise<void> {
   let buildId: string;
   try {
     const definition = await pipeline();
     const spec = jobOf(definition, effect.job, state);
     const { source } = definition;
-    ({ buildId } = await deps.builds.start({
+    const request: BuildRequest = {
       runId: effect.runId,
       pipelineId: state.pipelineId,
       job: effect.job,
@@ -141,7 +179,10 @@ async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Eff
       spec,
       ...(state.trigger.parameters ? { parameters: state.trigger.parameters } : {}),
       lane: buildLaneOf(state.trigger),
-    }));
+    };
+    const found = replay !== undefined ? await findEarlierBuild(deps, request, replay, now, state.createdAt) : undefined;
+    if (found !== undefined) deps.logger?.info('replayed StartBuild found the build the first try started', { runId: effect.runId, job: effect.job, attempt: effect.attempt, buildId: found.buildId });
+    ({ buildId } = found ?? await deps.builds.start(request));
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     // Retrying cannot help: record the attempt as failed, with CodeBuild's words.
@@ -162,6 +203,20 @@ async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Eff
   }
   const started: JobStarted = { type: 'JobStarted', id: `started:${effect.token}`, runId: effect.runId, at: now(), job: effect.job, attempt: effect.attempt, buildId };
   await deps.events.send([started]);
+}
+
+/**
+ * Past the token's window, the build a first try may have started can only be
+ * found by looking. Inside it (or with a runner that cannot look) the token does.
+ */
+async function findEarlierBuild(deps: EffectDeps, request: BuildRequest, replay: Replay, now: () => string, runCreatedAt: string): Promise<{ buildId: string } | undefined> {
+  if (deps.builds.find === undefined) return undefined;
+  const firstTried = replay.firstTriedAt !== undefined ? Date.parse(replay.firstTriedAt) : NaN;
+  const current = Date.parse(now());
+  if (Number.isFinite(firstTried) && current - firstTried < TOKEN_TRUST_MS) return undefined;
+  // From a minute before the first try (clock skew); unknown, no build of the run can be older than the run.
+  const since = (Number.isFinite(firstTried) ? firstTried : Date.parse(runCreatedAt) || 0) - 60_000;
+  return deps.builds.find(request, new Date(since));
 }
 
 async function startRelease(deps: EffectDeps, state: RunState, effect: Extract<Effect, { type: 'StartRelease' }>, pipeline: () => Promise<PipelineSpec>, now: () => string): Promise<void> {

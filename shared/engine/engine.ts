@@ -51,7 +51,7 @@ export async function handleEngineMessage(deps: EngineDeps, message: EngineMessa
 async function apply(deps: EngineDeps, event: EngineEvent): Promise<HandledMessage> {
   let result;
   try {
-    result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}) }, event);
+    result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.now ? { now: deps.now } : {}), ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}) }, event);
   } catch (err) {
     // Events outlive their runs (a late build event after the run's TTL): nothing is left to change.
     // Only the run's absence is ignored; a NotFoundError from an effect below is a real failure.
@@ -63,7 +63,7 @@ async function apply(deps: EngineDeps, event: EngineEvent): Promise<HandledMessa
   }
   // Counted when applied, not when a redelivery replays the effects: each run counts once.
   if (result.applied && deps.metrics) for (const datum of runMetrics(event, result.state, result.effects)) deps.metrics.add(datum);
-  await performEffects(deps, result.state, result.effects);
+  await performEffects(deps, result.state, result.effects, result.replay);
   return { runId: event.runId, applied: result.applied, effects: result.effects.length };
 }
 

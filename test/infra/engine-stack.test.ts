@@ -359,6 +359,8 @@ describe('IAM', () => {
     assert.equal(start.length, 1);
     assert.match(start[0].policy, /^SlipwayEngineHandler/);
     assert.ok(start[0].Resource.every((r) => /BuildsProject/.test(flatten(r))));
+    // A StartBuild repeated past the idempotency window first looks for the build the first try started.
+    assert.ok(start[0].Action.includes('codebuild:ListBuildsForProject'));
   });
 
   it('only consumers may receive from a queue: the engine from engine-events, the releaser from release-steps, the notifier from notifications', () => {
