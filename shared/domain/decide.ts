@@ -215,6 +215,9 @@ function createRun(e: RunRequested): Decision {
   const d = new Draft(initial, e.at);
   d.run();
   if (start) beginRunning(d);
+  // Admission saw a run running; it may have ended (and found nothing to dequeue) before this
+  // run was saved. Asking once more after the save closes that race; the reconciler covers index lag.
+  else if (e.concurrency === 'queued') d.effects.push({ type: 'StartQueuedRun', pipelineId: e.pipelineId });
   settle(d);
   return d.finish(e.id);
 }
@@ -292,7 +295,8 @@ function jobNames(plan: Record<string, JobPlan>): readonly string[] {
 // ---- handlers ---------------------------------------------------------------------
 
 function onDequeued(d: Draft): void {
-  if (d.view.status !== 'queued') return;
+  // A run without jobs is a placeholder of a run that could not be planned: it only ever fails.
+  if (d.view.status !== 'queued' || jobNames(d.view.plan).length === 0) return;
   const run = d.run();
   run.status = 'running';
   run.startedAt = d.at;

@@ -297,7 +297,12 @@ export type Effect =
   | { type: 'CancelRelease'; runId: string; job: string; target: string }
   | { type: 'RequestApproval'; runId: string; job: string }
   | { type: 'Notify'; runId: string; kind: NotifyKind; job?: string }
-  | { type: 'StartQueuedRun'; pipelineId: string; afterRunId: string };
+  /**
+   * Dequeue the pipeline's oldest queued run if nothing else runs. `afterRunId`: the run that
+   * just freed the slot (it may still be listed as running); absent when a run was just queued,
+   * to close the race with the end of the run it queued behind.
+   */
+  | { type: 'StartQueuedRun'; pipelineId: string; afterRunId?: string };
 
 export interface Decision {
   state: RunState;

@@ -22,6 +22,10 @@
  *   behalf (`ApprovalRejected` by "slipway (timeout)"), so a forgotten approval
  *   ends the run instead of holding it (and, in `queued` mode, the pipeline);
  *   resolution is the reconciler's schedule;
+ * - a pipeline in `queued` mode with queued runs and none running (a run request
+ *   admitted while the running run ended, and index lag hid each from the other):
+ *   the oldest queued run gets the `RunDequeued` its predecessor would have sent
+ *   (same id, `dequeued:<runId>`), so the pipeline is never held for good;
  * - a deploy job past its timeout: reported only (log + metric). The releaser
  *   owns releases, holds the target lock and has its own timeouts; the engine
  *   must not end a job whose traffic may be mid-shift.
@@ -32,7 +36,8 @@
  *
  * The pure part (`overdueJobs`) picks the jobs; `reconcile` does the I/O.
  */
-import { attemptToken, type ApprovalRejected, type BuildStateChanged, type RunState } from '../domain/run.ts';
+import { nextQueued } from '../domain/concurrency.ts';
+import { attemptToken, type ApprovalRejected, type BuildStateChanged, type RunDequeued, type RunState } from '../domain/run.ts';
 import { FORK_APPROVAL_JOB, FORK_APPROVAL_TIMEOUT_MINUTES, type PipelineSpec } from '../domain/pipeline.ts';
 import { NotFoundError } from '../errors.ts';
 import type { EventQueue, PipelineStore, RunStore } from '../ports.ts';
@@ -117,6 +122,8 @@ export interface ReconcileReport {
   stuckReleases: Array<{ runId: string; job: string; target?: string }>;
   /** Approvals nobody answered in time, rejected on the run's behalf. */
   expiredApprovals: Array<{ runId: string; job: string }>;
+  /** Queued runs started because nothing of their (queued-mode) pipeline was running. */
+  dequeued: string[];
   /** Pipelines or runs that could not be read; the pass went on without them. */
   errors: Array<{ where: string; error: string }>;
 }
@@ -130,7 +137,8 @@ export interface ReconcileReport {
 export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> {
   const now = (deps.now ?? (() => new Date()))();
   const margin = (deps.marginMinutes ?? 20) * 60_000;
-  const report: ReconcileReport = { pipelines: 0, activeRuns: 0, checked: 0, sent: [], stillRunning: 0, stuckReleases: [], expiredApprovals: [], errors: [] };
+  const report: ReconcileReport = { pipelines: 0, activeRuns: 0, checked: 0, sent: [], stillRunning: 0, stuckReleases: [], expiredApprovals: [], dequeued: [], errors: [] };
+  const dequeued: RunDequeued[] = [];
   const expired: ApprovalRejected[] = [];
   const overdue: OverdueJob[] = [];
   const runs = new Map<string, RunState>();
@@ -143,6 +151,11 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> 
       try {
         const active = await deps.runs.listActive(pipeline.id);
         report.activeRuns += active.length;
+        const next = pipeline.spec.concurrency === 'queued' ? nextQueued(active) : undefined;
+        if (next !== undefined) {
+          dequeued.push({ type: 'RunDequeued', id: `dequeued:${next}`, runId: next, at: now.toISOString() });
+          report.dequeued.push(next);
+        }
         for (const summary of active) {
           // A run younger than the margin cannot have an overdue job: skip the read.
           if (summary.status !== 'running' || now.getTime() - Date.parse(summary.createdAt) <= margin) continue;
@@ -239,6 +252,10 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> 
     report.sent.push({ ...log, state: event.state, why: 'build ended' });
   }
 
+  if (dequeued.length > 0) {
+    await deps.events.send(dequeued);
+    for (const e of dequeued) deps.logger?.warn('queued run started: nothing of its pipeline was running', { runId: e.runId, eventId: e.id });
+  }
   if (expired.length > 0) {
     await deps.events.send(expired);
     for (const e of expired) deps.logger?.warn('approval timed out; rejected on the run\'s behalf', { runId: e.runId, job: e.job, eventId: e.id });

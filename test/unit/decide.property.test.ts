@@ -247,7 +247,7 @@ function checkRun(s: Scenario, { final, effects, delivered }: Outcome): void {
 
   const ends = effects.filter(({ effect }) => effect.type === 'Notify' && effect.kind.startsWith('run_') && effect.kind !== 'run_started');
   assert.deepEqual(ends.map(({ effect }) => (effect as { kind: string }).kind), [`run_${final.status}`]);
-  const nextRun = effects.filter(({ effect }) => effect.type === 'StartQueuedRun').length;
+  const nextRun = effects.filter(({ effect }) => effect.type === 'StartQueuedRun' && effect.afterRunId !== undefined).length;
   assert.equal(nextRun, s.concurrency === 'queued' && final.startedAt !== undefined ? 1 : 0);
 
   const statuses = Object.values(final.jobs).map((j) => j.status);

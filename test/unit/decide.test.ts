@@ -91,6 +91,12 @@ describe('a requested run', () => {
     assert.deepEqual(effects, []);
   });
 
+  it('queued behind another run in queued mode, asks once more whether its turn has come', () => {
+    const { state, effects } = play(undefined, ev.requested({ a: build() }, { admission: 'queue', concurrency: 'queued' }));
+    assert.equal(state.status, 'queued');
+    assert.deepEqual(effects, [{ type: 'StartQueuedRun', pipelineId: 'pipe' }]);
+  });
+
   it('skips jobs left out by their when filter, and their dependents with a reason naming the need', () => {
     const { state, effects } = play(undefined, ev.requested(
       { test: build(), prod: deploy(['test'], 'prod'), smoke: build(['prod']) },

@@ -185,6 +185,35 @@ test('in queued mode a second run waits and starts when the first ends', async (
   assert.ok(env.events.sent.some((e) => e.type === 'RunDequeued' && e.runId === 'R2'));
 });
 
+test('the queued-mode race ends with the next run started: a request admitted while the running run ends', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a')], { concurrency: 'queued' }));
+  await handleEngineMessage(env.deps, runRequest('R1', { at: '2026-11-27T01:00:00.000Z' }));
+  let m: EngineMessage | undefined;
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+  const buildId = (await env.runs.get('R1')).jobs.a.buildId!;
+
+  // R2's admission lists R1 as running; R1's build ends right then, and R1's end finds no queued
+  // run to start because R2 is not saved yet. R2 is then saved as queued behind a run that is over.
+  const listActive = env.runs.listActive.bind(env.runs);
+  let interleaved = false;
+  env.runs.listActive = async (pipelineId) => {
+    const seen = await listActive(pipelineId);
+    if (!interleaved && seen.some((r) => r.runId === 'R1' && r.status === 'running')) {
+      interleaved = true;
+      await handleEngineMessage(env.deps, { type: 'BuildStateChanged', id: `build:${buildId}:SUCCEEDED`, runId: 'R1', at: '2026-11-27T01:01:00.000Z', job: 'a', attempt: 1, buildId, state: 'SUCCEEDED' });
+    }
+    return seen;
+  };
+  await handleEngineMessage(env.deps, runRequest('R2', { at: '2026-11-27T01:00:30.000Z' }));
+  assert.ok(interleaved);
+  assert.equal((await env.runs.get('R1')).status, 'succeeded');
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+
+  assert.equal((await env.runs.get('R2')).status, 'running', 'R2 did not stay queued with nothing running');
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1', 'R2:a:1']);
+});
+
 test('a run request for an unknown pipeline leaves a failed run that says why', async () => {
   const env = setup();
   await handleEngineMessage(env.deps, runRequest('R1', { pipelineId: 'nope' }));

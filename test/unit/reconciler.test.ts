@@ -289,3 +289,33 @@ test('overdueJobs: only running runs, and "no news" counts from the run\'s last 
   assert.equal(overdueJobs(run, () => 30, minutes(91)).length, 1);
   assert.equal(overdueJobs({ ...run, status: 'queued' }, () => 30, minutes(500)).length, 0);
 });
+
+test('a queued-mode pipeline with a queued run and nothing running gets its next run started', async () => {
+  const pipelines = new MemoryPipelineStore();
+  const runs = new MemoryRunStore();
+  const events = new MemoryEventQueue();
+  pipelines.register('web', pipelineSpec([jobSpec('a')], { concurrency: 'queued' }));
+  const engine: EngineDeps = { pipelines, runs, events, releases: new MemoryReleaseQueue(), builds: new FakeBuildRunner(), notifier: new RecordingNotifier(), decide, now: () => minutes(0).toISOString() };
+  const request = (runId: string, at: Date): RunRequest => ({
+    type: 'RunRequest', id: `req:${runId}`, runId, pipelineId: 'web', at: at.toISOString(),
+    trigger: { event: 'push', provider: 'github', repository: 'acme/web', branch: 'main', commit: 'c0ffee' },
+  });
+  await handleEngineMessage(engine, request('R1', minutes(0)));
+  await handleEngineMessage(engine, request('R2', minutes(1)));
+  while (events.take() !== undefined); // R2's own dequeue check ran while R1 was running: nothing
+  const sent = new MemoryEventQueue();
+  const deps: ReconcilerDeps = { pipelines, runs, events: sent, builds: async () => new Map(), now: () => minutes(10) };
+
+  const whileRunning = await reconcile(deps);
+  assert.deepEqual(whileRunning.dequeued, [], 'nothing is started while R1 runs');
+
+  // R1 ends, but its StartQueuedRun never saw R2 (index lag): R2 waits with nothing running.
+  const r1 = runs.items.get('R1')!;
+  runs.items.set('R1', { ...r1, status: 'succeeded', finishedAt: minutes(2).toISOString() });
+  const report = await reconcile(deps);
+  assert.deepEqual(report.dequeued, ['R2']);
+  let m: EngineMessage | undefined;
+  while ((m = sent.take()) !== undefined) await handleEngineMessage(engine, m);
+  assert.equal((await runs.get('R2')).status, 'running');
+  assert.deepEqual((await reconcile(deps)).dequeued, [], 'once R2 runs, nothing more');
+});
