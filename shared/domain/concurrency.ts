@@ -10,6 +10,8 @@ export interface Admission {
   admission: 'start' | 'queue';
   /** Runs the incoming run supersedes (oldest first). */
   supersede: string[];
+  /** A newer run of the same branch is active already: the incoming run is superseded by it on arrival. */
+  supersededBy?: string;
 }
 
 export interface IncomingRun {
@@ -24,6 +26,11 @@ export interface IncomingRun {
  *   already list the incoming run (when the store wrote it first); the incoming
  *   run is never counted against itself, and in `superseded` mode only runs
  *   listed before it are superseded.
+ *
+ * `superseded` mode sends O(runs) messages for a burst: the incoming run
+ * supersedes only the newest older run of its branch. Runs a pipeline started in
+ * another mode before switching to `superseded` are therefore not all stopped by
+ * the next run; only the newest of them is.
  */
 export function admit(mode: ConcurrencyMode, active: readonly RunSummary[], incoming: IncomingRun): Admission {
   const position = active.findIndex((r) => r.runId === incoming.runId);
@@ -35,12 +42,23 @@ export function admit(mode: ConcurrencyMode, active: readonly RunSummary[], inco
       return { admission: others.length > 0 ? 'queue' : 'start', supersede: [] };
     case 'superseded': {
       if (incoming.branch === undefined) return { admission: 'start', supersede: [] };
-      const older = position >= 0 ? active.slice(0, position).filter(isActive) : others;
-      const supersede = older
-        .filter((r) => r.branch === incoming.branch)
-        .filter((r) => incoming.createdAt === undefined || r.createdAt <= incoming.createdAt)
-        .map((r) => r.runId);
-      return { admission: 'start', supersede };
+      const sameBranch = (r: RunSummary) => isActive(r) && r.branch === incoming.branch;
+      let older: RunSummary[];
+      let newer: RunSummary[];
+      if (position >= 0) {
+        older = active.slice(0, position).filter(sameBranch);
+        newer = active.slice(position + 1).filter(sameBranch);
+      } else {
+        const others = active.filter(sameBranch);
+        older = incoming.createdAt === undefined ? others : others.filter((r) => r.createdAt <= incoming.createdAt!);
+        newer = incoming.createdAt === undefined ? [] : others.filter((r) => r.createdAt > incoming.createdAt!);
+      }
+      // An older run arriving late loses to the newer one at once (it must never deploy after it).
+      if (newer.length > 0) return { admission: 'start', supersede: [], supersededBy: newer[newer.length - 1].runId };
+      // Every admission supersedes the newest older run, and a late older run is superseded on
+      // arrival, so every other older run of the branch has been sent its RunSuperseded already
+      // (it stays listed until that message is applied). One message per run, not one per pair.
+      return { admission: 'start', supersede: older.slice(-1).map((r) => r.runId) };
     }
     default:
       throw new Error(`admit: unknown concurrency mode ${String(mode satisfies never)}`);

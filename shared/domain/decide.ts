@@ -196,7 +196,7 @@ function createRun(e: RunRequested): Decision {
   const ordered: Record<string, JobState> = {};
   for (const name of Object.keys(e.plan)) ordered[name] = jobs[name];
 
-  const start = e.admission === 'start';
+  const start = e.admission === 'start' && e.supersededBy === undefined;
   const initial: RunState = {
     runId: e.runId,
     pipelineId: e.pipelineId,
@@ -214,6 +214,12 @@ function createRun(e: RunRequested): Decision {
   };
   const d = new Draft(initial, e.at);
   d.run();
+  if (e.supersededBy !== undefined) {
+    const reason = `superseded by run ${e.supersededBy}, a newer run of the same branch`;
+    cancelAll(d, reason, 'superseded');
+    d.run().reason = reason;
+    return d.finish(e.id);
+  }
   if (start) beginRunning(d);
   // Admission saw a run running; it may have ended (and found nothing to dequeue) before this
   // run was saved. Asking once more after the save closes that race; the reconciler covers index lag.

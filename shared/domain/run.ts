@@ -203,6 +203,8 @@ export interface RunRequested extends EventBase {
   skipReasons?: Record<string, string>;
   /** From `admit()` (computed by the engine, serialized per pipeline): start now, or wait in the pipeline's queue. */
   admission: 'start' | 'queue';
+  /** From `admit()`: a newer run of the same branch is active, so this (late) run is superseded by it on arrival. */
+  supersededBy?: string;
 }
 
 /** A queued run's turn has come. */

@@ -103,6 +103,7 @@ async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<
     skippedByWhen: planned.skippedByWhen,
     skipReasons: planned.skipReasons,
     admission: admission.admission,
+    ...(admission.supersededBy !== undefined ? { supersededBy: admission.supersededBy } : {}),
   };
   return apply(deps, requested);
 }

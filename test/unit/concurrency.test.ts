@@ -10,23 +10,24 @@ const run = (runId: string, status: RunStatus, branch?: string): RunSummary => (
 });
 
 describe('admitting a run', () => {
-  it('superseded: starts and supersedes the active runs of the same branch, oldest first', () => {
+  it('superseded: starts and supersedes the newest active run of the same branch (the older ones were superseded by it)', () => {
     const active = [run('r1', 'running', 'main'), run('r2', 'running', 'dev'), run('r3', 'queued', 'main')];
-    assert.deepEqual(admit('superseded', active, { runId: 'r4', branch: 'main' }), { admission: 'start', supersede: ['r1', 'r3'] });
+    assert.deepEqual(admit('superseded', active, { runId: 'r4', branch: 'main' }), { admission: 'start', supersede: ['r3'] });
   });
 
   it('superseded: a run without a branch supersedes nothing', () => {
     assert.deepEqual(admit('superseded', [run('r1', 'running', 'main')], { runId: 'r2' }), { admission: 'start', supersede: [] });
   });
 
-  it('superseded: never supersedes the incoming run itself or runs listed after it', () => {
+  it('superseded: never supersedes the incoming run itself or runs listed after it; a run listed after it supersedes it', () => {
     const active = [run('r1', 'running', 'main'), run('r2', 'running', 'main'), run('r3', 'running', 'main')];
-    assert.deepEqual(admit('superseded', active, { runId: 'r2', branch: 'main' }).supersede, ['r1']);
+    assert.deepEqual(admit('superseded', active, { runId: 'r2', branch: 'main' }), { admission: 'start', supersede: [], supersededBy: 'r3' });
+    assert.deepEqual(admit('superseded', active.slice(0, 2), { runId: 'r2', branch: 'main' }), { admission: 'start', supersede: ['r1'] });
   });
 
-  it('superseded: an older run arriving late supersedes no newer run', () => {
-    const newer = run('r9', 'running', 'main');
-    assert.deepEqual(admit('superseded', [newer], { runId: 'r1', branch: 'main', createdAt: '2025-12-31T00:00:00Z' }).supersede, []);
+  it('superseded: an older run arriving late supersedes no newer run and is superseded by the newest on arrival', () => {
+    const newer = [run('r8', 'running', 'main'), run('r9', 'running', 'main'), run('r10', 'running', 'dev')];
+    assert.deepEqual(admit('superseded', newer, { runId: 'r1', branch: 'main', createdAt: '2025-12-31T00:00:00Z' }), { admission: 'start', supersede: [], supersededBy: 'r9' });
   });
 
   it('queued: queues behind any other active run', () => {

@@ -91,6 +91,15 @@ describe('a requested run', () => {
     assert.deepEqual(effects, []);
   });
 
+  it('arriving after a newer run of its branch, ends superseded at once and starts nothing', () => {
+    const e = { ...(ev.requested({ a: build(), b: build(['a']) }) as Extract<EngineEvent, { type: 'RunRequested' }>), supersededBy: 'run-9' };
+    const { state, effects } = play(undefined, e);
+    assert.equal(state.status, 'superseded');
+    assert.match(state.reason!, /superseded by run run-9/);
+    assert.deepEqual(statuses(state), { a: 'cancelled', b: 'cancelled' });
+    assert.deepEqual(effects, [notify('run_superseded')]);
+  });
+
   it('queued behind another run in queued mode, asks once more whether its turn has come', () => {
     const { state, effects } = play(undefined, ev.requested({ a: build() }, { admission: 'queue', concurrency: 'queued' }));
     assert.equal(state.status, 'queued');

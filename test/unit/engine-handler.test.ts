@@ -214,6 +214,39 @@ test('the queued-mode race ends with the next run started: a request admitted wh
   assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1', 'R2:a:1']);
 });
 
+test('a burst of 100 superseding requests sends at most a linear number of messages', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a')]));
+  const N = 100;
+  const ids = Array.from({ length: N }, (_, i) => `R${String(i).padStart(3, '0')}`);
+  // The pipeline's group admits them one after another, faster than any run's own group applies its RunSuperseded.
+  for (const [i, runId] of ids.entries()) {
+    await handleEngineMessage(env.deps, runRequest(runId, { at: new Date(Date.UTC(2026, 10, 27, 1, 0, 0, i)).toISOString() }));
+  }
+  const superseding = env.events.sent.filter((m) => m.type === 'RunSuperseded');
+  assert.equal(superseding.length, N - 1, 'one RunSuperseded per superseded run');
+  assert.ok(env.events.sent.length <= 2 * N, `${env.events.sent.length} messages for ${N} runs`);
+
+  let m: EngineMessage | undefined;
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+  const statuses = await Promise.all(ids.map(async (id) => (await env.runs.get(id)).status));
+  assert.deepEqual(statuses.slice(0, -1).filter((st) => st !== 'superseded'), [], 'every older run ended superseded');
+  assert.equal(statuses.at(-1), 'running');
+});
+
+test('an older run whose request arrives after a newer one of its branch is superseded on arrival and builds nothing', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a')]));
+  await handleEngineMessage(env.deps, runRequest('R2', { at: '2026-11-27T01:00:05.000Z' }));
+  await handleEngineMessage(env.deps, runRequest('R1', { at: '2026-11-27T01:00:00.000Z' }));
+  const late = await env.runs.get('R1');
+  assert.equal(late.status, 'superseded');
+  assert.match(late.reason!, /superseded by run R2/);
+  assert.equal((await env.runs.get('R2')).status, 'running');
+  assert.deepEqual([...env.builds.builds.keys()], ['R2:a:1']);
+  assert.ok(!env.events.sent.some((e) => e.type === 'RunSuperseded'), 'the newer run is left alone');
+});
+
 test('a run request for an unknown pipeline leaves a failed run that says why', async () => {
   const env = setup();
   await handleEngineMessage(env.deps, runRequest('R1', { pipelineId: 'nope' }));
