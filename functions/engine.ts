@@ -29,7 +29,7 @@ import { createSecretsManagerClient, SecretsManagerSecretSource } from '../share
 import { gitBaseUrlsFromEnv, repositoryDefinitionResolver } from '../shared/git/contents.ts';
 import { ENV, readEnv } from '../shared/config.ts';
 import { decide } from '../shared/domain/decide.ts';
-import { handleEngineMessage, processRecords, type EngineDeps } from '../shared/engine/engine.ts';
+import { handleEngineMessage, processRecords, retrySooner, type EngineDeps } from '../shared/engine/engine.ts';
 import { QueueNotifier } from '../shared/notify/queue-notifier.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
 
@@ -64,12 +64,16 @@ const fromEnv = portsFromEnv((): EngineDeps => {
   };
 });
 
-const consume = (deps: EngineDeps, event: SQSEvent): Promise<SQSBatchResponse> =>
-  processRecords(event.Records, async (message) => {
+const consume = async (deps: EngineDeps, event: SQSEvent): Promise<SQSBatchResponse> => {
+  const outcome = await processRecords(event.Records, async (message) => {
     const result = await handleEngineMessage(deps, message);
     // Groups of a batch run concurrently, so run id and job go in each record rather than appendKeys.
     logger.info('engine message handled', { type: message.type, eventId: message.id, ...('job' in message ? { job: message.job } : {}), ...result });
   }, logger);
+  // A failed run request holds its pipeline's group: have it come back in seconds, not minutes.
+  await retrySooner(deps.events, event.Records, outcome, logger);
+  return outcome;
+};
 
 export const inner = (event: SQSEvent): Promise<SQSBatchResponse> => consume(fromEnv(), event);
 

@@ -78,6 +78,12 @@ export interface RequestCounter {
 /** engine-events.fifo: grouped and deduplicated as described in messages.ts. */
 export interface EventQueue {
   send(messages: EngineMessage[]): Promise<void>;
+  /**
+   * Makes received messages visible again after `seconds` instead of the queue's
+   * visibility timeout (a failed message holds its whole FIFO group until then).
+   * Optional: consumers without receipt handles (tests) have nothing to shorten.
+   */
+  retryAfter?(messages: Array<{ receiptHandle: string; seconds: number }>): Promise<void>;
 }
 
 /** release-steps: a standard queue; delaySeconds (0..900) schedules the next poll. */

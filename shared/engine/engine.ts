@@ -20,7 +20,7 @@ import { pullRequestSettings, stricterForkPolicy, type ForkPolicy, type Pipeline
 import type { Decision, EngineEvent, RunFailedToPlan, RunRequested, RunState, RunSuperseded } from '../domain/run.ts';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import type { EngineMessage, RunRequest } from '../messages.ts';
-import type { PipelineRecord, PipelineStore, RunStore } from '../ports.ts';
+import type { EventQueue, PipelineRecord, PipelineStore, RunStore } from '../ports.ts';
 import { applyEvent } from './apply-event.ts';
 import { performEffects, runDefinition, type EffectDeps } from './effects.ts';
 import { runMetrics, type MetricsSink } from './metrics.ts';
@@ -252,7 +252,38 @@ export function parseEngineMessage(body: string): EngineMessage {
 export interface QueueRecord {
   messageId: string;
   body: string;
-  attributes: { MessageGroupId?: string };
+  receiptHandle?: string;
+  attributes: { MessageGroupId?: string; ApproximateReceiveCount?: string };
+}
+
+/**
+ * How soon a failed run request comes back: 15 s, 30 s, 60 s, then 120 s, instead
+ * of the queue's 3-minute visibility timeout. A failed run request holds its
+ * pipeline's whole message group (every other request of the pipeline waits behind
+ * it), so it is retried soon; a run's own events keep the full timeout, which spaces
+ * out retries of builds and releases. Undefined: leave the queue's timeout.
+ */
+export function retryDelaySeconds(record: QueueRecord): number | undefined {
+  if (!record.attributes.MessageGroupId?.startsWith('pipeline#')) return undefined;
+  const received = Number(record.attributes.ApproximateReceiveCount ?? '1');
+  const n = Number.isInteger(received) && received >= 1 ? received : 1;
+  return Math.min(120, 15 * 2 ** (n - 1));
+}
+
+/** Shortens the visibility of the failed records that retryDelaySeconds names; a failure to do so is only logged. */
+export async function retrySooner(queue: EventQueue, records: readonly QueueRecord[], outcome: BatchOutcome, logger: BatchLogger): Promise<void> {
+  if (queue.retryAfter === undefined || outcome.batchItemFailures.length === 0) return;
+  const failed = new Set(outcome.batchItemFailures.map((f) => f.itemIdentifier));
+  const sooner = records.flatMap((r) => {
+    const seconds = failed.has(r.messageId) && r.receiptHandle ? retryDelaySeconds(r) : undefined;
+    return seconds === undefined ? [] : [{ receiptHandle: r.receiptHandle!, seconds }];
+  });
+  if (sooner.length === 0) return;
+  try {
+    await queue.retryAfter(sooner);
+  } catch (err) {
+    logger.warn('could not shorten the visibility of failed run requests; they come back after the queue\'s timeout', { error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 export interface BatchOutcome {

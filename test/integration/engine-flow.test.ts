@@ -377,7 +377,11 @@ test('the Lambda handlers, wired from their environment, carry a run request and
   // The handlers create their own CodeBuild client: mock the class.
   const codebuild = mockClient(CodeBuildClient);
   t.after(() => codebuild.restore());
-  codebuild.on(StartBuildCommand).callsFake((input: StartBuildCommandInput) => ({ build: { id: `${input.projectName}:${randomUUID()}` } }));
+  const startedIds: string[] = [];
+  codebuild.on(StartBuildCommand).callsFake((input: StartBuildCommandInput) => {
+    startedIds.push(`${input.projectName}:${randomUUID()}`);
+    return { build: { id: startedIds.at(-1) } };
+  });
   const engine = await import('../../functions/engine.ts');
   const buildEvents = await import('../../functions/build-events.ts');
   const context = { awsRequestId: 'req-1', functionName: 'slipway-engine' } as never;
@@ -406,7 +410,8 @@ test('the Lambda handlers, wired from their environment, carry a run request and
   assert.deepEqual((notified.Messages ?? []).map((m) => JSON.parse(m.Body!).id), [`${runId}:run_started`], 'the engine enqueues its notifications');
   assert.equal(started[0].sourceLocationOverride, 'https://github.com/acme/web.git');
 
-  const buildId = 'slipway-small:11111111-2222-3333-4444-555555555555';
+  // The build StartBuild started: the engine decides a job by its recorded build only.
+  const buildId = startedIds[0];
   await buildEvents.handler({
     'detail-type': 'CodeBuild Build State Change',
     source: 'aws.codebuild',
@@ -468,4 +473,22 @@ test('a signed GitHub push goes from the webhook through the queue, CodeBuild an
   } finally {
     secretsManager.restore();
   }
+});
+
+test('a failed run request made visible again sooner comes back after the shorter time, not the queue\'s timeout', async () => {
+  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${uniqueName('retry')}.fifo`, Attributes: { FifoQueue: 'true', VisibilityTimeout: '30' } }))).QueueUrl!;
+  const events = new SqsEventQueue(sqs, queueUrl);
+  const runId = `01JRETRY${Date.now()}`;
+  await events.send([{ type: 'RunRequest', id: `req:test:${runId}`, runId, pipelineId: 'web', trigger: { event: 'push', branch: 'main', commit: 'c'.repeat(40) }, at: new Date().toISOString() }]);
+  const receive = () => sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  const first = (await receive()).Messages ?? [];
+  assert.equal(first.length, 1);
+
+  await events.retryAfter([{ receiptHandle: first[0].ReceiptHandle!, seconds: 1 }]);
+
+  assert.equal(((await receive()).Messages ?? []).length, 0, 'still invisible at once');
+  await new Promise((r) => setTimeout(r, 1500));
+  const again = (await receive()).Messages ?? [];
+  assert.equal(again.length, 1, 'visible again after 1 s instead of 30 s');
+  assert.equal(JSON.parse(again[0].Body!).runId, runId);
 });

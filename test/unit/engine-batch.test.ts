@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEngineMessage, processRecords, type QueueRecord } from '../../shared/engine/engine.ts';
+import { parseEngineMessage, processRecords, retrySooner, type QueueRecord } from '../../shared/engine/engine.ts';
 import { ConflictError, RetryableError, ValidationError } from '../../shared/errors.ts';
 import type { EngineMessage } from '../../shared/messages.ts';
 
@@ -84,4 +84,25 @@ test('engine messages are checked before they reach the engine', () => {
   assert.throws(() => parseEngineMessage(JSON.stringify({ type: 'Nope', id: 'x', runId: 'r', at: 't' })), /unknown message type "Nope"/);
   assert.throws(() => parseEngineMessage(JSON.stringify({ type: 'JobStarted', id: 'x', runId: 'r', at: 't', job: 'a', attempt: '1' })), /attempt: must be an integer/);
   assert.throws(() => parseEngineMessage(JSON.stringify({ type: 'RunRequest', id: 'x', runId: 'r', at: 't', trigger: {} })), /pipelineId: required; trigger.commit: required/);
+});
+
+test('a failed run request comes back in seconds, sooner on each receive, while a failed run event keeps the queue\'s timeout', async () => {
+  const request = (runId: string) => ({ type: 'RunRequest', id: `req:${runId}`, runId, pipelineId: 'web', at: '2026-11-27T01:00:00Z', trigger: { commit: 'c' } });
+  const records: QueueRecord[] = [
+    { ...record('m1', 'pipeline#web', request('R1')), receiptHandle: 'h1', attributes: { MessageGroupId: 'pipeline#web', ApproximateReceiveCount: '1' } },
+    { ...record('m2', 'pipeline#api', request('R2')), receiptHandle: 'h2', attributes: { MessageGroupId: 'pipeline#api', ApproximateReceiveCount: '3' } },
+    { ...record('m3', 'run#A', event('e3', 'A')), receiptHandle: 'h3', attributes: { MessageGroupId: 'run#A', ApproximateReceiveCount: '1' } },
+    { ...record('m4', 'pipeline#ok', request('R4')), receiptHandle: 'h4', attributes: { MessageGroupId: 'pipeline#ok', ApproximateReceiveCount: '1' } },
+  ];
+  const log = logger();
+  const out = await processRecords(records, async (m) => {
+    if (m.id !== 'req:R4') throw new RetryableError('DynamoDB: ThrottlingException');
+  }, log);
+  const asked: Array<{ receiptHandle: string; seconds: number }> = [];
+  await retrySooner({ send: async () => {}, retryAfter: async (m) => void asked.push(...m) }, records, out, log);
+  assert.deepEqual(asked, [{ receiptHandle: 'h1', seconds: 15 }, { receiptHandle: 'h2', seconds: 60 }]);
+
+  // A queue that cannot change visibility leaves the failures as they are: logged, never thrown.
+  await retrySooner({ send: async () => {}, retryAfter: async () => { throw new RetryableError('SQS down'); } }, records, out, log);
+  assert.match(log.lines.at(-1)!.message, /could not shorten/);
 });
