@@ -111,6 +111,8 @@ export function parseBuildProjects(json: string): Partial<Record<ComputeClass, s
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('SLIPWAY_BUILD_PROJECTS must be a JSON object of compute class -> project name');
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string' || v === '') throw new Error(`SLIPWAY_BUILD_PROJECTS.${k} must be a project name`);
+    // Build ids are `<project>:<uuid>` and every run keeps one per job: see shared/domain/run-bounds.ts.
+    if (v.length > 100) throw new Error(`SLIPWAY_BUILD_PROJECTS.${k}: project names may have at most 100 characters, got ${v.length}`);
   }
   return value as Partial<Record<ComputeClass, string>>;
 }

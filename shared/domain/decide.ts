@@ -59,12 +59,23 @@ import {
   type RunSuperseded,
   type Trigger,
 } from './run.ts';
+import {
+  APPLIED_EVENT_IDS_LIMIT,
+  clip,
+  MAX_IDENTITY_BYTES,
+  MAX_IMAGE_URI_BYTES,
+  MAX_NOTICE_BYTES,
+  MAX_OUTPUT_BYTES,
+  MAX_REASON_BYTES,
+  MAX_STEP_DETAIL_BYTES,
+  MAX_TRIGGER_AUTHOR_BYTES,
+  MAX_TRIGGER_MESSAGE_BYTES,
+} from './run-bounds.ts';
 
 /** Build ids the engine makes up for attempts that never got a build (a refused StartBuild, the reconciler's "never started"). */
 const NOT_STARTED_PREFIX = 'not-started:';
 
-/** How many applied event ids a run keeps (the dedupe window). */
-export const APPLIED_EVENT_IDS_LIMIT = 256;
+export { APPLIED_EVENT_IDS_LIMIT };
 
 /**
  * Applies one event to a run.
@@ -167,12 +178,33 @@ class Draft {
     if (this.copy === undefined && this.effects.length === 0) return { state: this.base, effects: [] };
     const run = this.run();
     run.updatedAt = this.at;
+    // Free text comes from outside (CodeBuild, people, git hosts): cut to the run-bounds sizes, so the item stays bounded.
+    for (const name of this.copiedJobs) boundJob(run.jobs[name]);
+    if (run.reason !== undefined) run.reason = clip(run.reason, MAX_REASON_BYTES);
     const ids = this.base.appliedEventIds;
     run.appliedEventIds = ids.length >= APPLIED_EVENT_IDS_LIMIT
       ? [...ids.slice(ids.length - APPLIED_EVENT_IDS_LIMIT + 1), eventId]
       : [...ids, eventId];
     return { state: run, effects: this.effects };
   }
+}
+
+function boundJob(job: JobState): void {
+  if (job.reason !== undefined) job.reason = clip(job.reason, MAX_REASON_BYTES);
+  if (job.approvedBy !== undefined) job.approvedBy = clip(job.approvedBy, MAX_IDENTITY_BYTES);
+  if (job.outputs !== undefined) {
+    for (const [k, v] of Object.entries(job.outputs)) {
+      const bounded = clip(v, k === 'imageUri' ? MAX_IMAGE_URI_BYTES : MAX_OUTPUT_BYTES);
+      if (bounded !== v) job.outputs = { ...job.outputs, [k]: bounded };
+    }
+  }
+}
+
+function boundTrigger(trigger: Trigger): Trigger {
+  const message = trigger.message !== undefined ? clip(trigger.message, MAX_TRIGGER_MESSAGE_BYTES) : undefined;
+  const author = trigger.author !== undefined ? clip(trigger.author, MAX_TRIGGER_AUTHOR_BYTES) : undefined;
+  if (message === trigger.message && author === trigger.author) return trigger;
+  return { ...trigger, ...(message !== undefined ? { message } : {}), ...(author !== undefined ? { author } : {}) };
 }
 
 // ---- creating a run ---------------------------------------------------------------
@@ -202,7 +234,7 @@ function createRun(e: RunRequested): Decision {
     pipelineId: e.pipelineId,
     pipelineVersion: e.pipelineVersion,
     concurrency: e.concurrency,
-    trigger: e.trigger,
+    trigger: boundTrigger(e.trigger),
     status: start ? 'running' : 'queued',
     jobs: ordered,
     plan: e.plan,
@@ -418,7 +450,7 @@ function onReleaseProgressed(d: Draft, e: ReleaseProgressed): void {
   // Steps may arrive before ReleaseStarted (same group, but emitted first): record them while the job is live.
   if (job === undefined || TERMINAL_JOB_STATUSES.has(job.status)) return;
   const w = d.job(e.job);
-  w.steps = [...(w.steps ?? []), { at: e.at, detail: e.detail }].slice(-MAX_JOB_STEPS);
+  w.steps = [...(w.steps ?? []), { at: e.at, detail: clip(e.detail, MAX_STEP_DETAIL_BYTES) }].slice(-MAX_JOB_STEPS);
 }
 
 function onReleaseFinished(d: Draft, e: ReleaseFinished): void {
@@ -493,9 +525,14 @@ function onSuperseded(d: Draft, e: RunSuperseded): void {
 }
 
 function onFailedToPlan(d: Draft, e: RunFailedToPlan): void {
+  if (TERMINAL_RUN_STATUSES.has(d.view.status)) return;
+  failNow(d, `the pipeline could not be planned: ${e.reason}`, e.reason);
+}
+
+/** Ends the run failed at once: builds stopped, releases rolled back, every unfinished job cancelled with `jobReason`. */
+function failNow(d: Draft, jobReason: string, runReason: string): void {
   const run = d.view;
-  if (TERMINAL_RUN_STATUSES.has(run.status)) return;
-  const reason = `the pipeline could not be planned: ${e.reason}`;
+  const reason = jobReason;
   for (const name of jobNames(run.plan)) {
     const job = d.view.jobs[name];
     if (TERMINAL_JOB_STATUSES.has(job.status)) continue;
@@ -506,8 +543,21 @@ function onFailedToPlan(d: Draft, e: RunFailedToPlan): void {
     }
     stopJob(d, name, reason);
   }
-  d.run().reason = e.reason;
+  d.run().reason = runReason;
   endRun(d, 'failed');
+}
+
+/**
+ * Fails a run that can no longer be saved (its item would pass DynamoDB's 400 KB
+ * limit): the engine's way out when a save can never succeed, instead of a
+ * message that fails until it reaches the DLQ and holds its group meanwhile.
+ * Pure, like `decide`; `eventId` is recorded as applied.
+ */
+export function abortRun(state: RunState, at: string, eventId: string, reason: string): Decision {
+  if (TERMINAL_RUN_STATUSES.has(state.status)) return { state, effects: [] };
+  const d = new Draft(state, at);
+  failNow(d, `run aborted: ${reason}`, reason);
+  return d.finish(eventId);
 }
 
 /**
@@ -516,7 +566,7 @@ function onFailedToPlan(d: Draft, e: RunFailedToPlan): void {
  */
 function onNotificationFailed(d: Draft, e: NotificationFailed): void {
   const notices = d.view.notices ?? [];
-  const notice = { at: e.at, kind: 'notification_failed' as const, message: `${e.channel}: ${e.message}`, ...(e.job !== undefined ? { job: e.job } : {}) };
+  const notice = { at: e.at, kind: 'notification_failed' as const, message: clip(`${e.channel}: ${e.message}`, MAX_NOTICE_BYTES), ...(e.job !== undefined ? { job: e.job } : {}) };
   d.run().notices = [...notices.slice(Math.max(0, notices.length - RUN_NOTICES_LIMIT + 1)), notice];
 }
 

@@ -19,7 +19,7 @@
  * pullRequests:                        # how pull-request runs are treated (see the README)
  *   forks: approve-first               # skip | build | approve-first   @default approve-first
  *   approvers: ["arn:aws:iam::123456789012:role/Maintainers"]   # who may let a fork's run start @default anyone
- * jobs:                                # 1..200 jobs; the key is the job name
+ * jobs:                                # 1..200 jobs (at most 20 deploys, 500 needs in all); the key is the job name
  *   test:
  *     kind: build                      # build | image | deploy | approval @default build
  *     template: node                   # java | java-gradle | node | python | php | go | cpp
@@ -101,6 +101,7 @@ import {
 } from './pipeline.ts';
 import { parseApprover } from './principals.ts';
 import { applyTemplate } from './templates.ts';
+import { MAX_DEPLOY_JOBS, MAX_NEEDS_TOTAL } from './run-bounds.ts';
 
 export type ParseResult = { ok: true; spec: PipelineSpec } | { ok: false; problems: Problem[] };
 
@@ -905,6 +906,7 @@ export function parsePipelineObject(value: unknown): ParseResult {
       else problems.push(...issuesToProblems(jobSchema, job, parsed.error.issues, ['jobs', name]));
       checkEnvNames(name, job.env, problems);
     }
+    checkRunBounds(parsedJobs, problems);
   } else if (rawJobs === undefined) {
     problems.push({ path: 'jobs', message: `is required: ${REQUIRED_HINTS.jobs}` });
   } else if (rawJobs === null) {
@@ -926,6 +928,27 @@ export function assertPipeline(input: unknown, opts: ParseOptions = {}): Pipelin
   const where = opts.filename ? ` in ${opts.filename}` : '';
   const count = result.problems.length;
   throw new ValidationError(`invalid pipeline definition${where} (${count} problem${count === 1 ? '' : 's'})`, result.problems);
+}
+
+/**
+ * A run and all its jobs are one DynamoDB item (at most 400 KB): what a definition
+ * puts in every run is bounded, so the largest run it can become still fits
+ * (shared/domain/run-bounds.ts).
+ */
+function checkRunBounds(jobs: Record<string, RawJob>, problems: Problem[]): void {
+  let needs = 0;
+  let deploys = 0;
+  for (const job of Object.values(jobs)) {
+    needs += job.needs?.length ?? 0;
+    if (job.kind === 'deploy') deploys += 1;
+  }
+  const why = 'a run and all its jobs are one DynamoDB item, at most 400 KB';
+  if (needs > MAX_NEEDS_TOTAL) {
+    problems.push({ path: 'jobs', message: `lists ${needs} needs in all; a pipeline may have at most ${MAX_NEEDS_TOTAL} (${why}): let a job need one gate job instead of a whole stage, or split the pipeline` });
+  }
+  if (deploys > MAX_DEPLOY_JOBS) {
+    problems.push({ path: 'jobs', message: `declares ${deploys} deploy jobs; a pipeline may have at most ${MAX_DEPLOY_JOBS} (${why}): split the pipeline` });
+  }
 }
 
 function checkEnvNames(job: string, env: unknown, problems: Problem[]): void {

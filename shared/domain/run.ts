@@ -137,8 +137,11 @@ export interface JobStep {
   detail: string;
 }
 
-/** How many release steps a job keeps (the oldest go first). */
-export const MAX_JOB_STEPS = 50;
+/**
+ * How many release steps a job keeps (the oldest go first): a blue-green release in three
+ * shifts takes about 8; the releaser's own record of the release keeps them all.
+ */
+export const MAX_JOB_STEPS = 12;
 
 export interface RunState {
   runId: string;

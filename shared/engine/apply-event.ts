@@ -5,8 +5,9 @@
  * with the real state machine in Lambda and the local mode, and in tests.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { ConflictError, NotFoundError } from '../errors.ts';
-import type { Decision, Effect, EngineEvent, RunState } from '../domain/run.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors.ts';
+import { abortRun } from '../domain/decide.ts';
+import { attemptToken, type Decision, type Effect, type EngineEvent, type RunState } from '../domain/run.ts';
 import type { RunStore } from '../ports.ts';
 
 export interface ApplyEventDeps {
@@ -41,10 +42,18 @@ export interface ApplyResult {
   replay?: { firstTriedAt?: string };
 }
 
+/**
+ * An effect as the outbox keeps it: without its run id (the run's own) and, for
+ * starts, without its token (`attemptToken` of the run, job and attempt). Both
+ * come back on a replay; a 200-job run's outbox is half the size for it.
+ */
+type Compact<E> = E extends { type: 'StartBuild' | 'StartRelease' } ? Omit<E, 'runId' | 'token'> : E extends { runId: string } ? Omit<E, 'runId'> : E;
+export type StoredEffect = Effect | Compact<Effect>;
+
 /** One applied event's effects, kept so a redelivery can repeat them. */
 export interface OutboxEntry {
   eventId: string;
-  effects: Effect[];
+  effects: StoredEffect[];
   /** ISO-8601: when the event was saved, just before its effects were first tried. */
   at?: string;
 }
@@ -57,11 +66,13 @@ export interface OutboxEntry {
 export type RunStateWithOutbox = RunState & { outbox?: OutboxEntry[] };
 
 /**
- * How many effects the outbox keeps in all (the newest entry is always kept
- * whole). Bounds the item: a StartBuild effect is under 200 bytes, so the outbox
- * stays under ~50 KB next to a 200-job run.
+ * How many effects the outbox keeps besides the newest entry, which is always
+ * kept whole (up to 2 per job: a run request starting 200 approvals). Bounds the
+ * item (see shared/domain/run-bounds.ts): a stored StartBuild is about 110 bytes,
+ * so the outbox stays under ~65 KB next to a 200-job run. A redelivery older than
+ * what the outbox keeps repeats nothing; the reconciler repairs what it missed.
  */
-export const OUTBOX_EFFECTS_LIMIT = 256;
+export const OUTBOX_EFFECTS_LIMIT = 64;
 
 export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Promise<ApplyResult> {
   const maxAttempts = deps.maxAttempts ?? 5;
@@ -75,7 +86,8 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Prom
     if (current?.appliedEventIds.includes(event.id)) {
       const entry = current.outbox?.find((e) => e.eventId === event.id);
       if (entry === undefined || entry.effects.length === 0) return { state: current, effects: [], applied: false };
-      return { state: current, effects: entry.effects, applied: false, replay: entry.at !== undefined ? { firstTriedAt: entry.at } : {} };
+      const effects = entry.effects.map((e) => restoreEffect(e, current.runId));
+      return { state: current, effects, applied: false, replay: entry.at !== undefined ? { firstTriedAt: entry.at } : {} };
     }
 
     const decision = deps.decide(current, event);
@@ -84,19 +96,63 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Prom
       return { state: current, effects: [], applied: false };
     }
     const at = (deps.now ?? (() => new Date().toISOString()))();
-    const next: RunStateWithOutbox = { ...decision.state, outbox: appendOutbox(current?.outbox, { eventId: event.id, effects: decision.effects, at }) };
+    const next: RunStateWithOutbox = { ...decision.state, outbox: appendOutbox(current?.outbox, { eventId: event.id, effects: decision.effects, at }, event.runId) };
 
     try {
       if (current) await deps.runs.save(next, current.version);
       else await deps.runs.create(next);
       return { state: next, effects: decision.effects, applied: true };
     } catch (err) {
+      if (err instanceof PayloadTooLargeError && current) return saveOversized(deps, current, event, next, at);
       if (!(err instanceof ConflictError)) throw err;
       if (attempt >= maxAttempts) {
         throw new ConflictError(`event ${event.id} for run ${event.runId} lost the race ${maxAttempts} times; redeliver it to try again`);
       }
     }
   }
+}
+
+/** Engine bookkeeping kept when a run outgrows its item: enough to recognise the latest redeliveries. */
+const OVERSIZED_KEPT_EVENT_IDS = 16;
+
+/**
+ * The decided state is too large for one item (DynamoDB's 400 KB, see
+ * shared/domain/run-bounds.ts for why a valid definition never gets here). First
+ * the engine's own bookkeeping goes (older applied ids, the outbox but for this
+ * event); if that is not enough, the run fails with the reason, shrunk to fit.
+ * A run that cannot even be failed is a permanent error (DLQ and its alarm).
+ */
+async function saveOversized(deps: ApplyEventDeps, current: RunStateWithOutbox, event: EngineEvent, next: RunStateWithOutbox, at: string): Promise<ApplyResult> {
+  const trimmed: RunStateWithOutbox = { ...next, appliedEventIds: next.appliedEventIds.slice(-OVERSIZED_KEPT_EVENT_IDS), outbox: next.outbox?.slice(-1) ?? [] };
+  try {
+    await deps.runs.save(trimmed, current.version);
+    return { state: trimmed, effects: (trimmed.outbox ?? []).at(-1)?.eventId === event.id ? restoreAll(trimmed.outbox!.at(-1)!, current.runId) : [], applied: true };
+  } catch (err) {
+    if (!(err instanceof PayloadTooLargeError)) throw err;
+  }
+  const reason = `its record grew past DynamoDB's 400 KB item limit while applying ${event.type} (${event.id}); the run cannot go on`;
+  const aborted = abortRun(current, event.at, event.id, reason);
+  const shrunk: RunStateWithOutbox = {
+    ...aborted.state,
+    appliedEventIds: aborted.state.appliedEventIds.slice(-OVERSIZED_KEPT_EVENT_IDS),
+    jobs: Object.fromEntries(Object.entries(aborted.state.jobs).map(([name, job]) => {
+      const { steps: _steps, ...rest } = job;
+      return [name, rest];
+    })),
+    ...(aborted.state.notices ? { notices: aborted.state.notices.slice(-1) } : {}),
+    outbox: appendOutbox([], { eventId: event.id, effects: aborted.effects, at }, current.runId),
+  };
+  try {
+    await deps.runs.save(shrunk, current.version);
+  } catch (err) {
+    if (err instanceof PayloadTooLargeError) throw new ValidationError(`run ${current.runId} is too large to save even failed (${err.message}); it needs a person`);
+    throw err;
+  }
+  return { state: shrunk, effects: aborted.effects, applied: true };
+}
+
+function restoreAll(entry: OutboxEntry, runId: string): Effect[] {
+  return entry.effects.map((e) => restoreEffect(e, runId));
 }
 
 async function load(runs: RunStore, event: EngineEvent): Promise<RunState | undefined> {
@@ -115,11 +171,29 @@ function sameState(a: RunStateWithOutbox, b: RunStateWithOutbox): boolean {
   return isDeepStrictEqual(restA, restB);
 }
 
+function storeEffect(e: Effect, runId: string): StoredEffect {
+  if (!('runId' in e) || e.runId !== runId) return e;
+  if ((e.type === 'StartBuild' || e.type === 'StartRelease') && e.token === attemptToken(e.runId, e.job, e.attempt)) {
+    const { runId: _runId, token: _token, ...rest } = e;
+    return rest;
+  }
+  if (e.type === 'StartBuild' || e.type === 'StartRelease') return e;
+  const { runId: _runId, ...rest } = e;
+  return rest as StoredEffect;
+}
+
+function restoreEffect(e: StoredEffect, runId: string): Effect {
+  if (e.type === 'StartQueuedRun' || 'runId' in e) return e as Effect;
+  if ((e.type === 'StartBuild' || e.type === 'StartRelease') && !('token' in e)) return { ...e, runId, token: attemptToken(runId, e.job, e.attempt) } as Effect;
+  return { ...e, runId } as Effect;
+}
+
 /** Newest last; drops the oldest entries beyond OUTBOX_EFFECTS_LIMIT effects, keeping the newest whole. */
-export function appendOutbox(outbox: readonly OutboxEntry[] | undefined, entry: OutboxEntry): OutboxEntry[] {
-  if (entry.effects.length === 0) return [...(outbox ?? [])];
+export function appendOutbox(outbox: readonly OutboxEntry[] | undefined, added: { eventId: string; effects: readonly Effect[]; at?: string }, runId: string): OutboxEntry[] {
+  if (added.effects.length === 0) return [...(outbox ?? [])];
+  const entry: OutboxEntry = { eventId: added.eventId, effects: added.effects.map((e) => storeEffect(e, runId)), ...(added.at !== undefined ? { at: added.at } : {}) };
   const kept: OutboxEntry[] = [entry];
-  let total = entry.effects.length;
+  let total = 0;
   for (let i = (outbox?.length ?? 0) - 1; i >= 0; i--) {
     const older = outbox![i]!;
     if (total + older.effects.length > OUTBOX_EFFECTS_LIMIT) break;

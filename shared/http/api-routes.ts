@@ -21,6 +21,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { parse as parseYamlLoose } from 'yaml';
 import { z } from 'zod';
 import type { RunState } from '../domain/run.ts';
+import { MAX_PARAMETERS_BYTES } from '../domain/run-bounds.ts';
 import { ValidationError } from '../errors.ts';
 import { DEFAULT_REPOSITORY_DEFINITION_PATH, type ApiService, type Registration } from '../engine/api-service.ts';
 import { bodyText, callerIdentity, jsonBody, mediaType, validate, zodProblems } from './request.ts';
@@ -79,6 +80,8 @@ const manualRunBody = z.strictObject({
   parameters: z
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'parameter names are letters, digits and "_", not starting with a digit'), z.string().max(4096, 'must be at most 4096 characters'))
     .refine((p) => Object.keys(p).length <= 50, 'at most 50 parameters')
+    // They ride in the run's item (DynamoDB, at most 400 KB with every job): see shared/domain/run-bounds.ts.
+    .refine((p) => Object.entries(p).reduce((n, [k, v]) => n + Buffer.byteLength(k, 'utf8') + Buffer.byteLength(v, 'utf8'), 0) <= MAX_PARAMETERS_BYTES, `at most ${MAX_PARAMETERS_BYTES / 1024} KB in all (names and values)`)
     .optional(),
 });
 

@@ -6,6 +6,8 @@ import { createDocumentClient } from '../../shared/aws/clients.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { MAX_ITEM_BYTES, ensureTable, estimateItemSize, keys } from '../../shared/aws/table.ts';
 import { OUTBOX_EFFECTS_LIMIT, applyEvent, type RunStateWithOutbox } from '../../shared/engine/apply-event.ts';
+import { decide } from '../../shared/domain/decide.ts';
+import { largestPlan, largestRun } from '../../shared/domain/run-bounds.ts';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../shared/errors.ts';
 import type { Decision, EngineEvent, JobPlan, JobState, RunState, RunStatus } from '../../shared/domain/run.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
@@ -276,6 +278,62 @@ function bigRun(jobCount: number): RunStateWithOutbox {
   });
 }
 
+test('the largest definition the bounds allow fits in one item, by DynamoDB\'s own measure', async () => {
+  const plan = largestPlan();
+  const run = largestRun(plan, ulid());
+  const size = estimateItemSize({ ...keys.run(run.runId), state: run });
+  await store.create(run as RunState);
+  const read = await client.send(new GetCommand({ TableName: table, Key: keys.run(run.runId), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }));
+  const measuredUpTo = (read.ConsumedCapacity?.CapacityUnits ?? Infinity) * 4096;
+  assert.ok(measuredUpTo <= MAX_ITEM_BYTES, `DynamoDB measured up to ${measuredUpTo} bytes (estimate ${size})`);
+  assert.ok(size < MAX_ITEM_BYTES * 0.9, `estimated ${size} bytes leaves less than 10% headroom under ${MAX_ITEM_BYTES}`);
+  const loaded = await store.get(run.runId);
+  assert.equal(Object.keys(loaded.jobs).length, Object.keys(plan).length);
+});
+
+test('a save that can never succeed fails the run with a reason instead of failing its message forever', async () => {
+  const runId = ulid();
+  const deps = { runs: store, decide };
+  // Built by an older engine without bounds: notices alone fill the item to just under the limit.
+  const requested: EngineEvent = {
+    type: 'RunRequested', id: `requested:${runId}`, runId, at: '2026-11-30T09:00:00.000Z', pipelineId: 'big', pipelineVersion: 1, concurrency: 'superseded',
+    trigger: { event: 'push', branch: 'main', commit: 'c'.repeat(40) }, plan: { a: { kind: 'build', needs: [], maxAttempts: 1 }, b: { kind: 'build', needs: [], maxAttempts: 1 } },
+    skippedByWhen: [], admission: 'start',
+  };
+  await applyEvent(deps, requested);
+  const legacy = await store.get(runId);
+  legacy.notices = Array.from({ length: 20 }, (_, i) => ({ at: '2026-11-30T09:00:00.000Z', kind: 'notification_failed' as const, message: `${i}:`.padEnd(19_000, 'n') }));
+  await store.save(legacy, legacy.version);
+
+  // Filled to within 150 bytes of what DynamoDB accepts.
+  const base = await store.get(runId);
+  const first = base.notices![0].message;
+  let slack = MAX_ITEM_BYTES - estimateItemSize({ ...keys.run(runId), state: base });
+  for (let step = 0; ; step++) {
+    const grown = await store.get(runId);
+    grown.notices![0].message = first + 'x'.repeat(Math.max(0, slack - 150));
+    const saved = await store.save(grown, grown.version).then(() => true, (err) => { if (err instanceof PayloadTooLargeError) return false; throw err; });
+    if (saved) break;
+    assert.ok(step < 40, 'could not fill the item');
+    slack -= 50;
+  }
+  // A's build fails: its reason and build id grow the state by a few hundred bytes, past the limit.
+  const started: EngineEvent = {
+    type: 'BuildStateChanged', id: `build:${runId}:a:FAILED`, runId, at: '2026-11-30T09:01:00.000Z', job: 'a', attempt: 1, buildId: `slipway-small:${'b'.repeat(36)}`,
+    state: 'FAILED', reason: 'exit status 1: '.padEnd(500, 'e'),
+  };
+  const result = await applyEvent(deps, started);
+
+  assert.equal(result.applied, true);
+  const run = await store.get(runId);
+  assert.equal(run.status, 'failed');
+  assert.match(run.reason!, /400 KB item limit while applying BuildStateChanged/);
+  assert.deepEqual(Object.values(run.jobs).map((j) => j.status), ['cancelled', 'cancelled']);
+  assert.deepEqual(result.effects.map((e) => e.type), ['Notify']);
+  // A redelivery changes nothing more.
+  assert.equal((await applyEvent(deps, started)).applied, false);
+});
+
 test('a 200-job run with every job on its third attempt, every event id kept and a full outbox fits in one item', async () => {
   const run = bigRun(200);
   const size = estimateItemSize({ ...keys.run(run.runId), state: run });
@@ -356,7 +414,7 @@ test('the outbox keeps the newest events\' effects within its limit', async () =
   const events = Array.from({ length: OUTBOX_EFFECTS_LIMIT + 3 }, (_, i) => approval(runId, i));
   for (const e of events) await applyEvent(deps, e);
   const stored = (await store.get(runId)) as RunStateWithOutbox;
-  assert.equal(stored.outbox?.length, OUTBOX_EFFECTS_LIMIT);
+  assert.equal(stored.outbox?.length, OUTBOX_EFFECTS_LIMIT + 1, 'the newest entry and OUTBOX_EFFECTS_LIMIT effects before it');
   assert.equal(stored.outbox?.at(-1)?.eventId, events.at(-1)!.id);
   assert.deepEqual((await applyEvent(deps, events.at(-1)!)).effects, [{ type: 'Notify', runId, kind: 'released', job: 'counter' }]);
   assert.deepEqual((await applyEvent(deps, events[0]!)).effects, [], 'the oldest entries were dropped');

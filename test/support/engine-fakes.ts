@@ -4,7 +4,8 @@
  * record what was sent, and a build runner that honours the idempotency token the
  * way CodeBuild does.
  */
-import { ConflictError, NotFoundError } from '../../shared/errors.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError } from '../../shared/errors.ts';
+import { MAX_ITEM_BYTES, estimateItemSize, keys } from '../../shared/aws/table.ts';
 import type { PipelineSpec } from '../../shared/domain/pipeline.ts';
 import type { RunState } from '../../shared/domain/run.ts';
 import type { EngineMessage, ReleaseMessage } from '../../shared/messages.ts';
@@ -14,8 +15,15 @@ export class MemoryRunStore implements RunStore {
   readonly items = new Map<string, RunState>();
   saves = 0;
 
+  /** DynamoDB refuses items over 400 KB; so does this store (by the same estimate the bench uses). */
+  private checkSize(run: RunState): void {
+    const size = estimateItemSize({ ...keys.run(run.runId), state: run });
+    if (size > MAX_ITEM_BYTES) throw new PayloadTooLargeError(`the item exceeds DynamoDB's ${MAX_ITEM_BYTES / 1024} KB limit: ${size} bytes`);
+  }
+
   async create(run: RunState): Promise<void> {
     if (this.items.has(run.runId)) throw new ConflictError(`run ${run.runId} exists`);
+    this.checkSize(run);
     this.items.set(run.runId, structuredClone(run));
     this.saves++;
   }
@@ -29,6 +37,7 @@ export class MemoryRunStore implements RunStore {
   async save(run: RunState, expectedVersion: number): Promise<void> {
     const current = this.items.get(run.runId);
     if (!current || current.version !== expectedVersion) throw new ConflictError(`run ${run.runId} changed`);
+    this.checkSize(run);
     this.items.set(run.runId, structuredClone({ ...run, version: expectedVersion + 1 }));
     run.version = expectedVersion + 1;
     this.saves++;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { APPLIED_EVENT_IDS_LIMIT, decide } from '../../shared/domain/decide.ts';
 import { NotFoundError } from '../../shared/errors.ts';
 import type { ConcurrencyMode } from '../../shared/domain/pipeline.ts';
-import type { BuildState, Effect, EngineEvent, JobPlan, RunState } from '../../shared/domain/run.ts';
+import { MAX_JOB_STEPS, type BuildState, type Effect, type EngineEvent, type JobPlan, type RunState } from '../../shared/domain/run.ts';
 
 // ---- factories -----------------------------------------------------------------
 
@@ -398,7 +398,7 @@ describe('release progress', () => {
   it('a job keeps its latest steps only', () => {
     const events = Array.from({ length: 60 }, (_, i) => progressed('stg', `step ${i}`));
     const { state } = play(undefined, ev.requested(plan()), ev.releaseStarted('stg'), ...events);
-    assert.equal(state.jobs.stg.steps?.length, 50);
+    assert.equal(state.jobs.stg.steps?.length, MAX_JOB_STEPS);
     assert.equal(state.jobs.stg.steps?.at(-1)?.detail, 'step 59');
   });
 });
