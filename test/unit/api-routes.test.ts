@@ -218,6 +218,16 @@ describe('manual runs', () => {
     assert.equal(queue.sent.length, 0);
   });
 
+  test('parameters over 8 KB in all are a 400 naming the bound, and enqueue nothing', async () => {
+    const { call, queue } = await registered();
+    const parameters = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`P${i}`, 'v'.repeat(3000)]));
+    const res = await call({ method: 'POST', path: '/pipelines/shop/runs', body: JSON.stringify({ commit: SHA, parameters }) });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.problems[0].path, 'parameters');
+    assert.match(res.body.problems[0].message, /at most 8 KB in all/);
+    assert.equal(queue.sent.length, 0);
+  });
+
   test('a run of an unknown pipeline is a 404', async () => {
     const { call, queue } = setup();
     const res = await call({ method: 'POST', path: '/pipelines/ghost/runs', body: JSON.stringify({ commit: SHA }) });
