@@ -9,6 +9,7 @@ import { benchBundles } from './bundles.ts';
 import { benchDecide } from './decide.ts';
 import { benchDynamo } from './dynamo.ts';
 import { benchLocalMode } from './local-mode.ts';
+import { benchRedelivery } from './redelivery.ts';
 import { benchRelease } from './release.ts';
 import { benchWebhook } from './webhook.ts';
 
@@ -16,6 +17,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 console.log(`Slipway benchmarks, node ${process.version}, ${new Date().toISOString()}`);
 await benchDecide();
 await benchRelease();
+await benchRedelivery();
 const emu = await startEmulators();
 try {
   process.env.SLIPWAY_DYNAMODB_ENDPOINT = emu.dynamoEndpoint;
