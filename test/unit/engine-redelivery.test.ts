@@ -193,3 +193,24 @@ test("a stray build's events leave the job to its recorded build and the stray i
   assert.equal(run.jobs.build.buildId, recorded);
   assert.deepEqual(w.codebuild.stopped, ['slipway-small:stray']);
 });
+
+test('looking for an attempt\'s build reads the project newest first, page by page, and stops at builds older than the first try', async () => {
+  let clock = T0;
+  const codebuild = new FakeCodeBuild(() => clock);
+  const runner = new CodeBuildRunner(codebuild.client, { projects: { small: 'slipway-small' }, artifactBucket: 'artifacts' });
+  const request = (runId: string, attempt = 1) => ({
+    runId, pipelineId: 'web', job: 'build', attempt, token: `${runId}:build:${attempt}`, commit: 'c'.repeat(40), repository: 'acme/web', provider: 'github' as const,
+    spec: jobSpec('build', { commands: ['make'] }),
+  });
+  await runner.start(request('OLD'));
+  clock += 10 * MINUTE;
+  const since = new Date(clock - MINUTE);
+  const { buildId } = await runner.start(request('R7'));
+  // 150 builds of other runs since: the one looked for is on the second page.
+  for (let i = 0; i < 150; i++) await runner.start(request(`X${i}`));
+
+  assert.deepEqual(await runner.find(request('R7'), since), { buildId });
+  assert.equal(codebuild.listCalls, 2);
+  assert.equal(await runner.find(request('R7', 2), since), undefined, 'another attempt has no build');
+  assert.equal(codebuild.listCalls, 4, 'two pages, then the builds before the first try end the search');
+});
