@@ -15,7 +15,13 @@
  * - post_build: when the build succeeded, every declared output is uploaded to
  *   `s3://$SLIPWAY_ARTIFACT_BUCKET/runs/$SLIPWAY_RUN_ID/<job>/<path>`; an output
  *   pattern that matches nothing fails the build, so a job never "succeeds"
- *   without the artifacts its dependents need.
+ *   without the artifacts its dependents need. S3 keeps no file modes, so the
+ *   executable files among the outputs are listed in one more object
+ *   ({@link executablesKey}), and a job taking the outputs as inputs makes them
+ *   executable again.
+ *
+ * The local runner (shared/local/build-runner.ts) implements the same rules;
+ * test/unit/artifact-semantics.test.ts runs both on the same cases.
  */
 import { stringify } from 'yaml';
 import { ValidationError } from '../errors.ts';
@@ -37,6 +43,14 @@ export const IMAGE_OUTPUT_VARIABLES = ['imageUri', 'imageDigest'] as const;
  */
 export function artifactPrefix(runId: string, job: string, root: string = ARTIFACT_ROOTS.release): string {
   return `${root}/${runId}/${job}/`;
+}
+
+/**
+ * The list (one relative path a line) of a job's outputs that were executable.
+ * Outside the job's prefix, so it is neither an artifact nor downloaded with them.
+ */
+export function executablesKey(runId: string, job: string): string {
+  return `runs/${runId}/.executables/${job}`;
 }
 
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -70,7 +84,7 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
     env['exported-variables'] = [...IMAGE_OUTPUT_VARIABLES];
   }
   if (job.outputs.length > 0) {
-    postBuild.push(uploadNotice(), ...job.outputs.map((pattern) => uploadOutput(job.name, pattern)));
+    postBuild.push(uploadNotice(), ...job.outputs.map((pattern) => uploadOutput(job.name, pattern)), uploadExecutables(job.name, job.outputs));
   }
 
   const phases: Record<string, unknown> = {};
@@ -99,8 +113,18 @@ function orNoop(commands: string[]): string[] {
 // the build's service role can write only there, whatever these commands say.
 const S3_RUN_PREFIX = 's3://${SLIPWAY_ARTIFACT_BUCKET}/${SLIPWAY_ARTIFACT_ROOT:-runs}/${SLIPWAY_RUN_ID}';
 
+/**
+ * Downloads an input's files to where they were uploaded from, then gives back
+ * the executable bit to those its job listed (an input without the list, e.g.
+ * from a job whose outputs matched nothing, keeps S3's default modes).
+ */
 function downloadInput(input: string): string {
-  return `aws s3 cp --recursive --only-show-errors "${S3_RUN_PREFIX}/${input}/" .`;
+  const list = `"\${TMPDIR:-/tmp}/slipway-executables-${input}"`;
+  return [
+    `aws s3 cp --recursive --only-show-errors "${S3_RUN_PREFIX}/${input}/" .`,
+    `&& if aws s3 cp --only-show-errors "${S3_RUN_PREFIX}/.executables/${input}" ${list} 2>/dev/null;`,
+    `then while IFS= read -r f; do if [ -n "$f" ]; then chmod +x -- "$f"; fi; done < ${list}; fi`,
+  ].join(' ');
 }
 
 /**
@@ -110,7 +134,22 @@ function downloadInput(input: string): string {
  * one's last status decides.
  */
 function uploadNotice(): string {
-  return 'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" != "1" ]; then echo "slipway: build failed, outputs not uploaded"; fi';
+  // buildspec 0.2 keeps the shell's state between commands, a `cd` in the commands included: output paths are relative to the source root.
+  return 'cd "${CODEBUILD_SRC_DIR:-.}" && if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" != "1" ]; then echo "slipway: build failed, outputs not uploaded"; fi';
+}
+
+/** Lists the executable files the outputs uploaded (the same files, by the same rules) and uploads the list. */
+function uploadExecutables(job: string, patterns: string[]): string {
+  const list = '"${TMPDIR:-/tmp}/slipway-executables"';
+  const each = patterns.map((pattern) => {
+    const onDirectory = /[*?[]/.test(pattern) ? 'continue' : 'find "$p" -type f -perm -u+x';
+    return `for p in ${shellGlob(pattern)}; do if [ -d "$p" ]; then ${onDirectory}; elif [ -x "$p" ]; then printf '%s\\n' "$p"; fi; done;`;
+  });
+  return [
+    'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" = "1" ]; then',
+    `shopt -s globstar nullglob dotglob; { ${each.join(' ')} } | sort -u > ${list}`,
+    `&& aws s3 cp --only-show-errors ${list} "${S3_RUN_PREFIX}/.executables/${job}"; fi`,
+  ].join(' ');
 }
 
 function uploadOutput(job: string, pattern: string): string {

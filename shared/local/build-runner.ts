@@ -5,30 +5,76 @@
  * run with bash, its outputs uploaded, and its state changes reported in the
  * same shape as CodeBuild's EventBridge events, so `build-events` handles both.
  *
+ * What a job sees is what it would see in CodeBuild, not the developer's shell:
+ * - its own `HOME` per pipeline (`<dataDir>/homes/<pipeline>`), so npm, pip, Go
+ *   and Maven caches stay out of the developer's and build on each other;
+ * - only PATH, HOME, the locale, the job's variables and SLIPWAY_* (no AWS_*,
+ *   npm_*, tokens or anything else of the process that started the local mode);
+ * - one shell whose state (working directory, exported variables) carries from
+ *   one command to the next, as buildspec 0.2's does
+ *   (https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-cmd.html);
+ * - the template's tools checked first, every one named with what to install;
+ *   the runtime version asked and got stated, and a version the project declares
+ *   unsupported refused;
+ * - outputs by the buildspec's rules (a pattern matching nothing fails the job,
+ *   executable bits survive the trip through the bucket).
+ *
  * Like CodeBuild, `start` is idempotent on the request's token.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { TemplateName } from '../domain/pipeline.ts';
+import type { JobSpec } from '../domain/pipeline.ts';
+import { TEMPLATES, type ToolRequirement } from '../domain/templates.ts';
+import { DECLARATION_FILES, declaredRequirement, judgeRuntime } from '../domain/runtime-versions.ts';
 import type { BuildRequest, BuildRunner } from '../ports.ts';
 import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
-import { artifactPrefix } from '../engine/buildspec.ts';
+import { artifactPrefix, executablesKey } from '../engine/buildspec.ts';
 import type { BuildStateChangeEvent } from '../engine/build-events.ts';
 
-/** Commands each template needs on this machine; the first missing one is named in the failure. */
-export const TOOLCHAINS: Record<TemplateName, string[]> = {
-  node: ['node', 'npm'],
-  python: ['python3'],
-  php: ['php'],
-  go: ['go'],
-  java: ['java', 'mvn'],
-  'java-gradle': ['java', 'gradle'],
-  cpp: ['g++', 'cmake'],
-};
+/** Is `command` run by one of these steps (as a word, not inside another one)? */
+function runs(steps: string[], command: string): boolean {
+  const word = new RegExp(`(^|[\\s;&|('"\`/])${command.replace(/[.+]/g, '\\$&')}(?=$|[\\s;&|)'"\`])`, 'm');
+  return steps.some((s) => word.test(s));
+}
+
+/**
+ * The tools a job's template needs that this machine lacks, given the job's
+ * actual steps (an overridden step that no longer runs a tool does not need it)
+ * and the checkout (a committed wrapper replaces Maven or Gradle).
+ */
+export function missingTools(spec: Pick<JobSpec, 'template' | 'install' | 'commands'>, workspace: string, has: (t: ToolRequirement) => boolean): ToolRequirement[] {
+  if (!spec.template) return [];
+  const steps = [...spec.install, ...spec.commands];
+  return TEMPLATES[spec.template].tools.filter((t) => (t.neededBy ?? [t.command]).some((c) => runs(steps, c)) && !(t.unlessFile && existsSync(path.join(workspace, t.unlessFile))) && !has(t));
+}
+
+/** Variables of the developer's environment a job keeps: the locale. PATH and HOME are set separately. */
+const LOCALE = /^(LANG|LANGUAGE|LC_[A-Z]+|TZ)$/;
+
+/**
+ * The environment a job starts with: PATH (without the node_modules/.bin that
+ * `npm start` puts in front of it), its own HOME, the locale, then the job's own.
+ */
+export function jobEnvironment(base: NodeJS.ProcessEnv, home: string, own: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && LOCALE.test(k)) env[k] = v;
+  const pathDirs = (base.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((d) => d !== '' && !/node_modules[\\/]\.bin$|node-gyp-bin$/.test(d));
+  env.PATH = pathDirs.join(':');
+  env.HOME = home;
+  return { ...env, ...own };
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
+
+/** A line as stored: without colour and cursor codes (they belong to a terminal, not to a log file). */
+export function stripAnsi(line: string): string {
+  return line.replace(ANSI, '');
+}
 
 export interface LocalBuildRunnerOptions {
   /** Folder for workspaces, logs and local images (inside the local data folder). */
@@ -41,8 +87,8 @@ export interface LocalBuildRunnerOptions {
   onStateChange(event: BuildStateChangeEvent): Promise<void> | void;
   /** Each log line as it is written (the terminal view). */
   onLog?(buildId: string, line: string): void;
-  /** Is a command on PATH? Injected by tests. */
-  hasCommand?(command: string): boolean;
+  /** Is a tool on this machine (on PATH, and its probe passes)? Injected by tests. */
+  hasTool?(tool: ToolRequirement, env: Record<string, string>): boolean;
 }
 
 interface LocalBuild {
@@ -56,18 +102,29 @@ interface LocalBuild {
   commandMs: number;
 }
 
-function commandExists(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+function toolExists(tool: ToolRequirement, env: Record<string, string>): boolean {
+  const test = `command -v ${tool.command} >/dev/null 2>&1${tool.probe ? ` && ${tool.probe} >/dev/null 2>&1` : ''}`;
+  return spawnSync('bash', ['-c', test], { stdio: 'ignore', env }).status === 0;
 }
+
+/** Runs one step in the job's shell, then saves what buildspec 0.2 carries to the next one: exported variables and the directory. */
+const STEP = 'trap \'rc=$?; env -0 > "$SLIPWAY_STEP_STATE.env"; pwd > "$SLIPWAY_STEP_STATE.cwd"; exit $rc\' EXIT; set -eo pipefail; eval "$1"';
+/** Variables bash sets itself, or that only make sense to the step that saved them. */
+const SHELL_OWN = new Set(['_', 'SHLVL', 'PWD', 'OLDPWD', 'SLIPWAY_STEP_STATE']);
 
 export class LocalBuildRunner implements BuildRunner {
   private readonly byToken = new Map<string, LocalBuild>();
   private readonly byId = new Map<string, LocalBuild>();
-  private readonly hasCommand: (c: string) => boolean;
+  private readonly hasTool: (t: ToolRequirement, env: Record<string, string>) => boolean;
 
   constructor(private readonly opts: LocalBuildRunnerOptions) {
-    this.hasCommand = opts.hasCommand ?? commandExists;
+    this.hasTool = opts.hasTool ?? toolExists;
     mkdirSync(this.logDir, { recursive: true });
+  }
+
+  /** The pipeline's HOME: its tool caches (npm, pip, Go, Maven), shared by its jobs and kept between runs. */
+  homeDir(pipelineId: string): string {
+    return path.join(this.opts.dataDir, 'homes', pipelineId.replace(/[^A-Za-z0-9._-]/g, '_'));
   }
 
   get logDir(): string {
@@ -113,7 +170,8 @@ export class LocalBuildRunner implements BuildRunner {
     await Promise.all([...this.byId.values()].map((b) => b.done));
   }
 
-  private log(b: LocalBuild, line: string): void {
+  private log(b: LocalBuild, raw: string): void {
+    const line = stripAnsi(raw).replace(/\r/g, '');
     const stamped = `${new Date().toISOString()} ${line}`;
     appendFileSync(this.logFile(b.id), `${stamped}\n`);
     this.opts.onLog?.(b.id, line);
@@ -149,56 +207,77 @@ export class LocalBuildRunner implements BuildRunner {
     const { request: r } = b;
     const spec = r.spec;
     const ws = path.join(this.opts.dataDir, 'work', b.id.replace(/[^A-Za-z0-9._-]/g, '_'));
+    const state = `${ws}.step`;
     await this.emit(b, 'IN_PROGRESS');
     this.log(b, `== ${r.job} (attempt ${r.attempt}) of run ${r.runId} at ${r.commit.slice(0, 12)}`);
     try {
-      // 1. toolchain
-      if (spec.template) {
-        const missing = TOOLCHAINS[spec.template].find((c) => !this.hasCommand(c));
-        if (missing) return await this.fail(b, 'INSTALL', `the ${spec.template} template needs \`${missing}\`, which is not installed on this machine; install it or run this job on AWS (CodeBuild images have it)`);
-      }
-      // 2. source
+      // 1. source
       const repo = this.opts.repositoryPath(r);
       mkdirSync(path.dirname(ws), { recursive: true });
       const clone = spawnSync('git', ['clone', '-q', repo, ws], { encoding: 'utf8' });
       if (clone.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `git clone ${repo} failed: ${clone.stderr.trim()}`);
       const co = spawnSync('git', ['-C', ws, 'checkout', '-q', r.commit], { encoding: 'utf8' });
       if (co.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `commit ${r.commit} not found in ${repo}: ${co.stderr.trim()}`);
-      // 3. inputs
+      // 2. the job's environment: nothing of the developer's but PATH and the locale
+      const home = this.homeDir(r.pipelineId);
+      mkdirSync(home, { recursive: true });
+      let env = jobEnvironment(process.env, home, {
+        CI: 'true', ...spec.env,
+        [BUILD_ENV.runId]: r.runId, [BUILD_ENV.pipelineId]: r.pipelineId, [BUILD_ENV.job]: r.job, [BUILD_ENV.jobKind]: spec.kind,
+        [BUILD_ENV.attempt]: String(r.attempt), [BUILD_ENV.commit]: r.commit, [BUILD_ENV.branch]: r.branch ?? '',
+        [BUILD_ENV.artifactBucket]: this.opts.artifactBucket,
+        ...parameterEnv(r.parameters),
+      });
+      // 3. toolchain: every tool the steps run, all missing ones named at once
+      const missing = missingTools(spec, ws, (t) => this.hasTool(t, env));
+      if (missing.length > 0) {
+        const list = missing.map((t) => `\`${t.command}\` (install ${t.install})`).join('; ');
+        return await this.fail(b, 'INSTALL', `the ${spec.template} template needs ${list}, not found on this machine; install it, or run this job on AWS (CodeBuild's image has it)`);
+      }
+      // 4. runtime: the version asked, the version got, and whether the project accepts it
+      const runtime = spec.template ? TEMPLATES[spec.template].runtime : undefined;
+      const asked = runtime && spec.template ? TEMPLATES[spec.template].runtimeVersions[runtime.name] : undefined;
+      if (runtime && asked) {
+        const got = spawnSync('bash', ['-c', runtime.versionCommand], { cwd: ws, env, encoding: 'utf8' });
+        const file = DECLARATION_FILES[runtime.declaredIn];
+        const text = file && existsSync(path.join(ws, file)) ? readFileSync(path.join(ws, file), 'utf8') : undefined;
+        const verdict = judgeRuntime(runtime.name, asked, `${got.stdout}${got.stderr}`, declaredRequirement(runtime.declaredIn, text));
+        this.log(b, verdict.message);
+        if (!verdict.ok) return await this.fail(b, 'INSTALL', verdict.message);
+      }
+      // 5. inputs
       for (const input of spec.inputs) {
         const n = await this.download(r.runId, input, ws);
         this.log(b, `input ${input}: ${n} file(s)`);
       }
-      // 4. install + commands
-      const env: NodeJS.ProcessEnv = {
-        ...process.env, ...spec.env,
-        [BUILD_ENV.runId]: r.runId, [BUILD_ENV.pipelineId]: r.pipelineId, [BUILD_ENV.job]: r.job, [BUILD_ENV.jobKind]: spec.kind,
-        [BUILD_ENV.attempt]: String(r.attempt), [BUILD_ENV.commit]: r.commit, [BUILD_ENV.branch]: r.branch ?? '', CI: 'true',
-        ...parameterEnv(r.parameters),
-      };
+      // 6. install + commands, in one shell state as buildspec 0.2
+      let cwd = ws;
       const deadline = Date.now() + spec.timeoutMinutes * 60_000;
       for (const [phase, cmds] of [['INSTALL', spec.install], ['BUILD', spec.commands]] as const) {
         for (const cmd of cmds) {
           if (b.stopped) return await this.finish(b, 'STOPPED');
           this.log(b, `$ ${cmd}`);
           const t = Date.now();
-          const res = await this.sh(b, cmd, ws, env, deadline);
+          const res = await this.sh(b, cmd, cwd, { ...env, SLIPWAY_STEP_STATE: state }, deadline);
           b.commandMs += Date.now() - t;
           if (res === 'timeout') return await this.finish(b, 'FAILED', { phase, context: `timed out after ${spec.timeoutMinutes} minutes`, timedOut: true });
           if (b.stopped) return await this.finish(b, 'STOPPED');
           if (res !== 0) return await this.fail(b, phase, `\`${cmd}\` exited with ${res}`);
+          ({ env, cwd } = readStepState(state, env, cwd));
         }
       }
-      // 5. image jobs: no Docker engine here
+      // 7. image jobs: no Docker engine here
       if (spec.kind === 'image' && spec.image) this.packageImage(b, ws);
-      // 6. outputs
+      // 8. outputs, by the buildspec's rules
       if (spec.outputs.length > 0) {
-        const n = await this.upload(r.runId, r.job, ws, spec.outputs);
-        this.log(b, `outputs: ${n} file(s) to s3://${this.opts.artifactBucket}/${artifactPrefix(r.runId, r.job)}`);
+        const out = await this.upload(r.runId, r.job, ws, spec.outputs);
+        if ('unmatched' in out) return await this.fail(b, 'POST_BUILD', `output ${JSON.stringify(out.unmatched)} matched no file`);
+        this.log(b, `outputs: ${out.files} file(s) to s3://${this.opts.artifactBucket}/${artifactPrefix(r.runId, r.job)}`);
       }
       await this.finish(b, 'SUCCEEDED');
     } finally {
       rmSync(ws, { recursive: true, force: true });
+      for (const f of [`${state}.env`, `${state}.cwd`]) rmSync(f, { force: true });
     }
   }
 
@@ -212,9 +291,9 @@ export class LocalBuildRunner implements BuildRunner {
     await this.emit(b, status, { ...extra, ...(extra.timedOut ? { phaseStatus: 'TIMED_OUT' } : {}) });
   }
 
-  private sh(b: LocalBuild, cmd: string, cwd: string, env: NodeJS.ProcessEnv, deadline: number): Promise<number | 'timeout'> {
+  private sh(b: LocalBuild, cmd: string, cwd: string, env: Record<string, string>, deadline: number): Promise<number | 'timeout'> {
     return new Promise((resolve) => {
-      const child = spawn('bash', ['-eo', 'pipefail', '-c', cmd], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', ['-c', STEP, 'slipway-step', cmd], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       b.child = child;
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -257,6 +336,7 @@ export class LocalBuildRunner implements BuildRunner {
     this.log(b, `no Docker engine on this machine: packaged ${img.context} as local process image ${b.exported.imageUri} (runs: ${cmd.join(' ')}); on AWS this job runs docker build -f ${img.dockerfile} and pushes to ECR`);
   }
 
+  /** An input's files where they were uploaded from, executable again where they were (see executablesKey). */
   private async download(runId: string, job: string, ws: string): Promise<number> {
     const prefix = artifactPrefix(runId, job);
     let token: string | undefined;
@@ -273,17 +353,91 @@ export class LocalBuildRunner implements BuildRunner {
       }
       token = page.NextContinuationToken;
     } while (token);
+    let list: string;
+    try {
+      const obj = await this.opts.s3.send(new GetObjectCommand({ Bucket: this.opts.artifactBucket, Key: executablesKey(runId, job) }));
+      list = await obj.Body!.transformToString();
+    } catch {
+      return n; // no list: a job whose outputs were not uploaded
+    }
+    for (const f of list.split('\n').filter(Boolean)) {
+      const file = path.join(ws, f);
+      if (file.startsWith(ws + path.sep) && existsSync(file)) chmodSync(file, statSync(file).mode | 0o111);
+    }
     return n;
   }
 
-  private async upload(runId: string, job: string, ws: string, globs: string[]): Promise<number> {
-    const match = picomatch(globs, { dot: true });
-    const files = listFiles(ws).filter((f) => !f.startsWith('.git/') && match(f));
-    for (const f of files) {
-      await this.opts.s3.send(new PutObjectCommand({ Bucket: this.opts.artifactBucket, Key: `${artifactPrefix(runId, job)}${f}`, Body: readFileSync(path.join(ws, f)) }));
+  /**
+   * Uploads the outputs by the buildspec's rules: a wildcard pattern takes the
+   * files it matches (`**` crosses directories), a plain path a file or a whole
+   * directory; a pattern that matches nothing fails the job.
+   */
+  private async upload(runId: string, job: string, ws: string, patterns: string[]): Promise<{ files: number } | { unmatched: string }> {
+    const matched = matchOutputs(listFiles(ws, '', true), patterns, (rel) => existsSync(path.join(ws, rel)) && statSync(path.join(ws, rel)).isDirectory());
+    if ('unmatched' in matched) return matched;
+    const executables: string[] = [];
+    for (const f of matched.files) {
+      const file = path.join(ws, f);
+      await this.opts.s3.send(new PutObjectCommand({ Bucket: this.opts.artifactBucket, Key: `${artifactPrefix(runId, job)}${f}`, Body: readFileSync(file) }));
+      if (statSync(file).mode & 0o100) executables.push(f);
     }
-    return files.length;
+    await this.opts.s3.send(new PutObjectCommand({ Bucket: this.opts.artifactBucket, Key: executablesKey(runId, job), Body: executables.map((f) => `${f}\n`).join('') }));
+    return { files: matched.files.length };
   }
+}
+
+/** Reads what the step left for the next one (see STEP); the previous state when it left nothing. */
+function readStepState(state: string, env: Record<string, string>, cwd: string): { env: Record<string, string>; cwd: string } {
+  try {
+    const next: Record<string, string> = {};
+    for (const entry of readFileSync(`${state}.env`, 'utf8').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0 && !SHELL_OWN.has(entry.slice(0, eq))) next[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    const dir = readFileSync(`${state}.cwd`, 'utf8').trim();
+    return { env: next, cwd: dir && existsSync(dir) ? dir : cwd };
+  } catch {
+    return { env, cwd };
+  }
+}
+
+/**
+ * The files a job's outputs take, by the buildspec's rules (see uploadOutput in
+ * shared/engine/buildspec.ts): bash globs with globstar and dotglob, where a
+ * directory matched by a wildcard is skipped (its files are matched themselves)
+ * and a directory named plainly is taken whole.
+ */
+export function matchOutputs(files: string[], patterns: string[], isDirectory: (rel: string) => boolean): { files: string[] } | { unmatched: string } {
+  const out = new Set<string>();
+  for (const raw of patterns) {
+    const pattern = raw.replace(/^(\.\/)+/, '');
+    if (/[*?[]/.test(pattern)) {
+      const match = picomatch(pattern, { dot: true });
+      const hits = files.filter((f) => match(f));
+      // A wildcard that matches only directories still matched something (the build does not fail on it).
+      const dirHit = hits.length === 0 && dirsOf(files).some((d) => match(d));
+      if (hits.length === 0 && !dirHit) return { unmatched: raw };
+      for (const f of hits) out.add(f);
+    } else {
+      const p = pattern.replace(/\/+$/, '');
+      if (isDirectory(p)) {
+        const under = files.filter((f) => f.startsWith(`${p}/`));
+        if (under.length === 0) return { unmatched: raw };
+        for (const f of under) out.add(f);
+      } else if (files.includes(p)) out.add(p);
+      else return { unmatched: raw };
+    }
+  }
+  return { files: [...out].sort() };
+}
+
+function dirsOf(files: string[]): string[] {
+  const dirs = new Set<string>();
+  for (const f of files) {
+    const parts = f.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  return [...dirs];
 }
 
 /** The CMD of a Dockerfile, exec form (`["node","server.mjs"]`) or shell form. */
@@ -298,15 +452,18 @@ export function dockerCmd(dockerfile: string): string[] | undefined {
   return ['sh', '-c', arg];
 }
 
-function listFiles(root: string, rel = ''): string[] {
+/** Files under `root`, relative; without `.git/` and, unless `withDependencies`, without `node_modules/`. */
+function listFiles(root: string, rel = '', withDependencies = false): string[] {
   const out: string[] = [];
   const dir = path.join(root, rel);
   if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
     const r = rel ? `${rel}/${name}` : name;
-    if (statSync(path.join(root, r)).isDirectory()) {
-      if (name === '.git' || name === 'node_modules') continue;
-      out.push(...listFiles(root, r));
+    const st = statSync(path.join(root, r), { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) {
+      if (name === '.git' || (name === 'node_modules' && !withDependencies)) continue;
+      out.push(...listFiles(root, r, withDependencies));
     } else out.push(r);
   }
   return out;

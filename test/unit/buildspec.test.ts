@@ -46,10 +46,12 @@ test('a job without commands still has a build phase that succeeds', () => {
 
 test('declared inputs are downloaded from the run prefix before the commands run', () => {
   const spec = specOf(jobSpec('test', { inputs: ['build', 'lint'], commands: ['npm test'] }));
-  assert.deepEqual(spec.phases.pre_build.commands, [
-    'aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/${SLIPWAY_ARTIFACT_ROOT:-runs}/${SLIPWAY_RUN_ID}/build/" .',
-    'aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/${SLIPWAY_ARTIFACT_ROOT:-runs}/${SLIPWAY_RUN_ID}/lint/" .',
-  ]);
+  const pre = spec.phases.pre_build.commands;
+  assert.equal(pre.length, 2);
+  assert.ok(pre[0].startsWith('aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/${SLIPWAY_ARTIFACT_ROOT:-runs}/${SLIPWAY_RUN_ID}/build/" . && '), pre[0]);
+  assert.ok(pre[1].startsWith('aws s3 cp --recursive --only-show-errors "s3://${SLIPWAY_ARTIFACT_BUCKET}/${SLIPWAY_ARTIFACT_ROOT:-runs}/${SLIPWAY_RUN_ID}/lint/" . && '), pre[1]);
+  // Each input's executable files get their mode back from the list its job uploaded.
+  assert.match(pre[0], /\.executables\/build" .* chmod \+x/);
 });
 
 test('an image job logs in to ECR, builds the Dockerfile, tags with the commit and configured tags, pushes and exports the image', () => {
@@ -143,7 +145,7 @@ test('outputs upload to runs/<runId>/<job>/ under the path they had in the works
 test('an output naming a directory uploads the directory recursively', () => {
   const { log, status } = runPostBuild(['target'], ['target/app.jar', 'target/classes/A.class']);
   assert.equal(status, 0);
-  assert.deepEqual(log, ['s3 cp --recursive --only-show-errors target s3://bucket/runs/R1/build/target']);
+  assert.deepEqual(log.filter((l) => !l.includes('/.executables/')), ['s3 cp --recursive --only-show-errors target s3://bucket/runs/R1/build/target']);
 });
 
 test('an output that matches no file fails the build', () => {

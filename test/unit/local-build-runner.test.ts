@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -9,10 +9,14 @@ import type { JobSpec } from '../../shared/domain/pipeline.ts';
 import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/engine/build-events.ts';
 import { dockerCmd, LocalBuildRunner } from '../../shared/local/build-runner.ts';
 import type { BuildRequest } from '../../shared/ports.ts';
+import { TEMPLATES, type ToolRequirement } from '../../shared/domain/templates.ts';
 
 function repo(files: Record<string, string>): { dir: string; sha: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-repo-'));
-  for (const [f, c] of Object.entries(files)) writeFileSync(path.join(dir, f), c);
+  for (const [f, c] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    writeFileSync(path.join(dir, f), c);
+  }
   const git = (...a: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...a], { cwd: dir, encoding: 'utf8' }).stdout.trim();
   git('init', '-q'); git('add', '-A'); git('commit', '-q', '-m', 'x');
   return { dir, sha: git('rev-parse', 'HEAD') };
@@ -23,7 +27,7 @@ const job = (over: Partial<JobSpec> = {}): JobSpec => ({
   outputs: [], inputs: [], timeoutMinutes: 60, retries: 0, compute: 'small', ...over,
 });
 
-function setup(files: Record<string, string>, opts: { hasCommand?: (c: string) => boolean } = {}) {
+function setup(files: Record<string, string>, opts: { hasTool?: (t: ToolRequirement) => boolean } = {}) {
   const { dir, sha } = repo(files);
   const events: BuildStateChangeEvent[] = [];
   const runner = new LocalBuildRunner({
@@ -32,7 +36,7 @@ function setup(files: Record<string, string>, opts: { hasCommand?: (c: string) =
     s3: {} as S3Client, // no inputs or outputs in these tests: S3 is never called
     artifactBucket: 'bucket',
     onStateChange: (e) => { events.push(e); },
-    hasCommand: opts.hasCommand,
+    hasTool: opts.hasTool,
   });
   const request = (spec: JobSpec, attempt = 1): BuildRequest => ({ runId: 'run1', pipelineId: 'p', job: spec.name, attempt, token: `run1:${spec.name}:${attempt}`, commit: sha, branch: 'main', repository: 'acme/x', provider: 'github', spec });
   return { runner, events, request };
@@ -70,12 +74,13 @@ test('a failing command fails the build with the command named', async () => {
 });
 
 test('a missing toolchain fails the job with a message naming it', async () => {
-  const { runner, events, request } = setup({ 'a': '1' }, { hasCommand: (c) => c !== 'php' });
-  await runner.start(request(job({ template: 'php' })));
+  const { runner, events, request } = setup({ 'a': '1' }, { hasTool: (t) => t.command !== 'php' && t.command !== 'composer' });
+  await runner.start(request(job({ template: 'php', install: [...TEMPLATES.php.install], commands: [...TEMPLATES.php.commands] })));
   await runner.idle();
   const last = await toBuildStateChanged(events.at(-1)!);
   assert.equal(last?.state, 'FAILED');
-  assert.match(last?.reason ?? '', /needs `php`, which is not installed/);
+  // Both tools the template runs are named, each with what to install.
+  assert.match(last?.reason ?? '', /needs `php` \(install PHP 8\.3 CLI.*\); `composer` \(install Composer/);
 });
 
 test('a job past its timeout is reported TIMED_OUT', async () => {
@@ -99,4 +104,55 @@ test('the Dockerfile CMD is read in exec and shell form', () => {
   assert.deepEqual(dockerCmd('FROM x\nCMD ["node", "a.js"]\n'), ['node', 'a.js']);
   assert.deepEqual(dockerCmd('FROM x\nCMD node a.js\n'), ['sh', '-c', 'node a.js']);
   assert.equal(dockerCmd('FROM x\n'), undefined);
+});
+
+test('a job sees PATH, its own HOME, the locale, its variables and SLIPWAY_*, nothing else of the environment that started the local mode', async () => {
+  const { runner, request } = setup({ 'a': '1' });
+  const saved = { ...process.env };
+  Object.assign(process.env, { AWS_SECRET_ACCESS_KEY: 'leak', npm_package_name: 'leak', GITHUB_TOKEN: 'leak', LANG: 'C.UTF-8' });
+  process.env.PATH = `${process.cwd()}/node_modules/.bin:${saved.PATH}`;
+  let buildId: string;
+  try {
+    ({ buildId } = await runner.start(request(job({ env: { MINE: 'yes' }, commands: ['env | sort'] }))));
+    await runner.idle();
+  } finally {
+    process.env = saved;
+  }
+  const log = readFileSync(runner.logFile(buildId), 'utf8');
+  const names = [...log.matchAll(/Z ([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => m[1]);
+  assert.deepEqual(names.filter((n) => !/^(PATH|HOME|LANG|LC_[A-Z]+|TZ|MINE|CI|SLIPWAY_[A-Z_]+|PWD|OLDPWD|SHLVL|_)$/.test(n)), [], log);
+  assert.ok(names.includes('MINE') && names.includes('SLIPWAY_JOB'));
+  assert.match(log, new RegExp(`HOME=${runner.homeDir('p').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  assert.doesNotMatch(log, /node_modules\/\.bin/, 'the PATH npm start adds is not the job\'s');
+});
+
+test('the working directory and exported variables carry from one command to the next, as in buildspec 0.2', async () => {
+  const { runner, request } = setup({ 'sub/x.txt': 'x' });
+  const { buildId } = await runner.start(request(job({ install: ['cd sub', 'export GREETING=hello'], commands: ['echo "$GREETING from $(basename "$PWD") $(cat x.txt)"'] })));
+  await runner.idle();
+  assert.match(readFileSync(runner.logFile(buildId), 'utf8'), /hello from sub x/);
+});
+
+test('logs are stored without colour codes', async () => {
+  const { runner, request } = setup({ 'a': '1' });
+  const { buildId } = await runner.start(request(job({ commands: [`printf '\\033[1;31mred\\033[0m plain\\n'`] })));
+  await runner.idle();
+  const log = readFileSync(runner.logFile(buildId), 'utf8');
+  assert.match(log, /red plain/);
+  assert.doesNotMatch(log, /\x1b/);
+});
+
+test('a runtime the project declares unsupported fails the job with the reason; one it accepts is stated', async () => {
+  const refused = setup({ 'package.json': JSON.stringify({ name: 'x', engines: { node: '>=99' } }) });
+  await refused.runner.start(refused.request(job({ template: 'node', install: [], commands: ['true'] })));
+  await refused.runner.idle();
+  const last = await toBuildStateChanged(refused.events.at(-1)!);
+  assert.equal(last?.state, 'FAILED');
+  assert.match(last?.reason ?? '', /runtime nodejs: asked 22, got \d+\.\d+\.\d+, but the project requires nodejs >=99 \(package\.json engines\.node\)/);
+
+  const accepted = setup({ 'package.json': JSON.stringify({ name: 'x', engines: { node: '>=18' } }) });
+  const { buildId } = await accepted.runner.start(accepted.request(job({ template: 'node', install: [], commands: ['true'] })));
+  await accepted.runner.idle();
+  assert.equal((await toBuildStateChanged(accepted.events.at(-1)!))?.state, 'SUCCEEDED');
+  assert.match(readFileSync(accepted.runner.logFile(buildId), 'utf8'), /runtime nodejs: asked 22, got \d+\.\d+\.\d+.*engines\.node >=18 accepts it/);
 });
