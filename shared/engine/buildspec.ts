@@ -27,7 +27,7 @@ import { stringify } from 'yaml';
 import { ValidationError } from '../errors.ts';
 import type { JobSpec } from '../domain/pipeline.ts';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
-import { runtimeVersionsFor } from '../domain/templates.ts';
+import { runtimeVersionsFor, TEMPLATES } from '../domain/templates.ts';
 
 export interface BuildspecOptions {
   /** ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); required for image jobs. */
@@ -70,7 +70,7 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
   }
 
   const runtimeVersions = runtimeVersionsFor(job);
-  const install = [...job.install];
+  const install = [...runtimeReport(job, runtimeVersions), ...job.install];
   const preBuild = job.inputs.map(downloadInput);
   const build = [...job.commands];
   const postBuild: string[] = [];
@@ -98,6 +98,14 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
   const spec: Record<string, unknown> = { version: 0.2, env, phases };
   if (job.cache.length > 0) spec.cache = { paths: [...job.cache] };
   return stringify(spec, { lineWidth: 0 });
+}
+
+/** The job's log states the runtime it asked for and the one it got, as the local runner's does. */
+function runtimeReport(job: JobSpec, runtimeVersions: Record<string, string>): string[] {
+  const runtime = job.template ? TEMPLATES[job.template].runtime : undefined;
+  const asked = runtime ? runtimeVersions[runtime.name] : undefined;
+  if (!runtime || !asked) return [];
+  return [`echo "slipway: runtime ${runtime.name}: asked ${asked}, got $(${runtime.versionCommand})"`];
 }
 
 function checkName(what: string, name: string): void {
@@ -160,7 +168,8 @@ function uploadOutput(job: string, pattern: string): string {
   const onDirectory = /[*?[]/.test(pattern) ? 'continue' : `aws s3 cp --recursive --only-show-errors "$p" "${S3_RUN_PREFIX}/${job}/\${p%/}" || ok=0`;
   return [
     'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" = "1" ]; then',
-    `shopt -s globstar nullglob dotglob; found=0; ok=1; for p in ${glob}; do found=1;`,
+        // nullglob drops a wildcard that matches nothing, not a plain path: that one is checked for.
+    `shopt -s globstar nullglob dotglob; found=0; ok=1; for p in ${glob}; do if [ ! -e "$p" ]; then continue; fi; found=1;`,
     `if [ -d "$p" ]; then ${onDirectory};`,
     `else aws s3 cp --only-show-errors "$p" "${S3_RUN_PREFIX}/${job}/$p" || ok=0; fi; done;`,
     `if [ "$found" = 0 ]; then echo "slipway: output ${label} matched no file" >&2; ok=0; fi;`,

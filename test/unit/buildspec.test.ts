@@ -28,7 +28,7 @@ test('a build job runs its install steps, commands and cache paths in that order
   assert.equal(spec.env.shell, 'bash');
   assert.deepEqual(spec.env.variables, { NODE_ENV: 'production' });
   assert.ok(spec.phases.install['runtime-versions']?.nodejs, 'the node template pins a runtime on a managed image');
-  assert.deepEqual(spec.phases.install.commands, ['npm ci']);
+  assert.deepEqual(spec.phases.install.commands, ['echo "slipway: runtime nodejs: asked 22, got $(node --version)"', 'npm ci']);
   assert.deepEqual(spec.phases.build.commands, ['npm run build', 'npm test']);
   assert.deepEqual(spec.cache, { paths: ['node_modules/**/*'] });
   assert.equal(spec.phases.post_build, undefined, 'no outputs, nothing to upload');
