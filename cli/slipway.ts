@@ -8,6 +8,7 @@
  *   2 bad usage or rejected input (400)   3 not found (404)   4 conflict (409)
  *   5 API unreachable or internal error
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,11 +21,12 @@ import { TERMINAL_RUN_STATUSES } from '../shared/domain/run.ts';
 const USAGE = `usage: slipway <command> [options]
 
   dev [--reset]                          run Slipway on this machine (what \`npm start\` does)
-  init --template LANG [-o FILE]         write a pipeline file for java|java-gradle|node|python|php|go|cpp
+  init --template LANG [-o FILE] [--branch B]   write a pipeline file for java|java-gradle|node|python|php|go|cpp
+                                         (triggered on B, by default the repository's default branch)
   validate -f FILE                       check a pipeline file here, every problem at once
   pipelines apply -f FILE [--id ID]      register or update a pipeline
   pipelines list
-  run PIPELINE [--branch B | --commit SHA] [--watch]
+  run PIPELINE [--branch B | --commit SHA] [--watch]   (default: the repository's default branch)
   runs PIPELINE
   status RUN [--watch]
   logs RUN JOB [--follow]
@@ -125,8 +127,9 @@ export async function main(argv: string[]): Promise<number> {
       if (!t || !(TEMPLATE_NAMES as readonly string[]).includes(t)) throw new UsageError(`init needs --template, one of: ${TEMPLATE_NAMES.join(', ')}`);
       const file = values.output ?? 'slipway.yml';
       if (existsSync(file)) throw new UsageError(`${file} exists already; choose another with -o FILE`);
-      try { writeFileSync(file, starterPipeline(t as never, values.repository)); } catch (e) { throw new UsageError(`cannot write ${file}: ${(e as Error).message}`); }
-      out(`wrote ${file} (template ${t}); register it with: slipway pipelines apply -f ${file}`, { file, template: t });
+      const branch = values.branch ?? defaultBranchHere(path.dirname(path.resolve(file)));
+      try { writeFileSync(file, starterPipeline(t as never, values.repository, branch)); } catch (e) { throw new UsageError(`cannot write ${file}: ${(e as Error).message}`); }
+      out(`wrote ${file} (template ${t}, branch ${branch}); register it with: slipway pipelines apply -f ${file}`, { file, template: t, branch });
       return 0;
     }
     case 'pipelines': {
@@ -156,9 +159,10 @@ export async function main(argv: string[]): Promise<number> {
       const [pipeline] = rest;
       if (!pipeline) throw new UsageError('run needs a PIPELINE');
       if (values.branch && values.commit) throw new UsageError('give --branch or --commit, not both');
-      const body = values.commit ? { commit: values.commit } : { branch: values.branch ?? 'main' };
-      const res = await api.request<{ runId: string }>('POST', `/pipelines/${encodeURIComponent(pipeline)}/runs`, body);
-      if (!values.watch) { out(`run ${res.runId} requested; follow it with: slipway status ${res.runId} --watch`, res); return 0; }
+      // Without --branch or --commit, the API runs the repository's default branch.
+      const body = values.commit ? { commit: values.commit } : values.branch ? { branch: values.branch } : {};
+      const res = await api.request<{ runId: string; branch?: string; commit?: string }>('POST', `/pipelines/${encodeURIComponent(pipeline)}/runs`, body);
+      if (!values.watch) { out(`run ${res.runId} requested (${res.branch ?? ''}@${res.commit?.slice(0, 8) ?? ''}); follow it with: slipway status ${res.runId} --watch`, res); return 0; }
       return watchRun(api, res.runId, json);
     }
     case 'runs': {
@@ -251,6 +255,20 @@ export async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "${cmd}"\n\n${USAGE}`);
   }
+}
+
+/**
+ * The default branch of the repository `dir` is in: what origin's HEAD names,
+ * else the branch checked out, else git's init.defaultBranch, else main.
+ */
+export function defaultBranchHere(dir: string): string {
+  const git = (...args: string[]) => {
+    const r = spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim() : '';
+  };
+  const origin = git('symbolic-ref', '--short', 'refs/remotes/origin/HEAD');
+  if (origin) return origin.replace(/^origin\//, '');
+  return git('symbolic-ref', '--short', 'HEAD') || git('config', 'init.defaultBranch') || 'main';
 }
 
 function readText(file: string): string {

@@ -25,7 +25,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ReleaseActions } from '../shared/engine/release-actions.ts';
 import { Releaser } from '../shared/engine/releaser.ts';
-import { gitBaseUrlsFromEnv, repositoryDefinitionResolver, resolveBranch } from '../shared/git/contents.ts';
+import { defaultBranch, gitBaseUrlsFromEnv, repositoryDefinitionResolver, resolveBranch } from '../shared/git/contents.ts';
 import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';
 
@@ -41,7 +41,10 @@ const fromEnv = portsFromEnv((): ApiServiceDeps => {
     pipelines: new DynamoPipelineStore(documents, env.tableName),
     runs: new DynamoRunStore(documents, env.tableName),
     queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
-    git: { resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, gitHosts) },
+    git: {
+      resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, gitHosts),
+      defaultBranch: (provider, repository, tokenSecretName) => defaultBranch(provider, repository, tokenSecretName, gitHosts),
+    },
     // Approvers of a pipeline defined in its repository are read from the file the run uses.
     resolveDefinition: repositoryDefinitionResolver(gitHosts),
     logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),

@@ -73,6 +73,8 @@ export interface TargetService {
 /** What manual runs given a branch need from the git host. */
 export interface BranchResolver {
   resolveBranch(provider: Provider, repository: string, branch: string, tokenSecretName: string | undefined): Promise<string>;
+  /** The repository's default branch, for a run given neither a branch nor a commit. */
+  defaultBranch?(provider: Provider, repository: string, tokenSecretName: string | undefined): Promise<string>;
 }
 
 export interface ApiServiceDeps {
@@ -246,19 +248,25 @@ export class ApiService {
    * resolved to its head commit here, so the run records exactly what it built.
    */
   async requestRun(pipelineId: string, input: ManualRunInput, caller: Caller): Promise<{ runId: string; pipelineId: string; pipelineVersion: number; commit: string; branch?: string }> {
-    if ((input.branch === undefined) === (input.commit === undefined)) {
-      throw new ValidationError('give either a branch or a commit', [{ path: '', message: input.branch === undefined ? 'one of "branch" or "commit" is required' : '"branch" and "commit" are mutually exclusive' }]);
+    if (input.branch !== undefined && input.commit !== undefined) {
+      throw new ValidationError('give either a branch or a commit', [{ path: '', message: '"branch" and "commit" are mutually exclusive' }]);
     }
     const pipeline = await this.deps.pipelines.get(pipelineId);
     const source = pipeline.spec.source;
     let commit = input.commit?.toLowerCase();
+    let branch = input.branch;
+    if (commit === undefined && branch === undefined) {
+      // Neither given: the repository's default branch, as the git host (or the repository on disk) says.
+      if (!this.deps.git?.defaultBranch) throw new ValidationError('give either a branch or a commit', [{ path: '', message: 'one of "branch" or "commit" is required' }]);
+      branch = await this.deps.git.defaultBranch(source.provider, source.repository, pipeline.tokenSecretName);
+    }
     if (commit === undefined) {
       if (!this.deps.git) throw new NotImplementedError('this deployment cannot resolve branches; give a commit');
       try {
-        commit = await this.deps.git.resolveBranch(source.provider, source.repository, input.branch!, pipeline.tokenSecretName);
+        commit = await this.deps.git.resolveBranch(source.provider, source.repository, branch!, pipeline.tokenSecretName);
       } catch (err) {
         if (err instanceof NotFoundError) {
-          throw new ValidationError('unknown branch', [{ path: 'branch', message: `branch "${input.branch}" was not found in ${source.provider} repository ${source.repository}` }]);
+          throw new ValidationError('unknown branch', [{ path: 'branch', message: `${err.message}; push it first, or name another branch` }]);
         }
         throw err;
       }
@@ -270,7 +278,7 @@ export class ApiService {
       repository: source.repository,
       commit,
       author: caller.by,
-      ...(input.branch !== undefined ? { branch: input.branch } : {}),
+      ...(branch !== undefined ? { branch } : {}),
       ...(input.parameters && Object.keys(input.parameters).length > 0 ? { parameters: input.parameters } : {}),
     };
     const request: RunRequest = {
@@ -283,7 +291,7 @@ export class ApiService {
       at: this.now().toISOString(),
     };
     await this.deps.queue.send([request]);
-    return { runId, pipelineId, pipelineVersion: pipeline.version, commit, ...(input.branch !== undefined ? { branch: input.branch } : {}) };
+    return { runId, pipelineId, pipelineVersion: pipeline.version, commit, ...(branch !== undefined ? { branch } : {}) };
   }
 
   async getRun(runId: string): Promise<RunState> {

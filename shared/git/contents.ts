@@ -171,6 +171,30 @@ export async function resolveBranch(
   return sha.toLowerCase();
 }
 
+/** The repository's default branch (manual runs given neither a branch nor a commit). */
+export async function defaultBranch(provider: Provider, repository: string, tokenSecretName: string | undefined, opts: GitHostOptions): Promise<string> {
+  const base = baseUrl(provider, opts);
+  const what = `${provider} repository ${repository}`;
+  let name: unknown;
+  switch (provider) {
+    case 'github': {
+      const [owner, repo] = splitOwnerRepo(repository);
+      name = ((await readJson(await request(provider, `${base}/repos/${enc(owner)}/${enc(repo)}`, 'application/vnd.github+json', tokenSecretName, opts, what), what)) as { default_branch?: unknown }).default_branch;
+      break;
+    }
+    case 'gitlab':
+      name = ((await readJson(await request(provider, `${base}/api/v4/projects/${enc(repository)}`, 'application/json', tokenSecretName, opts, what), what)) as { default_branch?: unknown }).default_branch;
+      break;
+    case 'bitbucket': {
+      const [ws, repo] = splitOwnerRepo(repository);
+      name = ((await readJson(await request(provider, `${base}/2.0/repositories/${enc(ws)}/${enc(repo)}`, 'application/json', tokenSecretName, opts, what), what)) as { mainbranch?: { name?: unknown } }).mainbranch?.name;
+      break;
+    }
+  }
+  if (typeof name !== 'string' || name === '') throw new ValidationError(`${what} has no default branch (is it empty?); give a branch or a commit`);
+  return name;
+}
+
 /**
  * The pipeline definition kept in the repository, read at `commit` and validated.
  * For the engine, when it plans a run of a pipeline registered with

@@ -1,7 +1,7 @@
 /** Small adapters the local mode uses where AWS has a service with no emulator here. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { NotFoundError } from '../errors.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
 import type { SecretSource } from '../ports.ts';
 import type { LogPage, LogReader } from '../engine/api-service.ts';
 
@@ -37,12 +37,37 @@ export class FileLogReader implements LogReader {
   }
 }
 
-/** The tip of a branch in a repository on disk (the git host's API in AWS). */
+/**
+ * Branches of the repositories on disk (the git host's API in AWS). A missing
+ * repository and a missing branch are different problems with different fixes.
+ */
 export function localBranchResolver(repositoryPath: (repository: string) => string) {
+  const repoOf = (repository: string): string => {
+    const dir = repositoryPath(repository);
+    const r = spawnSync('git', ['-C', dir, 'rev-parse', '--git-dir'], { encoding: 'utf8' });
+    if (!existsSync(dir) || r.status !== 0) {
+      throw new ValidationError('repository not found', [{
+        path: 'repository',
+        message: `${repository} has no git repository at ${dir}: the local mode builds from repositories on disk; create it there (git init, or git clone <url> ${dir}) or correct source.repository`,
+      }]);
+    }
+    return dir;
+  };
   return {
     async resolveBranch(_provider: string, repository: string, branch: string): Promise<string> {
-      const res = spawnSync('git', ['-C', repositoryPath(repository), 'rev-parse', '--verify', `refs/heads/${branch}^{commit}`], { encoding: 'utf8' });
-      if (res.status !== 0) throw new NotFoundError(`branch ${branch} does not exist in ${repository}`);
+      const dir = repoOf(repository);
+      const res = spawnSync('git', ['-C', dir, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { encoding: 'utf8' });
+      if (res.status !== 0) {
+        const branches = spawnSync('git', ['-C', dir, 'for-each-ref', '--format=%(refname:short)', 'refs/heads'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+        throw new NotFoundError(`branch ${branch} does not exist in ${repository} (its branches: ${branches.join(', ') || 'none yet'})`);
+      }
+      return res.stdout.trim();
+    },
+    /** What HEAD names in the repository on disk: its default branch. */
+    async defaultBranch(_provider: string, repository: string): Promise<string> {
+      const dir = repoOf(repository);
+      const res = spawnSync('git', ['-C', dir, 'symbolic-ref', '--short', 'HEAD'], { encoding: 'utf8' });
+      if (res.status !== 0) throw new ValidationError(`${repository} at ${dir} has a detached HEAD and so no default branch; give a branch or a commit`);
       return res.stdout.trim();
     },
   };

@@ -200,6 +200,15 @@ describe('manual runs', () => {
     assert.ok(queue.sent[0].type === 'RunRequest' && queue.sent[0].trigger.branch === 'feature/x');
   });
 
+  test('a run given neither branch nor commit runs the repository\'s default branch', async () => {
+    const { call, queue } = await registered({ git: { defaultBranch: async () => 'trunk', resolveBranch: async (_p, _r, branch) => (branch === 'trunk' ? 'c'.repeat(40) : 'd'.repeat(40)) } });
+    const res = await call({ method: 'POST', path: '/pipelines/shop/runs', body: '{}' });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.branch, 'trunk');
+    assert.equal(res.body.commit, 'c'.repeat(40));
+    assert.ok(queue.sent[0].type === 'RunRequest' && queue.sent[0].trigger.branch === 'trunk');
+  });
+
   test('an unknown branch is a 400 on the branch field', async () => {
     const { call, queue } = await registered({ git: { resolveBranch: async () => { throw new NotFoundError('nope'); } } });
     const res = await call({ method: 'POST', path: '/pipelines/shop/runs', body: JSON.stringify({ branch: 'gone' }) });

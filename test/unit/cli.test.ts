@@ -4,7 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -117,4 +117,15 @@ test('init writes a starter pipeline that validates', async () => {
   assert.equal((await slipway('validate', '-f', file)).code, 0);
   assert.equal((await slipway('init', '--template', 'go', '-o', file)).code, 2, 'an existing file is not overwritten');
   assert.equal((await slipway('init', '--template', 'cobol')).code, 2);
+});
+
+test('init triggers on the repository\'s default branch, or the one given', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-'));
+  spawnSync('git', ['-c', 'init.defaultBranch=trunk', 'init', '-q', dir]);
+  assert.equal((await slipway('init', '--template', 'node', '-o', path.join(dir, 'a.yml'))).code, 0);
+  const a = readFileSync(path.join(dir, 'a.yml'), 'utf8');
+  assert.match(a, /branches: \["trunk"\]/);
+  assert.doesNotMatch(a, /\bmain\b/);
+  assert.equal((await slipway('init', '--template', 'node', '--branch', 'develop', '-o', path.join(dir, 'b.yml'))).code, 0);
+  assert.match(readFileSync(path.join(dir, 'b.yml'), 'utf8'), /branches: \["develop"\]/);
 });
