@@ -22,4 +22,12 @@ const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli',
 });
 // Whoever stops `npm start` stops the local mode, which then stops its emulators and services.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+// `kill <pid of npm>`: npm exits without passing SIGTERM on, and this process is left to init. Its parent gone, it stops the local mode.
+const parent = process.ppid;
+const orphaned = setInterval(() => {
+  if (process.ppid === parent) return;
+  clearInterval(orphaned);
+  child.kill('SIGTERM');
+}, 500);
+orphaned.unref();
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

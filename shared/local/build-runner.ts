@@ -120,6 +120,10 @@ export class LocalBuildRunner implements BuildRunner {
   constructor(private readonly opts: LocalBuildRunnerOptions) {
     this.hasTool = opts.hasTool ?? toolExists;
     mkdirSync(this.logDir, { recursive: true });
+    // However the local mode ends, no build's processes outlive it (each runs in its own process group).
+    process.once('exit', () => {
+      for (const b of this.byId.values()) if (b.child?.pid) { try { process.kill(-b.child.pid, 'SIGKILL'); } catch { /* gone */ } }
+    });
   }
 
   /** The pipeline's HOME: its tool caches (npm, pip, Go, Maven), shared by its jobs and kept between runs. */
@@ -163,6 +167,11 @@ export class LocalBuildRunner implements BuildRunner {
   /** Time a build spent in its own install steps and commands (benchmark: engine overhead = the rest). */
   commandMs(buildId: string): number {
     return this.byId.get(buildId)?.commandMs ?? 0;
+  }
+
+  /** Stops every build still running (the local mode is stopping): each ends STOPPED, its processes signalled. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.byId.keys()].map((id) => this.stop(id)));
   }
 
   /** Resolves when every build started so far has ended (tests, shutdown). */

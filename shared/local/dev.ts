@@ -214,7 +214,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       poll(sqs, releaseUrl, consume('releaser', releaseHandler), () => running),
       poll(sqs, notificationUrl, consume('notifier', notifierHandler), () => running),
     ];
-    stops.push(async () => { running = false; await Promise.all(pollers); await builds.idle(); });
+    stops.push(async () => { running = false; await builds.stopAll(); await Promise.all(pollers); await builds.idle(); });
 
     // 5. the HTTP front door: webhooks and the management API
     const apiPorts: ApiServiceDeps = {
@@ -462,21 +462,27 @@ export async function runDev(opts: { reset: boolean }): Promise<number> {
   const t0 = Date.now();
   let mode: LocalMode;
   try {
-    mode = await startLocalMode({ reset: opts.reset, onLog: print, quiet: true });
+    // SLIPWAY_DATA_DIR: another data folder than <repo>/.slipway (tests, or two checkouts side by side).
+    mode = await startLocalMode({ reset: opts.reset, onLog: print, quiet: true, ...(process.env.SLIPWAY_DATA_DIR ? { dataDir: process.env.SLIPWAY_DATA_DIR } : {}) });
   } catch (e) {
     console.error(`slipway dev: ${(e as Error).message}`);
     return 5;
   }
   let stopping = false;
   const shutdown = async () => {
+    // Ctrl-C reaches this process twice (from the terminal, and passed on by npm start): one stop is enough.
     if (stopping) return;
     stopping = true;
     print('\nstopping...');
+    // Whatever hangs, the local mode does not outlive the request to stop it.
+    setTimeout(() => { console.error('slipway dev: did not stop within 30 s; exiting'); process.exit(1); }, 30_000).unref();
     await mode.stop();
     process.exit(0);
   };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, shutdown);
+  // Started by a process that is gone (npm exits on SIGTERM without passing it on): stop too.
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) void shutdown(); }, 1000).unref();
   print(`API        ${mode.apiUrl}`);
   const runs = await mode.api.listRuns(SAMPLE.pipelineId, {});
   if (runs.items.length === 0) {
