@@ -29,7 +29,7 @@ const USAGE = `usage: slipway <command> [options]
   run PIPELINE [--branch B | --commit SHA] [--watch]   (default: the repository's default branch)
   runs PIPELINE
   status RUN [--watch]
-  logs RUN JOB [--follow]
+  logs RUN JOB [--attempt N] [--follow]  a job's build log (the last attempt unless --attempt)
   approve RUN JOB | reject RUN JOB
   cancel RUN
   targets [NAME]                         targets; or one's live colour, weights, current and last release
@@ -92,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       follow: { type: 'boolean', short: 'f', default: false }, file: { type: 'string' }, id: { type: 'string' },
       branch: { type: 'string' }, commit: { type: 'string' }, template: { type: 'string' }, output: { type: 'string', short: 'o' },
       reset: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false }, repository: { type: 'string' },
+      attempt: { type: 'string' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -186,10 +187,18 @@ export async function main(argv: string[]): Promise<number> {
       const api = resolveApi(values.api);
       const [runId, job] = rest;
       if (!runId || !job) throw new UsageError('logs needs RUN and JOB');
+      const attempt = values.attempt === undefined ? undefined : Number(values.attempt);
+      if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 1)) throw new UsageError('--attempt takes an attempt number: 1, 2, ...');
       let cursor: string | undefined;
+      let shown = false;
       for (;;) {
-        const q = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
-        const page = await api.request<{ events: Array<{ timestamp: string; message: string }>; cursor?: string; complete: boolean }>('GET', `/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(job)}/logs${q}`);
+        const q = new URLSearchParams({ ...(cursor ? { cursor } : {}), ...(attempt ? { attempt: String(attempt) } : {}) }).toString();
+        const page = await api.request<{ events: Array<{ timestamp: string; message: string }>; cursor?: string; complete: boolean; attempt?: number; attempts?: number }>('GET', `/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(job)}/logs${q ? `?${q}` : ''}`);
+        // Which attempt this is, once, on stderr: stdout stays the log itself.
+        if (!shown && !json && page.attempt !== undefined) {
+          console.error(`${job}: attempt ${page.attempt} of ${page.attempts}${(page.attempts ?? 1) > 1 ? ` (others: --attempt N)` : ''}`);
+          shown = true;
+        }
         for (const e of page.events ?? []) {
           if (json) console.log(JSON.stringify(e));
           else process.stdout.write(e.message.endsWith('\n') ? e.message : `${e.message}\n`);

@@ -229,7 +229,7 @@ export class CodeBuildRunner implements BuildRunner {
       sourceTypeOverride: source.type,
       sourceLocationOverride: `${source.host}/${request.repository}.git`,
       sourceVersion: request.commit,
-      buildspecOverride: generateBuildspec(spec, { ecrRegistry: this.config.ecrRegistry }),
+      buildspecOverride: generateBuildspec(spec, { ecrRegistry: this.config.ecrRegistry, attempt: request.attempt }),
       ...(spec.buildImage ? { imageOverride: spec.buildImage } : {}),
       environmentVariablesOverride,
       // CodeBuild accepts 5..2160 minutes.

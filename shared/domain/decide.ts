@@ -603,7 +603,10 @@ function startAttempt(d: Draft, name: string): void {
   job.startedAt ??= d.at;
   // Deleting only what is there keeps first attempts' objects in V8's fast mode.
   if (job.finishedAt !== undefined) delete job.finishedAt;
-  if (job.buildId !== undefined) delete job.buildId;
+  if (job.buildId !== undefined) {
+    job.earlierBuilds = [...(job.earlierBuilds ?? []), { attempt: job.attempt - 1, buildId: job.buildId }];
+    delete job.buildId;
+  }
   if (job.reason !== undefined) delete job.reason;
   const token = attemptToken(runId, name, job.attempt);
   d.startedJobs = true;

@@ -36,6 +36,7 @@
  *     pullRequests: all                # all | same-repository | skip  @default all (build), skip (others)
  *     timeout: 30m                     # "30s" | "5m" | "1h30m" | seconds  @default 60m
  *     retries: 1                       # 0..10 extra attempts              @default 0
+ *     retryDelay: 30s                  # before the 1st retry, doubling (at most 10m) @default 10s
  *     compute: small                   # small | medium | large            @default small
  *   image:
  *     kind: image
@@ -128,6 +129,8 @@ const DEFAULT_INTERVAL_SECONDS = 60;
 const DEFAULT_BAKE_SECONDS = 300;
 const DEFAULT_ROLLBACK_WINDOW_SECONDS = 60 * 60;
 const DEFAULT_STEPS = [10, 50, 100];
+/** Before a build's first retry; each next one waits twice as long. */
+const DEFAULT_RETRY_DELAY_SECONDS = 10;
 
 /** Duration limits, in seconds, with the words used in messages. */
 const LIMITS = {
@@ -137,6 +140,7 @@ const LIMITS = {
   interval: { min: 1, max: 3600, text: 'between 1s and 1h' },
   bake: { min: 0, max: 24 * 3600, text: 'between 0s and 24h' },
   rollbackWindow: { min: 0, max: 24 * 3600, text: 'between 0s and 24h' },
+  retryDelay: { min: 0, max: 3600, text: 'between 0s and 1h' },
 } as const;
 
 const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -330,6 +334,7 @@ const jobSchema = z.strictObject({
     .min(0, 'must be between 0 and 10 (extra attempts after a failure)')
     .max(10, 'must be between 0 and 10 (extra attempts after a failure)')
     .optional(),
+  retryDelay: duration.optional(),
   compute: z.enum(COMPUTE_CLASSES).optional(),
   docker: z
     .strictObject({
@@ -763,6 +768,7 @@ function checkJobs(jobs: Record<string, Record<string, unknown>>, problems: Prob
 
     if (kind === 'build' || kind === 'image') {
       checkDuration(job.timeout, LIMITS.timeout, at('timeout'), problems);
+      checkDuration(job.retryDelay, LIMITS.retryDelay, at('retryDelay'), problems);
     }
     if (kind === 'build' && job.template === undefined && job.commands === undefined) {
       problems.push({ path: at(), message: `a build job needs "commands" or a "template" (one of ${TEMPLATE_NAMES.join(', ')})` });
@@ -780,6 +786,7 @@ function checkJobs(jobs: Record<string, Record<string, unknown>>, problems: Prob
     if (kind === 'approval') {
       if (job.timeout !== undefined) problems.push({ path: at('timeout'), message: 'use approval.timeout for how long an approval may wait' });
       if (job.retries !== undefined) problems.push({ path: at('retries'), message: 'an approval is given once; retries apply to build, image and deploy jobs' });
+      if (job.retryDelay !== undefined) problems.push({ path: at('retryDelay'), message: 'an approval is given once; retryDelay applies to build and image jobs' });
       if (isRecord(job.approval)) checkDuration(job.approval.timeout, LIMITS.approval, at('approval', 'timeout'), problems);
     }
     if (kind === 'deploy') {
@@ -1040,6 +1047,7 @@ function normaliseJob(
     when: { branches: job.when?.branches ?? [], tags: job.when?.tags ?? [], events: job.when?.events ?? [] },
     retries: job.retries ?? 0,
     pullRequests: job.pullRequests ?? (kind === 'build' ? ('all' as const) : ('skip' as const)),
+    ...(kind === 'build' || kind === 'image' ? { retryDelaySeconds: seconds(job.retryDelay, DEFAULT_RETRY_DELAY_SECONDS) } : {}),
   };
   if (kind === 'build' || kind === 'image') {
     const build = applyTemplate({

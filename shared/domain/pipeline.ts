@@ -171,6 +171,8 @@ export interface JobSpec {
   timeoutMinutes: number;
   /** Extra attempts after a failure: 0 means the job runs once. */
   retries: number;
+  /** Build and image jobs: the wait before the first retry, doubling for each next one (see retryDelayFor). */
+  retryDelaySeconds?: number;
   compute: ComputeClass;
   image?: ImageSpec;
   deploy?: DeploySpec;

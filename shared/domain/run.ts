@@ -120,6 +120,8 @@ export interface JobState {
   /** 1-based attempt number of the current (or last) attempt; 0 before the first start. */
   attempt: number;
   buildId?: string;
+  /** Build ids of the attempts before the current one, so each attempt's log stays readable. */
+  earlierBuilds?: Array<{ attempt: number; buildId: string }>;
   startedAt?: string;
   finishedAt?: string;
   /** Why the job ended as it did, in words a person can act on. */
@@ -287,6 +289,12 @@ export type EngineEvent =
   | ReleaseProgressed;
 
 // ---- effects ---------------------------------------------------------------
+
+/** Seconds a build attempt waits before it starts: none for the first, then the job's retry delay, doubling, at most 10 minutes. */
+export function retryDelayFor(retryDelaySeconds: number | undefined, attempt: number): number {
+  if (attempt <= 1 || !retryDelaySeconds) return 0;
+  return Math.min(600, retryDelaySeconds * 2 ** (attempt - 2));
+}
 
 /** Deterministic token: the same job attempt always yields the same token (CodeBuild idempotencyToken). */
 export function attemptToken(runId: string, job: string, attempt: number): string {

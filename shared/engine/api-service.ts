@@ -376,16 +376,22 @@ export class ApiService {
 
   // ---- logs and artifacts ---------------------------------------------------------
 
-  async readLogs(runId: string, job: string, opts: { cursor?: string; limit?: number }): Promise<LogPage & { runId: string; job: string; status: string; complete: boolean }> {
+  /** A build's log: the job's current (or last) attempt, or an earlier one (`attempt`). */
+  async readLogs(runId: string, job: string, opts: { cursor?: string; limit?: number; attempt?: number }): Promise<LogPage & { runId: string; job: string; status: string; complete: boolean; attempt: number; attempts: number }> {
     const { run, state } = await this.findJob(runId, job);
     const kind = run.plan[job].kind;
     if (kind !== 'build' && kind !== 'image') throw new NotFoundError(`job "${job}" is a ${kind} job and has no build log`);
-    const base = { runId, job, status: state.status };
-    if (!state.buildId) return { ...base, events: [], complete: TERMINAL_RUN_STATUSES.has(run.status) || isTerminalJob(state.status) };
+    const attempt = opts.attempt ?? state.attempt;
+    if (opts.attempt !== undefined && (attempt < 1 || attempt > state.attempt)) throw new NotFoundError(`job "${job}" has no attempt ${attempt}: it has had ${state.attempt} attempt${state.attempt === 1 ? '' : 's'}`);
+    const current = attempt === state.attempt;
+    const buildId = current ? state.buildId : state.earlierBuilds?.find((a) => a.attempt === attempt)?.buildId;
+    const base = { runId, job, status: current ? state.status : 'failed', attempt, attempts: state.attempt };
+    if (!buildId) return { ...base, events: [], complete: !current || TERMINAL_RUN_STATUSES.has(run.status) || isTerminalJob(state.status) };
     if (!this.deps.logs) throw new NotImplementedError('build logs are not available in this deployment');
-    const page = await this.deps.logs.read(state.buildId, opts);
-    // The stream is complete once the job ended and a read returns nothing new.
-    const complete = isTerminalJob(state.status) && page.events.length === 0;
+    const { cursor, limit } = opts;
+    const page = await this.deps.logs.read(buildId, { cursor, limit });
+    // The stream is complete once the attempt ended and a read returns nothing new.
+    const complete = (!current || isTerminalJob(state.status)) && page.events.length === 0;
     return { ...base, ...page, complete };
   }
 

@@ -28,10 +28,17 @@ import { ValidationError } from '../errors.ts';
 import type { JobSpec } from '../domain/pipeline.ts';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { runtimeVersionsFor, TEMPLATES } from '../domain/templates.ts';
+import { retryDelayFor } from '../domain/run.ts';
 
 export interface BuildspecOptions {
   /** ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); required for image jobs. */
   ecrRegistry?: string;
+  /**
+   * The attempt this buildspec is for; a retry first waits its backoff (retryDelayFor).
+   * CodeBuild cannot start a build later, so the wait is the build's first command (billed).
+   * @default 1
+   */
+  attempt?: number;
 }
 
 /** Variables an image job exports; CodeBuild reports them with the finished build. */
@@ -70,7 +77,9 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
   }
 
   const runtimeVersions = runtimeVersionsFor(job);
-  const install = [...runtimeReport(job, runtimeVersions), ...job.install];
+  const delay = retryDelayFor(job.retryDelaySeconds, opts.attempt ?? 1);
+  const backoff = delay > 0 ? [`echo "slipway: attempt ${opts.attempt}: waiting ${delay}s before starting (retry backoff)" && sleep ${delay}`] : [];
+  const install = [...backoff, ...runtimeReport(job, runtimeVersions), ...job.install];
   const preBuild = job.inputs.map(downloadInput);
   const build = [...job.commands];
   const postBuild: string[] = [];

@@ -73,6 +73,7 @@ const branch = z
 const commit = z.string().regex(/^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/, 'must be a full commit sha (40 hex characters)');
 
 const pageQuery = z.object({ cursor: cursor.optional(), limit: limit.optional() });
+const logsQuery = pageQuery.extend({ attempt: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(11, 'must be at most 11 (10 retries)').optional() });
 
 const manualRunBody = z.strictObject({
   branch: branch.optional(),
@@ -160,7 +161,7 @@ export function apiRoutes(api: ApiService): Record<string, RouteHandler> {
     },
     'GET /runs/{id}/jobs/{job}/logs': async (req) => {
       const { id, job } = ids(z.object({ id: runId, job: jobName }), req);
-      return json(200, await api.readLogs(id, job, page(req)));
+      return json(200, await api.readLogs(id, job, validate(logsQuery, req.query, 'query parameters')));
     },
     'GET /runs/{id}/jobs/{job}/artifacts': async (req) => {
       const { id, job } = ids(z.object({ id: runId, job: jobName }), req);

@@ -30,6 +30,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import type { JobSpec } from '../domain/pipeline.ts';
 import { TEMPLATES, type ToolRequirement } from '../domain/templates.ts';
 import { DECLARATION_FILES, declaredRequirement, judgeRuntime } from '../domain/runtime-versions.ts';
+import { retryDelayFor } from '../domain/run.ts';
 import type { BuildRequest, BuildRunner } from '../ports.ts';
 import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
 import { artifactPrefix, executablesKey } from '../engine/buildspec.ts';
@@ -100,6 +101,8 @@ interface LocalBuild {
   done: Promise<void>;
   /** Milliseconds spent inside the job's own install steps and commands. */
   commandMs: number;
+  /** Ends a retry's wait early (the build was stopped). */
+  wake?: () => void;
 }
 
 function toolExists(tool: ToolRequirement, env: Record<string, string>): boolean {
@@ -154,6 +157,7 @@ export class LocalBuildRunner implements BuildRunner {
     const b = this.byId.get(buildId);
     if (!b) return;
     b.stopped = true;
+    b.wake?.();
     if (b.child?.pid) {
       try { process.kill(-b.child.pid, 'SIGTERM'); } catch { /* already gone */ }
     }
@@ -217,8 +221,15 @@ export class LocalBuildRunner implements BuildRunner {
     const spec = r.spec;
     const ws = path.join(this.opts.dataDir, 'work', b.id.replace(/[^A-Za-z0-9._-]/g, '_'));
     const state = `${ws}.step`;
+    const delay = retryDelayFor(spec.retryDelaySeconds, r.attempt);
+    if (delay > 0) {
+      // A retry waits (the job's retryDelay, doubling per attempt) before it starts, as it does on CodeBuild.
+      this.log(b, `attempt ${r.attempt}: waiting ${delay}s before starting (retry backoff)`);
+      await new Promise<void>((resolve) => { const t = setTimeout(resolve, delay * 1000); b.wake = () => { clearTimeout(t); resolve(); }; });
+      if (b.stopped) return await this.finish(b, 'STOPPED');
+    }
     await this.emit(b, 'IN_PROGRESS');
-    this.log(b, `== ${r.job} (attempt ${r.attempt}) of run ${r.runId} at ${r.commit.slice(0, 12)}`);
+    this.log(b, `== ${r.job} (attempt ${r.attempt} of ${spec.retries + 1}) of run ${r.runId} at ${r.commit.slice(0, 12)}`);
     try {
       // 1. source
       const repo = this.opts.repositoryPath(r);

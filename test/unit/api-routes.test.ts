@@ -375,6 +375,20 @@ describe('logs, artifacts and targets', () => {
     assert.equal((await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/approve/logs` })).status, 404);
   });
 
+  test('each attempt\'s log stays readable: ?attempt=N reads that attempt\'s build, and says which attempt it is', async () => {
+    const reads: string[] = [];
+    const { call, runs } = setup({ logs: { read: async (buildId) => (reads.push(buildId), { events: [{ timestamp: '2026-01-01T00:00:00.000Z', message: `log of ${buildId}` }], cursor: '1' }) } });
+    await runs.create(runState({}, { build: { status: 'running', attempt: 2, buildId: 'b-2', earlierBuilds: [{ attempt: 1, buildId: 'b-1' }] } }));
+    const first = await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/build/logs`, query: { attempt: '1' } });
+    assert.equal(first.status, 200);
+    assert.deepEqual([first.body.attempt, first.body.attempts, first.body.events[0].message], [1, 2, 'log of b-1']);
+    const last = await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/build/logs` });
+    assert.deepEqual([last.body.attempt, last.body.attempts, last.body.events[0].message], [2, 2, 'log of b-2']);
+    assert.equal((await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/build/logs`, query: { attempt: '3' } })).status, 404);
+    assert.equal((await call({ method: 'GET', path: `/runs/${RUN_ID}/jobs/build/logs`, query: { attempt: 'x' } })).status, 400);
+    assert.deepEqual(reads, ['b-1', 'b-2']);
+  });
+
   test('a job that has not started yet has an empty log', async () => {
     const { call, runs } = setup({ logs: { read: async () => assert.fail('no build to read') } });
     await runs.create(runState({}, { build: { status: 'pending', attempt: 0, buildId: undefined } }));

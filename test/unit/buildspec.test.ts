@@ -35,6 +35,14 @@ test('a build job runs its install steps, commands and cache paths in that order
   assert.equal(spec.env['exported-variables'], undefined);
 });
 
+test('a retry waits its backoff first: the job\'s retryDelay, doubling per attempt', () => {
+  const job = jobSpec('build', { commands: ['make'], retryDelaySeconds: 10 });
+  const install = (attempt: number) => (parse(generateBuildspec(job, { attempt })) as Spec).phases.install?.commands ?? [];
+  assert.deepEqual(install(1), []);
+  assert.match(install(2)[0], /attempt 2: waiting 10s .*&& sleep 10$/);
+  assert.match(install(3)[0], /&& sleep 20$/);
+});
+
 test('a custom image gets no runtime-versions, which CodeBuild would reject', () => {
   const spec = specOf(jobSpec('build', { template: 'node', buildImage: 'public.ecr.aws/docker/library/node:22', commands: ['npm test'] }));
   assert.equal(spec.phases.install, undefined);

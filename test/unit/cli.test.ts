@@ -38,6 +38,8 @@ before(async () => {
       if (key === 'POST /runs/run-succeeded/cancel') return send(409, { error: 'Conflict', message: 'run run-succeeded already ended (succeeded)' });
       if (key === 'GET /runs/run-succeeded') return send(200, run('succeeded'));
       if (key === 'GET /runs/run-failed') return send(200, run('failed'));
+      if (key === 'GET /runs/run-failed/jobs/test/logs?attempt=1') return send(200, { events: [{ timestamp: 't', message: 'first try' }], cursor: '1', complete: false, attempt: 1, attempts: 2 });
+      if (key === 'GET /runs/run-failed/jobs/test/logs?cursor=1&attempt=1') return send(200, { events: [], cursor: '1', complete: true, attempt: 1, attempts: 2 });
       return send(500, { error: 'InternalError', message: 'internal error' });
     });
   });
@@ -107,6 +109,14 @@ test('validate checks a file locally: every problem at once, exit 2', async () =
   assert.match(r.err, /jobs\.a\.needs\[0\]: unknown job "b"/);
   assert.match(r.err, /jobs\.a\.needs\[1\]/);
   assert.equal((await slipway('validate', '-f', path.join(dir, 'missing.yml'))).code, 2);
+});
+
+test('logs --attempt N reads that attempt and says which one it is on stderr', async () => {
+  const r = await slipway('logs', 'run-failed', 'test', '--attempt', '1');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'first try\n');
+  assert.match(r.err, /test: attempt 1 of 2 \(others: --attempt N\)/);
+  assert.equal((await slipway('logs', 'run-failed', 'test', '--attempt', 'zero')).code, 2);
 });
 
 test('init writes a starter pipeline that validates', async () => {

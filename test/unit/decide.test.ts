@@ -258,7 +258,14 @@ describe('build events', () => {
       events: () => [ev.build('a', 'FAILED', 1, { reason: 'exit 1' })],
       jobs: { a: 'queued', b: 'pending', c: 'pending', other: 'queued' },
       effects: [startBuild('a', 2)],
-      check: (s) => { assert.equal(s.jobs.a.attempt, 2); assert.equal(s.jobs.a.buildId, undefined); assert.match(s.jobs.a.reason!, /attempt 1 of 2: build failed: exit 1; retrying/); },
+      check: (s) => {
+        assert.equal(s.jobs.a.attempt, 2);
+        assert.equal(s.jobs.a.buildId, undefined);
+        assert.match(s.jobs.a.reason!, /attempt 1 of 2: build failed: exit 1; retrying/);
+        // The first attempt's build stays known, so its log can still be read.
+        assert.deepEqual(s.jobs.a.earlierBuilds?.map((b) => b.attempt), [1]);
+        assert.ok(s.jobs.a.earlierBuilds?.[0].buildId);
+      },
     },
     {
       name: 'FAILED on the last attempt fails the job and skips its dependents transitively',

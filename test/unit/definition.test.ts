@@ -87,6 +87,7 @@ describe('valid pipeline files', () => {
       when: { branches: [], tags: [], events: [] },
       retries: 0,
       pullRequests: 'all',
+      retryDelaySeconds: 10,
       template: 'node',
       buildImage: node.image,
       install: [...node.install],
@@ -521,6 +522,15 @@ describe('broken pipeline files: one problem each, with its path and message', (
 
   it('rejects a build timeout CodeBuild would refuse', () => {
     assert.deepEqual(problemsOf((d) => (d.jobs.test.timeout = '2m')), ['jobs.test.timeout: must be between 5m and 36h (the limits of CodeBuild), got "2m"']);
+  });
+
+  it('reads retryDelay as a duration, and refuses it on an approval', () => {
+    const ok = parsePipeline('name: p\nsource: { provider: github, repository: a/b }\njobs:\n  t: { template: go, retries: 2, retryDelay: 1m }\n');
+    assert.ok(ok.ok);
+    assert.equal(ok.spec.jobs.t.retryDelaySeconds, 60);
+    const bad = parsePipeline('name: p\nsource: { provider: github, repository: a/b }\njobs:\n  t: { template: go, retryDelay: 2h }\n  a: { kind: approval, needs: [t], retryDelay: 5s }\n');
+    assert.ok(!bad.ok);
+    assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['jobs.a.retryDelay', 'jobs.t.retryDelay']);
   });
 
   it('rejects negative retries', () => {

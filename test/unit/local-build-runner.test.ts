@@ -156,3 +156,21 @@ test('a runtime the project declares unsupported fails the job with the reason; 
   assert.equal((await toBuildStateChanged(accepted.events.at(-1)!))?.state, 'SUCCEEDED');
   assert.match(readFileSync(accepted.runner.logFile(buildId), 'utf8'), /runtime nodejs: asked 22, got \d+\.\d+\.\d+.*engines\.node >=18 accepts it/);
 });
+
+test('a retry waits its backoff before it starts, and a stop ends the wait', async () => {
+  const { runner, events, request } = setup({ 'a': '1' });
+  const t0 = Date.now();
+  const { buildId } = await runner.start(request(job({ retries: 2, retryDelaySeconds: 1, commands: ['true'] }), 2));
+  await runner.idle();
+  assert.ok(Date.now() - t0 >= 1000, 'attempt 2 waited the retry delay');
+  assert.match(readFileSync(runner.logFile(buildId), 'utf8'), /attempt 2: waiting 1s before starting \(retry backoff\)[\s\S]*== build \(attempt 2 of 3\)/);
+  assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, 'SUCCEEDED');
+
+  const waiting = setup({ 'a': '1' });
+  const t1 = Date.now();
+  const started = await waiting.runner.start(waiting.request(job({ retries: 3, retryDelaySeconds: 60, commands: ['true'] }), 3));
+  await waiting.runner.stop(started.buildId);
+  await waiting.runner.idle();
+  assert.ok(Date.now() - t1 < 5000, 'the stop did not wait out the 120 s backoff');
+  assert.equal((await toBuildStateChanged(waiting.events.at(-1)!))?.state, 'STOPPED');
+});
