@@ -147,7 +147,8 @@ export const TEMPLATES: Readonly<Record<TemplateName, BuildTemplate>> = {
     install: PYTHON_INSTALL,
     commands: [PYTHON_TEST],
     cache: ['/root/.cache/pip/**/*'],
-    env: { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    // PIP_REQUIRE_VIRTUALENV: an overridden install step that forgets the venv fails instead of changing the machine's Python.
+    env: { PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1', PIP_REQUIRE_VIRTUALENV: 'true', PYTHONDONTWRITEBYTECODE: '1' },
   },
   php: {
     name: 'php',

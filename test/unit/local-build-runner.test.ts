@@ -174,3 +174,11 @@ test('a retry waits its backoff before it starts, and a stop ends the wait', asy
   assert.ok(Date.now() - t1 < 5000, 'the stop did not wait out the 120 s backoff');
   assert.equal((await toBuildStateChanged(waiting.events.at(-1)!))?.state, 'STOPPED');
 });
+
+test('a python job whose own install step forgets the virtual environment fails instead of installing into the machine\'s Python', async () => {
+  const { runner, events, request } = setup({ 'a': '1' });
+  const { buildId } = await runner.start(request(job({ template: 'python', env: { ...TEMPLATES.python.env }, install: ['python3 -m pip install --no-index slipway-nothing'], commands: ['true'] })));
+  await runner.idle();
+  assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, 'FAILED');
+  assert.match(readFileSync(runner.logFile(buildId), 'utf8'), /virtualenv/i);
+});
