@@ -111,7 +111,8 @@ function toolExists(tool: ToolRequirement, env: Record<string, string>): boolean
 }
 
 /** Runs one step in the job's shell, then saves what buildspec 0.2 carries to the next one: exported variables and the directory. */
-const STEP = 'trap \'rc=$?; env -0 > "$SLIPWAY_STEP_STATE.env"; pwd > "$SLIPWAY_STEP_STATE.cwd"; exit $rc\' EXIT; set -eo pipefail; eval "$1"';
+// bash builtins only (compgen, printf): the same on Linux and macOS, whatever `env` the machine has.
+const STEP = 'trap \'rc=$?; for __v in $(compgen -e); do printf "%s=%s\\0" "$__v" "${!__v}"; done > "$SLIPWAY_STEP_STATE.env"; pwd > "$SLIPWAY_STEP_STATE.cwd"; exit $rc\' EXIT; set -eo pipefail; eval "$1"';
 /** Variables bash sets itself, or that only make sense to the step that saved them. */
 const SHELL_OWN = new Set(['_', 'SHLVL', 'PWD', 'OLDPWD', 'SLIPWAY_STEP_STATE']);
 
