@@ -56,8 +56,8 @@ export function artifactPrefix(runId: string, job: string, root: string = ARTIFA
  * The list (one relative path a line) of a job's outputs that were executable.
  * Outside the job's prefix, so it is neither an artifact nor downloaded with them.
  */
-export function executablesKey(runId: string, job: string): string {
-  return `runs/${runId}/.executables/${job}`;
+export function executablesKey(runId: string, job: string, root: string = ARTIFACT_ROOTS.release): string {
+  return `${root}/${runId}/.executables/${job}`;
 }
 
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

@@ -30,7 +30,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import type { JobSpec } from '../domain/pipeline.ts';
 import { TEMPLATES, type ToolRequirement } from '../domain/templates.ts';
 import { DECLARATION_FILES, declaredRequirement, judgeRuntime } from '../domain/runtime-versions.ts';
-import { retryDelayFor } from '../domain/run.ts';
+import { ARTIFACT_ROOTS, retryDelayFor } from '../domain/run.ts';
 import type { BuildRequest, BuildRunner } from '../ports.ts';
 import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
 import { artifactPrefix, executablesKey } from '../engine/buildspec.ts';
@@ -240,6 +240,7 @@ export class LocalBuildRunner implements BuildRunner {
       const co = spawnSync('git', ['-C', ws, 'checkout', '-q', r.commit], { encoding: 'utf8' });
       if (co.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `commit ${r.commit} not found in ${repo}: ${co.stderr.trim()}`);
       // 2. the job's environment: nothing of the developer's but PATH and the locale
+      const root = ARTIFACT_ROOTS[r.lane ?? 'release'];
       const home = this.homeDir(r.pipelineId);
       mkdirSync(home, { recursive: true });
       let env = jobEnvironment(process.env, home, {
@@ -247,6 +248,7 @@ export class LocalBuildRunner implements BuildRunner {
         [BUILD_ENV.runId]: r.runId, [BUILD_ENV.pipelineId]: r.pipelineId, [BUILD_ENV.job]: r.job, [BUILD_ENV.jobKind]: spec.kind,
         [BUILD_ENV.attempt]: String(r.attempt), [BUILD_ENV.commit]: r.commit, [BUILD_ENV.branch]: r.branch ?? '',
         [BUILD_ENV.artifactBucket]: this.opts.artifactBucket,
+        [BUILD_ENV.artifactRoot]: root, [BUILD_ENV.trust]: r.lane === 'fork' ? 'untrusted' : 'trusted',
         ...parameterEnv(r.parameters),
       });
       // 3. toolchain: every tool the steps run, all missing ones named at once
@@ -268,7 +270,7 @@ export class LocalBuildRunner implements BuildRunner {
       }
       // 5. inputs
       for (const input of spec.inputs) {
-        const n = await this.download(r.runId, input, ws);
+        const n = await this.download(r.runId, input, ws, root);
         this.log(b, `input ${input}: ${n} file(s)`);
       }
       // 6. install + commands, in one shell state as buildspec 0.2
@@ -291,9 +293,9 @@ export class LocalBuildRunner implements BuildRunner {
       if (spec.kind === 'image' && spec.image) this.packageImage(b, ws);
       // 8. outputs, by the buildspec's rules
       if (spec.outputs.length > 0) {
-        const out = await this.upload(r.runId, r.job, ws, spec.outputs);
+        const out = await this.upload(r.runId, r.job, ws, spec.outputs, root);
         if ('unmatched' in out) return await this.fail(b, 'POST_BUILD', `output ${JSON.stringify(out.unmatched)} matched no file`);
-        this.log(b, `outputs: ${out.files} file(s) to s3://${this.opts.artifactBucket}/${artifactPrefix(r.runId, r.job)}`);
+        this.log(b, `outputs: ${out.files} file(s) to s3://${this.opts.artifactBucket}/${artifactPrefix(r.runId, r.job, root)}`);
       }
       await this.finish(b, 'SUCCEEDED');
     } finally {
@@ -358,8 +360,8 @@ export class LocalBuildRunner implements BuildRunner {
   }
 
   /** An input's files where they were uploaded from, executable again where they were (see executablesKey). */
-  private async download(runId: string, job: string, ws: string): Promise<number> {
-    const prefix = artifactPrefix(runId, job);
+  private async download(runId: string, job: string, ws: string, root: string): Promise<number> {
+    const prefix = artifactPrefix(runId, job, root);
     let token: string | undefined;
     let n = 0;
     do {
@@ -376,7 +378,7 @@ export class LocalBuildRunner implements BuildRunner {
     } while (token);
     let list: string;
     try {
-      const obj = await this.opts.s3.send(new GetObjectCommand({ Bucket: this.opts.artifactBucket, Key: executablesKey(runId, job) }));
+      const obj = await this.opts.s3.send(new GetObjectCommand({ Bucket: this.opts.artifactBucket, Key: executablesKey(runId, job, root) }));
       list = await obj.Body!.transformToString();
     } catch {
       return n; // no list: a job whose outputs were not uploaded
@@ -393,16 +395,16 @@ export class LocalBuildRunner implements BuildRunner {
    * files it matches (`**` crosses directories), a plain path a file or a whole
    * directory; a pattern that matches nothing fails the job.
    */
-  private async upload(runId: string, job: string, ws: string, patterns: string[]): Promise<{ files: number } | { unmatched: string }> {
+  private async upload(runId: string, job: string, ws: string, patterns: string[], root: string): Promise<{ files: number } | { unmatched: string }> {
     const matched = matchOutputs(listFiles(ws, '', true), patterns, (rel) => existsSync(path.join(ws, rel)) && statSync(path.join(ws, rel)).isDirectory());
     if ('unmatched' in matched) return matched;
     const executables: string[] = [];
     for (const f of matched.files) {
       const file = path.join(ws, f);
-      await this.opts.s3.send(new PutObjectCommand({ Bucket: this.opts.artifactBucket, Key: `${artifactPrefix(runId, job)}${f}`, Body: readFileSync(file) }));
+      await this.opts.s3.send(new PutObjectCommand({ Bucket: this.opts.artifactBucket, Key: `${artifactPrefix(runId, job, root)}${f}`, Body: readFileSync(file) }));
       if (statSync(file).mode & 0o100) executables.push(f);
     }
-    await this.opts.s3.send(new PutObjectCommand({ Bucket: this.opts.artifactBucket, Key: executablesKey(runId, job), Body: executables.map((f) => `${f}\n`).join('') }));
+    await this.opts.s3.send(new PutObjectCommand({ Bucket: this.opts.artifactBucket, Key: executablesKey(runId, job, root), Body: executables.map((f) => `${f}\n`).join('') }));
     return { files: matched.files.length };
   }
 }

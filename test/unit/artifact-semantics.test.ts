@@ -107,7 +107,7 @@ fi
 interface Outcome { keys?: string[]; executables?: string[]; unmatched?: boolean }
 
 /** The buildspec side: the producer's post_build, then a consumer's pre_build in a fresh workspace. */
-function throughBuildspec(c: Case): Outcome {
+function throughBuildspec(c: Case, root = 'runs'): Outcome {
   const dir = mkdtempSync(path.join(tmpdir(), 'semantics-cb-'));
   const bin = path.join(dir, 'bin');
   const s3 = path.join(dir, 's3');
@@ -117,14 +117,14 @@ function throughBuildspec(c: Case): Outcome {
   writeFileSync(path.join(bin, 'aws'), FAKE_AWS);
   chmodSync(path.join(bin, 'aws'), 0o755);
   writeFiles(work, c.files);
-  const env = { PATH: `${bin}:/usr/bin:/bin`, S3ROOT: s3, SLIPWAY_ARTIFACT_BUCKET: 'bucket', SLIPWAY_RUN_ID: 'R1', CODEBUILD_BUILD_SUCCEEDING: '1', TMPDIR: dir };
+  const env = { PATH: `${bin}:/usr/bin:/bin`, S3ROOT: s3, SLIPWAY_ARTIFACT_BUCKET: 'bucket', SLIPWAY_ARTIFACT_ROOT: root, SLIPWAY_RUN_ID: 'R1', CODEBUILD_BUILD_SUCCEEDING: '1', TMPDIR: dir };
   const phases = (job: ReturnType<typeof jobSpec>) => (parse(generateBuildspec(job)) as { phases: Record<string, { commands: string[] }> }).phases;
   // Like CodeBuild: one command after the other, the phase failing at the first that fails.
   for (const command of phases(jobSpec('build', { outputs: c.outputs })).post_build.commands) {
     const r = spawnSync('bash', ['-c', command], { cwd: work, env, encoding: 'utf8' });
     if (r.status !== 0) return { unmatched: /matched no file/.test(r.stderr) };
   }
-  const prefix = path.join(s3, 'bucket', 'runs', 'R1', 'build');
+  const prefix = path.join(s3, 'bucket', root, 'R1', 'build');
   const keys = survey(prefix).files;
   for (const command of phases(jobSpec('test', { inputs: ['build'], commands: ['true'] })).pre_build.commands) {
     execFileSync('bash', ['-c', command], { cwd: next, env });
@@ -155,7 +155,7 @@ function memoryS3(objects: Map<string, Buffer>): S3Client {
 }
 
 /** The local side: a producer job on a repository holding the files, then a consumer taking its outputs. */
-async function throughLocalRunner(c: Case): Promise<Outcome> {
+async function throughLocalRunner(c: Case, lane: 'release' | 'pull-request' = 'release'): Promise<Outcome> {
   const repo = mkdtempSync(path.join(tmpdir(), 'semantics-repo-'));
   writeFiles(repo, c.files);
   const git = (...a: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: repo, encoding: 'utf8' }).stdout.trim();
@@ -167,12 +167,14 @@ async function throughLocalRunner(c: Case): Promise<Outcome> {
     dataDir: mkdtempSync(path.join(tmpdir(), 'semantics-data-')), repositoryPath: () => repo, s3: memoryS3(objects), artifactBucket: 'bucket',
     onStateChange: (e) => { events.push(e); },
   });
-  const request = (spec: ReturnType<typeof jobSpec>) => ({ runId: 'R1', pipelineId: 'p', job: spec.name, attempt: 1, token: `R1:${spec.name}`, commit: sha, repository: 'acme/x', provider: 'github' as const, spec });
+  const request = (spec: ReturnType<typeof jobSpec>) => ({ runId: 'R1', pipelineId: 'p', job: spec.name, attempt: 1, token: `R1:${spec.name}`, commit: sha, repository: 'acme/x', provider: 'github' as const, spec, lane });
+  const root = lane === 'release' ? 'runs' : 'pr-runs';
   await runner.start(request(jobSpec('build', { outputs: c.outputs, commands: ['true'] })));
   await runner.idle();
   const produced = await toBuildStateChanged(events.at(-1)!);
   if (produced?.state !== 'SUCCEEDED') return { unmatched: /matched no file/.test(produced?.reason ?? '') };
-  const keys = [...objects.keys()].filter((k) => k.startsWith('runs/R1/build/')).map((k) => k.slice('runs/R1/build/'.length)).sort();
+  const keys = [...objects.keys()].filter((k) => k.startsWith(`${root}/R1/build/`)).map((k) => k.slice(`${root}/R1/build/`.length)).sort();
+  assert.ok([...objects.keys()].every((k) => k.startsWith(`${root}/`)), `every object in the run's lane namespace: ${[...objects.keys()].join(', ')}`);
   // The consumer lists the executable files it received (and only those that came from the input).
   const fromInput = keys.map((k) => `'${k}'`).join(' ');
   const { buildId } = await runner.start(request(jobSpec('test', { inputs: ['build'], commands: [`for f in ${fromInput}; do if [ -x "$f" ]; then echo "EXEC $f"; fi; done`] })));
@@ -189,3 +191,9 @@ for (const c of CASES) {
     assert.deepEqual(await throughLocalRunner(c), expected, 'local runner');
   });
 }
+
+test('a pull request\'s outputs, and the list of its executables, stay in its lane\'s namespace on both sides', async () => {
+  const c = CASES[0];
+  assert.deepEqual(throughBuildspec(c, 'pr-runs'), c.expected);
+  assert.deepEqual(await throughLocalRunner(c, 'pull-request'), c.expected);
+});

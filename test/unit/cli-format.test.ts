@@ -15,6 +15,7 @@ test('the run view lists jobs in dependency order, by name within a level, whate
   const jobs = Object.fromEntries(Object.keys(plan).map((n) => [n, { status: 'pending', attempt: 0 }])) as RunState['jobs'];
   assert.deepEqual(jobOrder({ plan, jobs }), ['build', 'docs', 'lint', 'test', 'image', 'deploy']);
   const run = { runId: 'r', pipelineId: 'p', pipelineVersion: 1, status: 'running', trigger: { event: 'manual', branch: 'main', commit: 'abcdef12' }, createdAt: '2026-01-01T00:00:00Z', plan, jobs } as unknown as RunState;
-  const rows = runView(run).split('\n').slice(2).map((l) => l.split(/\s+/)[0]);
+  const lines = runView(run).split('\n');
+  const rows = lines.slice(lines.findIndex((l) => l.startsWith('JOB')) + 1).map((l) => l.split(/\s+/)[0]);
   assert.deepEqual(rows, ['build', 'docs', 'lint', 'test', 'image', 'deploy']);
 });
