@@ -51,6 +51,7 @@ import {
   type ReleaseFinished,
   type ReleaseStarted,
   type ReleaseProgressed,
+  MAX_EARLIER_BUILDS,
   MAX_JOB_STEPS,
   type RunFailedToPlan,
   type RunRequested,
@@ -604,7 +605,7 @@ function startAttempt(d: Draft, name: string): void {
   // Deleting only what is there keeps first attempts' objects in V8's fast mode.
   if (job.finishedAt !== undefined) delete job.finishedAt;
   if (job.buildId !== undefined) {
-    job.earlierBuilds = [...(job.earlierBuilds ?? []), { attempt: job.attempt - 1, buildId: job.buildId }];
+    job.earlierBuilds = [...(job.earlierBuilds ?? []), { attempt: job.attempt - 1, buildId: job.buildId }].slice(-MAX_EARLIER_BUILDS);
     delete job.buildId;
   }
   if (job.reason !== undefined) delete job.reason;

@@ -145,6 +145,13 @@ export interface JobStep {
  */
 export const MAX_JOB_STEPS = 12;
 
+/**
+ * How many earlier attempts' build ids a job keeps (the newest stay): one, the attempt
+ * before the current one. With 200 jobs at 10 retries each, keeping them all would take
+ * the run item past DynamoDB's 400 KB (see run-bounds.ts, whose worst case counts it).
+ */
+export const MAX_EARLIER_BUILDS = 1;
+
 export interface RunState {
   runId: string;
   pipelineId: string;

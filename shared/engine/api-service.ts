@@ -16,7 +16,7 @@ import { ConflictError, NotFoundError, RetryableError, SlipwayError, ValidationE
 import type { TargetConfig } from '../domain/release.ts';
 import { FORK_APPROVAL_JOB, pullRequestSettings, type PipelineSpec, type Provider } from '../domain/pipeline.ts';
 import { isApprover, parseCaller } from '../domain/principals.ts';
-import { ARTIFACT_ROOTS, buildLaneOf, definitionCommitOf, TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
+import { ARTIFACT_ROOTS, buildLaneOf, MAX_EARLIER_BUILDS, definitionCommitOf, TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
 import type { RunRequest } from '../messages.ts';
 import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports.ts';
 import { parsePipeline, parsePipelineObject, type ParseResult } from '../domain/definition.ts';
@@ -385,6 +385,9 @@ export class ApiService {
     if (opts.attempt !== undefined && (attempt < 1 || attempt > state.attempt)) throw new NotFoundError(`job "${job}" has no attempt ${attempt}: it has had ${state.attempt} attempt${state.attempt === 1 ? '' : 's'}`);
     const current = attempt === state.attempt;
     const buildId = current ? state.buildId : state.earlierBuilds?.find((a) => a.attempt === attempt)?.buildId;
+    if (!current && buildId === undefined && state.attempt - attempt > MAX_EARLIER_BUILDS) {
+      throw new NotFoundError(`the run keeps the build of the last ${MAX_EARLIER_BUILDS + 1} attempts of job "${job}" only; attempt ${attempt}'s build log is in the build log group under its own build id`);
+    }
     const base = { runId, job, status: current ? state.status : 'failed', attempt, attempts: state.attempt };
     if (!buildId) return { ...base, events: [], complete: !current || TERMINAL_RUN_STATUSES.has(run.status) || isTerminalJob(state.status) };
     if (!this.deps.logs) throw new NotImplementedError('build logs are not available in this deployment');

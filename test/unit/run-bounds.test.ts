@@ -44,7 +44,9 @@ describe('the run item bounds', () => {
     assert.equal(Object.values(plan).reduce((n, p) => n + p.needs.length, 0), MAX_NEEDS_TOTAL);
     const run = largestRun(plan);
     const size = estimateItemSize({ ...keys.run(run.runId), state: run });
-    assert.ok(size < MAX_ITEM_BYTES * 0.9, `${size} bytes: less than 10% headroom under ${MAX_ITEM_BYTES}`);
+    // 4% headroom: the previous attempt's build id kept per job (logs --attempt) takes ~33 KB at
+    // 200 jobs; the integration tier saves this same item to DynamoDB Local, which measures it.
+    assert.ok(size < MAX_ITEM_BYTES * 0.96, `${size} bytes: less than 4% headroom under ${MAX_ITEM_BYTES}`);
     // largestPlan (the bench's figure) is at least as large as any definition at the bounds.
     const bench = largestRun(largestPlan());
     assert.ok(estimateItemSize({ ...keys.run(bench.runId), state: bench }) >= size);
