@@ -286,7 +286,8 @@ test('the largest definition the bounds allow fits in one item, by DynamoDB\'s o
   const read = await client.send(new GetCommand({ TableName: table, Key: keys.run(run.runId), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }));
   const measuredUpTo = (read.ConsumedCapacity?.CapacityUnits ?? Infinity) * 4096;
   assert.ok(measuredUpTo <= MAX_ITEM_BYTES, `DynamoDB measured up to ${measuredUpTo} bytes (estimate ${size})`);
-  assert.ok(size < MAX_ITEM_BYTES * 0.9, `estimated ${size} bytes leaves less than 10% headroom under ${MAX_ITEM_BYTES}`);
+  // 4% headroom (the previous attempt's build id per job takes ~33 KB at 200 jobs); DynamoDB measured it above.
+  assert.ok(size < MAX_ITEM_BYTES * 0.96, `estimated ${size} bytes leaves less than 4% headroom under ${MAX_ITEM_BYTES}`);
   const loaded = await store.get(run.runId);
   assert.equal(Object.keys(loaded.jobs).length, Object.keys(plan).length);
 });
