@@ -15,7 +15,7 @@ import { CloudWatchLogReader } from '../shared/aws/log-reader.ts';
 import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
-import { readEnv } from '../shared/config.ts';
+import { ENV, readEnv } from '../shared/config.ts';
 import { ApiService, type ApiServiceDeps } from '../shared/engine/api-service.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
@@ -50,6 +50,7 @@ const fromEnv = portsFromEnv((): ApiServiceDeps => {
     logs: new CloudWatchLogReader(new CloudWatchLogsClient({ region: aws.region }), { logGroupName: env.buildLogGroup }),
     artifacts: new S3ArtifactStore(createS3Client(aws), env.artifactBucket),
     targets: targetService(documents, createSqsClient(aws), env),
+    ...(process.env[ENV.ecrRepositoryPrefix] ? { ecrRepositoryPrefix: process.env[ENV.ecrRepositoryPrefix] } : {}),
   };
 });
 

@@ -18,7 +18,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
-import { CodeBuildRunner, parseBuildProjects, parseBuildRoles } from '../shared/aws/codebuild-runner.ts';
+import { CodeBuildRunner, parseBuildProjects, parseBuildRoles, parseSourceConnections } from '../shared/aws/codebuild-runner.ts';
 import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { createMetrics, flushMetrics, PowertoolsMetricsSink } from '../shared/aws/metrics.ts';
 import { SqsNotificationQueue } from '../shared/aws/notification-queue.ts';
@@ -41,7 +41,8 @@ const fromEnv = portsFromEnv((): EngineDeps => {
   const aws = awsConfigFromEnv();
   const ddb = createDocumentClient(aws);
   const sqs = createSqsClient(aws);
-  const git = { secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)), baseUrls: gitBaseUrlsFromEnv() };
+  const ecrRepositoryPrefix = process.env[ENV.ecrRepositoryPrefix] || undefined;
+  const git = { secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)), baseUrls: gitBaseUrlsFromEnv(), ...(ecrRepositoryPrefix ? { ecrRepositoryPrefix } : {}) };
   const retentionDays = Number(process.env[ENV.runRetentionDays] ?? '') || undefined;
   return {
     runs: new DynamoRunStore(ddb, env.tableName, retentionDays ? { retentionDays } : {}),
@@ -53,6 +54,8 @@ const fromEnv = portsFromEnv((): EngineDeps => {
       roles: parseBuildRoles(env.buildRoles),
       artifactBucket: env.artifactBucket,
       ecrRegistry: process.env[ENV.ecrRegistry] || undefined,
+      ecrRepositoryPrefix,
+      sourceConnections: parseSourceConnections(process.env[ENV.sourceConnections]),
     }),
     // A definition kept in the repository is read at the run's commit (cached per warm instance).
     resolveDefinition: repositoryDefinitionResolver(git),

@@ -21,7 +21,7 @@ import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { EcrImageTagger } from '../shared/aws/image-tags.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoTargetStore } from '../shared/aws/target-store.ts';
-import { readEnv } from '../shared/config.ts';
+import { ENV, readEnv } from '../shared/config.ts';
 import type { MetricsSink } from '../shared/engine/metrics.ts';
 import { Releaser, type ReleaserLog } from '../shared/engine/releaser.ts';
 
@@ -88,7 +88,7 @@ export function releaserFromEnv(env: NodeJS.ProcessEnv = process.env, log?: Rele
   return new Releaser({
     targets: new DynamoTargetStore(createDocumentClient(cfg), tableName),
     actions: new EcsTarget(new ECSClient({ region: cfg.region }), new ElasticLoadBalancingV2Client({ region: cfg.region }), new CloudWatchClient({ region: cfg.region }), {
-      images: new EcrImageTagger(new ECRClient({ region: cfg.region })),
+      images: new EcrImageTagger(new ECRClient({ region: cfg.region }), { repositoryPrefix: env[ENV.ecrRepositoryPrefix] || undefined }),
     }),
     releaseQueue: new SqsReleaseQueue(sqs, releaseQueueUrl),
     events: new SqsEventQueue(sqs, engineQueueUrl),

@@ -13,6 +13,8 @@ export const CONTEXT_KEYS = {
   logRetentionDays: 'slipway:logRetentionDays',
   computeClasses: 'slipway:computeClasses',
   ecrRepositoryPrefix: 'slipway:ecrRepositoryPrefix',
+  sourceConnection: 'slipway:sourceConnection',
+  sourceConnections: 'slipway:sourceConnections',
   releaseServiceArns: 'slipway:releaseServiceArns',
   releaseClusterArns: 'slipway:releaseClusterArns',
   releaseListenerArns: 'slipway:releaseListenerArns',
@@ -59,6 +61,8 @@ export function engineConfigFromContext(get: (key: string) => unknown): SlipwayE
     logRetention: logDays as logs.RetentionDays | undefined,
     computeClasses: classes as ComputeClass[] | undefined,
     ecrRepositoryPrefix: typeof prefix === 'string' && prefix !== '' ? prefix : undefined,
+    sourceConnection: list(CONTEXT_KEYS.sourceConnection)?.[0],
+    sourceConnections: list(CONTEXT_KEYS.sourceConnections),
     dashboard: dashboard === undefined ? undefined : dashboard !== false && dashboard !== 'false',
     releaseScope: {
       serviceArns: list(CONTEXT_KEYS.releaseServiceArns),

@@ -21,6 +21,13 @@ export const ENV = {
   runRetentionDays: 'SLIPWAY_RUN_RETENTION_DAYS',
   /** ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com) for image jobs. */
   ecrRegistry: 'SLIPWAY_ECR_REGISTRY',
+  /** Prefix of every image repository (`docker.repository: web` -> `<prefix>/web`); the build role may push under it only. */
+  ecrRepositoryPrefix: 'SLIPWAY_ECR_REPOSITORY_PREFIX',
+  /**
+   * JSON `{"default"?: "<connection arn>", "allowed": ["<connection arn>", ...]}`: the CodeConnections
+   * connections builds may check out with (the build role may use exactly these).
+   */
+  sourceConnections: 'SLIPWAY_SOURCE_CONNECTIONS',
   /** URL of the notifications standard queue (commit statuses, chat, e-mail). */
   notificationQueueUrl: 'SLIPWAY_NOTIFICATION_QUEUE_URL',
   /**

@@ -108,6 +108,8 @@ export interface BuildRequest {
   branch?: string;
   repository: string;
   provider: Provider;
+  /** The pipeline's `source.connection` (a CodeConnections connection ARN), if it names one. */
+  connection?: string;
   /** The job as the run's pinned pipeline version defines it: buildspec, image, compute class, timeout. */
   spec: JobSpec;
   /** Parameters of a manual run; builds see each as `SLIPWAY_PARAM_<NAME>` (upper-cased, non-alphanumerics as `_`). */

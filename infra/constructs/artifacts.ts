@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
@@ -69,8 +69,10 @@ export class Artifacts extends Construct {
       // Not versioned: a run's outputs are written once under runs/<runId>/<job>/ and expire as a
       // whole; versions would only keep deleted artifacts around and cost storage.
       versioned: false,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: 'artifacts/',
+      // Access logging is wired below, not through serverAccessLogsBucket: without the
+      // `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy` flag CDK would turn on the
+      // LogDeliveryWrite ACL on the log bucket, which its BucketOwnerEnforced ownership forbids
+      // (synthesis fails in an app without this repository's flags).
       removalPolicy,
       lifecycleRules: [
         { id: 'expire-run-artifacts', prefix: RUNS_PREFIX, expiration: Duration.days(days) },
@@ -79,6 +81,21 @@ export class Artifacts extends Construct {
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
+    const accessLogPrefix = 'artifacts/';
+    (this.bucket.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
+      destinationBucketName: this.accessLogBucket.bucketName,
+      logFilePrefix: accessLogPrefix,
+    };
+    // The S3 logging service writes with a bucket policy (the way AWS recommends for buckets whose
+    // ACLs are disabled), and only the logs of this bucket in this account.
+    this.accessLogBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [this.accessLogBucket.arnForObjects(`${accessLogPrefix}*`)],
+        conditions: { ArnLike: { 'aws:SourceArn': this.bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -9,6 +9,19 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { Artifacts } from './artifacts.ts';
+
+/** Connection ARNs grouped by the IAM service prefix of their actions (codeconnections, or the older codestar-connections). */
+export function connectionsByService(arns: readonly string[]): Map<'codeconnections' | 'codestar-connections', string[]> {
+  const out = new Map<'codeconnections' | 'codestar-connections', string[]>();
+  for (const arn of arns) {
+    if (Token.isUnresolved(arn)) throw new Error('source connection ARNs must be literal ARNs (their IAM action prefix depends on them)');
+    const m = /^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/.exec(arn);
+    if (!m) throw new Error(`'${arn}' is not a CodeConnections connection ARN (arn:aws:codeconnections:<region>:<account>:connection/<id>)`);
+    const service = m[1] as 'codeconnections' | 'codestar-connections';
+    out.set(service, [...(out.get(service) ?? []), arn]);
+  }
+  return out;
+}
 
 /** Compute classes a job can ask for, and the CodeBuild compute type behind each. */
 export const COMPUTE_TYPES = {
@@ -33,6 +46,11 @@ export interface BuildsProps {
   readonly ecrRepositoryPrefix?: string;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * AWS CodeConnections connection ARNs builds may check out with; the build role may use exactly these.
+   * @default none: public repositories only (and no GitLab)
+   */
+  readonly sourceConnectionArns?: readonly string[];
   /**
    * Longest a build may run; a job's own timeout overrides it per build (up to 8 hours).
    * @default Duration.hours(1)
@@ -61,6 +79,8 @@ export class Builds extends Construct {
   readonly imageRole: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly ecrRepositoryPrefix: string;
+  /** The connections builds may check out with. */
+  readonly sourceConnectionArns: string[];
 
   constructor(scope: Construct, id: string, props: BuildsProps) {
     super(scope, id);
@@ -118,6 +138,25 @@ export class Builds extends Construct {
         resources: [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: `${prefix}/*` })],
       }),
     );
+
+    // Checking out through a connection: CodeBuild asks CodeConnections for a token with the build's
+    // service role (codeconnections:GetConnectionToken, GetConnection, UseConnection; the Service
+    // Authorization Reference for AWS CodeConnections, and the CodeBuild User Guide's "Connect to
+    // GitLab/GitHub/Bitbucket with CodeConnections"). Connections created before 2024 have
+    // codestar-connections ARNs, whose actions carry that older prefix. Not the fork role: a build
+    // holds its role's credentials, and a fork's code could ask for a token to every repository the
+    // connection sees; forks are cloned anonymously (CodeBuildRunner).
+    this.sourceConnectionArns = [...(props.sourceConnectionArns ?? [])];
+    for (const [service, arns] of connectionsByService(this.sourceConnectionArns)) {
+      for (const role of [this.role, this.pullRequestRole, this.imageRole]) {
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: [`${service}:GetConnectionToken`, `${service}:GetConnection`, `${service}:UseConnection`],
+            resources: arns,
+          }),
+        );
+      }
+    }
 
     this.projects = {};
     for (const cls of classes) {
@@ -213,6 +252,17 @@ export class Builds extends Construct {
    * idempotency window finds the build the first try started.
    */
   grantStartStop(grantee: iam.IGrantable): iam.Grant {
+    // StartBuild hands CodeBuild a connection (sourceAuthOverride): passing a connection to a service
+    // is codeconnections:PassConnection, allowed for the configured connections and CodeBuild only.
+    for (const [service, arns] of connectionsByService(this.sourceConnectionArns)) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [`${service}:PassConnection`],
+          resources: arns,
+          conditions: { StringEquals: { [`${service}:PassedToService`]: 'codebuild.amazonaws.com' } },
+        }),
+      );
+    }
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['codebuild:StartBuild', 'codebuild:StopBuild', 'codebuild:BatchGetBuilds', 'codebuild:ListBuildsForProject'],

@@ -3,6 +3,18 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { LIVE_TAG_PREFIX, PREVIOUS_TAG_PREFIX } from '../../shared/aws/image-tags.ts';
+import { DEFAULT_ECR_REPOSITORY_PREFIX, ecrRepositoryName } from '../../shared/domain/pipeline.ts';
+
+const ECR_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+
+/** The same rule the pipeline definition check applies to `docker.repository`: a name under the prefix, without it. */
+export function checkRepositoryName(prefix: string, name: string): void {
+  if (!ECR_NAME.test(name)) throw new Error(`image repository name '${name}' is not a valid ECR repository name`);
+  if (name === prefix || name.startsWith(`${prefix}/`)) {
+    throw new Error(`image repository name '${name}': leave out the prefix '${prefix}/', it is added ('${name}' would become '${ecrRepositoryName(prefix, name)}')`);
+  }
+  if (ecrRepositoryName(prefix, name).length > 256) throw new Error(`image repository '${ecrRepositoryName(prefix, name)}' is longer than ECR's 256 characters`);
+}
 
 /**
  * Never reached in practice (one live and one previous tag per target and repository), so images
@@ -32,8 +44,16 @@ export function imageLifecycleRules(keep: number): ecr.LifecycleRule[] {
 }
 
 export interface SlipwayImageRepositoryProps {
-  /** Full repository name; image jobs may push only to `<ecrRepositoryPrefix>/...`. */
+  /**
+   * The name pipelines give as `docker.repository` (e.g. `shop`); the repository is created as
+   * `<ecrRepositoryPrefix>/<repositoryName>`, the only place image jobs may push to.
+   */
   readonly repositoryName: string;
+  /**
+   * The engine's image prefix (SlipwayEngineProps.ecrRepositoryPrefix).
+   * @default 'slipway'
+   */
+  readonly ecrRepositoryPrefix?: string;
   /**
    * Images kept besides those a target is serving or can roll back to.
    * @default 30
@@ -49,11 +69,16 @@ export interface SlipwayImageRepositoryProps {
  */
 export class SlipwayImageRepository extends Construct {
   readonly repository: ecr.Repository;
+  /** `<prefix>/<repositoryName>`. */
+  readonly fullName: string;
 
   constructor(scope: Construct, id: string, props: SlipwayImageRepositoryProps) {
     super(scope, id);
+    const prefix = props.ecrRepositoryPrefix ?? DEFAULT_ECR_REPOSITORY_PREFIX;
+    checkRepositoryName(prefix, props.repositoryName);
+    this.fullName = ecrRepositoryName(prefix, props.repositoryName);
     this.repository = new ecr.Repository(this, 'Repository', {
-      repositoryName: props.repositoryName,
+      repositoryName: this.fullName,
       imageScanOnPush: true,
       imageTagMutability: ecr.TagMutability.MUTABLE,
       encryption: ecr.RepositoryEncryption.AES_256,
@@ -84,10 +109,10 @@ export class Images extends Construct {
     super(scope, id);
     this.ecrRepositoryPrefix = props.ecrRepositoryPrefix;
     for (const name of props.repositoryNames ?? []) {
-      if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(name)) throw new Error(`image repository name '${name}' is not a valid ECR repository name`);
       if (this.repositories[name]) throw new Error(`image repository '${name}' is listed twice`);
       this.repositories[name] = new SlipwayImageRepository(this, `Repo-${name.replace(/[^A-Za-z0-9]/g, '-')}`, {
-        repositoryName: `${props.ecrRepositoryPrefix}/${name}`,
+        repositoryName: name,
+        ecrRepositoryPrefix: props.ecrRepositoryPrefix,
         keepImages: props.keepImages,
       }).repository;
     }

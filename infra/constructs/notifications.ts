@@ -17,9 +17,11 @@ export interface NotificationsProps {
 /** The SNS topic run notifications are published to (email and other subscriptions). */
 export class Notifications extends Construct {
   readonly topic: sns.Topic;
+  private readonly customKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: NotificationsProps = {}) {
     super(scope, id);
+    this.customKey = props.masterKey;
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'Slipway run notifications',
       masterKey: props.masterKey ?? kms.Alias.fromAliasName(this, 'AwsManagedSnsKey', 'alias/aws/sns'),
@@ -27,8 +29,17 @@ export class Notifications extends Construct {
     });
   }
 
+  /**
+   * sns:Publish on this topic. With the AWS managed key (the default) publishers need no key grant:
+   * its key policy admits every principal of the account through SNS. `topic.grantPublish` would,
+   * under the `@aws-cdk/aws-sns:...` grant flags of newer apps, add kms:GenerateDataKey* on
+   * `key/*` for an alias it cannot resolve, so the grant is written out here. A customer key
+   * (`masterKey`) gets its own grant.
+   */
   grantPublish(grantee: iam.IGrantable): iam.Grant {
-    return this.topic.grantPublish(grantee);
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['sns:Publish'], resourceArns: [this.topic.topicArn] });
+    if (this.customKey) this.customKey.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey*');
+    return grant;
   }
 
   /**

@@ -52,6 +52,19 @@ export interface SlipwayEngineProps {
    */
   readonly ecrRepositoryPrefix?: string;
   /**
+   * The AWS CodeConnections connection builds check out with when a pipeline names none
+   * (`source.connection`). Needed for every GitLab repository and for private GitHub and Bitbucket
+   * repositories; create and approve it first (README, "Deploying into your own account").
+   * @default none
+   */
+  readonly sourceConnection?: string;
+  /**
+   * Further connections pipelines may name in `source.connection`. The build role may use exactly
+   * `sourceConnection` and these; a pipeline naming another one fails its builds at once.
+   * @default none
+   */
+  readonly sourceConnections?: readonly string[];
+  /**
    * ECR repositories to create under the prefix (`web` -> `<prefix>/web`), each with lifecycle
    * rules that keep every image a target serves or can roll back to, and the newest `keepImages`.
    * @default none: create them in your own stack (SlipwayImageRepository has the same rules)
@@ -127,11 +140,13 @@ export class SlipwayEngine extends Construct {
     this.table = new StateTable(this, 'State');
     this.queues = new Queues(this, 'Queues');
     this.artifacts = new Artifacts(this, 'Artifacts', { artifactRetentionDays: props.artifactRetentionDays });
+    const connections = [...new Set([...(props.sourceConnection ? [props.sourceConnection] : []), ...(props.sourceConnections ?? [])])];
     this.builds = new Builds(this, 'Builds', {
       artifacts: this.artifacts,
       computeClasses: props.computeClasses,
       ecrRepositoryPrefix: props.ecrRepositoryPrefix,
       logRetention,
+      sourceConnectionArns: connections,
     });
     this.notifications = new Notifications(this, 'Notifications');
 
@@ -147,6 +162,8 @@ export class SlipwayEngine extends Construct {
       [ENV.buildLogGroup]: this.builds.logGroup.logGroupName,
       [ENV.runRetentionDays]: String(runRetentionDays),
       [ENV.ecrRegistry]: `${stack.account}.dkr.ecr.${stack.region}.${stack.urlSuffix}`,
+      [ENV.ecrRepositoryPrefix]: this.builds.ecrRepositoryPrefix,
+      [ENV.sourceConnections]: JSON.stringify({ ...(props.sourceConnection ? { default: props.sourceConnection } : {}), allowed: connections }),
       [ENV.notificationQueueUrl]: this.queues.notificationQueue.queueUrl,
       [NOTIFICATION_TOPIC_ENV]: this.notifications.topic.topicArn,
       POWERTOOLS_SERVICE_NAME: 'slipway',

@@ -27,6 +27,14 @@ export interface CodeBuildRunnerConfig {
   artifactBucket: string;
   /** ECR registry host for image jobs (SLIPWAY_ECR_REGISTRY). */
   ecrRegistry?: string;
+  /** Prefix added to every image repository (SLIPWAY_ECR_REPOSITORY_PREFIX). @default "slipway" */
+  ecrRepositoryPrefix?: string;
+  /**
+   * CodeConnections connections the build role may use (SLIPWAY_SOURCE_CONNECTIONS): the default one,
+   * used by pipelines that name none, and every one a pipeline may name.
+   * @default none: builds check out public repositories over plain HTTPS only
+   */
+  sourceConnections?: SourceConnections;
   /**
    * Service role names per build lane and for image jobs (SLIPWAY_BUILD_ROLES), passed as
    * StartBuild's `serviceRoleOverride` ("The name of a service role for this build that
@@ -72,6 +80,34 @@ export function roleFor(roles: BuildRoles, lane: BuildLane, kind: JobSpec['kind'
   if (kind === 'image') return roles.image;
   return lane === 'pull-request' ? roles.pullRequest : roles.release;
 }
+
+/** The connections a stack is told about: `default` (optional) is one of `allowed`. */
+export interface SourceConnections {
+  default?: string;
+  allowed: string[];
+}
+
+/** Parses SLIPWAY_SOURCE_CONNECTIONS (`{"default":"arn:...","allowed":["arn:..."]}`), naming the problem. */
+export function parseSourceConnections(json: string | undefined): SourceConnections {
+  if (json === undefined || json.trim() === '') return { allowed: [] };
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new Error('SLIPWAY_SOURCE_CONNECTIONS is not valid JSON');
+  }
+  const v = value as { default?: unknown; allowed?: unknown };
+  if (typeof v !== 'object' || v === null || !Array.isArray(v.allowed) || !v.allowed.every((a) => typeof a === 'string' && a !== '')) {
+    throw new Error('SLIPWAY_SOURCE_CONNECTIONS must be {"default"?: "<connection arn>", "allowed": ["<connection arn>", ...]}');
+  }
+  if (v.default !== undefined && (typeof v.default !== 'string' || !v.allowed.includes(v.default))) {
+    throw new Error('SLIPWAY_SOURCE_CONNECTIONS.default must be one of its "allowed" connections');
+  }
+  return { ...(typeof v.default === 'string' ? { default: v.default } : {}), allowed: v.allowed as string[] };
+}
+
+/** The console page where connections are created, approved ("Update pending connection") and their app installations changed. */
+const CONNECTIONS_CONSOLE = 'Developer Tools > Settings > Connections';
 
 /** The environment variables the engine sets on every build; build-events reads them back. */
 export const BUILD_ENV = {
@@ -129,7 +165,12 @@ export class CodeBuildRunner implements BuildRunner {
     try {
       out = await this.client.send(new StartBuildCommand(input));
     } catch (err) {
-      throw toDomainError(err, `StartBuild for ${request.job} (attempt ${request.attempt}) of run ${request.runId}`);
+      const refused = toDomainError(err, `StartBuild for ${request.job} (attempt ${request.attempt}) of run ${request.runId}`);
+      // CodeBuild refuses a connection that is not AVAILABLE, or that the build role may not use, at StartBuild.
+      if (refused instanceof ValidationError && input.sourceAuthOverride && /connection/i.test(refused.message)) {
+        throw new ValidationError(`${refused.message}. The connection ${input.sourceAuthOverride.resource} must be AVAILABLE (${CONNECTIONS_CONSOLE}: a PENDING connection needs "Update pending connection") and listed in slipway:sourceConnections; \`slipway doctor\` checks both`);
+      }
+      throw refused;
     }
     const buildId = out.build?.id;
     if (!buildId) throw new RetryableError(`StartBuild for ${request.job} of run ${request.runId} returned no build id`);
@@ -197,6 +238,40 @@ export class CodeBuildRunner implements BuildRunner {
     return projectName;
   }
 
+  /**
+   * The connection a build checks out with: the pipeline's own, else the stack's default. A
+   * connection the stack was not told about is refused here (ValidationError: the attempt fails at
+   * once) because the build role may use only the configured ones; CodeBuild would fail the build
+   * minutes later in DOWNLOAD_SOURCE with an access error that names no fix.
+   */
+  private connectionFor(request: BuildRequest): string | undefined {
+    // A fork's build never gets the connection: its role may not use it, because whatever runs in
+    // the build holds the role's credentials and could ask CodeConnections for a token that reads
+    // every repository the connection's app installation can see. Forks are cloned anonymously.
+    if (request.lane === 'fork') {
+      if (request.provider === 'gitlab') {
+        throw new ValidationError(`a fork's build is never given the CodeConnections connection, and CodeBuild reaches GitLab only through one: GitLab forks cannot be built (set pullRequests.forks: skip or approve-first and build after merging)`);
+      }
+      return undefined;
+    }
+    const configured = this.config.sourceConnections ?? { allowed: [] };
+    const connection = request.connection ?? configured.default;
+    if (connection === undefined) {
+      if (request.provider === 'gitlab') {
+        throw new ValidationError(
+          `CodeBuild reaches GitLab repositories only through an AWS CodeConnections connection, and pipeline ${request.pipelineId} has none: create one for GitLab (${CONNECTIONS_CONSOLE}), approve it, then set source.connection in the pipeline or the stack's default (slipway:sourceConnection)`,
+        );
+      }
+      return undefined;
+    }
+    if (!configured.allowed.includes(connection)) {
+      throw new ValidationError(
+        `source.connection ${connection} of pipeline ${request.pipelineId} is not one of the connections the Slipway stack is told about, so its build role may not use it: add it to slipway:sourceConnections (or SlipwayEngineProps.sourceConnections) and redeploy the stack`,
+      );
+    }
+    return connection;
+  }
+
   /** The StartBuild input for a request; exported through the class for tests and the benchmark. */
   startBuildInput(request: BuildRequest): StartBuildCommandInput {
     const { spec } = request;
@@ -223,13 +298,20 @@ export class CodeBuildRunner implements BuildRunner {
     if (request.branch !== undefined) env[BUILD_ENV.branch] = request.branch;
     Object.assign(env, parameterEnv(request.parameters));
     const environmentVariablesOverride: EnvironmentVariable[] = Object.entries(env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' }));
+    const connection = this.connectionFor(request);
     return {
       projectName,
       idempotencyToken: request.token,
       sourceTypeOverride: source.type,
       sourceLocationOverride: `${source.host}/${request.repository}.git`,
       sourceVersion: request.commit,
-      buildspecOverride: generateBuildspec(spec, { ecrRegistry: this.config.ecrRegistry, attempt: request.attempt }),
+      // CodeBuild API reference, StartBuild `sourceAuthOverride` and the SourceAuth type: `type` is
+      // OAUTH | CODECONNECTIONS | SECRETS_MANAGER and, for CODECONNECTIONS, `resource` is the
+      // connection ARN (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_SourceAuth.html).
+      // GitLab is reachable only through a connection; private GitHub and Bitbucket repositories
+      // need one too. Without one CodeBuild clones anonymously (public repositories only).
+      ...(connection ? { sourceAuthOverride: { type: 'CODECONNECTIONS', resource: connection } } : {}),
+      buildspecOverride: generateBuildspec(spec, { ecrRegistry: this.config.ecrRegistry, ecrRepositoryPrefix: this.config.ecrRepositoryPrefix, attempt: request.attempt }),
       ...(spec.buildImage ? { imageOverride: spec.buildImage } : {}),
       environmentVariablesOverride,
       // CodeBuild accepts 5..2160 minutes.

@@ -9,6 +9,7 @@
 import { BatchGetImageCommand, PutImageCommand, type ECRClient, type ImageIdentifier } from '@aws-sdk/client-ecr';
 import { toReleaseError } from './ecs-target.ts';
 import type { MarkLiveResult } from '../engine/release-actions.ts';
+import { DEFAULT_ECR_REPOSITORY_PREFIX } from '../domain/pipeline.ts';
 
 export const LIVE_TAG_PREFIX = 'slipway-live-';
 export const PREVIOUS_TAG_PREFIX = 'slipway-prev-';
@@ -44,7 +45,19 @@ export function targetTag(prefix: string, target: string): string {
 export type { MarkLiveResult } from '../engine/release-actions.ts';
 
 export class EcrImageTagger {
-  constructor(private readonly ecr: ECRClient) {}
+  private readonly prefix: string;
+  /** `repositoryPrefix`: the releaser may tag images in `<prefix>/*` only (the repositories image jobs push to). @default "slipway" */
+  constructor(private readonly ecr: ECRClient, opts: { repositoryPrefix?: string } = {}) {
+    this.prefix = opts.repositoryPrefix ?? DEFAULT_ECR_REPOSITORY_PREFIX;
+  }
+
+  /** The image's repository, if it is one Slipway's image jobs push to (and so one the releaser may tag). */
+  private refOf(image: string): EcrImageRef | string {
+    const ref = parseEcrImage(image);
+    if (!ref) return `not an ECR image: ${image}`;
+    if (!ref.repositoryName.startsWith(`${this.prefix}/`)) return `${ref.repositoryName} is not under the image prefix ${this.prefix}/ (the releaser may tag only those repositories)`;
+    return ref;
+  }
 
   /**
    * After a release succeeded: the image that carried `slipway-live-<target>` now carries
@@ -52,8 +65,8 @@ export class EcrImageTagger {
    * `slipway-live-<target>`. Safe to repeat.
    */
   async markLive(target: string, image: string): Promise<MarkLiveResult> {
-    const ref = parseEcrImage(image);
-    if (!ref) return { tagged: false, skipped: `not an ECR image: ${image}` };
+    const ref = this.refOf(image);
+    if (typeof ref === 'string') return { tagged: false, skipped: ref };
     const live = targetTag(LIVE_TAG_PREFIX, target);
     const prev = targetTag(PREVIOUS_TAG_PREFIX, target);
     const released = await this.manifest(ref, ref.digest ? { imageDigest: ref.digest } : { imageTag: ref.tag ?? 'latest' });
@@ -71,8 +84,8 @@ export class EcrImageTagger {
    * takes the previous tag. `image` names the repository (the release rolled back from).
    */
   async swapAfterRollback(target: string, image: string): Promise<MarkLiveResult> {
-    const ref = parseEcrImage(image);
-    if (!ref) return { tagged: false, skipped: `not an ECR image: ${image}` };
+    const ref = this.refOf(image);
+    if (typeof ref === 'string') return { tagged: false, skipped: ref };
     const live = targetTag(LIVE_TAG_PREFIX, target);
     const prev = targetTag(PREVIOUS_TAG_PREFIX, target);
     const [serving, previous] = await Promise.all([this.manifest(ref, { imageTag: live }), this.manifest(ref, { imageTag: prev })]);

@@ -10,6 +10,7 @@
  * source:
  *   provider: github                   # github | gitlab | bitbucket
  *   repository: acme/shop-api          # owner/name (GitLab: group[/subgroup...]/name)
+ *   connection: arn:aws:codeconnections:eu-west-1:123456789012:connection/...  # @default the stack's default connection
  *   triggers:                          # optional
  *     events: [push, pull_request]     # push | tag | pull_request   @default [push]
  *     branches: [main, "release/*"]    # globs (pull requests match their target) @default ["**"]
@@ -42,7 +43,7 @@
  *     kind: image
  *     needs: [test]
  *     docker:                          # image jobs only
- *       repository: shop-api           # ECR repository (required)
+ *       repository: shop-api           # ECR repository under the stack's prefix (required): pushed to <prefix>/shop-api
  *       dockerfile: Dockerfile         # @default Dockerfile
  *       context: .                     # @default .
  *       tags: [latest]                 # besides the commit sha
@@ -57,7 +58,7 @@
  *       bake: 5m                       # after the last step  @default 300s
  *       alarms: [shop-api-5xx]         # CloudWatch alarms that roll back
  *       imageFrom: image               # @default the nearest image job among the ancestors
- *       healthCheck: { path: /health, expectedStatus: 200 }
+ *       healthCheck: { path: /health, expectedStatus: 200, window: 2m }  # retried for `window` @default 2m
  *       rollbackWindow: 60m            # old colour kept for instant rollback @default 60m
  *   approve:
  *     kind: approval
@@ -88,6 +89,9 @@ import {
   FORK_APPROVAL_JOB,
   FORK_POLICIES,
   JOB_PULL_REQUEST_POLICIES,
+  DEFAULT_ECR_REPOSITORY_PREFIX,
+  DEFAULT_HEALTH_CHECK_WINDOW_SECONDS,
+  ecrRepositoryName,
   JOB_KINDS,
   MAX_JOBS,
   PROVIDERS,
@@ -109,6 +113,11 @@ export type ParseResult = { ok: true; spec: PipelineSpec } | { ok: false; proble
 export interface ParseOptions {
   /** Used to tell JSON from YAML (`.json`) and in error messages. */
   filename?: string;
+  /**
+   * Prefix the engine adds to every image repository (`docker.repository: web` -> `<prefix>/web`).
+   * @default DEFAULT_ECR_REPOSITORY_PREFIX ("slipway")
+   */
+  ecrRepositoryPrefix?: string;
 }
 
 export const NOTIFICATION_EVENTS: readonly NotificationEvent[] = [
@@ -141,6 +150,7 @@ const LIMITS = {
   bake: { min: 0, max: 24 * 3600, text: 'between 0s and 24h' },
   rollbackWindow: { min: 0, max: 24 * 3600, text: 'between 0s and 24h' },
   retryDelay: { min: 0, max: 3600, text: 'between 0s and 1h' },
+  healthCheckWindow: { min: 0, max: 30 * 60, text: 'between 0s and 30m' },
 } as const;
 
 const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -152,6 +162,8 @@ const GITLAB_REPO = new RegExp(`^${REPO_SEGMENT}(/${REPO_SEGMENT})+$`);
 const ECR_REPOSITORY = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// AWS CodeConnections (and its former name, CodeStar Connections) connection ARNs.
+const CONNECTION_ARN = /^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 const DURATION_HINT = 'use a number of seconds or a string like "30s", "5m", "1h" or "1h30m"';
@@ -273,6 +285,10 @@ const duration = z.unknown().superRefine((value, ctx) => {
 const sourceSchema = z.strictObject({
   provider: z.enum(PROVIDERS),
   repository: z.string(),
+  connection: z
+    .string()
+    .regex(CONNECTION_ARN, 'must be the ARN of an AWS CodeConnections connection, e.g. "arn:aws:codeconnections:eu-west-1:123456789012:connection/0123abcd-..."')
+    .optional(),
   triggers: z
     .strictObject({
       events: z.array(z.enum(SOURCE_EVENTS)).min(1, 'must list at least one event (push, tag, pull_request)').optional(),
@@ -362,6 +378,7 @@ const jobSchema = z.strictObject({
         .strictObject({
           path: z.string().startsWith('/', 'must be a URL path starting with "/", e.g. "/health"'),
           expectedStatus: z.number().int().min(100, 'must be an HTTP status (100-599)').max(599, 'must be an HTTP status (100-599)').optional(),
+          window: duration.optional(),
         })
         .optional(),
       rollbackWindow: duration.optional(),
@@ -415,7 +432,7 @@ const REQUIRED_HINTS: Record<string, string> = {
   'source.provider': 'one of github, gitlab, bitbucket',
   'source.repository': 'the repository as "owner/name", e.g. "acme/shop-api"',
   jobs: 'a map of job names to jobs, e.g. jobs: { test: { template: node } }',
-  'docker.repository': 'the ECR repository the image is pushed to, e.g. "shop-api"',
+  'docker.repository': 'the ECR repository the image is pushed to, without the prefix Slipway adds, e.g. "shop-api" (pushed to "slipway/shop-api")',
   'deploy.target': 'the name of a registered release target, e.g. "staging"',
   'healthCheck.path': 'the URL path to check, e.g. "/health"',
   'notifications.kind': 'one of slack, teams, dingtalk, email',
@@ -840,6 +857,7 @@ function checkDeploy(
   checkDuration(deploy.interval, LIMITS.interval, at('interval'), problems);
   checkDuration(deploy.bake, LIMITS.bake, at('bake'), problems);
   checkDuration(deploy.rollbackWindow, LIMITS.rollbackWindow, at('rollbackWindow'), problems);
+  if (isRecord(deploy.healthCheck)) checkDuration(deploy.healthCheck.window, LIMITS.healthCheckWindow, at('healthCheck', 'window'), problems);
 
   const imageFrom = deploy.imageFrom;
   if (typeof imageFrom === 'string') {
@@ -865,13 +883,13 @@ function checkDeploy(
 export function parsePipeline(text: string, opts: ParseOptions = {}): ParseResult {
   const loaded = loadText(text, opts);
   if (loaded.value === undefined && loaded.problems.length > 0) return { ok: false, problems: loaded.problems };
-  const result = parsePipelineObject(loaded.value);
+  const result = parsePipelineObject(loaded.value, opts);
   if (loaded.problems.length === 0) return result;
   return { ok: false, problems: tidy([...loaded.problems, ...(result.ok ? [] : result.problems)]) };
 }
 
 /** Validates an already-parsed document (the API's JSON body). */
-export function parsePipelineObject(value: unknown): ParseResult {
+export function parsePipelineObject(value: unknown, opts: ParseOptions = {}): ParseResult {
   if (!isRecord(value)) {
     const what = value === undefined || value === null ? 'empty' : describe(value);
     return { ok: false, problems: [{ path: '', message: `a pipeline must be a mapping with name, source and jobs, not ${what}` }] };
@@ -922,6 +940,7 @@ export function parsePipelineObject(value: unknown): ParseResult {
     problems.push({ path: 'jobs', message: `must be a mapping of job names to jobs, not ${describe(rawJobs)}` });
   }
   const graph = checkJobs(jobs, problems);
+  checkImageRepositories(jobs, opts.ecrRepositoryPrefix ?? DEFAULT_ECR_REPOSITORY_PREFIX, problems);
   checkNotifications(value, problems);
 
   if (problems.length > 0 || !top.success) return { ok: false, problems: tidy(problems) };
@@ -930,7 +949,7 @@ export function parsePipelineObject(value: unknown): ParseResult {
 
 /** Like {@link parsePipeline} (text) or {@link parsePipelineObject} (anything else), throwing a `ValidationError` with every problem. */
 export function assertPipeline(input: unknown, opts: ParseOptions = {}): PipelineSpec {
-  const result = typeof input === 'string' ? parsePipeline(input, opts) : parsePipelineObject(input);
+  const result = typeof input === 'string' ? parsePipeline(input, opts) : parsePipelineObject(input, opts);
   if (result.ok) return result.spec;
   const where = opts.filename ? ` in ${opts.filename}` : '';
   const count = result.problems.length;
@@ -955,6 +974,30 @@ function checkRunBounds(jobs: Record<string, RawJob>, problems: Problem[]): void
   }
   if (deploys > MAX_DEPLOY_JOBS) {
     problems.push({ path: 'jobs', message: `declares ${deploys} deploy jobs; a pipeline may have at most ${MAX_DEPLOY_JOBS} (${why}): split the pipeline` });
+  }
+}
+
+/**
+ * One rule for image repositories: the engine adds its prefix (`hello` -> `slipway/hello`), the
+ * only repositories its build role may push to. A name that already starts with the prefix would
+ * be pushed to `slipway/slipway/hello`, a repository nobody created; say so now rather than let
+ * the push fail at run time.
+ */
+function checkImageRepositories(jobs: Record<string, Record<string, unknown>>, prefix: string, problems: Problem[]): void {
+  for (const [name, job] of Object.entries(jobs)) {
+    const docker = job.docker;
+    if (!isRecord(docker) || typeof docker.repository !== 'string' || !ECR_REPOSITORY.test(docker.repository)) continue;
+    const repository = docker.repository;
+    const path = formatPath(['jobs', name, 'docker', 'repository']);
+    if (repository === prefix || repository.startsWith(`${prefix}/`)) {
+      const rest = repository.slice(prefix.length + 1) || 'web';
+      problems.push({
+        path,
+        message: `leave out the prefix "${prefix}/": Slipway adds it, so "${repository}" would be pushed to "${ecrRepositoryName(prefix, repository)}"; write "${rest}"`,
+      });
+    } else if (ecrRepositoryName(prefix, repository).length > 256) {
+      problems.push({ path, message: `"${ecrRepositoryName(prefix, repository)}" is longer than the 256 characters ECR allows for a repository name` });
+    }
   }
 }
 
@@ -1019,6 +1062,7 @@ function normalise(
     source: {
       provider: top.source.provider,
       repository: top.source.repository,
+      ...(top.source.connection !== undefined ? { connection: top.source.connection } : {}),
       triggers: {
         events: triggers.events ?? ['push'],
         branches: triggers.branches ?? ['**'],
@@ -1100,7 +1144,9 @@ function normaliseJob(
       bakeSeconds: seconds(d.bake, DEFAULT_BAKE_SECONDS),
       alarms: d.alarms ?? [],
       imageFrom: d.imageFrom ?? nearestImageJob(raw, graph, name),
-      ...(d.healthCheck ? { healthCheck: { path: d.healthCheck.path, expectedStatus: d.healthCheck.expectedStatus ?? 200 } } : {}),
+      ...(d.healthCheck
+        ? { healthCheck: { path: d.healthCheck.path, expectedStatus: d.healthCheck.expectedStatus ?? 200, windowSeconds: seconds(d.healthCheck.window, DEFAULT_HEALTH_CHECK_WINDOW_SECONDS) } }
+        : {}),
       rollbackWindowMinutes: minutes(d.rollbackWindow, DEFAULT_ROLLBACK_WINDOW_SECONDS),
     },
   };

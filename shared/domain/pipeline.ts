@@ -71,6 +71,17 @@ export interface PullRequestSettings {
   approvers: string[];
 }
 
+/**
+ * Image jobs push to `<prefix>/<docker.repository>`: the prefix is added, never written in a
+ * definition. The engine's build role may push under `<prefix>/*` only.
+ */
+export const DEFAULT_ECR_REPOSITORY_PREFIX = 'slipway';
+
+/** The ECR repository an image job pushes to: the prefix is always added. */
+export function ecrRepositoryName(prefix: string, repository: string): string {
+  return `${prefix}/${repository}`;
+}
+
 /** The most jobs one pipeline may declare; a run and all its jobs live in one DynamoDB item. */
 export const MAX_JOBS = 200;
 
@@ -95,6 +106,11 @@ export interface SourceSpec {
   /** `owner/name` (GitHub, Bitbucket) or `group/subgroup/name` (GitLab). */
   repository: string;
   triggers: Triggers;
+  /**
+   * ARN of the AWS CodeConnections connection CodeBuild checks the repository out with.
+   * @default the engine's default connection (SlipwayEngineProps.sourceConnections), if any
+   */
+  connection?: string;
 }
 
 /** A job-level filter: the job is skipped (not failed) when the run does not match. Empty lists match everything. */
@@ -118,7 +134,16 @@ export interface ImageSpec {
 export interface HealthCheckSpec {
   path: string;
   expectedStatus: number;
+  /**
+   * Seconds the check keeps retrying before it calls the new colour unhealthy: a task that answers
+   * a moment late is not a failed release. Absent in definitions stored before it existed.
+   * @default DEFAULT_HEALTH_CHECK_WINDOW_SECONDS
+   */
+  windowSeconds?: number;
 }
+
+/** How long a failing health check is retried before the release rolls back. */
+export const DEFAULT_HEALTH_CHECK_WINDOW_SECONDS = 120;
 
 export interface DeploySpec {
   /** Name of a registered release target. */

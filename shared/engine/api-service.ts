@@ -99,6 +99,8 @@ export interface ApiServiceDeps {
   localDeveloper?: string;
   now?: () => Date;
   newRunId?: () => string;
+  /** Prefix the engine adds to image repositories; definitions are checked against it. @default "slipway" */
+  ecrRepositoryPrefix?: string;
 }
 
 /** Who asked, and the API Gateway request id (the base of deterministic event ids). */
@@ -182,7 +184,8 @@ export class ApiService {
     let definitionSource: PipelineRecord['definitionSource'];
     if (registration.kind === 'definition') {
       const d = registration.definition;
-      result = typeof d === 'string' ? parsePipeline(d, registration.format === 'json' ? { filename: 'pipeline.json' } : {}) : parsePipelineObject(d);
+      const prefix = this.deps.ecrRepositoryPrefix ? { ecrRepositoryPrefix: this.deps.ecrRepositoryPrefix } : {};
+      result = typeof d === 'string' ? parsePipeline(d, registration.format === 'json' ? { filename: 'pipeline.json', ...prefix } : prefix) : parsePipelineObject(d, prefix);
       if (!result.ok && registration.definitionPath) result = { ok: false, problems: result.problems.map((p) => ({ ...p, path: p.path ? `${registration.definitionPath}.${p.path}` : registration.definitionPath! })) };
       definitionSource = { kind: 'registered' };
     } else {

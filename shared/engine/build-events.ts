@@ -105,8 +105,18 @@ function failureReason(detail: BuildStateChangeDetail): string | undefined {
   const phase = (detail['additional-information']?.phases ?? []).find((p) => p['phase-status'] !== undefined && FAILED_PHASE_STATUSES.has(p['phase-status']));
   if (phase === undefined) return undefined;
   const context = (phase['phase-context'] ?? []).filter((c) => c.trim() !== '' && c.trim() !== ':').join('; ');
-  return `${phase['phase-type']} phase ${phase['phase-status']!.toLowerCase()}${context ? `: ${context}` : ''}`;
+  const reason = `${phase['phase-type']} phase ${phase['phase-status']!.toLowerCase()}${context ? `: ${context}` : ''}`;
+  return phase['phase-type'] === 'DOWNLOAD_SOURCE' ? `${reason}. ${SOURCE_FIX}` : reason;
 }
+
+/**
+ * A checkout that fails is almost always access: a connection not AVAILABLE (created by the CLI or
+ * CloudFormation, never approved in the console), or an app installation that does not include the
+ * repository. The context CodeBuild gives ("CLIENT_ERROR: ... authentication required", "repository
+ * not found") names neither, so the reason says where to look.
+ */
+export const SOURCE_FIX =
+  'CodeBuild could not check the repository out: check that the pipeline\'s CodeConnections connection (source.connection, or the stack default) is AVAILABLE (Developer Tools > Settings > Connections; a PENDING one needs "Update pending connection") and that its app installation on the git host includes this repository; `slipway doctor` checks both';
 
 async function outputsOf(detail: BuildStateChangeDetail, kind: string | undefined, buildId: string, read: ExportedVariablesReader | undefined): Promise<Record<string, string> | undefined> {
   const inEvent = detail['additional-information']?.['exported-environment-variables'];

@@ -25,7 +25,7 @@
  */
 import { stringify } from 'yaml';
 import { ValidationError } from '../errors.ts';
-import type { JobSpec } from '../domain/pipeline.ts';
+import { DEFAULT_ECR_REPOSITORY_PREFIX, ecrRepositoryName, type JobSpec } from '../domain/pipeline.ts';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { runtimeVersionsFor, TEMPLATES } from '../domain/templates.ts';
 import { retryDelayFor } from '../domain/run.ts';
@@ -39,6 +39,12 @@ export interface BuildspecOptions {
    * @default 1
    */
   attempt?: number;
+  /**
+   * Prefix added to every image repository: `docker.repository: web` is pushed to `<registry>/<prefix>/web`,
+   * the only repositories the build role may push to.
+   * @default DEFAULT_ECR_REPOSITORY_PREFIX ("slipway")
+   */
+  ecrRepositoryPrefix?: string;
 }
 
 /** Variables an image job exports; CodeBuild reports them with the finished build. */
@@ -193,11 +199,13 @@ function imageCommands(job: JobSpec, opts: BuildspecOptions): { login: string; b
   if (!registry || !/^[A-Za-z0-9.-]+(?::\d+)?$/.test(registry)) {
     throw new ValidationError(`image job "${job.name}" needs the ECR registry host (SLIPWAY_ECR_REGISTRY), got ${JSON.stringify(registry ?? '')}`);
   }
+  const prefix = opts.ecrRepositoryPrefix ?? DEFAULT_ECR_REPOSITORY_PREFIX;
+  if (!ECR_REPOSITORY.test(prefix)) throw new ValidationError(`the ECR repository prefix "${prefix}" is not a valid repository name prefix (SLIPWAY_ECR_REPOSITORY_PREFIX)`);
   if (!ECR_REPOSITORY.test(image.repository)) throw new ValidationError(`image job "${job.name}": "${image.repository}" is not a valid ECR repository name`);
   for (const tag of image.tags) {
     if (!DOCKER_TAG.test(tag)) throw new ValidationError(`image job "${job.name}": "${tag}" is not a valid image tag`);
   }
-  const repo = `${registry}/${image.repository}`;
+  const repo = `${registry}/${ecrRepositoryName(prefix, image.repository)}`;
   const primary = `${repo}:\${SLIPWAY_COMMIT}`;
   const build = [
     `docker build -f ${shellQuote(image.dockerfile)} -t "${primary}" ${shellQuote(image.context)}`,

@@ -176,6 +176,7 @@ async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Eff
       ...(state.trigger.branch !== undefined ? { branch: state.trigger.branch } : {}),
       repository: state.trigger.repository ?? source.repository,
       provider: state.trigger.provider ?? source.provider,
+      ...(source.connection ? { connection: source.connection } : {}),
       spec,
       ...(state.trigger.parameters ? { parameters: state.trigger.parameters } : {}),
       lane: buildLaneOf(state.trigger),

@@ -67,6 +67,8 @@ export interface GitHostOptions {
   /** Per request. @default 5000 */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** Prefix the engine adds to image repositories (definition check). @default "slipway" */
+  ecrRepositoryPrefix?: string;
 }
 
 /** The git host refused the pipeline's token (or demands one): a configuration problem, not worth retrying. */
@@ -223,8 +225,8 @@ export async function loadRepositoryDefinition(
   }
   const result =
     doc && typeof doc === 'object' && !Array.isArray(doc)
-      ? parsePipelineObject('source' in doc ? doc : { ...(doc as Record<string, unknown>), source: { provider, repository } })
-      : parsePipeline(text, { filename: path });
+      ? parsePipelineObject('source' in doc ? doc : { ...(doc as Record<string, unknown>), source: { provider, repository } }, prefixOf(opts))
+      : parsePipeline(text, { filename: path, ...prefixOf(opts) });
   if (!result.ok) {
     const count = result.problems.length;
     throw new ValidationError(`${path} at ${commit} is not a valid pipeline definition (${count} problem${count === 1 ? '' : 's'})`, result.problems);
@@ -243,6 +245,10 @@ export function repositoryDefinitionResolver(opts: GitHostOptions): (record: Pip
     const path = source.kind === 'repository' ? source.path : DEFAULT_DEFINITION_PATH;
     return loadRepositoryDefinition(trigger.provider ?? record.spec.source.provider, trigger.repository ?? record.spec.source.repository, path, trigger.commit, record.tokenSecretName, opts);
   };
+}
+
+function prefixOf(opts: GitHostOptions): { ecrRepositoryPrefix?: string } {
+  return opts.ecrRepositoryPrefix ? { ecrRepositoryPrefix: opts.ecrRepositoryPrefix } : {};
 }
 
 // ---- HTTP ------------------------------------------------------------------

@@ -76,7 +76,7 @@ describe('retention', () => {
 
   it('a team\'s own repository gets the same rules, keeping 30 by default', () => {
     const team = new Stack(newApp(), 'Team');
-    new SlipwayImageRepository(team, 'Repo', { repositoryName: 'slipway/shop' });
+    new SlipwayImageRepository(team, 'Repo', { repositoryName: 'shop' });
     const [, repo] = Object.entries(Template.fromStack(team).toJSON().Resources as Record<string, any>).find(([, r]) => r.Type === 'AWS::ECR::Repository')!;
     const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules;
     assert.deepEqual(rules.map((r: any) => [r.selection.tagPrefixList?.[0] ?? r.selection.tagStatus, r.selection.countNumber]), [['slipway-live-', 9999], ['slipway-prev-', 9999], ['any', 30]]);

@@ -59,6 +59,16 @@ test('a Slipway build without a job or attempt is malformed, not silently ignore
   await assert.rejects(toBuildStateChanged(stateChange('SUCCEEDED', { env: { SLIPWAY_RUN_ID: 'r', SLIPWAY_ATTEMPT: 'x' } })), ValidationError);
 });
 
+test('a checkout that fails says where to fix the connection', async () => {
+  const e = await toBuildStateChanged(stateChange('FAILED', { phases: [
+    { 'phase-type': 'SUBMITTED', 'phase-status': 'SUCCEEDED' },
+    { 'phase-type': 'DOWNLOAD_SOURCE', 'phase-status': 'CLIENT_ERROR', 'phase-context': ['CLIENT_ERROR: repository not found for primary source and source version abc'] },
+  ] }));
+  assert.match(e!.reason!, /^DOWNLOAD_SOURCE phase client_error: CLIENT_ERROR: repository not found/);
+  assert.match(e!.reason!, /connection .* is AVAILABLE/);
+  assert.match(e!.reason!, /app installation on the git host includes this repository/);
+});
+
 test('a failed build carries the failing phase and its message as the reason', async () => {
   const e = await toBuildStateChanged(stateChange('FAILED', { phases: [
     { 'phase-type': 'INSTALL', 'phase-status': 'SUCCEEDED' },

@@ -67,7 +67,8 @@ test('an image job logs in to ECR, builds the Dockerfile, tags with the commit a
   assert.deepEqual(spec.env['exported-variables'], ['imageUri', 'imageDigest']);
   assert.match(spec.phases.pre_build.commands.at(-1)!, new RegExp(`aws ecr get-login-password .* \\| docker login --username AWS --password-stdin ${REGISTRY.replace(/\./g, '\\.')}$`));
   const build = spec.phases.build.commands;
-  const repo = `${REGISTRY}/acme/web`;
+  // The build role may push only under <prefix>/* (default "slipway"): the prefix is always added.
+  const repo = `${REGISTRY}/slipway/acme/web`;
   assert.equal(build[0], `docker build -f 'docker/app.Dockerfile' -t "${repo}:\${SLIPWAY_COMMIT}" 'app'`);
   assert.ok(build.includes(`docker tag "${repo}:\${SLIPWAY_COMMIT}" "${repo}:latest"`));
   assert.ok(build.includes(`docker push "${repo}:\${SLIPWAY_COMMIT}"`));

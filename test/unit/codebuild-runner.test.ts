@@ -11,7 +11,7 @@ import {
   StopBuildCommand,
 } from '@aws-sdk/client-codebuild';
 import { parse } from 'yaml';
-import { CodeBuildRunner, parseBuildProjects } from '../../shared/aws/codebuild-runner.ts';
+import { CodeBuildRunner, parseBuildProjects, parseSourceConnections } from '../../shared/aws/codebuild-runner.ts';
 import { RetryableError, ValidationError } from '../../shared/errors.ts';
 import { attemptToken } from '../../shared/domain/run.ts';
 import type { BuildRequest } from '../../shared/ports.ts';
@@ -87,14 +87,71 @@ test('the same attempt always yields the same StartBuild input, so CodeBuild can
   assert.notEqual(runner.startBuildInput(request({ attempt: 2, token: attemptToken('01JRUN', 'build', 2) })).idempotencyToken, runner.startBuildInput(request()).idempotencyToken);
 });
 
-test('GitLab and Bitbucket repositories are built from their own hosts', () => {
-  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+const CONN = 'arn:aws:codeconnections:eu-west-1:123456789012:connection/0f1e2d3c-aaaa-bbbb-cccc-111122223333';
+const OTHER = 'arn:aws:codestar-connections:eu-west-1:123456789012:connection/99999999-aaaa-bbbb-cccc-111122223333';
+
+test('GitLab and Bitbucket repositories are built from their own hosts, through the connection', () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, { ...config, sourceConnections: { default: CONN, allowed: [CONN] } });
   const gl = runner.startBuildInput(request({ provider: 'gitlab', repository: 'acme/platform/web' }));
   assert.equal(gl.sourceTypeOverride, 'GITLAB');
   assert.equal(gl.sourceLocationOverride, 'https://gitlab.com/acme/platform/web.git');
+  assert.deepEqual(gl.sourceAuthOverride, { type: 'CODECONNECTIONS', resource: CONN });
   const bb = runner.startBuildInput(request({ provider: 'bitbucket' }));
   assert.equal(bb.sourceTypeOverride, 'BITBUCKET');
   assert.equal(bb.sourceLocationOverride, 'https://bitbucket.org/acme/web.git');
+  assert.deepEqual(bb.sourceAuthOverride, { type: 'CODECONNECTIONS', resource: CONN });
+});
+
+test('a pipeline\'s own connection wins over the stack default; SourceAuth has the shape the CodeBuild API takes', () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, { ...config, sourceConnections: { default: CONN, allowed: [CONN, OTHER] } });
+  const input = runner.startBuildInput(request({ connection: OTHER }));
+  // SourceAuth: type (OAUTH | CODECONNECTIONS | SECRETS_MANAGER) and resource, the connection ARN.
+  assert.deepEqual(Object.keys(input.sourceAuthOverride!).sort(), ['resource', 'type']);
+  assert.deepEqual(input.sourceAuthOverride, { type: 'CODECONNECTIONS', resource: OTHER });
+});
+
+test('without any connection a public GitHub repository is cloned anonymously; GitLab is refused with the fix', async () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, config);
+  assert.equal(runner.startBuildInput(request()).sourceAuthOverride, undefined);
+  cb.reset();
+  await assert.rejects(runner.start(request({ provider: 'gitlab', repository: 'acme/web' })), (e: unknown) =>
+    e instanceof ValidationError && /only through an AWS CodeConnections connection/.test(e.message) && /source\.connection/.test(e.message) && /slipway:sourceConnection/.test(e.message));
+  assert.equal(cb.commandCalls(StartBuildCommand).length, 0, 'nothing is started');
+});
+
+test('a connection the stack was not told about fails the attempt at once, naming the setting to change', async () => {
+  cb.reset();
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, { ...config, sourceConnections: { default: CONN, allowed: [CONN] } });
+  await assert.rejects(runner.start(request({ connection: OTHER })), (e: unknown) => e instanceof ValidationError && e.message.includes(OTHER) && /slipway:sourceConnections/.test(e.message));
+  assert.equal(cb.commandCalls(StartBuildCommand).length, 0);
+});
+
+test('CodeBuild refusing a connection (not AVAILABLE) becomes a permanent error that names the fix', async () => {
+  cb.reset();
+  cb.on(StartBuildCommand).rejects(sdkError(InvalidInputException, `Connection ${CONN} is not available`));
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, { ...config, sourceConnections: { default: CONN, allowed: [CONN] } });
+  await assert.rejects(runner.start(request()), (e: unknown) => e instanceof ValidationError && /must be AVAILABLE/.test(e.message) && /Update pending connection/.test(e.message) && /slipway doctor/.test(e.message));
+});
+
+test('a fork\'s build never carries the connection; a GitLab fork cannot be built and says why', () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, { ...config, roles: { release: 'r', pullRequest: 'p', fork: 'f', image: 'i' }, sourceConnections: { default: CONN, allowed: [CONN] } });
+  assert.equal(runner.startBuildInput(request({ lane: 'fork' })).sourceAuthOverride, undefined);
+  assert.deepEqual(runner.startBuildInput(request({ lane: 'pull-request' })).sourceAuthOverride, { type: 'CODECONNECTIONS', resource: CONN });
+  assert.throws(() => runner.startBuildInput(request({ lane: 'fork', provider: 'gitlab' })), (e: unknown) => e instanceof ValidationError && /GitLab forks cannot be built/.test(e.message));
+});
+
+test('SLIPWAY_SOURCE_CONNECTIONS is parsed, and a default outside "allowed" is refused', () => {
+  assert.deepEqual(parseSourceConnections(undefined), { allowed: [] });
+  assert.deepEqual(parseSourceConnections(JSON.stringify({ default: CONN, allowed: [CONN] })), { default: CONN, allowed: [CONN] });
+  assert.throws(() => parseSourceConnections(JSON.stringify({ default: OTHER, allowed: [CONN] })), /default must be one of/);
+  assert.throws(() => parseSourceConnections('{'), /SLIPWAY_SOURCE_CONNECTIONS is not valid JSON/);
+});
+
+test('an image job pushes under the configured prefix, never to the bare name', () => {
+  const runner = new CodeBuildRunner(cb as unknown as CodeBuildClient, { ...config, ecrRepositoryPrefix: 'teams/shop' });
+  const input = runner.startBuildInput(request({ job: 'image', spec: imageJob('image', { image: { dockerfile: 'Dockerfile', context: '.', repository: 'hello', tags: [] } }) }));
+  const commands = (parse(input.buildspecOverride!) as { phases: { build: { commands: string[] } } }).phases.build.commands;
+  assert.ok(commands.includes(`docker push "${config.ecrRegistry}/teams/shop/hello:\${SLIPWAY_COMMIT}"`), commands.join('\n'));
 });
 
 test('timeouts are clamped to what CodeBuild accepts', () => {

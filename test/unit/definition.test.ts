@@ -467,13 +467,42 @@ describe('broken pipeline files: one problem each, with its path and message', (
 
   it('requires a repository on an image job', () => {
     assert.deepEqual(problemsOf((d) => (d.jobs.image.docker = { dockerfile: 'docker/Dockerfile' })), [
-      'jobs.image.docker.repository: is required: the ECR repository the image is pushed to, e.g. "shop-api"',
+      'jobs.image.docker.repository: is required: the ECR repository the image is pushed to, without the prefix Slipway adds, e.g. "shop-api" (pushed to "slipway/shop-api")',
+    ]);
+  });
+
+  it('refuses an image repository that repeats the prefix Slipway adds, naming what it would become', () => {
+    assert.deepEqual(problemsOf((d) => (d.jobs.image.docker.repository = 'slipway/shop-api')), [
+      'jobs.image.docker.repository: leave out the prefix "slipway/": Slipway adds it, so "slipway/shop-api" would be pushed to "slipway/slipway/shop-api"; write "shop-api"',
+    ]);
+    const custom = parsePipeline(stringify({ ...validDoc(), jobs: { ...validDoc().jobs, image: { kind: 'image', needs: ['test'], docker: { repository: 'teams/shop/api' } } } }), { ecrRepositoryPrefix: 'teams/shop' });
+    assert.deepEqual(custom.ok ? [] : custom.problems.map(formatProblem), [
+      'jobs.image.docker.repository: leave out the prefix "teams/shop/": Slipway adds it, so "teams/shop/api" would be pushed to "teams/shop/teams/shop/api"; write "api"',
+    ]);
+    assert.equal(parsePipeline(stringify(validDoc()), { ecrRepositoryPrefix: 'teams/shop' }).ok, true);
+  });
+
+  it('refuses an image repository whose prefixed name is longer than ECR allows', () => {
+    const long = 'a'.repeat(250);
+    assert.deepEqual(problemsOf((d) => (d.jobs.image.docker.repository = long)), [
+      `jobs.image.docker.repository: "slipway/${long}" is longer than the 256 characters ECR allows for a repository name`,
+    ]);
+  });
+
+  it('takes a CodeConnections connection ARN as source.connection and refuses anything else', () => {
+    const arn = 'arn:aws:codeconnections:eu-west-1:123456789012:connection/0f1e2d3c-aaaa-bbbb-cccc-111122223333';
+    const ok = parsePipelineObject({ ...validDoc(), source: { ...validDoc().source, connection: arn } });
+    assert.equal(ok.ok && ok.spec.source.connection, arn);
+    const old = 'arn:aws:codestar-connections:eu-west-1:123456789012:connection/0f1e2d3c';
+    assert.equal(parsePipelineObject({ ...validDoc(), source: { ...validDoc().source, connection: old } }).ok, true);
+    assert.deepEqual(problemsOf((d) => (d.source.connection = 'my-github')), [
+      'source.connection: must be the ARN of an AWS CodeConnections connection, e.g. "arn:aws:codeconnections:eu-west-1:123456789012:connection/0123abcd-..."',
     ]);
   });
 
   it('requires a docker block on an image job', () => {
     assert.deepEqual(problemsOf((d) => delete d.jobs.image.docker), [
-      'jobs.image.docker.repository: is required: the ECR repository the image is pushed to, e.g. "shop-api"',
+      'jobs.image.docker.repository: is required: the ECR repository the image is pushed to, without the prefix Slipway adds, e.g. "shop-api" (pushed to "slipway/shop-api")',
     ]);
   });
 
@@ -485,7 +514,7 @@ describe('broken pipeline files: one problem each, with its path and message', (
       }),
       [
         'jobs.image.image: must be a build image name such as "aws/codebuild/amazonlinux-x86_64-standard:5.0"; an image job describes its docker build under "docker"',
-        'jobs.image.docker.repository: is required: the ECR repository the image is pushed to, e.g. "shop-api"',
+        'jobs.image.docker.repository: is required: the ECR repository the image is pushed to, without the prefix Slipway adds, e.g. "shop-api" (pushed to "slipway/shop-api")',
       ],
     );
   });

@@ -68,6 +68,14 @@ describe('ECR image tags', () => {
     assert.equal((await new EcrImageTagger(client).markLive('web', `${REPO}@${NEW}`)).tagged, true);
   });
 
+  test('an ECR image outside the image prefix is skipped without a call (the releaser may tag only <prefix>/*)', async () => {
+    const outside = await new EcrImageTagger(client).markLive('web', `123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@${NEW}`);
+    assert.deepEqual(outside, { tagged: false, skipped: 'web is not under the image prefix slipway/ (the releaser may tag only those repositories)' });
+    const custom = await new EcrImageTagger(client, { repositoryPrefix: 'teams' }).markLive('web', `${REPO}@${NEW}`);
+    assert.equal(custom.tagged, false);
+    assert.equal(ecr.calls().length, 0);
+  });
+
   test('local images and other registries are skipped without a call', async () => {
     for (const image of ['local/hello@sha256:1', 'docker.io/library/nginx:1.27', 'ghcr.io/acme/web:1']) {
       assert.equal((await new EcrImageTagger(client).markLive('web', image)).tagged, false);
