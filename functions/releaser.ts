@@ -12,6 +12,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { RetryableError, SlipwayError } from '../shared/errors.ts';
 import type { ReleaseMessage } from '../shared/messages.ts';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -88,6 +89,7 @@ export function releaserFromEnv(env: NodeJS.ProcessEnv = process.env, log?: Rele
   return new Releaser({
     targets: new DynamoTargetStore(createDocumentClient(cfg), tableName),
     actions: new EcsTarget(new ECSClient({ region: cfg.region }), new ElasticLoadBalancingV2Client({ region: cfg.region }), new CloudWatchClient({ region: cfg.region }), {
+      lambda: new LambdaClient({ region: cfg.region }),
       images: new EcrImageTagger(new ECRClient({ region: cfg.region }), { repositoryPrefix: env[ENV.ecrRepositoryPrefix] || undefined }),
     }),
     releaseQueue: new SqsReleaseQueue(sqs, releaseQueueUrl),

@@ -19,6 +19,7 @@ export const CONTEXT_KEYS = {
   releaseClusterArns: 'slipway:releaseClusterArns',
   releaseListenerArns: 'slipway:releaseListenerArns',
   releaseTaskRoleArns: 'slipway:releaseTaskRoleArns',
+  releaseHealthCheckFunctionArns: 'slipway:releaseHealthCheckFunctionArns',
   dashboard: 'slipway:dashboard',
   imageRepositories: 'slipway:imageRepositories',
   keepImages: 'slipway:keepImages',
@@ -69,6 +70,7 @@ export function engineConfigFromContext(get: (key: string) => unknown): SlipwayE
       clusterArns: list(CONTEXT_KEYS.releaseClusterArns),
       listenerArns: list(CONTEXT_KEYS.releaseListenerArns),
       taskRoleArns: list(CONTEXT_KEYS.releaseTaskRoleArns),
+      healthCheckFunctionArns: list(CONTEXT_KEYS.releaseHealthCheckFunctionArns),
     },
   };
 }

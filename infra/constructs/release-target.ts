@@ -1,11 +1,12 @@
-import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { HealthChecker } from './health-checker.ts';
 import { TARGET_TAG, type ReleaseScope } from './releases.ts';
 
 export interface SlipwayReleaseTargetProps {
@@ -17,13 +18,21 @@ export interface SlipwayReleaseTargetProps {
    * @default a new cluster in `vpc`, with Container Insights
    */
   readonly cluster?: ecs.ICluster;
-  /** Image of the first release; later releases register new task definitions with other images. */
+  /**
+   * Image the services start with. Only the first deployment uses it: Slipway owns the task
+   * definition afterwards, and changing this later registers a revision no service runs.
+   */
   readonly image: ecs.ContainerImage;
   /** @default 80 */
   readonly containerPort?: number;
   /** @default '/' */
   readonly healthCheckPath?: string;
-  /** Tasks of the live color. @default 2 */
+  /**
+   * Tasks of the live color in every release (register it as the target's `desiredCount`). The
+   * template leaves the services' desired counts to Slipway: CloudFormation creates each with one
+   * task, and the first release scales the new colour to this and the old one to 0.
+   * @default 2
+   */
   readonly desiredCount?: number;
   /** @default 256 */
   readonly cpu?: number;
@@ -59,6 +68,7 @@ export interface ReleaseTargetDescription {
   readonly listenerRuleArn: string;
   readonly testListenerArn?: string;
   readonly testListenerRuleArn?: string;
+  readonly healthCheckFunctionArn: string;
 }
 
 /**
@@ -82,6 +92,11 @@ export class SlipwayReleaseTarget extends Construct {
   readonly testListener?: elbv2.ApplicationListener;
   readonly testListenerRule?: elbv2.ApplicationListenerRule;
   readonly targetName: string;
+  /** Runs deploy jobs' health checks from inside the VPC (the releaser runs outside it). */
+  readonly healthChecker: HealthChecker;
+  /** Task family the services run: `slipway-<name>`. */
+  readonly family: string;
+  private readonly desiredCount: number;
 
   constructor(scope: Construct, id: string, props: SlipwayReleaseTargetProps) {
     super(scope, id);
@@ -95,7 +110,10 @@ export class SlipwayReleaseTarget extends Construct {
       props.cluster ??
       new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
 
+    this.desiredCount = desiredCount;
+    this.family = `slipway-${props.name}`;
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      family: this.family,
       cpu: props.cpu ?? 256,
       memoryLimitMiB: props.memoryLimitMiB ?? 512,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
@@ -111,22 +129,38 @@ export class SlipwayReleaseTarget extends Construct {
       essential: true,
     });
 
-    const service = (id: string, count: number) =>
-      new ecs.FargateService(this, id, {
+    // After the first deployment Slipway owns what the services run, how many tasks and the
+    // weights; a later `cdk deploy` of this stack must not put any of it back:
+    // - TaskDefinition names the family, not a revision: "If a revision isn't specified, the latest
+    //   ACTIVE revision is used" (AWS::ECS::Service, TaskDefinition), which the creation uses; a new
+    //   image in this construct registers a new revision but leaves the property, and so the
+    //   services, unchanged.
+    // - DesiredCount is left out: "For existing services, if a desired count is not specified, it
+    //   is omitted from the operation" (AWS::ECS::Service, DesiredCount); with it, every update of
+    //   a service would put the template's count back over Slipway's.
+    // - the listener rules only reference the target groups, which no image change touches.
+    const service = (id: string) => {
+      const svc = new ecs.FargateService(this, id, {
         cluster: this.cluster,
         taskDefinition: this.taskDefinition,
-        desiredCount: count,
         assignPublicIp: false,
         minHealthyPercent: 100,
         maxHealthyPercent: 200,
         circuitBreaker: { rollback: true },
-        // After the first deploy the releaser owns task definition, desired count and weights.
-        // CloudFormation only re-applies them when these properties change in the template.
         propagateTags: ecs.PropagatedTagSource.SERVICE,
         enableECSManagedTags: true,
       });
-    this.blue = service('Blue', desiredCount);
-    this.green = service('Green', 0);
+      const cfn = svc.node.defaultChild as ecs.CfnService;
+      cfn.taskDefinition = this.family;
+      cfn.addPropertyDeletionOverride('DesiredCount');
+      cfn.node.addDependency(this.taskDefinition);
+      return svc;
+    };
+    this.blue = service('Blue');
+    this.green = service('Green');
+    // The revision CloudFormation registered first keeps running until the first release; a later
+    // image change must not deregister it under the services.
+    (this.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition).applyRemovalPolicy(RemovalPolicy.RETAIN);
 
     const targetGroup = (id: string) =>
       new elbv2.ApplicationTargetGroup(this, id, {
@@ -141,6 +175,11 @@ export class SlipwayReleaseTarget extends Construct {
     this.greenTargetGroup = targetGroup('GreenTargets');
     this.blue.attachToApplicationTargetGroup(this.blueTargetGroup);
     this.green.attachToApplicationTargetGroup(this.greenTargetGroup);
+
+    this.healthChecker = new HealthChecker(this, 'HealthChecker', { vpc: props.vpc, port: containerPort, logRetention: props.logRetention });
+    for (const svc of [this.blue, this.green]) {
+      svc.connections.allowFrom(this.healthChecker.securityGroup, ec2.Port.tcp(containerPort), 'Slipway health checker (release health checks)');
+    }
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
       vpc: props.vpc,
@@ -221,6 +260,7 @@ export class SlipwayReleaseTarget extends Construct {
       clusterArns: [this.cluster.clusterArn],
       listenerArns: [this.listener.listenerArn, ...(this.testListener ? [this.testListener.listenerArn] : [])],
       taskRoleArns: [this.taskDefinition.taskRole.roleArn, this.taskDefinition.obtainExecutionRole().roleArn],
+      healthCheckFunctionArns: [this.healthChecker.function.functionArn],
     };
   }
 
@@ -234,6 +274,23 @@ export class SlipwayReleaseTarget extends Construct {
       listenerRuleArn: this.listenerRule.listenerRuleArn,
       testListenerArn: this.testListener?.listenerArn,
       testListenerRuleArn: this.testListenerRule?.listenerRuleArn,
+      healthCheckFunctionArn: this.healthChecker.function.functionArn,
     };
+  }
+
+  /**
+   * The body of `PUT /targets/<name>` (`slipway targets apply <name> -f <file>`) for this target,
+   * as a CloudFormation value: `new CfnOutput(this, 'Registration', { value: target.registration })`.
+   */
+  get registration(): string {
+    return Stack.of(this).toJsonString({
+      cluster: this.cluster.clusterName,
+      services: { blue: this.blue.serviceName, green: this.green.serviceName },
+      targetGroups: { blue: this.blueTargetGroup.targetGroupArn, green: this.greenTargetGroup.targetGroupArn },
+      listenerRuleArn: this.listenerRule.listenerRuleArn,
+      ...(this.testListenerRule ? { testListenerRuleArn: this.testListenerRule.listenerRuleArn } : {}),
+      healthCheckFunction: this.healthChecker.function.functionArn,
+      desiredCount: this.desiredCount,
+    });
   }
 }

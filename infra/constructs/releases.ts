@@ -51,6 +51,11 @@ export interface ReleaseScope {
    * @default every role in this account tagged `slipway:target`, only to ecs-tasks.amazonaws.com
    */
   readonly taskRoleArns?: string[];
+  /**
+   * Health checker functions (SlipwayReleaseTarget.healthChecker) the releaser may invoke.
+   * @default every Lambda function in this account and region tagged `slipway:target`
+   */
+  readonly healthCheckFunctionArns?: string[];
 }
 
 export interface ReleasesProps extends ReleaseScope {
@@ -69,6 +74,7 @@ export const RELEASER_WILDCARDS = [
   'Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener-rule/app/*',
   'Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*',
   'Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
+  'Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*',
   // rules of the configured listeners: <listener ARN with listener-rule>/*
   { regex: '/^Resource::.*:listener-rule\\/.*\\/\\*$/' },
 ] as const;
@@ -135,6 +141,17 @@ export class Releases extends Construct {
       }),
     );
 
+    // Health checks run inside each target's VPC, by its checker function.
+    const invoke = new iam.PolicyStatement({
+      actions: ['lambda:InvokeFunction'],
+      resources: props.healthCheckFunctionArns?.length
+        ? props.healthCheckFunctionArns
+        : [stack.formatArn({ service: 'lambda', resource: 'function', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    });
+    // Lambda authorizes InvokeFunction on the function's tags (aws:ResourceTag), like ECS services above.
+    if (!props.healthCheckFunctionArns?.length) invoke.addCondition('Null', { [`aws:ResourceTag/${TARGET_TAG}`]: 'false' });
+    role.addToPrincipalPolicy(invoke);
+
     // DescribeAlarms takes the alarm resource type, so it is scoped to this account and region.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -149,7 +166,7 @@ export class Releases extends Construct {
         {
           id: 'AwsSolutions-IAM5',
           reason:
-            'ecs:RegisterTaskDefinition/DescribeTaskDefinition and elasticloadbalancing:Describe* have no resource type (Resource "*"); services, listener rules (app/*) and roles are allowed only when tagged slipway:target (aws:ResourceTag condition), inside this account and region, and are narrowed further by the releaseScope props; alarm:* is read-only; iam:PassRole is limited to ecs-tasks.amazonaws.com.',
+            'ecs:RegisterTaskDefinition/DescribeTaskDefinition and elasticloadbalancing:Describe* have no resource type (Resource "*"); services, listener rules (app/*) and roles are allowed only when tagged slipway:target (aws:ResourceTag condition), inside this account and region, and are narrowed further by the releaseScope props; alarm:* is read-only; iam:PassRole is limited to ecs-tasks.amazonaws.com; lambda function:* (InvokeFunction) is limited to functions tagged slipway:target (the targets\' health checkers) unless releaseScope names them.',
           appliesTo: [...RELEASER_WILDCARDS],
         },
       ],

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { DescribeTargetHealthCommand, ModifyRuleCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeAlarmsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import type { Observation, ObserveSpec, ServiceObservation, TargetHealthObservation, AlarmObservation } from '../domain/release.ts';
 import type { Colour, Weights } from '../domain/release-plan.ts';
@@ -43,6 +44,14 @@ export interface EcsTargetOptions {
   httpTimeoutMs?: number;
   /** Tags released ECR images so lifecycle rules keep them. @default none: images are not tagged */
   images?: EcrImageTagger;
+  /** Invokes targets' health checkers (inside their VPCs). @default none: checks through a checker fail */
+  lambda?: LambdaClient;
+}
+
+/** What a target's health checker answers (infra/constructs/health-checker.ts). */
+interface CheckerAnswer {
+  results?: Array<{ target: string; status?: number; error?: string }>;
+  error?: string;
 }
 
 /** Fields of a described task definition that RegisterTaskDefinition accepts back. */
@@ -166,7 +175,10 @@ export class EcsTarget implements ReleaseActions {
     try {
       this.count('elbv2:DescribeTargetHealth');
       const out = await this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
-      const live = (out.TargetHealthDescriptions ?? []).filter((d) => d.TargetHealth?.State !== 'draining');
+      // Targets on their way out (draining, unhealthy.draining) no longer take traffic; `initial`
+      // (first health checks), `unused` (group not routed to) and `unavailable` count as not healthy.
+      // (ELBv2 API reference, TargetHealth.State.)
+      const live = (out.TargetHealthDescriptions ?? []).filter((d) => d.TargetHealth?.State !== 'draining' && d.TargetHealth?.State !== 'unhealthy.draining');
       return {
         healthy: live.filter((d) => d.TargetHealth?.State === 'healthy').length,
         total: live.length,
@@ -202,7 +214,8 @@ export class EcsTarget implements ReleaseActions {
     return this.opts.images.swapAfterRollback(target, image);
   }
 
-  async httpCheck(url: string): Promise<{ status?: number; error?: string }> {
+  async httpCheck(url: string, via?: { functionName: string; targetGroupArn: string; path: string }): Promise<{ status?: number; error?: string }> {
+    if (via) return this.checkFromVpc(via);
     try {
       const res = await this.fetchImpl(url, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(this.opts.httpTimeoutMs ?? 5000) });
       await res.body?.cancel().catch(() => undefined);
@@ -210,5 +223,49 @@ export class EcsTarget implements ReleaseActions {
     } catch (err) {
       return { error: (err as Error).message ?? String(err) };
     }
+  }
+
+  /**
+   * The check from inside the target's VPC: the targets registered in the new colour's group (not
+   * draining) are handed to the target's checker function, which GETs the path on each. One status
+   * when every target gave the same; otherwise an error naming each target's answer. A failed check
+   * is not an exception: the release decides whether to try again.
+   */
+  private async checkFromVpc(via: { functionName: string; targetGroupArn: string; path: string }): Promise<{ status?: number; error?: string }> {
+    if (!this.opts.lambda) return { error: 'the releaser has no Lambda client to reach the health checker' };
+    let described;
+    try {
+      this.count('elbv2:DescribeTargetHealth');
+      described = await this.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: via.targetGroupArn }));
+    } catch (err) {
+      throw toReleaseError(err, `describing the targets of ${via.targetGroupArn}`);
+    }
+    const targets = (described.TargetHealthDescriptions ?? [])
+      .filter((d) => d.Target?.Id && d.TargetHealth?.State !== 'draining' && d.TargetHealth?.State !== 'unhealthy.draining')
+      .map((d) => ({ ip: d.Target!.Id!, port: d.Target!.Port }));
+    if (targets.length === 0) return { error: `no targets registered in ${via.targetGroupArn}` };
+    let answer: CheckerAnswer;
+    try {
+      this.count('lambda:Invoke');
+      const out = await this.opts.lambda.send(new InvokeCommand({
+        FunctionName: via.functionName,
+        Payload: new TextEncoder().encode(JSON.stringify({ targets, path: via.path, timeoutMs: this.opts.httpTimeoutMs ?? 5000 })),
+      }));
+      const text = out.Payload ? new TextDecoder().decode(out.Payload) : '';
+      // FunctionError: the checker itself failed (timeout, crash); the payload describes it.
+      if (out.FunctionError) return { error: `the health checker failed (${out.FunctionError}): ${text.slice(0, 300)}` };
+      answer = JSON.parse(text || '{}') as CheckerAnswer;
+    } catch (err) {
+      throw toReleaseError(err, `invoking the health checker ${via.functionName}`);
+    }
+    if (answer.error) return { error: `the health checker refused the check: ${answer.error}` };
+    const results = answer.results ?? [];
+    const failed = results.filter((r) => r.error !== undefined);
+    if (failed.length > 0 || results.length === 0) {
+      return { error: failed.length > 0 ? failed.map((r) => `${r.target}: ${r.error}`).join('; ') : 'the health checker checked no target' };
+    }
+    const statuses = [...new Set(results.map((r) => r.status))];
+    if (statuses.length === 1) return { status: statuses[0] };
+    return { error: `the tasks answered differently: ${results.map((r) => `${r.target} ${r.status}`).join(', ')}` };
   }
 }

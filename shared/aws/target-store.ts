@@ -6,7 +6,7 @@
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NotFoundError, ValidationError, type Problem } from '../errors.ts';
-import { newTargetState, type TargetConfig, type TargetState } from '../domain/release.ts';
+import { HEALTH_CHECK_FUNCTION_ARN, newTargetState, type TargetConfig, type TargetState } from '../domain/release.ts';
 import { COLOURS } from '../domain/release-plan.ts';
 import { keys, queryPartition, TABLE_INDEXES, toDomainError } from './table.ts';
 
@@ -29,6 +29,7 @@ const targetIndexKeys = (name: string) => ({ GSI1PK: keys.allTargets, GSI1SK: na
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
+
 /** Checks a target before it is stored, naming every problem. */
 export function validateTargetConfig(c: TargetConfig): void {
   const problems: Problem[] = [];
@@ -46,6 +47,9 @@ export function validateTargetConfig(c: TargetConfig): void {
   str('listenerRuleArn', c.listenerRuleArn);
   if (c.testListenerRuleArn !== undefined) str('testListenerRuleArn', c.testListenerRuleArn);
   if (c.testUrl !== undefined && !/^https?:\/\/\S+$/.test(c.testUrl)) problems.push({ path: 'testUrl', message: 'an http(s) URL' });
+  if (c.healthCheckFunction !== undefined && !HEALTH_CHECK_FUNCTION_ARN.test(c.healthCheckFunction)) {
+    problems.push({ path: 'healthCheckFunction', message: 'the ARN of the target\'s health checker function (SlipwayReleaseTarget output HealthCheckFunctionArn)' });
+  }
   if (!Number.isInteger(c.desiredCount) || c.desiredCount < 1) problems.push({ path: 'desiredCount', message: `a whole number of tasks, at least 1, got ${c.desiredCount}` });
   if (c.liveColour !== undefined && !COLOURS.includes(c.liveColour)) problems.push({ path: 'liveColour', message: 'blue or green' });
   for (const [k, v] of Object.entries(c.timing ?? {})) {

@@ -57,7 +57,7 @@ export function clampDelay(seconds: number): number {
  * person can act on; empty when it can run. The definition parser checks the
  * same rules; the releaser checks again because a target outlives pipelines.
  */
-export function releaseSpecProblems(deploy: DeploySpec, target: { testUrl?: string }): string[] {
+export function releaseSpecProblems(deploy: DeploySpec, target: { testUrl?: string; healthCheckFunction?: string }): string[] {
   const problems: string[] = [];
   if (deploy.strategy === 'blue-green') {
     const s = deploy.steps;
@@ -72,7 +72,9 @@ export function releaseSpecProblems(deploy: DeploySpec, target: { testUrl?: stri
     if (!(deploy.intervalSeconds >= 0)) problems.push(`intervalSeconds: must be 0 or more, got ${deploy.intervalSeconds}`);
     if (!(deploy.bakeSeconds >= 0)) problems.push(`bakeSeconds: must be 0 or more, got ${deploy.bakeSeconds}`);
     if (!(deploy.rollbackWindowMinutes >= 0)) problems.push(`rollbackWindowMinutes: must be 0 or more, got ${deploy.rollbackWindowMinutes}`);
-    if (deploy.healthCheck && !target.testUrl) problems.push('healthCheck: the target has no test listener URL to check against');
+    if (deploy.healthCheck && !target.testUrl && !target.healthCheckFunction) {
+      problems.push('healthCheck: the target has neither a health checker in its VPC (healthCheckFunction) nor a test listener URL (testUrl) to check against');
+    }
   }
   return problems;
 }

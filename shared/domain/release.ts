@@ -16,7 +16,7 @@
  * Any failed check, alarm, timeout or cancel in a blue-green release puts 100%
  * of the traffic back on the old colour and scales the new one to zero.
  */
-import type { DeploySpec, ReleaseStrategy } from './pipeline.ts';
+import { DEFAULT_HEALTH_CHECK_WINDOW_SECONDS, type DeploySpec, type ReleaseStrategy } from './pipeline.ts';
 import {
   DEFAULT_TIMING,
   addSeconds,
@@ -43,6 +43,9 @@ export interface ReleaseRequest {
   supersededBy?: string;
 }
 
+/** The health checker's ARN in a target registration: an unqualified Lambda function ARN. */
+export const HEALTH_CHECK_FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}$/;
+
 /** What an operator registers: where the two colours live and how traffic reaches them. */
 export interface TargetConfig {
   name: string;
@@ -57,6 +60,12 @@ export interface TargetConfig {
   testListenerRuleArn?: string;
   /** Base URL of the test listener (e.g. `http://alb.internal:8443`) for the HTTP check. */
   testUrl?: string;
+  /**
+   * The health checker function inside the target's VPC (`SlipwayReleaseTarget.healthChecker`):
+   * when set, a deploy job's `healthCheck` is run by it against every task of the new colour,
+   * which the releaser (a Lambda function outside any VPC) could not reach.
+   */
+  healthCheckFunction?: string;
   /** Container whose image a release swaps. @default the first container of the task definition */
   containerName?: string;
   /** Tasks the new colour runs. */
@@ -207,7 +216,16 @@ export type ReleaseEffect =
   | { type: 'UpdateService'; cluster: string; service: string; taskDefinition?: string; desiredCount?: number }
   | { type: 'ModifyRule'; ruleArn: string; targetGroups: Record<Colour, string>; weights: Weights }
   | { type: 'Observe'; releaseId: string; step: number; spec: ObserveSpec }
-  | { type: 'HttpCheck'; releaseId: string; step: number; url: string; expectedStatus: number }
+  | {
+      type: 'HttpCheck';
+      releaseId: string;
+      step: number;
+      /** The test listener URL, or (checked through `checker`) the path on each task. */
+      url: string;
+      expectedStatus: number;
+      /** Run inside the target's VPC by this function, against the targets of this group. */
+      checker?: { functionName: string; targetGroupArn: string; path: string };
+    }
   | { type: 'ScheduleStep'; target: string; releaseId: string; step: number; delaySeconds: number }
   | { type: 'EmitReleaseStarted'; runId: string; job: string; attempt: number; releaseId: string }
   | {
@@ -444,6 +462,12 @@ function onTick(s: TargetState, releaseId: string, step: number, now: string): R
 
 function httpCheck(s: TargetState, r: Release): ReleaseEffect {
   const hc = r.deploy.healthCheck!;
+  if (s.healthCheckFunction) {
+    return {
+      type: 'HttpCheck', releaseId: r.id, step: r.step, url: hc.path, expectedStatus: hc.expectedStatus,
+      checker: { functionName: s.healthCheckFunction, targetGroupArn: s.targetGroups[r.toColour], path: hc.path },
+    };
+  }
   return { type: 'HttpCheck', releaseId: r.id, step: r.step, url: joinUrl(s.testUrl!, hc.path), expectedStatus: hc.expectedStatus };
 }
 
@@ -494,7 +518,7 @@ function onObserved(s: TargetState, r: Release, o: Observation, now: string): Re
       if (steady && allHealthy(s, o.targets)) {
         note(r, now, `${s.services[r.toColour]} steady, ${describeTargets(o.targets)}`);
         if (r.deploy.healthCheck) {
-          enter(r, 'verifying', now, `checking ${joinUrl(s.testUrl!, r.deploy.healthCheck.path)} through the test listener`);
+          enter(r, 'verifying', now, `checking ${checkTarget(s, r)}`);
           r.step += 1;
           return changed(s, [httpCheck(s, r)], now);
         }
@@ -557,15 +581,38 @@ function shiftTo(s: TargetState, r: Release, index: number, now: string): Releas
   return changed(s, effects, now);
 }
 
+/** Seconds between two tries of a failing health check (within its window). */
+export const HEALTH_CHECK_RETRY_SECONDS = 10;
+
+/**
+ * A passing check moves the first traffic step. A failing one is tried again every
+ * HEALTH_CHECK_RETRY_SECONDS until the check's window (counted from the first try) is over: a task
+ * that needs a few more seconds, or a target group still registering, is not a failed release.
+ * Only a failure that lasts the whole window rolls back.
+ */
 function onHttpChecked(s: TargetState, r: Release, status: number | undefined, error: string | undefined, now: string): ReleaseDecision {
   if (r.phase !== 'verifying') return ignore(s, `release ${r.id} is not verifying`);
   const hc = r.deploy.healthCheck!;
-  const url = joinUrl(s.testUrl!, hc.path);
+  const what = checkTarget(s, r);
   if (status === hc.expectedStatus) {
-    note(r, now, `GET ${url} returned ${status}`);
+    note(r, now, `GET ${what} returned ${status}`);
     return shiftTo(s, r, 0, now);
   }
-  return rollBack(s, r, `health check GET ${url} ${error ? `failed: ${error}` : `returned ${status}, expected ${hc.expectedStatus}`}`, now);
+  const failure = `GET ${what} ${error ? `failed: ${error}` : `returned ${status}, expected ${hc.expectedStatus}`}`;
+  const window = hc.windowSeconds ?? DEFAULT_HEALTH_CHECK_WINDOW_SECONDS;
+  const elapsed = secondsBetween(r.phaseStartedAt, now);
+  if (elapsed < window) {
+    note(r, now, `${failure}; trying again (${Math.round(elapsed)}s of ${window}s)`);
+    return changed(s, [schedule(s, r, Math.min(HEALTH_CHECK_RETRY_SECONDS, Math.max(1, window - elapsed)))], now);
+  }
+  return rollBack(s, r, `health check ${failure} for ${Math.round(elapsed)}s (window ${window}s)`, now);
+}
+
+/** What the health check asks: each task of the new colour through the checker, or the test listener URL. */
+function checkTarget(s: TargetState, r: Release): string {
+  const path = r.deploy.healthCheck!.path;
+  if (s.healthCheckFunction) return `${path} on every task of ${r.toColour} (from ${s.healthCheckFunction}, inside the target's VPC)`;
+  return `${joinUrl(s.testUrl!, path)} through the test listener`;
 }
 
 function onStandardObserved(s: TargetState, r: Release, svc: ServiceObservation | undefined, now: string): ReleaseDecision {

@@ -25,7 +25,11 @@ export interface ReleaseActions {
   /** Sets the forward action of a listener rule to the two target groups with these weights. */
   modifyRule(input: { ruleArn: string; targetGroups: Record<Colour, string>; weights: Weights }): Promise<void>;
   observe(spec: ObserveSpec): Promise<Observation>;
-  httpCheck(url: string): Promise<{ status?: number; error?: string }>;
+  /**
+   * GET `url` and report the status (or why there was none). With `via`, the check runs inside the
+   * target's VPC: `via.functionName` GETs `via.path` on every target registered in `via.targetGroupArn`.
+   */
+  httpCheck(url: string, via?: { functionName: string; targetGroupArn: string; path: string }): Promise<{ status?: number; error?: string }>;
   /**
    * Optional: after a successful release, tag the released image `slipway-live-<target>` and the
    * image that had that tag `slipway-prev-<target>`, so ECR lifecycle rules keep both (they see

@@ -95,6 +95,9 @@ export interface TargetView {
   cluster: string;
   services: Record<Colour, string>;
   targetGroups: Record<Colour, string>;
+  listenerRuleArn: string;
+  /** The health checker inside the target's VPC, when registered. */
+  healthCheckFunction?: string;
   liveColour: Colour;
   weights: Weights;
   current?: ReleaseView;
@@ -368,7 +371,7 @@ export class Releaser {
           next = { type: 'Observed', releaseId: e.releaseId, step: e.step, observation: await a.observe(e.spec), now };
           break;
         case 'HttpCheck': {
-          const r = await a.httpCheck(e.url);
+          const r = e.checker ? await a.httpCheck(e.url, e.checker) : await a.httpCheck(e.url);
           next = { type: 'HttpChecked', releaseId: e.releaseId, step: e.step, ...r, now };
           break;
         }
@@ -453,6 +456,8 @@ export function toView(s: TargetState): TargetView {
     cluster: s.cluster,
     services: s.services,
     targetGroups: s.targetGroups,
+    listenerRuleArn: s.listenerRuleArn,
+    ...(s.healthCheckFunction ? { healthCheckFunction: s.healthCheckFunction } : {}),
     liveColour: s.liveColour,
     weights: s.weights,
     ...(s.current ? { current: releaseView(s.current) } : {}),

@@ -22,6 +22,7 @@ import { parse as parseYamlLoose } from 'yaml';
 import { z } from 'zod';
 import type { RunState } from '../domain/run.ts';
 import { MAX_PARAMETERS_BYTES } from '../domain/run-bounds.ts';
+import { HEALTH_CHECK_FUNCTION_ARN } from '../domain/release.ts';
 import { ValidationError } from '../errors.ts';
 import { DEFAULT_REPOSITORY_DEFINITION_PATH, type ApiService, type Registration } from '../engine/api-service.ts';
 import { bodyText, callerIdentity, jsonBody, mediaType, validate, zodProblems } from './request.ts';
@@ -45,6 +46,7 @@ const targetBody = z.object({
   listenerRuleArn: z.string().min(1),
   testListenerRuleArn: z.string().min(1).optional(),
   testUrl: z.string().regex(/^https?:\/\/\S+$/, 'an http(s) URL').optional(),
+  healthCheckFunction: z.string().regex(HEALTH_CHECK_FUNCTION_ARN, 'the ARN of the target\'s health checker function').optional(),
   containerName: z.string().min(1).optional(),
   desiredCount: z.number().int().min(1),
   liveColour: z.enum(['blue', 'green']).optional(),

@@ -6,6 +6,13 @@
  * later, and the deployment circuit breaker fails (and optionally rolls back)
  * after `failSeconds`. Also a release queue that delivers delayed messages in
  * due order, and an event queue that keeps what the engine would receive.
+ *
+ * Where it matters, it answers as AWS does: target health goes through `initial` (registered,
+ * first health checks running) before `healthy`, targets of a deployment being replaced or a
+ * colour scaled down are `draining` for the deregistration delay, a target group the load
+ * balancer does not use reports `unused`; errors are the SDK's own exception classes, carrying
+ * `$metadata` and `$fault`. A target's health checker (a Lambda function in its VPC) GETs the
+ * tasks of a colour; `unreachableUntil` makes them refuse connections until then.
  */
 import type { EcrImageTagger } from '../../shared/aws/image-tags.ts';
 import type { MetricsSink } from '../../shared/engine/metrics.ts';
@@ -13,12 +20,24 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
+  ClientException,
   ECSClient,
   RegisterTaskDefinitionCommand,
+  ServerException,
+  ServiceNotFoundException,
   UpdateServiceCommand,
   type Deployment,
 } from '@aws-sdk/client-ecs';
-import { DescribeTagsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DescribeTagsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  ElasticLoadBalancingV2ServiceException,
+  ModifyRuleCommand,
+  TargetGroupNotFoundException,
+  type TargetHealthDescription,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { InvokeCommand, LambdaClient, ResourceNotFoundException as LambdaResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { EcsTarget } from '../../shared/aws/ecs-target.ts';
 import { MemoryTargetStore } from '../../shared/aws/target-store.ts';
@@ -47,7 +66,14 @@ interface FakeService {
   circuitBreaker: { enable: boolean; rollback: boolean };
   /** Task definition of the last COMPLETED deployment (what a circuit-breaker rollback returns to). */
   lastCompleted: string;
+  /** Tasks stopped by a scale-down and when: their targets drain for DEREGISTRATION_DELAY_SECONDS. */
+  drainingSince?: { at: number; count: number };
 }
+
+/** The target groups' deregistration delay (SlipwayReleaseTarget sets 30 s). */
+export const DEREGISTRATION_DELAY_SECONDS = 30;
+export const CHECKER = 'arn:aws:lambda:us-east-1:123456789012:function:web-health-checker';
+export const CONTAINER_PORT = 8080;
 
 export interface Call {
   op: string;
@@ -83,8 +109,16 @@ export class FakeAws {
   readonly tags = new Map<string, Record<string, string>>();
   /** Routing mistakes the fake saw: weights not adding to 100, traffic to a colour with no healthy target. */
   readonly violations: string[] = [];
-  /** Makes the next N calls of an operation throw (crash injection). */
+  /** Makes the next N calls of an operation throw (crash injection): the SDK's server-side exception of that service. */
   readonly failNext = new Map<string, number>();
+  /** Target groups the load balancer does not route to: their targets are `unused` (Target.NotInUse). */
+  readonly unusedTargetGroups = new Set<string>();
+  /** Until this time (ms) the tasks refuse the health checker's connections. */
+  unreachableUntil = 0;
+  /** What a reachable task answers on a path. */
+  healthStatus: (path: string) => number = (path) => (path === '/health' ? 200 : 404);
+  /** Health check requests the checker made: `<ip>:<port><path> -> status|error`. */
+  readonly checks: string[] = [];
   private seq = 0;
 
   readonly ecs = new ECSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
@@ -93,6 +127,8 @@ export class FakeAws {
   readonly ecsMock = mockClient(this.ecs);
   readonly elbMock = mockClient(this.elb);
   readonly cwMock = mockClient(this.cloudwatch);
+  readonly lambda = new LambdaClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  readonly lambdaMock = mockClient(this.lambda);
 
   constructor(opts: { liveImage?: string; circuitBreaker?: { enable: boolean; rollback: boolean } } = {}) {
     const td = this.addTaskDefinition('web', opts.liveImage ?? 'web:1');
@@ -114,10 +150,11 @@ export class FakeAws {
     this.elbMock.on(DescribeTagsCommand).callsFake((i) => this.record('elbv2:DescribeTags', i, () => this.describeTags(i)));
     this.elbMock.on(DescribeTargetHealthCommand).callsFake((i) => this.record('elbv2:DescribeTargetHealth', i, () => this.describeTargetHealth(i)));
     this.cwMock.on(DescribeAlarmsCommand).callsFake((i) => this.record('cloudwatch:DescribeAlarms', i, () => this.describeAlarms(i)));
+    this.lambdaMock.on(InvokeCommand).callsFake((i) => this.record('lambda:Invoke', i, () => this.invokeChecker(i)));
   }
 
   adapter(fetchImpl?: typeof fetch, images?: EcrImageTagger): EcsTarget {
-    return new EcsTarget(this.ecs, this.elb, this.cloudwatch, { ...(fetchImpl ? { fetch: fetchImpl } : {}), ...(images ? { images } : {}) });
+    return new EcsTarget(this.ecs, this.elb, this.cloudwatch, { lambda: this.lambda, ...(fetchImpl ? { fetch: fetchImpl } : {}), ...(images ? { images } : {}) });
   }
 
   advance(seconds: number): void {
@@ -161,9 +198,7 @@ export class FakeAws {
     const n = this.failNext.get(op) ?? 0;
     if (n > 0) {
       this.failNext.set(op, n - 1);
-      const err = new Error(`injected failure of ${op}`);
-      err.name = 'ServiceUnavailableException';
-      throw err;
+      throw serverError(op);
     }
     return f();
   }
@@ -253,11 +288,7 @@ export class FakeAws {
 
   private describeTaskDefinition(input: any) {
     const td = this.taskDefinitions.get(input.taskDefinition);
-    if (!td) {
-      const err = new Error(`Unable to describe task definition ${input.taskDefinition}`);
-      err.name = 'ClientException';
-      throw err;
-    }
+    if (!td) throw new ClientException({ message: `Unable to describe task definition.`, $metadata: meta(400) });
     return {
       taskDefinition: {
         taskDefinitionArn: input.taskDefinition,
@@ -283,14 +314,14 @@ export class FakeAws {
 
   private updateService(input: any) {
     const s = this.services.get(input.service);
-    if (!s) {
-      const err = new Error('Service not found.');
-      err.name = 'ServiceNotFoundException';
-      throw err;
-    }
+    if (!s) throw new ServiceNotFoundException({ message: 'Service not found.', $metadata: meta(400) });
     const current = this.primary(s);
     const desired = input.desiredCount ?? s.desiredCount;
     const td = input.taskDefinition ?? current.taskDefinition;
+    if (desired < s.desiredCount && td === current.taskDefinition) {
+      const st = this.stateOf(s, current);
+      if (st.running > desired) s.drainingSince = { at: this.now, count: st.running - desired };
+    }
     s.desiredCount = desired;
     if (td !== current.taskDefinition) {
       s.deployments.unshift({ id: `ecs-svc/${++this.seq}`, taskDefinition: td, desiredCount: desired, createdAt: this.now });
@@ -323,18 +354,62 @@ export class FakeAws {
   }
 
   private describeTargetHealth(input: any) {
-    const s = [...this.services.values()].find((x) => x.targetGroupArn === input.TargetGroupArn)!;
-    const st = this.stateOf(s, this.primary(s));
-    const out = [];
-    for (let i = 0; i < st.healthy; i++) out.push({ Target: { Id: `10.0.0.${i}` }, TargetHealth: { State: 'healthy' } });
-    for (let i = 0; i < st.unhealthy; i++) out.push({ Target: { Id: `10.0.1.${i}` }, TargetHealth: { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch' } });
+    const s = [...this.services.values()].find((x) => x.targetGroupArn === input.TargetGroupArn);
+    if (!s) throw new TargetGroupNotFoundException({ message: 'One or more target groups not found', $metadata: meta(400) });
+    const primary = this.primary(s);
+    const st = this.stateOf(s, primary);
+    const octet = s.name.endsWith('green') ? 2 : 1;
+    const target = (i: number, sub: number) => ({ Id: `10.${octet}.${sub}.${i}`, Port: CONTAINER_PORT });
+    const out: TargetHealthDescription[] = [];
+    const unused = this.unusedTargetGroups.has(s.targetGroupArn);
+    const state = (s2: 'healthy' | 'unhealthy' | 'initial' | 'draining', reason?: string) =>
+      unused && s2 !== 'draining' ? { State: 'unused' as const, Reason: 'Target.NotInUse' as const } : { State: s2, ...(reason ? { Reason: reason as any } : {}) };
+    for (let i = 0; i < st.healthy; i++) out.push({ Target: target(i, 0), TargetHealth: state('healthy') });
+    for (let i = 0; i < st.unhealthy; i++) out.push({ Target: target(i, 1), TargetHealth: state('unhealthy', 'Target.ResponseCodeMismatch') });
+    // Tasks started in the second half of the settle time are registered and health-checked: initial.
+    const elapsed = (this.now - primary.createdAt) / 1000;
+    if (st.running === 0 && st.rollout === 'IN_PROGRESS' && primary.desiredCount > 0 && elapsed >= this.settleSeconds / 2 && this.behaviourOf(primary.taskDefinition) !== 'crash') {
+      for (let i = 0; i < primary.desiredCount; i++) out.push({ Target: target(i, 2), TargetHealth: state('initial', 'Elb.InitialHealthChecking') });
+    }
+    // The deployment being replaced, and tasks of a scale-down, drain for the deregistration delay.
+    for (const old of st.rollout === 'COMPLETED' ? [] : s.deployments.slice(1)) {
+      const ost = this.stateOf(s, old);
+      for (let i = 0; i < ost.running; i++) out.push({ Target: target(i, 3), TargetHealth: { State: 'draining', Reason: 'Target.DeregistrationInProgress' } });
+    }
+    if (s.drainingSince && this.now - s.drainingSince.at < DEREGISTRATION_DELAY_SECONDS * 1000) {
+      for (let i = 0; i < s.drainingSince.count; i++) out.push({ Target: target(i, 4), TargetHealth: { State: 'draining', Reason: 'Target.DeregistrationInProgress' } });
+    }
     return { TargetHealthDescriptions: out };
+  }
+
+  /** The target's health checker: GETs the path on each target it is given, from inside the VPC. */
+  private async invokeChecker(input: any) {
+    if (input.FunctionName !== CHECKER) throw new LambdaResourceNotFoundException({ message: `Function not found: ${input.FunctionName}`, $metadata: meta(404), Type: 'User' });
+    const event = JSON.parse(new TextDecoder().decode(input.Payload));
+    const results = (event.targets as Array<{ ip: string; port: number }>).map((t) => {
+      const target = `${t.ip}:${t.port}`;
+      const answer = this.now < this.unreachableUntil ? { target, error: 'ECONNREFUSED' } : { target, status: this.healthStatus(event.path) };
+      this.checks.push(`${target}${event.path} -> ${answer.status ?? answer.error}`);
+      return answer;
+    });
+    return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ results })) as any };
   }
 
   private describeAlarms(input: any) {
     const names = (input.AlarmNames as string[]).filter((n) => this.alarms.has(n));
     return { MetricAlarms: names.map((n) => ({ AlarmName: n, StateValue: this.alarms.get(n) })), CompositeAlarms: [] };
   }
+}
+
+function meta(httpStatusCode: number) {
+  return { httpStatusCode, requestId: 'fake-request-id', attempts: 1, totalRetryDelay: 0 };
+}
+
+/** The server-side failure each service's SDK raises: ECS's own ServerException, an ELBv2 503. */
+function serverError(op: string): Error {
+  const message = `injected failure of ${op}`;
+  if (op.startsWith('ecs:')) return new ServerException({ message, $metadata: meta(500) });
+  return new ElasticLoadBalancingV2ServiceException({ name: 'ServiceUnavailable', $fault: 'server', message, $metadata: meta(503) });
 }
 
 /** A release queue that keeps delayed messages and hands them out in due order. */

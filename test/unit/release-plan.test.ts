@@ -29,7 +29,8 @@ describe('release plan', () => {
     assert.match(releaseSpecProblems(deploy({ steps: [] }), {}).join(), /at least one traffic step/);
     assert.match(releaseSpecProblems(deploy({ steps: [10, 10, 100] }), {}).join(), /steps\[1\]: must be greater/);
     assert.match(releaseSpecProblems(deploy({ steps: [10, 90] }), {}).join(), /last step must be 100/);
-    assert.match(releaseSpecProblems(deploy({ healthCheck: { path: '/h', expectedStatus: 200 } }), {}).join(), /no test listener URL/);
+    assert.match(releaseSpecProblems(deploy({ healthCheck: { path: '/h', expectedStatus: 200 } }), {}).join(), /neither a health checker in its VPC \(healthCheckFunction\) nor a test listener URL/);
+    assert.deepEqual(releaseSpecProblems(deploy({ healthCheck: { path: '/h', expectedStatus: 200 } }), { healthCheckFunction: 'arn:aws:lambda:us-east-1:123456789012:function:c' }), []);
     assert.deepEqual(releaseSpecProblems(deploy({ strategy: 'standard', steps: [] }), {}), []);
   });
 });

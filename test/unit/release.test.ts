@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConflictError } from '../../shared/errors.ts';
 import type { ReleaseMessage } from '../../shared/messages.ts';
-import { deploySpec, harness, startMessage, TEST_RULE } from '../support/fake-ecs.ts';
+import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CHECKER, deploySpec, harness, startMessage, TEST_RULE, TG } from '../support/fake-ecs.ts';
 
 const okFetch = (async () => new Response('ok', { status: 200 })) as unknown as typeof fetch;
 const badFetch = (async () => new Response('boom', { status: 500 })) as unknown as typeof fetch;
@@ -51,7 +52,7 @@ describe('blue-green release', () => {
     assert.deepEqual(view.weights, { blue: 0, green: 100 });
     assert.equal(view.current, undefined);
     assert.equal(view.last?.outcome, 'succeeded');
-    assert.ok(view.last!.history.some((e) => e.detail.includes('GET http://alb.internal:8443/health returned 200')));
+    assert.ok(view.last!.history.some((e) => e.detail.includes('GET http://alb.internal:8443/health through the test listener returned 200')));
     assert.ok(view.last!.history.every((e) => !Number.isNaN(Date.parse(e.at))), 'every step has a timestamp');
   });
 
@@ -139,7 +140,7 @@ describe('blue-green release', () => {
     await h.drive();
     const [f] = h.events.finished();
     assert.equal(f.outcome, 'rolled_back');
-    assert.match(f.reason!, /health check GET http:\/\/alb\.internal:8443\/health returned 500, expected 200/);
+    assert.match(f.reason!, /health check GET http:\/\/alb\.internal:8443\/health through the test listener returned 500, expected 200 for 120s \(window 120s\)/);
     assert.ok(!h.aws.callLines().some((l) => l.startsWith('ModifyRule prod')));
   });
 
@@ -523,5 +524,113 @@ describe('manual rollback', () => {
     const h = await harness();
     await h.releaser.handle(startMessage());
     await assert.rejects(h.releaser.rollbackTarget('web', 'bob'), /in progress.*cancel it instead/);
+  });
+});
+
+/**
+ * Failure 3 of the first real deployment: the releaser (outside any VPC) could not reach a
+ * target's test listener, and one failed fetch rolled the release back. The check now runs in the
+ * target's VPC through its health checker, against every task of the new colour, and is retried
+ * within its window.
+ */
+describe('health checks from inside the target\'s VPC', () => {
+  const checked = { healthCheckFunction: CHECKER };
+  const withCheck = (window?: number) => startMessage({ deploy: deploySpec({ healthCheck: { path: '/health', expectedStatus: 200, ...(window !== undefined ? { windowSeconds: window } : {}) } }) });
+  const unreachableFetch = (async () => { throw new TypeError('fetch failed'); }) as unknown as typeof fetch;
+
+  test('the checker GETs the path on every task of the new colour, and the release goes on', async () => {
+    const h = await harness({ target: checked, fetch: unreachableFetch });
+    await h.releaser.handle(withCheck());
+    await h.drive();
+    assert.equal(h.events.finished()[0]!.outcome, 'succeeded');
+    assert.deepEqual(h.aws.checks, ['10.2.0.0:8080/health -> 200', '10.2.0.1:8080/health -> 200']);
+    const invoke = h.aws.calls.find((c) => c.op === 'lambda:Invoke')!;
+    assert.equal(invoke.input.FunctionName, CHECKER);
+  });
+
+  test('tasks unreachable for a while, then healthy: the check is retried within its window and the release succeeds', async () => {
+    const h = await harness({ target: checked, fetch: unreachableFetch });
+    // green settles 30 s after its deployment; its tasks refuse connections for 40 s more.
+    h.aws.unreachableUntil = h.aws.now + 70_000;
+    await h.releaser.handle(withCheck(120));
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f!.outcome, 'succeeded', f!.reason);
+    assert.ok(h.aws.checks.some((c) => c.endsWith('ECONNREFUSED')), 'some tries failed');
+    assert.ok(h.aws.checks.at(-1)!.endsWith('-> 200'));
+    const view = await h.releaser.getTarget('web');
+    assert.ok(view.last!.history.some((e) => /failed: 10\.2\.0\.0:8080: ECONNREFUSED; .*trying again/.test(e.detail)));
+    assert.deepEqual(h.aws.violations, []);
+  });
+
+  test('a failure that lasts the whole window rolls back before any user traffic moves', async () => {
+    const h = await harness({ target: checked, fetch: unreachableFetch });
+    h.aws.unreachableUntil = Number.MAX_SAFE_INTEGER;
+    await h.releaser.handle(withCheck(60));
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f!.outcome, 'rolled_back');
+    assert.match(f!.reason!, /health check GET \/health on every task of green .* failed: .*ECONNREFUSED for 6\ds \(window 60s\)/);
+    assert.ok(!h.aws.callLines().some((l) => l.startsWith('ModifyRule prod')));
+    assert.ok(h.aws.checks.length >= 2 * 6, `tried about every 10 s: ${h.aws.checks.length}`);
+  });
+
+  test('tasks answering a wrong status for the whole window roll back with the status', async () => {
+    const h = await harness({ target: checked });
+    h.aws.healthStatus = () => 503;
+    await h.releaser.handle(withCheck(30));
+    await h.drive();
+    assert.match(h.events.finished()[0]!.reason!, /returned 503, expected 200/);
+  });
+
+  test('a checker the releaser cannot invoke (not found) ends the release: AWS refused the action', async () => {
+    const h = await harness({ target: { healthCheckFunction: 'arn:aws:lambda:us-east-1:123456789012:function:gone' } });
+    await h.releaser.handle(withCheck());
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f!.outcome, 'rolled_back');
+    assert.match(f!.reason!, /invoking the health checker .*gone: ResourceNotFoundException/);
+  });
+});
+
+describe('target health as ELBv2 reports it', () => {
+  test('initial and draining targets never count as healthy, and draining ones are not counted at all', async () => {
+    const h = await harness();
+    const elb = h.aws.adapter();
+    await h.releaser.handle(startMessage({ deploy: deploySpec({ healthCheck: undefined }) }));
+    // 20 s into green's deployment (settles at 30 s): registered and health-checked, not yet healthy.
+    h.aws.advance(20);
+    const initial = await elb.observe({ targetGroupArn: TG.green });
+    assert.deepEqual(initial.targets, { healthy: 0, total: 2, unhealthyReasons: ['Elb.InitialHealthChecking', 'Elb.InitialHealthChecking'] });
+    // Blue scaled down: its tasks drain for the deregistration delay and are not counted.
+    await elb.updateService({ cluster: 'prod', service: 'web-blue', desiredCount: 0 });
+    const raw = await h.aws.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: TG.blue }));
+    assert.ok(raw.TargetHealthDescriptions!.some((d) => d.TargetHealth!.State === 'draining'));
+    assert.deepEqual((await elb.observe({ targetGroupArn: TG.blue })).targets, { healthy: 0, total: 0, unhealthyReasons: [] });
+  });
+
+  test('a target group the load balancer does not use reports unused targets: the release waits, then rolls back', async () => {
+    const h = await harness();
+    h.aws.unusedTargetGroups.add(TG.green);
+    await h.releaser.handle(startMessage());
+    await h.drive();
+    const [f] = h.events.finished();
+    assert.equal(f!.outcome, 'rolled_back');
+    assert.match(f!.reason!, /0\/2 targets healthy \(Target\.NotInUse\)/);
+  });
+
+  test('errors carry the SDK\'s $metadata and $fault; a server fault is retried, a missing service is not', async () => {
+    const h = await harness();
+    h.aws.failNext.set('ecs:UpdateService', 1);
+    const elb = h.aws.adapter();
+    const retry = await elb.updateService({ cluster: 'prod', service: 'web-green', desiredCount: 1 }).catch((e: unknown) => e as Error);
+    assert.equal(retry!.constructor.name, 'RetryableError');
+    const cause = (retry as Error & { cause: any }).cause;
+    assert.equal(cause.$fault, 'server');
+    assert.equal(cause.$metadata.httpStatusCode, 500);
+    const missing = await elb.updateService({ cluster: 'prod', service: 'nope', desiredCount: 1 }).catch((e: unknown) => e as Error);
+    assert.equal(missing!.constructor.name, 'ReleaseActionError');
+    assert.equal((missing as Error & { cause: any }).cause.$fault, 'client');
+    assert.match(missing!.message, /ServiceNotFoundException: Service not found\./);
   });
 });
