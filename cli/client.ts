@@ -37,6 +37,16 @@ export class ApiClient {
     }
   }
 
+  /** The local mode's API (requests unsigned): nothing of it lives in AWS. */
+  get isLocal(): boolean {
+    return !this.target.sign;
+  }
+
+  /** The AWS region of a deployed stack's API (from its host name), else the environment's. */
+  get region(): string {
+    return this.target.region ?? /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com/.exec(new URL(this.target.url).hostname)?.[1] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  }
+
   async request<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const url = new URL(path, this.target.url.endsWith('/') ? this.target.url : `${this.target.url}/`);
     // Keep the API's path prefix (a stage) when the base URL has one.

@@ -7,6 +7,7 @@
  *   0 done (a watched run succeeded)   1 a watched run ended failed/cancelled/superseded
  *   2 bad usage or rejected input (400)   3 not found (404)   4 conflict (409)
  *   5 API unreachable or internal error
+ *   (doctor: 1 when a check fails)
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,8 @@ const USAGE = `usage: slipway <command> [options]
   targets [NAME]                         targets; or one's live colour, weights, current and last release
   targets apply NAME -f FILE             register or change a target (JSON: cluster, services, targetGroups, ...)
   rollback TARGET
+  doctor [--prefix P] [--connection ARN]  check what a first release needs (connections, image repositories,
+                                         targets, health checks, secrets); exit 0 only when all pass
 
 options: --api URL (default: $SLIPWAY_API_URL, else the running local mode), --json`;
 
@@ -93,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       branch: { type: 'string' }, commit: { type: 'string' }, template: { type: 'string' }, output: { type: 'string', short: 'o' },
       reset: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false }, repository: { type: 'string' },
       attempt: { type: 'string' },
+      prefix: { type: 'string' }, connection: { type: 'string' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -260,6 +264,13 @@ export async function main(argv: string[]): Promise<number> {
       const res = await api.request('POST', `/targets/${encodeURIComponent(name)}/rollback`, {});
       out(`rollback of ${name} requested`, res);
       return 0;
+    }
+    case 'doctor': {
+      const api = resolveApi(values.api);
+      const { doctorDepsFor, formatChecks, runDoctor } = await import('./doctor.ts');
+      const checks = await runDoctor(await doctorDepsFor(api, { prefix: values.prefix, connection: values.connection }));
+      out(formatChecks(checks), { ok: checks.every((c) => c.ok), checks });
+      return checks.every((c) => c.ok) ? 0 : 1;
     }
     default:
       throw new UsageError(`unknown command "${cmd}"\n\n${USAGE}`);

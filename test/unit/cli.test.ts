@@ -30,6 +30,9 @@ before(async () => {
       requests.push({ method: req.method!, url: req.url!, body });
       const send = (status: number, data: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(data));
       const key = `${req.method} ${req.url}`;
+      if (key === 'GET /pipelines?limit=100') return send(200, { items: [{ id: 'shop' }] });
+      if (key === 'GET /pipelines/shop') return send(200, { id: 'shop', spec: { name: 'shop', source: { provider: 'github', repository: 'acme/shop' }, jobs: { deploy: { name: 'deploy', kind: 'deploy', deploy: { target: 'staging' } } }, notifications: [] } });
+      if (key === 'GET /targets') return send(200, []);
       if (key === 'GET /pipelines') return send(200, { items: [{ id: 'shop', version: 2, provider: 'github', repository: 'acme/shop' }] });
       if (key === 'PUT /pipelines/shop-api') return send(201, { id: 'shop-api', version: 1 });
       if (key === 'PUT /pipelines/broken') return send(400, { error: 'ValidationError', message: 'invalid pipeline', problems: [{ path: 'jobs.a.needs[0]', message: 'unknown job "b"' }] });
@@ -138,4 +141,13 @@ test('init triggers on the repository\'s default branch, or the one given', asyn
   assert.doesNotMatch(a, /\bmain\b/);
   assert.equal((await slipway('init', '--template', 'node', '--branch', 'develop', '-o', path.join(dir, 'b.yml'))).code, 0);
   assert.match(readFileSync(path.join(dir, 'b.yml'), 'utf8'), /branches: \["develop"\]/);
+});
+
+test('doctor against the local mode: --json lists the checks, and a failed one exits 1', async () => {
+  const r = await cli(['doctor', '--json']);
+  assert.equal(r.code, 1, r.err);
+  const report = JSON.parse(r.out) as { ok: boolean; checks: Array<{ name: string; ok: boolean; fix?: string }> };
+  assert.equal(report.ok, false);
+  assert.deepEqual(report.checks.map((c) => [c.name, c.ok]), [['management API', true], ['pipeline shop: target staging', false]]);
+  assert.match(report.checks[1]!.fix!, /slipway targets apply staging/);
 });
