@@ -78,7 +78,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
   try {
     const page = await deps.api.request<{ items: Array<{ id: string }> }>('GET', '/pipelines?limit=100');
     pipelines = await Promise.all(page.items.map((p) => deps.api.request<PipelineRecordView>('GET', `/pipelines/${encodeURIComponent(p.id)}`)));
-    targets = await deps.api.request<TargetViewLite[]>('GET', '/targets');
+    targets = (await deps.api.request<{ items: TargetViewLite[] }>('GET', '/targets')).items;
     add({ name: 'management API', ok: true, detail: `${pipelines.length} pipeline(s), ${targets.length} target(s)` });
   } catch (err) {
     add({ name: 'management API', ok: false, detail: (err as Error).message, fix: 'set SLIPWAY_API_URL to the stack\'s ApiUrl output and use credentials allowed execute-api:Invoke on it' });

@@ -441,6 +441,12 @@ describe('logs, artifacts and targets', () => {
     assert.equal(updated.status, 200);
     const list = await call({ method: 'GET', path: '/targets' });
     assert.deepEqual(list.body.items.map((t: { name: string }) => t.name), ['web']);
+    const checker = 'arn:aws:lambda:eu-west-1:123456789012:function:web-health-checker';
+    const withChecker = await call({ method: 'PUT', path: '/targets/web', body: JSON.stringify({ ...config, healthCheckFunction: checker }) });
+    assert.equal(withChecker.body.healthCheckFunction, checker, 'the health checker is registered and shown');
+    const notArn = await call({ method: 'PUT', path: '/targets/web', body: JSON.stringify({ ...config, healthCheckFunction: 'http://checker' }) });
+    assert.equal(notArn.status, 400);
+    assert.deepEqual(notArn.body.problems.map((p: { path: string }) => p.path), ['healthCheckFunction']);
     const bad = await call({ method: 'PUT', path: '/targets/api', body: JSON.stringify({ cluster: '', services: { blue: 'x' }, desiredCount: 0, extra: 1 }) });
     assert.equal(bad.status, 400);
     const paths = bad.body.problems.map((p: { path: string }) => p.path);

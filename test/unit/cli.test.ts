@@ -32,7 +32,7 @@ before(async () => {
       const key = `${req.method} ${req.url}`;
       if (key === 'GET /pipelines?limit=100') return send(200, { items: [{ id: 'shop' }] });
       if (key === 'GET /pipelines/shop') return send(200, { id: 'shop', spec: { name: 'shop', source: { provider: 'github', repository: 'acme/shop' }, jobs: { deploy: { name: 'deploy', kind: 'deploy', deploy: { target: 'staging' } } }, notifications: [] } });
-      if (key === 'GET /targets') return send(200, []);
+      if (key === 'GET /targets') return send(200, { items: [] });
       if (key === 'GET /pipelines') return send(200, { items: [{ id: 'shop', version: 2, provider: 'github', repository: 'acme/shop' }] });
       if (key === 'PUT /pipelines/shop-api') return send(201, { id: 'shop-api', version: 1 });
       if (key === 'PUT /pipelines/broken') return send(400, { error: 'ValidationError', message: 'invalid pipeline', problems: [{ path: 'jobs.a.needs[0]', message: 'unknown job "b"' }] });

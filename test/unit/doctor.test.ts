@@ -53,7 +53,7 @@ function deps(overrides: { connection?: DoctorDeps['aws'] extends infer A ? (A e
     async request<T>(_m: string, path: string): Promise<T> {
       if (path.startsWith('/pipelines?')) return { items: [{ id: 'hello' }] } as T;
       if (path === '/pipelines/hello') return { id: 'hello', spec, webhookSecretName: 'slipway/hello/webhook' } as T;
-      if (path === '/targets') return (overrides.targets ?? [target]) as T;
+      if (path === '/targets') return { items: overrides.targets ?? [target] } as T;
       throw new Error(`unexpected ${path}`);
     },
   };
