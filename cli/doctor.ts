@@ -13,7 +13,7 @@
  */
 import { DescribeRepositoriesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { DescribeClustersCommand, DescribeServicesCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { DescribeRulesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -163,9 +163,19 @@ async function checkTarget(aws: NonNullable<DoctorDeps['aws']>, t: TargetViewLit
     (o) => new Set((o.TargetGroups ?? []).map((g) => g.TargetGroupArn)),
     (err: Error) => (err.name === 'TargetGroupNotFoundException' ? new Set<string | undefined>() : Promise.reject(err)),
   );
+  const present = [t.targetGroups.blue, t.targetGroups.green].filter((arn) => groups.has(arn));
+  const tags = present.length === 0 ? new Map<string, boolean>() : await aws.elb.send(new DescribeTagsCommand({ ResourceArns: present })).then(
+    (o) => new Map((o.TagDescriptions ?? []).map((d) => [d.ResourceArn!, (d.Tags ?? []).some((tag) => tag.Key === 'slipway:target' && tag.Value === t.name)])),
+  );
   for (const colour of ['blue', 'green'] as const) {
-    const ok = groups.has(t.targetGroups[colour]);
-    add({ name: at(`${colour} target group`), ok, detail: ok ? 'exists' : `missing: ${t.targetGroups[colour]}`, ...(ok ? {} : { fix: 're-register the target with its target group ARNs' }) });
+    const exists = groups.has(t.targetGroups[colour]);
+    const tagged = tags.get(t.targetGroups[colour]) ?? false;
+    add({
+      name: at(`${colour} target group`),
+      ok: exists && tagged,
+      detail: !exists ? `missing: ${t.targetGroups[colour]}` : tagged ? 'exists, tagged slipway:target' : `not tagged slipway:target=${t.name}: not the group SlipwayReleaseTarget made for this target?`,
+      ...(exists && tagged ? {} : { fix: !exists ? 're-register the target with its target group ARNs' : `register the target groups of the SlipwayReleaseTarget named ${t.name} (target.registration)` }),
+    });
   }
   if (t.listenerRuleArn) {
     const rule = await aws.elb.send(new DescribeRulesCommand({ RuleArns: [t.listenerRuleArn] })).then((o) => o.Rules?.[0], (err: Error) => (err.name === 'RuleNotFoundException' ? undefined : Promise.reject(err)));

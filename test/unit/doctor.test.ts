@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeRepositoriesCommand, ECRClient, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
 import { DescribeClustersCommand, DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
-import { DescribeRulesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeRulesCommand, DescribeTagsCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeSecretCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connectionLookup, formatChecks, runDoctor, type DoctorDeps } from '../../cli/doctor.ts';
@@ -41,6 +41,7 @@ function healthyAccount() {
     services: ['shop-blue', 'shop-green'].map((serviceName) => ({ serviceName, status: 'ACTIVE', tags: [{ key: 'slipway:target', value: 'staging' }] })),
   });
   mocks.elb.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG.blue }, { TargetGroupArn: TG.green }] });
+  mocks.elb.on(DescribeTagsCommand).resolves({ TagDescriptions: [TG.blue, TG.green].map((ResourceArn) => ({ ResourceArn, Tags: [{ Key: 'slipway:target', Value: 'staging' }] })) });
   mocks.elb.on(DescribeRulesCommand).resolves({ Rules: [{ RuleArn: RULE, Actions: [{ Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: TG.blue, Weight: 100 }, { TargetGroupArn: TG.green, Weight: 0 }] } }] }] });
   mocks.elb.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [{ Target: { Id: '10.0.1.5', Port: 8080 }, TargetHealth: { State: 'healthy' } }] });
   mocks.lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ results: [{ target: '10.0.1.5:8080', status: 200 }] })) as never });
@@ -89,6 +90,7 @@ describe('slipway doctor', () => {
     mocks.ecr.on(DescribeRepositoriesCommand).rejects(new RepositoryNotFoundException({ message: 'not found', $metadata: meta(400) }));
     mocks.ecs.on(DescribeServicesCommand).resolves({ services: [{ serviceName: 'shop-blue', status: 'ACTIVE', tags: [{ key: 'slipway:target', value: 'staging' }] }, { serviceName: 'shop-green', status: 'ACTIVE', tags: [] }] });
     mocks.lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ results: [{ target: '10.0.1.5:8080', error: 'ETIMEDOUT' }] })) as never });
+    mocks.elb.on(DescribeTagsCommand).resolves({ TagDescriptions: [{ ResourceArn: TG.blue, Tags: [{ Key: 'slipway:target', Value: 'staging' }] }, { ResourceArn: TG.green, Tags: [{ Key: 'slipway:target', Value: 'prod' }] }] });
     mocks.secrets.on(DescribeSecretCommand, { SecretId: 'slipway/hello/slack' }).rejects(new ResourceNotFoundException({ message: 'no', $metadata: meta(400) }));
     const checks = await runDoctor(deps({ connection: async () => ({ status: 'PENDING' }) }));
     const failed = Object.fromEntries(checks.filter((c) => !c.ok).map((c) => [c.name, c.fix]));
@@ -96,9 +98,11 @@ describe('slipway doctor', () => {
       `connection ${CONN}`,
       'image repository slipway/hello',
       'target staging: green service shop-green',
+      'target staging: green target group',
       'target staging: health check /health',
       'secret slipway/hello/slack',
     ]);
+    assert.match(failed['target staging: green target group']!, /target\.registration/);
     assert.match(failed[`connection ${CONN}`]!, /Update pending connection/);
     assert.match(failed['image repository slipway/hello']!, /slipway:imageRepositories/);
     assert.match(failed['target staging: green service shop-green']!, /slipway:target=staging/);
