@@ -11,7 +11,17 @@ describe('engine configuration from context', () => {
     assert.equal(cfg.artifactRetentionDays, undefined);
     assert.equal(cfg.runRetentionDays, undefined);
     assert.equal(cfg.computeClasses, undefined);
-    assert.deepEqual(cfg.releaseScope, { serviceArns: undefined, clusterArns: undefined, listenerArns: undefined, taskRoleArns: undefined });
+    assert.deepEqual(cfg.releaseScope, { serviceArns: undefined, clusterArns: undefined, listenerArns: undefined, taskRoleArns: undefined, healthCheckFunctionArns: undefined });
+    assert.equal(cfg.sourceConnection, undefined);
+    assert.equal(cfg.sourceConnections, undefined);
+  });
+
+  it('reads the default source connection and the further ones a pipeline may name', () => {
+    const a = 'arn:aws:codeconnections:eu-west-1:111122223333:connection/aaaa';
+    const b = 'arn:aws:codestar-connections:eu-west-1:111122223333:connection/bbbb';
+    const cfg = from({ [CONTEXT_KEYS.sourceConnection]: a, [CONTEXT_KEYS.sourceConnections]: `${b}` });
+    assert.equal(cfg.sourceConnection, a);
+    assert.deepEqual(cfg.sourceConnections, [b]);
   });
 
   it('reads numbers and comma-separated lists given as strings on the command line', () => {
