@@ -17,10 +17,10 @@
 import { admit } from '../domain/concurrency.ts';
 import { planRun, type RunPlan } from '../domain/plan.ts';
 import { pullRequestSettings, stricterForkPolicy, type ForkPolicy, type PipelineSpec } from '../domain/pipeline.ts';
-import type { Decision, EngineEvent, RunFailedToPlan, RunRequested, RunState, RunSuperseded } from '../domain/run.ts';
+import type { Decision, EngineEvent, RunFailedToPlan, RunRequested, RunState, RunSuperseded, Trigger } from '../domain/run.ts';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
 import type { EngineMessage, RunRequest } from '../messages.ts';
-import type { EventQueue, PipelineRecord, PipelineStore, RunStore } from '../ports.ts';
+import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports.ts';
 import { applyEvent } from './apply-event.ts';
 import { performEffects, runDefinition, type EffectDeps } from './effects.ts';
 import { runMetrics, type MetricsSink } from './metrics.ts';
@@ -82,7 +82,8 @@ async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<
   }
   const { record, spec, planned } = loaded;
 
-  const active = await deps.runs.listActive(request.pipelineId);
+  const listed = await deps.runs.listActive(request.pipelineId);
+  const active = spec.concurrency === 'superseded' ? await sameSupersedeLane(deps.runs, listed, request) : listed;
   const admission = admit(spec.concurrency, active, { runId: request.runId, branch: request.trigger.branch, createdAt: request.at });
   if (admission.supersede.length > 0) {
     const superseded = admission.supersede.map((runId): RunSuperseded => ({ type: 'RunSuperseded', id: `superseded:${runId}:by:${request.runId}`, runId, at: request.at, byRunId: request.runId }));
@@ -106,6 +107,36 @@ async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<
     ...(admission.supersededBy !== undefined ? { supersededBy: admission.supersededBy } : {}),
   };
   return apply(deps, requested);
+}
+
+/**
+ * The active runs a run may supersede, or be superseded by: those of its branch *and* lane. A
+ * pull request's run is on its target branch, so without the lane a pull request into main (a
+ * fork's included) would cancel main's pending release, and a push would cancel every open pull
+ * request's checks. Pushes supersede pushes; a pull request's runs supersede their own older ones.
+ * Summaries carry no trigger, so the few active runs of the same branch are read in full.
+ */
+async function sameSupersedeLane(runs: RunStore, active: RunSummary[], request: RunRequest): Promise<RunSummary[]> {
+  const lane = supersedeLaneOf(request.trigger);
+  // `admit` acts on the newest older and the newest newer run of the lane only (every older one was
+  // superseded by an earlier admission), so only the newest few of the branch are read.
+  const candidates = new Set(active.filter((r) => r.runId !== request.runId && r.branch === request.trigger.branch).slice(-SUPERSEDE_READS).map((r) => r.runId));
+  const kept = await Promise.all(
+    active.map(async (r) => {
+      if (r.runId === request.runId || r.branch !== request.trigger.branch) return r;
+      if (!candidates.has(r.runId)) return undefined;
+      const run = await findRun(runs, r.runId);
+      return run !== undefined && supersedeLaneOf(run.trigger) === lane ? r : undefined;
+    }),
+  );
+  return kept.filter((r): r is RunSummary => r !== undefined);
+}
+
+/** Active runs of the branch read in full per admission in superseded mode. */
+const SUPERSEDE_READS = 8;
+
+function supersedeLaneOf(trigger: Trigger): string {
+  return trigger.event === 'pull_request' ? `pull-request:${trigger.pullRequest ?? '?'}` : 'branch';
 }
 
 type Loaded = { ok: true; record: PipelineRecord; spec: PipelineSpec; planned: RunPlan } | { ok: false; reason: string };

@@ -437,3 +437,21 @@ test('a same-repository pull request runs its build jobs under the pull-request 
   assert.match(run.jobs.deploy.reason ?? '', /pull-request runs do not deploy/);
   assert.equal(run.jobs['fork-approval'], undefined, 'no approval gate for the team\'s own branches');
 });
+
+test("superseding stays in its lane: a pull request into main, a fork's included, never cancels main's run, and a push never cancels a pull request's", async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a')], { pullRequests: { forks: 'build', approvers: [] } }));
+  await env.events.send([runRequest('R1', { at: '2026-11-27T01:00:00.000Z' })]);
+  let m: EngineMessage | undefined;
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+  await env.events.send([runRequest('R2', { trigger: { ...FORK_TRIGGER, commit: 'f1' }, at: '2026-11-27T01:00:01.000Z' })]);
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+  assert.equal((await env.runs.get('R1')).status, 'running', "the fork's pull request left main's run alone");
+  await env.events.send([runRequest('R3', { at: '2026-11-27T01:00:02.000Z' })]);
+  await env.events.send([runRequest('R4', { trigger: { ...FORK_TRIGGER, commit: 'f2' }, at: '2026-11-27T01:00:03.000Z' })]);
+  while ((m = env.events.take()) !== undefined) await handleEngineMessage(env.deps, m);
+  assert.equal((await env.runs.get('R1')).status, 'superseded', 'a newer push supersedes the older push');
+  assert.equal((await env.runs.get('R2')).status, 'superseded', "the pull request's newer commit supersedes its older run");
+  assert.equal((await env.runs.get('R3')).status, 'running');
+  assert.equal((await env.runs.get('R4')).status, 'running');
+});
