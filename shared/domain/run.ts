@@ -16,7 +16,7 @@ export const TRUST_LEVELS = ['trusted', 'untrusted'] as const;
 export type TrustLevel = (typeof TRUST_LEVELS)[number];
 
 /** A run's trust level; a pull request from a fork is untrusted whatever an older record says. */
-export function trustOf(trigger: Pick<Trigger, 'trust' | 'fork' | 'event'>): TrustLevel {
+export function trustOf(trigger: Pick<Trigger, 'trust' | 'fork'>): TrustLevel {
   if (trigger.fork === true || trigger.trust === 'untrusted') return 'untrusted';
   return 'trusted';
 }

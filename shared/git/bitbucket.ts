@@ -8,7 +8,7 @@
  */
 import { ValidationError } from '../errors.ts';
 import type { PullRequestAction, SourceEvent } from './source-event.ts';
-import { arr, at, int, name, str, pullRequestEvent, type EventBase } from './payload.ts';
+import { arr, at, int, isFork, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 export function bitbucketRepository(payload: unknown): string | undefined {
   return name(at(payload, 'repository', 'full_name'));
@@ -70,17 +70,13 @@ function bitbucketPullRequest(base: Base, payload: unknown, action: PullRequestA
   if (number === undefined || !sourceBranch || !targetBranch || !commit) {
     throw new ValidationError('pull request event without id, source/destination branch or source commit');
   }
-  // Compared by the repositories' uuids when both are there, else by full name; a
-  // source repository the payload does not name (a deleted fork) counts as a fork.
   const sourceRepo = at(pr, 'source', 'repository');
   const destinationRepo = at(pr, 'destination', 'repository');
-  const sourceUuid = name(at(sourceRepo, 'uuid'));
-  const destinationUuid = name(at(destinationRepo, 'uuid'));
   const headRepository = name(at(sourceRepo, 'full_name'));
-  const baseRepository = name(at(destinationRepo, 'full_name')) ?? base.repository;
-  const fork = sourceUuid !== undefined && destinationUuid !== undefined
-    ? sourceUuid !== destinationUuid
-    : headRepository === undefined || headRepository.toLowerCase() !== baseRepository.toLowerCase();
+  const fork = isFork(
+    { id: name(at(sourceRepo, 'uuid')), fullName: headRepository },
+    { id: name(at(destinationRepo, 'uuid')), fullName: name(at(destinationRepo, 'full_name')) ?? base.repository },
+  );
   return pullRequestEvent(base, {
     number, action, sourceBranch, targetBranch, title: str(at(pr, 'title')), commit,
     author: author ?? name(at(pr, 'author', 'nickname')),

@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '../errors.ts';
 import type { PullRequestAction, SourceEvent } from './source-event.ts';
-import { arr, at, filesOfCommits, int, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
+import { arr, at, filesOfCommits, int, isFork, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 /** GitHub lists at most this many commits in a push payload; a push that fills it may have more. */
 const MAX_PUSH_COMMITS = 2048;
@@ -80,17 +80,14 @@ function githubPullRequest(base: Base, payload: unknown, author: string | undefi
     throw new ValidationError('pull_request event without number, head/base ref or head sha');
   }
   const action = githubAction(str(at(payload, 'action')), at(pr, 'merged') === true);
-  // Compared by the repositories' ids (names can be reused after a rename); a head
-  // repository that is gone (`head.repo: null`, a deleted fork) is treated as a fork.
+  // `head.repo` is null when the fork was deleted.
   const headRepo = at(pr, 'head', 'repo');
   const baseRepo = at(pr, 'base', 'repo');
-  const headId = int(at(headRepo, 'id'));
-  const baseId = int(at(baseRepo, 'id'));
   const headRepository = name(at(headRepo, 'full_name'));
-  const baseRepository = name(at(baseRepo, 'full_name')) ?? base.repository;
-  const fork = headId !== undefined && baseId !== undefined
-    ? headId !== baseId
-    : headRepository === undefined || headRepository.toLowerCase() !== baseRepository.toLowerCase();
+  const fork = isFork(
+    { id: int(at(headRepo, 'id')), fullName: headRepository },
+    { id: int(at(baseRepo, 'id')), fullName: name(at(baseRepo, 'full_name')) ?? base.repository },
+  );
   return pullRequestEvent(base, {
     number, action, sourceBranch, targetBranch, title: str(at(pr, 'title')), commit,
     author: author ?? name(at(pr, 'user', 'login')),

@@ -53,6 +53,17 @@ export function filesOfCommits(commits: unknown[]): string[] {
   return [...files];
 }
 
+/**
+ * Whether a pull request comes from another repository than its target: compared by the
+ * repositories' stable ids when the payload has both (names can be reused after a rename),
+ * else by full name; a head repository the payload does not name (a deleted fork) counts
+ * as a fork, since nothing proves it is the same repository.
+ */
+export function isFork(head: { id?: string | number; fullName?: string }, target: { id?: string | number; fullName: string }): boolean {
+  if (head.id !== undefined && target.id !== undefined) return head.id !== target.id;
+  return head.fullName === undefined || head.fullName.toLowerCase() !== target.fullName.toLowerCase();
+}
+
 /** The fields every provider's push/PR event starts from. */
 export type EventBase = Pick<SourceEvent, 'provider' | 'repository' | 'deliveryId'>;
 
