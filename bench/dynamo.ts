@@ -18,8 +18,8 @@ import { MAX_ITEM_BYTES, ensureTable, estimateItemSize, keys } from '../shared/a
 import { decide } from '../shared/domain/decide.ts';
 import type { Effect, EngineEvent, JobPlan } from '../shared/domain/run.ts';
 import { largestPlan } from '../shared/domain/run-bounds.ts';
-import { applyEvent } from '../shared/engine/apply-event.ts';
-import type { RequestCounter } from '../shared/ports.ts';
+import { applyEvent } from '../shared/services/apply-event.ts';
+import type { RequestCounter } from '../shared/ports/index.ts';
 
 /** Counts requests by SDK command name, and the capacity units DynamoDB reports for them. */
 class CommandTally implements RequestCounter {

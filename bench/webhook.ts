@@ -20,10 +20,10 @@ import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { ensureTable } from '../shared/aws/table.ts';
 import type { PipelineSpec, Provider } from '../shared/domain/pipeline.ts';
-import { respondToWebhook, type HttpRequestV2, type WebhookDeps } from '../shared/engine/ingest-webhook.ts';
+import { respondToWebhook, type HttpRequestV2, type WebhookDeps } from '../shared/services/ingest-webhook.ts';
 import { signBody } from '../shared/git/signatures.ts';
-import type { EngineMessage } from '../shared/messages.ts';
-import type { DeliveryStore, EventQueue, PipelineRecord } from '../shared/ports.ts';
+import type { EngineMessage } from '../shared/ports/messages.ts';
+import type { DeliveryStore, EventQueue, PipelineRecord } from '../shared/ports/index.ts';
 
 const SECRET = 'bench-webhook-secret';
 const SECRET_NAME = 'slipway/web/webhook';

@@ -1,6 +1,6 @@
 /**
  * Management API (HTTP API, IAM-authorised): routes in shared/http/api-routes.ts,
- * operations in shared/engine/api-service.ts. Config is read and clients are
+ * operations in shared/services/api-service.ts. Config is read and clients are
  * created once, at module load.
  */
 import middy from '@middy/core';
@@ -16,15 +16,15 @@ import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { ENV, readEnv } from '../shared/config.ts';
-import { ApiService, type ApiServiceDeps } from '../shared/engine/api-service.ts';
+import { ApiService, type ApiServiceDeps } from '../shared/services/api-service.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoTargetStore } from '../shared/aws/target-store.ts';
 import { AwsTargetOwnership } from '../shared/aws/target-ownership.ts';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ReleaseActions } from '../shared/engine/release-actions.ts';
-import { Releaser } from '../shared/engine/releaser.ts';
+import type { ReleaseActions } from '../shared/ports/releases.ts';
+import { Releaser } from '../shared/services/releaser.ts';
 import { defaultBranch, gitBaseUrlsFromEnv, repositoryDefinitionResolver, resolveBranch } from '../shared/git/contents.ts';
 import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';

@@ -14,9 +14,9 @@ import { readExportedVariables } from '../shared/aws/codebuild-runner.ts';
 import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { readEnv } from '../shared/config.ts';
 import { createMetrics, flushMetrics } from '../shared/aws/metrics.ts';
-import { buildDurationSeconds, forwardBuildStateChange, type BuildStateChangeEvent, type ForwardDeps } from '../shared/engine/build-events.ts';
+import { buildDurationSeconds, forwardBuildStateChange, type BuildStateChangeEvent, type ForwardDeps } from '../shared/services/build-events.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
-import { METRIC } from '../shared/engine/metrics.ts';
+import { METRIC } from '../shared/services/run-metrics.ts';
 
 const logger = new Logger({ serviceName: 'slipway-build-events' });
 const metrics = createMetrics();

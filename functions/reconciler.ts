@@ -1,6 +1,6 @@
 /**
  * Scheduled (EventBridge, every few minutes): repairs runs whose build events
- * were lost, by asking CodeBuild (shared/engine/reconciler.ts). A pass that
+ * were lost, by asking CodeBuild (shared/services/reconciler.ts). A pass that
  * could not read some pipeline throws after finishing the others, so the
  * function's Errors metric (and its alarm) shows it; the next pass tries again.
  */
@@ -15,7 +15,7 @@ import { createMetrics, flushMetrics, PowertoolsMetricsSink } from '../shared/aw
 import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { readEnv } from '../shared/config.ts';
-import { RECONCILE_MARGIN_ENV, reconcile, type ReconcileReport, type ReconcilerDeps } from '../shared/engine/reconciler.ts';
+import { RECONCILE_MARGIN_ENV, reconcile, type ReconcileReport, type ReconcilerDeps } from '../shared/services/reconciler.ts';
 
 const env = readEnv(['tableName', 'engineQueueUrl']);
 const aws = awsConfigFromEnv();

@@ -1,6 +1,6 @@
 /**
  * Webhook ingress (`POST /webhooks/{github|gitlab|bitbucket}`), HTTP API payload v2.
- * The logic is in shared/engine/ingest-webhook.ts; this file builds the ports from
+ * The logic is in shared/services/ingest-webhook.ts; this file builds the ports from
  * the environment once (shared/handler-ports.ts) and adapts the Lambda event.
  * `createHandler` takes other ports: the local mode runs this handler with a
  * file-based secret source.
@@ -15,7 +15,7 @@ import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { readEnv } from '../shared/config.ts';
-import { respondToWebhook, type WebhookDeps } from '../shared/engine/ingest-webhook.ts';
+import { respondToWebhook, type WebhookDeps } from '../shared/services/ingest-webhook.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
 
 const logger = new Logger({ serviceName: 'slipway-webhook' });

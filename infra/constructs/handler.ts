@@ -18,7 +18,7 @@ export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 export const HANDLER_ENTRIES = {
   webhook: 'webhook.ts',
   api: 'api.ts',
-  engine: 'engine.ts',
+  engine: 'run-engine.ts',
   buildEvents: 'build-events.ts',
   releaser: 'releaser.ts',
   notifier: 'notifier.ts',

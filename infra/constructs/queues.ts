@@ -62,7 +62,7 @@ export class Queues extends Construct {
     this.engineQueue = new sqs.Queue(this, 'EngineEvents', {
       ...common,
       fifo: true,
-      // Producers set MessageDeduplicationId = dedupeId(event.id) (shared/messages.ts); two
+      // Producers set MessageDeduplicationId = dedupeId(event.id) (shared/ports/messages.ts); two
       // different events with the same body must not be merged.
       contentBasedDeduplication: false,
       // Event ids are unique across groups, so per-group dedup loses nothing and allows

@@ -3,7 +3,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { RECONCILE_MARGIN_ENV } from '../../shared/engine/reconciler.ts';
+import { RECONCILE_MARGIN_ENV } from '../../shared/services/reconciler.ts';
 import { SlipwayFunction } from './handler.ts';
 
 export interface ReconcilerProps {

@@ -8,8 +8,8 @@ import { Construct } from 'constructs';
 import { SlipwayFunction } from './handler.ts';
 
 /** Tag SlipwayReleaseTarget puts on everything it creates; the releaser may only touch tagged resources. */
-export { TARGET_TAG } from '../../shared/engine/release-actions.ts';
-import { TARGET_TAG } from '../../shared/engine/release-actions.ts';
+export { TARGET_TAG } from '../../shared/ports/releases.ts';
+import { TARGET_TAG } from '../../shared/ports/releases.ts';
 
 /**
  * The condition keys used below, as the Service Authorization Reference lists them:

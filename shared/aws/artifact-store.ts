@@ -1,15 +1,15 @@
 /**
  * Job artifacts in the private bucket, under `runs/<runId>/<job>/<path>` (the
- * builds upload them there; see shared/engine/buildspec.ts). Lists a job's
+ * builds upload them there; see shared/services/buildspec.ts). Lists a job's
  * artifacts and signs short-lived GET URLs for downloads, so the bucket itself
  * never has to be reachable by the people downloading.
  */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
-import { artifactPrefix } from '../engine/buildspec.ts';
-import type { ArtifactLink, ArtifactReader } from '../engine/api-service.ts';
-import { NotFoundError, RetryableError, ValidationError } from '../errors.ts';
+import { artifactPrefix } from '../services/buildspec.ts';
+import type { ArtifactLink, ArtifactReader } from '../services/api-service.ts';
+import { NotFoundError, RetryableError, ValidationError } from '../domain/errors.ts';
 
 export interface ArtifactInfo {
   /** Path under the job's prefix, e.g. `dist/app.js`. */

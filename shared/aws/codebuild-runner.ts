@@ -15,10 +15,10 @@
 import { BatchGetBuildsCommand, CodeBuildClient, ListBuildsForProjectCommand, StartBuildCommand, StopBuildCommand, type Build, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
 import type { ComputeClass, JobSpec, Provider } from '../domain/pipeline.ts';
 import { ARTIFACT_ROOTS, type BuildLane } from '../domain/run.ts';
-import { buildIdFromArn, type BuildStateChangeEvent } from '../engine/build-events.ts';
-import { generateBuildspec } from '../engine/buildspec.ts';
-import { RetryableError, ValidationError } from '../errors.ts';
-import type { BuildRequest, BuildRunner } from '../ports.ts';
+import { buildIdFromArn, type BuildStateChangeEvent } from '../services/build-events.ts';
+import { generateBuildspec } from '../services/buildspec.ts';
+import { RetryableError, ValidationError } from '../domain/errors.ts';
+import type { BuildRequest, BuildRunner } from '../ports/index.ts';
 
 export interface CodeBuildRunnerConfig {
   /** Project name per compute class (SLIPWAY_BUILD_PROJECTS). */

@@ -5,9 +5,9 @@
  * `expiresAt` has passed instead of trusting that it is gone.
  */
 import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../domain/errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
-import type { DeliveryStore } from '../ports.ts';
+import type { DeliveryStore } from '../ports/index.ts';
 import { TTL_ATTRIBUTE, keys, toDomainError } from './table.ts';
 
 export interface DynamoDeliveryStoreOptions {

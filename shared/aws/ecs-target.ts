@@ -15,14 +15,14 @@ import {
 import { DescribeTargetHealthCommand, ModifyRuleCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeAlarmsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { RetryableError, SlipwayError, ValidationError } from '../errors.ts';
+import { RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
 import type { Observation, ObserveSpec, ServiceObservation, TargetHealthObservation, AlarmObservation } from '../domain/release.ts';
-import type { Colour, Weights } from '../domain/release-plan.ts';
-import type { RequestCounter } from '../ports.ts';
+import type { Colour, Weights } from '../domain/traffic.ts';
+import type { RequestCounter } from '../ports/index.ts';
 import type { EcrImageTagger, MarkLiveResult } from './image-tags.ts';
-import { ReleaseActionError, type ReleaseActions } from '../engine/release-actions.ts';
+import { ReleaseActionError, type ReleaseActions } from '../ports/releases.ts';
 
-export { ReleaseActionError, type ReleaseActions } from '../engine/release-actions.ts';
+export { ReleaseActionError, type ReleaseActions } from '../ports/releases.ts';
 
 const RETRYABLE = /Throttl|TooManyRequests|RequestLimitExceeded|ServiceUnavailable|InternalFailure|InternalError|ServerException|TimeoutError|ECONNRESET|ETIMEDOUT/i;
 

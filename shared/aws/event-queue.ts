@@ -3,9 +3,9 @@
  * pipeline for run requests), deduplicated by the message's deterministic id.
  */
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { RetryableError } from '../errors.ts';
-import { dedupeId, engineMessageGroup, type EngineMessage } from '../messages.ts';
-import type { EventQueue } from '../ports.ts';
+import { RetryableError } from '../domain/errors.ts';
+import { dedupeId, engineMessageGroup, type EngineMessage } from '../ports/messages.ts';
+import type { EventQueue } from '../ports/index.ts';
 
 export class SqsEventQueue implements EventQueue {
   constructor(private readonly sqs: SQSClient, private readonly queueUrl: string) {}

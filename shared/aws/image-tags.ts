@@ -8,7 +8,7 @@
  */
 import { BatchGetImageCommand, PutImageCommand, type ECRClient, type ImageIdentifier } from '@aws-sdk/client-ecr';
 import { toReleaseError } from './ecs-target.ts';
-import type { MarkLiveResult } from '../engine/release-actions.ts';
+import type { MarkLiveResult } from '../ports/releases.ts';
 import { DEFAULT_ECR_REPOSITORY_PREFIX } from '../domain/pipeline.ts';
 
 export const LIVE_TAG_PREFIX = 'slipway-live-';
@@ -42,7 +42,7 @@ export function targetTag(prefix: string, target: string): string {
   return `${prefix}${target.replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 128);
 }
 
-export type { MarkLiveResult } from '../engine/release-actions.ts';
+export type { MarkLiveResult } from '../ports/releases.ts';
 
 export class EcrImageTagger {
   private readonly prefix: string;

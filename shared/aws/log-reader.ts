@@ -5,8 +5,8 @@
  * the cursor is CloudWatch's `nextForwardToken`, passed through untouched.
  */
 import { GetLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { RetryableError, ValidationError } from '../errors.ts';
-import type { LogPage, LogReader } from '../engine/api-service.ts';
+import { RetryableError, ValidationError } from '../domain/errors.ts';
+import type { LogPage, LogReader } from '../services/api-service.ts';
 
 export interface CloudWatchLogReaderOptions {
   /** The log group the CodeBuild projects write to (SLIPWAY_BUILD_LOG_GROUP). */

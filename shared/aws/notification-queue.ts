@@ -4,9 +4,9 @@
  * the retries of a channel that failed.
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { RetryableError } from '../errors.ts';
-import type { NotificationMessage } from '../messages.ts';
-import type { NotificationQueue } from '../ports.ts';
+import { RetryableError } from '../domain/errors.ts';
+import type { NotificationMessage } from '../ports/messages.ts';
+import type { NotificationQueue } from '../ports/index.ts';
 
 /** SQS's limit on DelaySeconds. */
 export const MAX_NOTIFICATION_DELAY_SECONDS = 900;

@@ -7,9 +7,9 @@
  * attributes for listing pipelines (GSI1) and webhook matching (GSI2).
  */
 import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
-import type { Page, PipelineRecord, PipelineStore } from '../ports.ts';
+import type { Page, PipelineRecord, PipelineStore } from '../ports/index.ts';
 import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, keys, pageLimit, queryGsi1Page, queryPartition, toDomainError } from './table.ts';
 
 export interface DynamoPipelineStoreOptions {

@@ -4,10 +4,10 @@
  * and duplicates do not matter: the target record's step counter sorts them out.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { RetryableError } from '../errors.ts';
-import type { ReleaseMessage } from '../messages.ts';
-import type { ReleaseQueue, RequestCounter } from '../ports.ts';
-import { MAX_DELAY_SECONDS } from '../domain/release-plan.ts';
+import { RetryableError } from '../domain/errors.ts';
+import type { ReleaseMessage } from '../ports/messages.ts';
+import type { ReleaseQueue, RequestCounter } from '../ports/index.ts';
+import { MAX_DELAY_SECONDS } from '../domain/traffic.ts';
 
 export class SqsReleaseQueue implements ReleaseQueue {
   constructor(private readonly sqs: SQSClient, private readonly queueUrl: string, private readonly counter?: RequestCounter) {}

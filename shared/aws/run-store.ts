@@ -6,9 +6,9 @@
  * has ended.
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { NotFoundError, ValidationError } from '../domain/errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunState } from '../domain/run.ts';
-import type { Page, RunStore, RunSummary } from '../ports.ts';
+import type { Page, RunStore, RunSummary } from '../ports/index.ts';
 import { TABLE_INDEXES, TTL_ATTRIBUTE, keys, pageLimit, queryGsi1Page, queryPartition, toDomainError } from './table.ts';
 
 export interface DynamoRunStoreOptions {

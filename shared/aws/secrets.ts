@@ -10,8 +10,8 @@
  * after it was found missing is picked up within a minute.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { NotFoundError, RetryableError } from '../errors.ts';
-import type { SecretSource } from '../ports.ts';
+import { NotFoundError, RetryableError } from '../domain/errors.ts';
+import type { SecretSource } from '../ports/index.ts';
 import type { AwsConfig } from './clients.ts';
 
 export function createSecretsManagerClient(cfg: AwsConfig): SecretsManagerClient {

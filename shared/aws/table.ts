@@ -25,7 +25,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, PayloadTooLargeError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
+import { ConflictError, PayloadTooLargeError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 
 // ---- layout (imported by infra/) ---------------------------------------------

@@ -10,10 +10,10 @@
  */
 import { DescribeServicesCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { DescribeTagsCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { RetryableError, type Problem } from '../errors.ts';
+import { RetryableError, type Problem } from '../domain/errors.ts';
 import type { TargetConfig } from '../domain/release.ts';
-import { COLOURS } from '../domain/release-plan.ts';
-import { ReleaseActionError, TARGET_TAG, type TargetOwnership } from '../engine/release-actions.ts';
+import { COLOURS } from '../domain/traffic.ts';
+import { ReleaseActionError, TARGET_TAG, type TargetOwnership } from '../ports/releases.ts';
 
 /** Not ecs-target's classifier: importing that module would bundle the releaser's clients into the API. */
 function toReleaseError(err: unknown, what: string): Error {

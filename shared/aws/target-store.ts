@@ -5,9 +5,9 @@
  * conditional on the item's `version`, so two releasers never both win.
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { NotFoundError, ValidationError, type Problem } from '../errors.ts';
+import { NotFoundError, ValidationError, type Problem } from '../domain/errors.ts';
 import { HEALTH_CHECK_FUNCTION_ARN, newTargetState, type TargetConfig, type TargetState } from '../domain/release.ts';
-import { COLOURS } from '../domain/release-plan.ts';
+import { COLOURS } from '../domain/traffic.ts';
 import { keys, queryPartition, TABLE_INDEXES, toDomainError } from './table.ts';
 
 /** Where the releaser keeps targets; `save` is conditional on `expectedVersion` (ConflictError otherwise). */

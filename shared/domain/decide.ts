@@ -29,7 +29,7 @@
  *   it had forgotten the idempotency token) change nothing; while such a build
  *   runs it is stopped.
  */
-import { NotFoundError } from '../errors.ts';
+import { NotFoundError } from './errors.ts';
 import {
   attemptToken,
   TERMINAL_JOB_STATUSES,

@@ -80,7 +80,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import picomatch from 'picomatch';
 import { z } from 'zod';
-import { ValidationError, type Problem } from '../errors.ts';
+import { ValidationError, type Problem } from './errors.ts';
 import { ancestors, findCycle, topoOrder } from './dag.ts';
 import {
   COMPUTE_CLASSES,

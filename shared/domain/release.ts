@@ -28,9 +28,9 @@ import {
   type Colour,
   type ReleaseTiming,
   type Weights,
-} from './release-plan.ts';
+} from './traffic.ts';
 
-/** Mirrors `StartReleaseMessage` (shared/messages.ts) without importing the queue layer into the domain. */
+/** Mirrors `StartReleaseMessage` (shared/ports/messages.ts) without importing the queue layer into the domain. */
 export interface ReleaseRequest {
   runId: string;
   pipelineId: string;

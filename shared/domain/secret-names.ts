@@ -6,7 +6,7 @@
  * git token or chat webhook. Checked at registration, when a definition is read from a
  * repository, and again where a secret is used.
  */
-import type { Problem } from '../errors.ts';
+import type { Problem } from './errors.ts';
 import type { PipelineSpec } from './pipeline.ts';
 
 /** The prefix of every secret pipeline `pipelineId` may name. */

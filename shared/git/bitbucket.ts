@@ -6,7 +6,7 @@
  * A Bitbucket push lists no changed files, so `changedFiles` stays undefined and
  * path filters let the run start (see SourceEvent.changedFiles).
  */
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../domain/errors.ts';
 import type { PullRequestAction, SourceEvent } from './source-event.ts';
 import { arr, at, int, isFork, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 

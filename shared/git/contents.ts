@@ -20,10 +20,10 @@
  * 429, 5xx, timeouts and network errors -> RetryableError; anything else -> ValidationError.
  */
 import { parse as parseYaml } from 'yaml';
-import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
+import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
 import type { PipelineSpec, Provider } from '../domain/pipeline.ts';
 import type { Trigger } from '../domain/run.ts';
-import type { PipelineRecord, SecretSource } from '../ports.ts';
+import type { PipelineRecord, SecretSource } from '../ports/index.ts';
 import { parsePipeline, parsePipelineObject } from '../domain/definition.ts';
 
 export const DEFAULT_DEFINITION_PATH = '.slipway.yml';

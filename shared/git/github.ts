@@ -2,7 +2,7 @@
  * GitHub webhook payloads (https://docs.github.com/webhooks/webhook-events-and-payloads):
  * `push` (branches, tags and their deletion), `delete`, `pull_request` and `ping`.
  */
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../domain/errors.ts';
 import type { PullRequestAction, SourceEvent } from './source-event.ts';
 import { arr, at, filesOfCommits, int, isFork, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 

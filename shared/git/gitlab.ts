@@ -3,7 +3,7 @@
  * push, tag push (both including deletion) and merge request events. GitLab has
  * no ping: its "Test" button sends a sample push.
  */
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../domain/errors.ts';
 import type { PullRequestAction, SourceEvent } from './source-event.ts';
 import { arr, at, filesOfCommits, int, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 

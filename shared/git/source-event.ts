@@ -6,7 +6,7 @@
  */
 import type { Provider } from '../domain/pipeline.ts';
 import type { Trigger } from '../domain/run.ts';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../domain/errors.ts';
 import { header, type Headers } from './signatures.ts';
 import { githubRepository, normaliseGithub } from './github.ts';
 import { gitlabRepository, normaliseGitlab } from './gitlab.ts';

@@ -4,7 +4,7 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { PayloadTooLargeError, ValidationError, type Problem } from '../errors.ts';
+import { PayloadTooLargeError, ValidationError, type Problem } from '../domain/errors.ts';
 
 /** Definitions and request bodies larger than this are refused with 413 (a run item lives in one 400 KB DynamoDB item). */
 export const MAX_BODY_BYTES = 256 * 1024;

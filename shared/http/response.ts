@@ -4,7 +4,7 @@
  * anything else becomes a plain 500 that reveals nothing internal.
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { RetryableError, SlipwayError, ValidationError, type Problem } from '../errors.ts';
+import { RetryableError, SlipwayError, ValidationError, type Problem } from '../domain/errors.ts';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 

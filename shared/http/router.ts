@@ -3,7 +3,7 @@
  * Gateway route keys (`GET /runs/{id}`); an event is matched by its routeKey
  * when the stack declares the same routes, and by method + rawPath otherwise
  * (a `$default` route, or the local mode). Handlers throw the errors of
- * `shared/errors.ts`; the router turns them into JSON responses.
+ * `shared/domain/errors.ts`; the router turns them into JSON responses.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { errorResponse, HttpError, json, type HttpResponse } from './response.ts';

@@ -31,10 +31,10 @@ import type { JobSpec } from '../domain/pipeline.ts';
 import { TEMPLATES, type ToolRequirement } from '../domain/templates.ts';
 import { DECLARATION_FILES, declaredRequirement, judgeRuntime } from '../domain/runtime-versions.ts';
 import { ARTIFACT_ROOTS, retryDelayFor } from '../domain/run.ts';
-import type { BuildRequest, BuildRunner } from '../ports.ts';
+import type { BuildRequest, BuildRunner } from '../ports/index.ts';
 import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
-import { artifactPrefix, executablesKey } from '../engine/buildspec.ts';
-import type { BuildStateChangeEvent } from '../engine/build-events.ts';
+import { artifactPrefix, executablesKey } from '../services/buildspec.ts';
+import type { BuildStateChangeEvent } from '../services/build-events.ts';
 
 /** Is `command` run by one of these steps (as a word, not inside another one)? */
 function runs(steps: string[], command: string): boolean {
@@ -426,7 +426,7 @@ function readStepState(state: string, env: Record<string, string>, cwd: string):
 
 /**
  * The files a job's outputs take, by the buildspec's rules (see uploadOutput in
- * shared/engine/buildspec.ts): bash globs with globstar and dotglob, where a
+ * shared/services/buildspec.ts): bash globs with globstar and dotglob, where a
  * directory matched by a wildcard is skipped (its files are matched themselves)
  * and a directory named plainly is taken whole.
  */

@@ -1,9 +1,9 @@
 /** Small adapters the local mode uses where AWS has a service with no emulator here. */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { NotFoundError, ValidationError } from '../errors.ts';
-import type { SecretSource } from '../ports.ts';
-import type { LogPage, LogReader } from '../engine/api-service.ts';
+import { NotFoundError, ValidationError } from '../domain/errors.ts';
+import type { SecretSource } from '../ports/index.ts';
+import type { LogPage, LogReader } from '../services/api-service.ts';
 
 /** Secrets Manager stand-in: a JSON file of name -> value in the local data folder (never printed). */
 export class FileSecretSource implements SecretSource {

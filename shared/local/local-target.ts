@@ -12,11 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ReleaseActions } from '../aws/ecs-target.ts';
-import { TARGET_TAG, type TargetOwnership } from '../engine/release-actions.ts';
-import type { Problem } from '../errors.ts';
+import { TARGET_TAG, type TargetOwnership } from '../ports/releases.ts';
+import type { Problem } from '../domain/errors.ts';
 import type { Observation, ObserveSpec, ServiceObservation, TargetConfig } from '../domain/release.ts';
-import type { Colour, Weights } from '../domain/release-plan.ts';
-import { NotFoundError } from '../errors.ts';
+import type { Colour, Weights } from '../domain/traffic.ts';
+import { NotFoundError } from '../domain/errors.ts';
 import { WeightedProxy } from './weighted-proxy.ts';
 
 interface TaskDefinition { arn: string; image: string }

@@ -28,7 +28,7 @@
  * where it goes, unlike a link whose text the attacker chose.
  */
 import { createHmac } from 'node:crypto';
-import type { SecretSource } from '../ports.ts';
+import type { SecretSource } from '../ports/index.ts';
 import { DeliveryError, postJson, readSecret, type HttpOptions } from './http.ts';
 import type { NotificationText } from './text.ts';
 

@@ -6,7 +6,7 @@
  *   408, 429, 5xx, and a 403 that is a rate limit.
  * Errors name the channel, never a URL that may carry a secret (chat webhooks).
  */
-import { NotFoundError, RetryableError } from '../errors.ts';
+import { NotFoundError, RetryableError } from '../domain/errors.ts';
 
 export class DeliveryError extends Error {
   constructor(message: string, readonly permanent: boolean, options?: { cause?: unknown }) {

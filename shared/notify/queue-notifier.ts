@@ -5,9 +5,9 @@
  * failure to report can never fail the run: the only way this throws is the
  * queue itself being unreachable, which the engine retries like any effect.
  */
-import type { Notification, Notifier } from '../engine/effects.ts';
-import type { NotificationMessage } from '../messages.ts';
-import type { NotificationQueue } from '../ports.ts';
+import type { Notification, Notifier } from '../services/effects.ts';
+import type { NotificationMessage } from '../ports/messages.ts';
+import type { NotificationQueue } from '../ports/index.ts';
 
 export class QueueNotifier implements Notifier {
   constructor(private readonly queue: NotificationQueue) {}

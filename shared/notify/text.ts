@@ -4,7 +4,7 @@
  */
 import type { NotificationEvent } from '../domain/pipeline.ts';
 import { describeProvenance } from '../domain/run.ts';
-import type { NotificationMessage } from '../messages.ts';
+import type { NotificationMessage } from '../ports/messages.ts';
 
 export interface NotificationText {
   title: string;

@@ -83,7 +83,7 @@ const resources = (Template.fromStack(stack).toJSON() as { Resources: Resources 
 const engineFn = Object.entries(resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && /EngineHandler/.test(id))![1];
 const engineEnv = engineFn.Properties.Environment.Variables as Record<string, unknown>;
 
-/** The CodeBuildRunner the engine handler would build from its environment (functions/engine.ts). */
+/** The CodeBuildRunner the engine handler would build from its environment (functions/run-engine.ts). */
 function runnerFromTemplate(): CodeBuildRunner {
   return new CodeBuildRunner({} as never, {
     projects: { small: 'p', medium: 'p', large: 'p' },

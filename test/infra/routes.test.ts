@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MANAGEMENT_ROUTES } from '../../infra/constructs/api.ts';
-import type { ApiService } from '../../shared/engine/api-service.ts';
+import type { ApiService } from '../../shared/services/api-service.ts';
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 
 test('the stack declares, IAM-authorised, exactly the routes the API handler serves', () => {

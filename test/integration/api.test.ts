@@ -9,10 +9,10 @@ import { SqsEventQueue } from '../../shared/aws/event-queue.ts';
 import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { ensureTable } from '../../shared/aws/table.ts';
-import { ApiService } from '../../shared/engine/api-service.ts';
+import { ApiService } from '../../shared/services/api-service.ts';
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 import { createRouter } from '../../shared/http/router.ts';
-import type { EngineMessage } from '../../shared/messages.ts';
+import type { EngineMessage } from '../../shared/ports/messages.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 import { httpEvent, runState, SHA, VALID_YAML } from '../support/api-fixtures.ts';
 

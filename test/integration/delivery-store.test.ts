@@ -4,7 +4,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../shared/aws/clients.ts';
 import { DynamoDeliveryStore } from '../../shared/aws/delivery-store.ts';
 import { ensureTable, keys } from '../../shared/aws/table.ts';
-import { ValidationError } from '../../shared/errors.ts';
+import { ValidationError } from '../../shared/domain/errors.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 
 const cfg = emulatorConfig();

@@ -26,15 +26,15 @@ import { decide } from '../../shared/domain/decide.ts';
 import { parsePipeline } from '../../shared/domain/definition.ts';
 import type { JobSpec, PipelineSpec } from '../../shared/domain/pipeline.ts';
 import { TERMINAL_RUN_STATUSES, type ReleaseFinished, type ReleaseStarted, type RunState } from '../../shared/domain/run.ts';
-import { forwardBuildStateChange, type BuildStateChangeEvent } from '../../shared/engine/build-events.ts';
-import { RecordingNotifier } from '../../shared/engine/effects.ts';
-import { handleEngineMessage, processRecords, type EngineDeps } from '../../shared/engine/engine.ts';
-import type { ReleaseMessage, RunRequest } from '../../shared/messages.ts';
+import { forwardBuildStateChange, type BuildStateChangeEvent } from '../../shared/services/build-events.ts';
+import { RecordingNotifier } from '../../shared/services/effects.ts';
+import { handleEngineMessage, processRecords, type EngineDeps } from '../../shared/services/run-engine.ts';
+import type { ReleaseMessage, RunRequest } from '../../shared/ports/messages.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDeliveryStore } from '../../shared/aws/delivery-store.ts';
 import { SecretsManagerSecretSource } from '../../shared/aws/secrets.ts';
-import { respondToWebhook } from '../../shared/engine/ingest-webhook.ts';
+import { respondToWebhook } from '../../shared/services/ingest-webhook.ts';
 import { signBody } from '../../shared/git/signatures.ts';
 
 const PIPELINE_YAML = `
@@ -382,7 +382,7 @@ test('the Lambda handlers, wired from their environment, carry a run request and
     startedIds.push(`${input.projectName}:${randomUUID()}`);
     return { build: { id: startedIds.at(-1) } };
   });
-  const engine = await import('../../functions/engine.ts');
+  const engine = await import('../../functions/run-engine.ts');
   const buildEvents = await import('../../functions/build-events.ts');
   const context = { awsRequestId: 'req-1', functionName: 'slipway-engine' } as never;
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { createDocumentClient } from '../../shared/aws/clients.ts';
 import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
 import { ensureTable } from '../../shared/aws/table.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors.ts';
 import type { PipelineSpec, Provider } from '../../shared/domain/pipeline.ts';
-import type { PipelineRecord } from '../../shared/ports.ts';
+import type { PipelineRecord } from '../../shared/ports/index.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 
 const cfg = emulatorConfig();

@@ -5,8 +5,8 @@ import { createDocumentClient, createSqsClient } from '../../shared/aws/clients.
 import { ensureTable } from '../../shared/aws/table.ts';
 import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
 import { SqsReleaseQueue } from '../../shared/aws/release-queue.ts';
-import { Releaser } from '../../shared/engine/releaser.ts';
-import { ConflictError, NotFoundError } from '../../shared/errors.ts';
+import { Releaser } from '../../shared/services/releaser.ts';
+import { ConflictError, NotFoundError } from '../../shared/domain/errors.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 import { FakeAws, FakeEventQueue, FakeReleaseQueue, startMessage, targetConfig } from '../support/fake-ecs.ts';
 

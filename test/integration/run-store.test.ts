@@ -5,10 +5,10 @@ import { ulid } from 'ulid';
 import { createDocumentClient } from '../../shared/aws/clients.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { MAX_ITEM_BYTES, ensureTable, estimateItemSize, keys } from '../../shared/aws/table.ts';
-import { OUTBOX_EFFECTS_LIMIT, applyEvent, type RunStateWithOutbox } from '../../shared/engine/apply-event.ts';
+import { OUTBOX_EFFECTS_LIMIT, applyEvent, type RunStateWithOutbox } from '../../shared/services/apply-event.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import { largestPlan, largestRun } from '../../shared/domain/run-bounds.ts';
-import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../shared/errors.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../shared/domain/errors.ts';
 import type { Decision, EngineEvent, JobPlan, JobState, RunState, RunStatus } from '../../shared/domain/run.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 

@@ -4,8 +4,8 @@ import { createDocumentClient } from '../../shared/aws/clients.ts';
 import { ensureTable } from '../../shared/aws/table.ts';
 import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
 import type { TargetConfig } from '../../shared/domain/release.ts';
-import { Releaser } from '../../shared/engine/releaser.ts';
-import { ConflictError, ValidationError } from '../../shared/errors.ts';
+import { Releaser } from '../../shared/services/releaser.ts';
+import { ConflictError, ValidationError } from '../../shared/domain/errors.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 
 const client = createDocumentClient(emulatorConfig());

@@ -12,7 +12,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { createDocumentClient, createSqsClient } from '../../shared/aws/clients.ts';
 import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
 import { ensureTable } from '../../shared/aws/table.ts';
-import type { RunRequest } from '../../shared/messages.ts';
+import type { RunRequest } from '../../shared/ports/messages.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 import { fixture, pipelineRecord, signedHeaders } from '../fixtures/webhooks/support.ts';
 

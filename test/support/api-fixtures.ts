@@ -2,11 +2,11 @@
  * In-memory ports and request factories for the management API's unit tests.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors.ts';
 import type { Provider } from '../../shared/domain/pipeline.ts';
 import type { JobState, RunState } from '../../shared/domain/run.ts';
-import type { EngineMessage } from '../../shared/messages.ts';
-import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../../shared/ports.ts';
+import type { EngineMessage } from '../../shared/ports/messages.ts';
+import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../../shared/ports/index.ts';
 
 export class MemoryPipelineStore implements PipelineStore {
   readonly versions = new Map<string, PipelineRecord[]>();

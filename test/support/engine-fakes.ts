@@ -4,12 +4,12 @@
  * record what was sent, and a build runner that honours the idempotency token the
  * way CodeBuild does.
  */
-import { ConflictError, NotFoundError, PayloadTooLargeError } from '../../shared/errors.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError } from '../../shared/domain/errors.ts';
 import { MAX_ITEM_BYTES, estimateItemSize, keys } from '../../shared/aws/table.ts';
 import type { PipelineSpec } from '../../shared/domain/pipeline.ts';
 import type { RunState } from '../../shared/domain/run.ts';
-import type { EngineMessage, ReleaseMessage } from '../../shared/messages.ts';
-import type { BuildRequest, BuildRunner, EventQueue, Page, PipelineRecord, PipelineStore, ReleaseQueue, RunStore, RunSummary } from '../../shared/ports.ts';
+import type { EngineMessage, ReleaseMessage } from '../../shared/ports/messages.ts';
+import type { BuildRequest, BuildRunner, EventQueue, Page, PipelineRecord, PipelineStore, ReleaseQueue, RunStore, RunSummary } from '../../shared/ports/index.ts';
 
 export class MemoryRunStore implements RunStore {
   readonly items = new Map<string, RunState>();

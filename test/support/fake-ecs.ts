@@ -15,7 +15,7 @@
  * tasks of a colour; `unreachableUntil` makes them refuse connections until then.
  */
 import type { EcrImageTagger } from '../../shared/aws/image-tags.ts';
-import type { MetricsSink } from '../../shared/engine/metrics.ts';
+import type { MetricsSink } from '../../shared/services/run-metrics.ts';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   DescribeServicesCommand,
@@ -41,11 +41,11 @@ import { InvokeCommand, LambdaClient, ResourceNotFoundException as LambdaResourc
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { EcsTarget } from '../../shared/aws/ecs-target.ts';
 import { MemoryTargetStore } from '../../shared/aws/target-store.ts';
-import { Releaser } from '../../shared/engine/releaser.ts';
+import { Releaser } from '../../shared/services/releaser.ts';
 import type { TargetConfig } from '../../shared/domain/release.ts';
 import type { DeploySpec } from '../../shared/domain/pipeline.ts';
-import type { EngineMessage, ReleaseMessage, StartReleaseMessage } from '../../shared/messages.ts';
-import type { EventQueue, ReleaseQueue } from '../../shared/ports.ts';
+import type { EngineMessage, ReleaseMessage, StartReleaseMessage } from '../../shared/ports/messages.ts';
+import type { EventQueue, ReleaseQueue } from '../../shared/ports/index.ts';
 
 export type Behaviour = 'healthy' | 'unhealthy' | 'crash' | { diesAfterSeconds: number };
 

@@ -5,10 +5,10 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { NotificationSpec, PipelineSpec } from '../../shared/domain/pipeline.ts';
 import type { RunState } from '../../shared/domain/run.ts';
-import { NotFoundError } from '../../shared/errors.ts';
-import type { NotificationMessage } from '../../shared/messages.ts';
+import { NotFoundError } from '../../shared/domain/errors.ts';
+import type { NotificationMessage } from '../../shared/ports/messages.ts';
 import type { NotifierDeps } from '../../shared/notify/notifier.ts';
-import type { NotificationQueue, PipelineRecord, SecretSource } from '../../shared/ports.ts';
+import type { NotificationQueue, PipelineRecord, SecretSource } from '../../shared/ports/index.ts';
 import { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } from './engine-fakes.ts';
 import { fourJobPipeline } from './engine-fixtures.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { assertPipeline } from '../../shared/domain/definition.ts';
-import { ApiService } from '../../shared/engine/api-service.ts';
+import { ApiService } from '../../shared/services/api-service.ts';
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 import { createRouter } from '../../shared/http/router.ts';
 import { httpEvent, MemoryPipelineStore, MemoryRunStore, RecordingQueue, RUN_ID, runState, VALID_YAML } from '../support/api-fixtures.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CloudWatchLogsClient, GetLogEventsCommand, InvalidParameterException, ResourceNotFoundException, ServiceUnavailableException } from '@aws-sdk/client-cloudwatch-logs';
 import { CloudWatchLogReader } from '../../shared/aws/log-reader.ts';
-import { RetryableError, ValidationError } from '../../shared/errors.ts';
+import { RetryableError, ValidationError } from '../../shared/domain/errors.ts';
 
 const logs = mockClient(CloudWatchLogsClient);
 const BUILD = 'slipway-small:0b1c2d3e-aaaa-bbbb-cccc-1234567890ab';

@@ -1,9 +1,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiService, type ApiServiceDeps } from '../../shared/engine/api-service.ts';
+import { ApiService, type ApiServiceDeps } from '../../shared/services/api-service.ts';
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 import { createRouter } from '../../shared/http/router.ts';
-import { NotFoundError, RetryableError } from '../../shared/errors.ts';
+import { NotFoundError, RetryableError } from '../../shared/domain/errors.ts';
 import { httpEvent, MemoryPipelineStore, MemoryRunStore, RecordingQueue, RUN_ID, runState, SHA, VALID_YAML } from '../support/api-fixtures.ts';
 
 const ALICE = 'arn:aws:iam::123456789012:user/alice';
@@ -429,7 +429,7 @@ describe('logs, artifacts and targets', () => {
 
   test('a target is registered with PUT, listed, and a malformed one is refused with every problem', async () => {
     const { MemoryTargetStore } = await import('../../shared/aws/target-store.ts');
-    const { Releaser } = await import('../../shared/engine/releaser.ts');
+    const { Releaser } = await import('../../shared/services/releaser.ts');
     // Every resource is taken as tagged here; the tag check itself: test/unit/target-ownership.test.ts.
     const releaser = new Releaser({ targets: new MemoryTargetStore(), actions: {} as never, ownership: { verify: async () => [] }, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
     const { call } = setup({ targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) } });

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { generateBuildspec } from '../../shared/engine/buildspec.ts';
-import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/engine/build-events.ts';
+import { generateBuildspec } from '../../shared/services/buildspec.ts';
+import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/services/build-events.ts';
 import { LocalBuildRunner } from '../../shared/local/build-runner.ts';
 import { jobSpec } from '../support/engine-fixtures.ts';
 

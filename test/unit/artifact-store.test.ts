@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { HeadObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { S3ArtifactStore } from '../../shared/aws/artifact-store.ts';
-import { NotFoundError, RetryableError, ValidationError } from '../../shared/errors.ts';
+import { NotFoundError, RetryableError, ValidationError } from '../../shared/domain/errors.ts';
 
 const client = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } });
 const s3 = mockClient(client);

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildIdFromArn, forwardBuildStateChange, toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/engine/build-events.ts';
-import { ValidationError } from '../../shared/errors.ts';
-import type { EngineMessage } from '../../shared/messages.ts';
+import { buildIdFromArn, forwardBuildStateChange, toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/services/build-events.ts';
+import { ValidationError } from '../../shared/domain/errors.ts';
+import type { EngineMessage } from '../../shared/ports/messages.ts';
 
 const ARN = 'arn:aws:codebuild:eu-west-1:123456789012:build/slipway-small:8745a7a9-c340-456a-9166-edf953571bec';
 

@@ -5,8 +5,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { generateBuildspec, shellGlob } from '../../shared/engine/buildspec.ts';
-import { ValidationError } from '../../shared/errors.ts';
+import { generateBuildspec, shellGlob } from '../../shared/services/buildspec.ts';
+import { ValidationError } from '../../shared/domain/errors.ts';
 import { imageJob, jobSpec } from '../support/engine-fixtures.ts';
 
 interface Spec {

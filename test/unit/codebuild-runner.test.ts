@@ -12,9 +12,9 @@ import {
 } from '@aws-sdk/client-codebuild';
 import { parse } from 'yaml';
 import { CodeBuildRunner, parseBuildProjects, parseSourceConnections } from '../../shared/aws/codebuild-runner.ts';
-import { RetryableError, ValidationError } from '../../shared/errors.ts';
+import { RetryableError, ValidationError } from '../../shared/domain/errors.ts';
 import { attemptToken } from '../../shared/domain/run.ts';
-import type { BuildRequest } from '../../shared/ports.ts';
+import type { BuildRequest } from '../../shared/ports/index.ts';
 import { imageJob, jobSpec } from '../support/engine-fixtures.ts';
 
 const cb = mockClient(CodeBuildClient);

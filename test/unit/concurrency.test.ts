@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { admit, nextQueued } from '../../shared/domain/concurrency.ts';
-import type { RunSummary } from '../../shared/ports.ts';
+import type { RunSummary } from '../../shared/ports/index.ts';
 import type { RunStatus } from '../../shared/domain/run.ts';
 
 let n = 0;

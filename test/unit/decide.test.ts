@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { APPLIED_EVENT_IDS_LIMIT, decide } from '../../shared/domain/decide.ts';
-import { NotFoundError } from '../../shared/errors.ts';
+import { NotFoundError } from '../../shared/domain/errors.ts';
 import type { ConcurrencyMode } from '../../shared/domain/pipeline.ts';
 import { MAX_JOB_STEPS, type BuildState, type Effect, type EngineEvent, type JobPlan, type RunState } from '../../shared/domain/run.ts';
 

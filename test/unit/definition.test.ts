@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import fc from 'fast-check';
 import { assertPipeline, closestMatch, parseDuration, parsePipeline, parsePipelineObject } from '../../shared/domain/definition.ts';
-import { formatProblem, ValidationError } from '../../shared/errors.ts';
+import { formatProblem, ValidationError } from '../../shared/domain/errors.ts';
 import { DEFAULT_BUILD_IMAGE, TEMPLATES } from '../../shared/domain/templates.ts';
 
 const EXAMPLES = join(import.meta.dirname, '../../examples/pipelines');

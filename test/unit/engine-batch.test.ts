@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEngineMessage, processRecords, retrySooner, type QueueRecord } from '../../shared/engine/engine.ts';
-import { ConflictError, RetryableError, ValidationError } from '../../shared/errors.ts';
-import type { EngineMessage } from '../../shared/messages.ts';
+import { parseEngineMessage, processRecords, retrySooner, type QueueRecord } from '../../shared/services/run-engine.ts';
+import { ConflictError, RetryableError, ValidationError } from '../../shared/domain/errors.ts';
+import type { EngineMessage } from '../../shared/ports/messages.ts';
 
 function record(id: string, group: string, body: object | string): QueueRecord {
   return { messageId: id, body: typeof body === 'string' ? body : JSON.stringify(body), attributes: { MessageGroupId: group } };

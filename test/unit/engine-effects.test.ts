@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attemptToken, type Effect, type RunState } from '../../shared/domain/run.ts';
-import { performEffects, RecordingNotifier, releaseImage, type EffectDeps } from '../../shared/engine/effects.ts';
-import { RetryableError, ValidationError } from '../../shared/errors.ts';
-import type { StartReleaseMessage } from '../../shared/messages.ts';
+import { performEffects, RecordingNotifier, releaseImage, type EffectDeps } from '../../shared/services/effects.ts';
+import { RetryableError, ValidationError } from '../../shared/domain/errors.ts';
+import type { StartReleaseMessage } from '../../shared/ports/messages.ts';
 import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
 import { fourJobPipeline } from '../support/engine-fixtures.ts';
 

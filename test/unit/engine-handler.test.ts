@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../shared/domain/decide.ts';
 import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run.ts';
-import { RecordingNotifier } from '../../shared/engine/effects.ts';
-import { handleEngineMessage, type EngineDeps } from '../../shared/engine/engine.ts';
-import { NotFoundError, RetryableError } from '../../shared/errors.ts';
-import type { EngineMessage, RunRequest } from '../../shared/messages.ts';
+import { RecordingNotifier } from '../../shared/services/effects.ts';
+import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
+import { NotFoundError, RetryableError } from '../../shared/domain/errors.ts';
+import type { EngineMessage, RunRequest } from '../../shared/ports/messages.ts';
 import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
 import { deployJob, fourJobPipeline, imageJob, jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
 
@@ -281,7 +281,7 @@ test('a repository definition that does not validate fails the run with its prob
   const record = env.pipelines.register('web', fourJobPipeline());
   record.definitionSource = { kind: 'repository', path: '.slipway.yml' };
   env.pipelines.records.set('web', [record]);
-  const { ValidationError } = await import('../../shared/errors.ts');
+  const { ValidationError } = await import('../../shared/domain/errors.ts');
   env.deps.resolveDefinition = async () => {
     throw new ValidationError('invalid .slipway.yml', [{ path: 'jobs.deploy.needs[0]', message: 'unknown job "imgae"' }]);
   };
@@ -392,7 +392,7 @@ test("approve-first: a fork's run waits for an allowed approver, runs after appr
   assert.equal(run.jobs.test.status, 'pending');
   assert.equal(env.builds.builds.size, 0, 'nothing ran before a person looked at it');
 
-  const { ApiService } = await import('../../shared/engine/api-service.ts');
+  const { ApiService } = await import('../../shared/services/api-service.ts');
   const api = new ApiService({ pipelines: env.pipelines, runs: env.runs, queue: env.events, resolveDefinition: env.deps.resolveDefinition });
   await assert.rejects(
     api.answerApproval('R1', 'fork-approval', 'approve', { by: 'arn:aws:sts::123456789012:assumed-role/Deployer/maintainer', requestId: 'q1' }),

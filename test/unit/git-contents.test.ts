@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GitHostAccessError, gitBaseUrlsFromEnv, loadRepositoryDefinition, readFileAtCommit, resolveBranch, type GitHostOptions } from '../../shared/git/contents.ts';
-import { NotFoundError, RetryableError, ValidationError } from '../../shared/errors.ts';
+import { NotFoundError, RetryableError, ValidationError } from '../../shared/domain/errors.ts';
 
 const SHA = 'c'.repeat(40);
 const DEFINITION = 'name: shop\njobs:\n  build:\n    template: node\n';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileAtCommit, resolveBranch, type GitHostOptions } from '../../shared/git/contents.ts';
-import { NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { NotFoundError, ValidationError } from '../../shared/domain/errors.ts';
 
 const SHA = 'd'.repeat(40);
 type Handler = (req: IncomingMessage) => { status: number; headers?: Record<string, string>; body?: string };

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { NotFoundError, ValidationError } from '../../shared/domain/errors.ts';
 import { localBranchResolver } from '../../shared/local/local-adapters.ts';
 
 function reposWith(branch: string): string {

@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { JobSpec } from '../../shared/domain/pipeline.ts';
-import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/engine/build-events.ts';
+import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/services/build-events.ts';
 import { dockerCmd, LocalBuildRunner } from '../../shared/local/build-runner.ts';
-import type { BuildRequest } from '../../shared/ports.ts';
+import type { BuildRequest } from '../../shared/ports/index.ts';
 import { TEMPLATES, type ToolRequirement } from '../../shared/domain/templates.ts';
 
 function repo(files: Record<string, string>): { dir: string; sha: string } {

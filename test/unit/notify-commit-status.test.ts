@@ -5,7 +5,7 @@
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NotificationMessage } from '../../shared/messages.ts';
+import type { NotificationMessage } from '../../shared/ports/messages.ts';
 import { handleNotification } from '../../shared/notify/notifier.ts';
 import { bitbucketKey } from '../../shared/notify/commit-status.ts';
 import { startHttpStub, type HttpStub } from '../support/http-stub.ts';

@@ -1,7 +1,7 @@
 /** Which channels one notification fans out to. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NotFoundError, RetryableError } from '../../shared/errors.ts';
+import { NotFoundError, RetryableError } from '../../shared/domain/errors.ts';
 import { expand } from '../../shared/notify/notifier.ts';
 import { fourJobPipeline } from '../support/engine-fixtures.ts';
 import { notificationMessage, notifySetup } from '../support/notify-fixtures.ts';

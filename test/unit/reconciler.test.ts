@@ -10,14 +10,14 @@ import { AccountLimitExceededException, BatchGetBuildsCommand, CodeBuildClient, 
 import { describeBuilds } from '../../shared/aws/codebuild-runner.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import type { BuildStateChanged, EngineEvent, RunState } from '../../shared/domain/run.ts';
-import { RecordingNotifier } from '../../shared/engine/effects.ts';
-import { handleEngineMessage, type EngineDeps } from '../../shared/engine/engine.ts';
-import { toBuildStateChanged } from '../../shared/engine/build-events.ts';
+import { RecordingNotifier } from '../../shared/services/effects.ts';
+import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
+import { toBuildStateChanged } from '../../shared/services/build-events.ts';
 import { asStateChangeEvent } from '../../shared/aws/codebuild-runner.ts';
-import { METRIC, RecordingMetrics } from '../../shared/engine/metrics.ts';
-import { overdueJobs, reconcile, type ReconcilerDeps } from '../../shared/engine/reconciler.ts';
-import { RetryableError } from '../../shared/errors.ts';
-import type { EngineMessage, RunRequest } from '../../shared/messages.ts';
+import { METRIC, RecordingMetrics } from '../../shared/services/run-metrics.ts';
+import { overdueJobs, reconcile, type ReconcilerDeps } from '../../shared/services/reconciler.ts';
+import { RetryableError } from '../../shared/domain/errors.ts';
+import type { EngineMessage, RunRequest } from '../../shared/ports/messages.ts';
 import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
 import { deployJob, imageJob, jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
 

@@ -5,7 +5,7 @@ import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-s
 import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { EcsTarget, ReleaseActionError } from '../../shared/aws/ecs-target.ts';
-import { RetryableError } from '../../shared/errors.ts';
+import { RetryableError } from '../../shared/domain/errors.ts';
 
 function adapter() {
   const creds = { region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { colourAtFull, releaseSpecProblems, weightsFor } from '../../shared/domain/release-plan.ts';
+import { colourAtFull, releaseSpecProblems, weightsFor } from '../../shared/domain/traffic.ts';
 import { decideRelease, newTargetState, type ReleaseRequest, type TargetState } from '../../shared/domain/release.ts';
 import type { DeploySpec } from '../../shared/domain/pipeline.ts';
 

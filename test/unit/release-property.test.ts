@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decideRelease, newTargetState, type Observation, type ReleaseEffect, type ReleaseInput, type TargetState } from '../../shared/domain/release.ts';
-import { colourAtFull, type Colour } from '../../shared/domain/release-plan.ts';
+import { colourAtFull, type Colour } from '../../shared/domain/traffic.ts';
 import type { DeploySpec } from '../../shared/domain/pipeline.ts';
 
 type FailureKind = 'none' | 'alarm' | 'unhealthy' | 'dies' | 'deploy-failed' | 'http' | 'cancel';

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConflictError } from '../../shared/errors.ts';
-import type { ReleaseMessage } from '../../shared/messages.ts';
+import { ConflictError } from '../../shared/domain/errors.ts';
+import type { ReleaseMessage } from '../../shared/ports/messages.ts';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CHECKER, deploySpec, harness, startMessage, TEST_RULE, TG } from '../support/fake-ecs.ts';
 

@@ -15,7 +15,7 @@ import {
   MAX_TRIGGER_MESSAGE_BYTES, WORST_CASE, clip, largestPlan, largestRun,
 } from '../../shared/domain/run-bounds.ts';
 import { MAX_JOB_STEPS, type EngineEvent, type RunState } from '../../shared/domain/run.ts';
-import { OUTBOX_EFFECTS_LIMIT } from '../../shared/engine/apply-event.ts';
+import { OUTBOX_EFFECTS_LIMIT } from '../../shared/services/apply-event.ts';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 

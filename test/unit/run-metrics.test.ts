@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../shared/domain/decide.ts';
 import type { BuildStateChanged, JobStarted } from '../../shared/domain/run.ts';
-import { RecordingNotifier } from '../../shared/engine/effects.ts';
-import { handleEngineMessage, type EngineDeps } from '../../shared/engine/engine.ts';
-import { METRIC, RecordingMetrics, runMetrics } from '../../shared/engine/metrics.ts';
-import type { EngineMessage, RunRequest } from '../../shared/messages.ts';
+import { RecordingNotifier } from '../../shared/services/effects.ts';
+import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
+import { METRIC, RecordingMetrics, runMetrics } from '../../shared/services/run-metrics.ts';
+import type { EngineMessage, RunRequest } from '../../shared/ports/messages.ts';
 import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
 import { jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
 

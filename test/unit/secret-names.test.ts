@@ -6,12 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiService } from '../../shared/engine/api-service.ts';
-import { runDefinition } from '../../shared/engine/effects.ts';
+import { ApiService } from '../../shared/services/api-service.ts';
+import { runDefinition } from '../../shared/services/effects.ts';
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 import { createRouter } from '../../shared/http/router.ts';
 import { isPipelineSecret, secretNameProblems } from '../../shared/domain/secret-names.ts';
-import { ValidationError } from '../../shared/errors.ts';
+import { ValidationError } from '../../shared/domain/errors.ts';
 import { assertPipeline } from '../../shared/domain/definition.ts';
 import { handleNotification } from '../../shared/notify/notifier.ts';
 import { httpEvent, MemoryPipelineStore, MemoryRunStore, RecordingQueue, VALID_YAML } from '../support/api-fixtures.ts';

@@ -102,7 +102,7 @@ test('provenance reads as one line: where the code comes from, who caused it, an
 });
 
 test("a repository-defined pipeline enforces the approvers of the file the run uses; without a way to read it, nobody approves", async () => {
-  const { ApiService } = await import('../../shared/engine/api-service.ts');
+  const { ApiService } = await import('../../shared/services/api-service.ts');
   const { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } = await import('../support/engine-fakes.ts');
   const pipelines = new MemoryPipelineStore();
   const runs = new MemoryRunStore();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Provider } from '../../shared/domain/pipeline.ts';
-import { respondToWebhook, type WebhookDeps } from '../../shared/engine/ingest-webhook.ts';
+import { respondToWebhook, type WebhookDeps } from '../../shared/services/ingest-webhook.ts';
 import { signBody } from '../../shared/git/signatures.ts';
 import {
   eventHeaderValue, fixture, MemoryDeliveries, MemoryPipelines, MemoryQueue, MemorySecrets, pipelineRecord, signedHeaders,

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Provider } from '../../shared/domain/pipeline.ts';
-import type { RunRequest } from '../../shared/messages.ts';
-import { bodyClaimKey, respondToWebhook, type WebhookDeps, type HttpRequestV2 } from '../../shared/engine/ingest-webhook.ts';
-import { RetryableError } from '../../shared/errors.ts';
+import type { RunRequest } from '../../shared/ports/messages.ts';
+import { bodyClaimKey, respondToWebhook, type WebhookDeps, type HttpRequestV2 } from '../../shared/services/ingest-webhook.ts';
+import { RetryableError } from '../../shared/domain/errors.ts';
 import { signBody } from '../../shared/git/signatures.ts';
 import {
   eventHeaderValue, fixture, MemoryDeliveries, MemoryPipelines, MemoryQueue, MemorySecrets, pipelineRecord, signedHeaders,

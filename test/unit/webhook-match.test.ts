@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { matchesPaths, matchesTriggers } from '../../shared/git/match.ts';
+import { matchesPaths, matchesTriggers } from '../../shared/domain/trigger-match.ts';
 import type { SourceEvent } from '../../shared/git/source-event.ts';
 import { triggers } from '../fixtures/webhooks/support.ts';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretsManagerSecretSource } from '../../shared/aws/secrets.ts';
-import { NotFoundError, RetryableError } from '../../shared/errors.ts';
+import { NotFoundError, RetryableError } from '../../shared/domain/errors.ts';
 
 function setup() {
   const sm = mockClient(SecretsManagerClient);

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readCredential, signBody, verifyWebhook, header } from '../../shared/git/signatures.ts';
-import { rawBody, MAX_WEBHOOK_BYTES } from '../../shared/engine/ingest-webhook.ts';
-import { PayloadTooLargeError } from '../../shared/errors.ts';
+import { rawBody, MAX_WEBHOOK_BYTES } from '../../shared/services/ingest-webhook.ts';
+import { PayloadTooLargeError } from '../../shared/domain/errors.ts';
 
 // https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries#testing-the-webhook-payload-validation
 const VECTOR_SECRET = "It's a Secret to Everybody";

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Provider } from '../../shared/domain/pipeline.ts';
-import { ValidationError } from '../../shared/errors.ts';
+import { ValidationError } from '../../shared/domain/errors.ts';
 import { normalise, repositoryOf, triggerOf, type SourceEvent } from '../../shared/git/source-event.ts';
 import { eventHeaderValue, fixture, REPOS } from '../fixtures/webhooks/support.ts';
 

@@ -12,13 +12,13 @@
  */
 import { notificationSecrets, secretNameProblems } from '../domain/secret-names.ts';
 import { ulid } from 'ulid';
-import { ConflictError, NotFoundError, RetryableError, SlipwayError, ValidationError, type Problem } from '../errors.ts';
+import { ConflictError, NotFoundError, RetryableError, SlipwayError, ValidationError, type Problem } from '../domain/errors.ts';
 import type { TargetConfig } from '../domain/release.ts';
 import { FORK_APPROVAL_JOB, pullRequestSettings, type PipelineSpec, type Provider } from '../domain/pipeline.ts';
 import { isApprover, parseCaller } from '../domain/principals.ts';
 import { ARTIFACT_ROOTS, buildLaneOf, MAX_EARLIER_BUILDS, definitionCommitOf, TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
-import type { RunRequest } from '../messages.ts';
-import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports.ts';
+import type { RunRequest } from '../ports/messages.ts';
+import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';
 import { parsePipeline, parsePipelineObject, type ParseResult } from '../domain/definition.ts';
 
 export const DEFAULT_REPOSITORY_DEFINITION_PATH = '.slipway.yml';

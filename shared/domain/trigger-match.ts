@@ -10,8 +10,8 @@
  * An empty glob list matches everything, as in the job-level `when` filter.
  */
 import picomatch from 'picomatch';
-import type { PathFilter, Triggers } from '../domain/pipeline.ts';
-import type { SourceEvent } from './source-event.ts';
+import type { PathFilter, Triggers } from './pipeline.ts';
+import type { SourceEvent } from '../git/source-event.ts';
 
 const RUNNABLE_PR_ACTIONS = new Set(['opened', 'updated', 'reopened']);
 

@@ -29,7 +29,7 @@ import { createSecretsManagerClient, SecretsManagerSecretSource } from '../share
 import { gitBaseUrlsFromEnv, repositoryDefinitionResolver } from '../shared/git/contents.ts';
 import { ENV, readEnv } from '../shared/config.ts';
 import { decide } from '../shared/domain/decide.ts';
-import { handleEngineMessage, processRecords, retrySooner, type EngineDeps } from '../shared/engine/engine.ts';
+import { handleEngineMessage, processRecords, retrySooner, type EngineDeps } from '../shared/services/run-engine.ts';
 import { QueueNotifier } from '../shared/notify/queue-notifier.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
 

@@ -18,12 +18,12 @@ import { admit } from '../domain/concurrency.ts';
 import { planRun, type RunPlan } from '../domain/plan.ts';
 import { pullRequestSettings, stricterForkPolicy, type ForkPolicy, type PipelineSpec } from '../domain/pipeline.ts';
 import type { Decision, EngineEvent, RunFailedToPlan, RunRequested, RunState, RunSuperseded, Trigger } from '../domain/run.ts';
-import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../errors.ts';
-import type { EngineMessage, RunRequest } from '../messages.ts';
-import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports.ts';
+import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
+import type { EngineMessage, RunRequest } from '../ports/messages.ts';
+import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';
 import { applyEvent } from './apply-event.ts';
 import { performEffects, runDefinition, type EffectDeps } from './effects.ts';
-import { runMetrics, type MetricsSink } from './metrics.ts';
+import { runMetrics, type MetricsSink } from './run-metrics.ts';
 
 export interface EngineDeps extends EffectDeps {
   runs: RunStore;

@@ -5,10 +5,10 @@
  * with the real state machine in Lambda and the local mode, and in tests.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.ts';
 import { abortRun } from '../domain/decide.ts';
 import { attemptToken, type Decision, type Effect, type EngineEvent, type RunState } from '../domain/run.ts';
-import type { RunStore } from '../ports.ts';
+import type { RunStore } from '../ports/index.ts';
 
 export interface ApplyEventDeps {
   runs: RunStore;

@@ -39,10 +39,10 @@
 import { nextQueued } from '../domain/concurrency.ts';
 import { attemptToken, type ApprovalRejected, type BuildStateChanged, type RunDequeued, type RunState } from '../domain/run.ts';
 import { FORK_APPROVAL_JOB, FORK_APPROVAL_TIMEOUT_MINUTES, type PipelineSpec } from '../domain/pipeline.ts';
-import { NotFoundError } from '../errors.ts';
-import type { EventQueue, PipelineStore, RunStore } from '../ports.ts';
+import { NotFoundError } from '../domain/errors.ts';
+import type { EventQueue, PipelineStore, RunStore } from '../ports/index.ts';
 import { toBuildStateChanged, type BuildStateChangeEvent } from './build-events.ts';
-import { METRIC, type MetricsSink } from './metrics.ts';
+import { METRIC, type MetricsSink } from './run-metrics.ts';
 
 /** Optional variable of the reconciler function: ReconcilerOptions.marginMinutes. */
 export const RECONCILE_MARGIN_ENV = 'SLIPWAY_RECONCILE_MARGIN_MINUTES';

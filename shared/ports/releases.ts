@@ -4,9 +4,9 @@
  * local mode on processes behind a weighted proxy. Kept free of SDK imports so
  * the API function, which only reads targets, bundles no ECS or ELBv2 client.
  */
-import { SlipwayError, type Problem } from '../errors.ts';
+import { SlipwayError, type Problem } from '../domain/errors.ts';
 import type { Observation, ObserveSpec, TargetConfig } from '../domain/release.ts';
-import type { Colour, Weights } from '../domain/release-plan.ts';
+import type { Colour, Weights } from '../domain/traffic.ts';
 
 /** What tagging a released image in ECR did (see shared/aws/image-tags.ts). */
 export interface MarkLiveResult {

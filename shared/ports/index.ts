@@ -3,8 +3,8 @@
  * `shared/aws`, for the local mode in `shared/local`. Every adapter turns SDK
  * errors into the domain errors of `errors.ts` at the edge.
  */
-import type { JobSpec, PipelineSpec, Provider } from './domain/pipeline.ts';
-import type { BuildLane, RunState, RunStatus } from './domain/run.ts';
+import type { JobSpec, PipelineSpec, Provider } from '../domain/pipeline.ts';
+import type { BuildLane, RunState, RunStatus } from '../domain/run.ts';
 import type { EngineMessage, NotificationMessage, ReleaseMessage } from './messages.ts';
 
 export interface PipelineRecord {

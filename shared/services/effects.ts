@@ -28,9 +28,9 @@ import { notificationSecrets, secretNameProblems } from '../domain/secret-names.
 import { nextQueued } from '../domain/concurrency.ts';
 import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
 import { buildLaneOf, definitionCommitOf, trustOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
-import { ValidationError } from '../errors.ts';
-import type { StartReleaseMessage } from '../messages.ts';
-import type { BuildRequest, BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports.ts';
+import { ValidationError } from '../domain/errors.ts';
+import type { StartReleaseMessage } from '../ports/messages.ts';
+import type { BuildRequest, BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports/index.ts';
 
 /** What a notification says: the notifier turns it into commit statuses, chat messages and e-mail. */
 export interface Notification {

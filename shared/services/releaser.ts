@@ -10,7 +10,7 @@
  * engine events deduplicated by id). A duplicate that was never redelivered
  * finds its step already past and changes nothing.
  */
-import { ConflictError, NotFoundError, RetryableError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, RetryableError, ValidationError } from '../domain/errors.ts';
 import {
   decideRelease,
   type Release,
@@ -24,12 +24,12 @@ import {
   type TargetConfig,
   type TargetState,
 } from '../domain/release.ts';
-import type { Colour, Weights } from '../domain/release-plan.ts';
+import type { Colour, Weights } from '../domain/traffic.ts';
 import type { ReleaseFinished, ReleaseProgressed, ReleaseStarted } from '../domain/run.ts';
-import type { ReleaseMessage, StartReleaseMessage } from '../messages.ts';
-import type { EventQueue, ReleaseQueue } from '../ports.ts';
-import { ReleaseActionError, TARGET_TAG, type ReleaseActions, type TargetOwnership } from './release-actions.ts';
-import { METRIC, type MetricsSink } from './metrics.ts';
+import type { ReleaseMessage, StartReleaseMessage } from '../ports/messages.ts';
+import type { EventQueue, ReleaseQueue } from '../ports/index.ts';
+import { ReleaseActionError, TARGET_TAG, type ReleaseActions, type TargetOwnership } from '../ports/releases.ts';
+import { METRIC, type MetricsSink } from './run-metrics.ts';
 import { validateTargetConfig, type TargetStore } from '../aws/target-store.ts';
 
 export interface ReleaserLog {

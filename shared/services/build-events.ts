@@ -8,8 +8,8 @@
  * at-least-once delivery and retries collapse into one engine event.
  */
 import { BUILD_STATES, type BuildState, type BuildStateChanged } from '../domain/run.ts';
-import { ValidationError } from '../errors.ts';
-import type { EventQueue } from '../ports.ts';
+import { ValidationError } from '../domain/errors.ts';
+import type { EventQueue } from '../ports/index.ts';
 import { IMAGE_OUTPUT_VARIABLES } from './buildspec.ts';
 
 /** The part of the event detail Slipway reads; the rest is ignored. */

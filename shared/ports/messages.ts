@@ -9,9 +9,9 @@
  * - notifications (standard queue, DelaySeconds for retries): `NotificationMessage`.
  */
 import { createHash } from 'node:crypto';
-import type { NotificationEvent, Provider } from './domain/pipeline.ts';
-import type { ReleaseRequest } from './domain/release.ts';
-import type { EngineEvent, NotifyKind, RunStatus, Trigger } from './domain/run.ts';
+import type { NotificationEvent, Provider } from '../domain/pipeline.ts';
+import type { ReleaseRequest } from '../domain/release.ts';
+import type { EngineEvent, NotifyKind, RunStatus, Trigger } from '../domain/run.ts';
 
 /**
  * A request for a new run, sent by the webhook and the API. The engine turns it

@@ -24,7 +24,7 @@
  * test/unit/artifact-semantics.test.ts runs both on the same cases.
  */
 import { stringify } from 'yaml';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../domain/errors.ts';
 import { DEFAULT_ECR_REPOSITORY_PREFIX, ecrRepositoryName, type JobSpec } from '../domain/pipeline.ts';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { runtimeVersionsFor, TEMPLATES } from '../domain/templates.ts';
