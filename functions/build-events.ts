@@ -16,7 +16,7 @@ import { readEnv } from '../shared/config.ts';
 import { createMetrics, flushMetrics } from '../shared/aws/metrics.ts';
 import { buildDurationSeconds, forwardBuildStateChange, type BuildStateChangeEvent, type ForwardDeps } from '../shared/services/build-events.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
-import { METRIC } from '../shared/services/run-metrics.ts';
+import { METRIC } from '../shared/ports/metrics.ts';
 
 const logger = new Logger({ serviceName: 'slipway-build-events' });
 const metrics = createMetrics();

@@ -23,7 +23,7 @@ import { EcrImageTagger } from '../shared/aws/image-tags.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoTargetStore } from '../shared/aws/target-store.ts';
 import { ENV, readEnv } from '../shared/config.ts';
-import type { MetricsSink } from '../shared/services/run-metrics.ts';
+import type { MetricsSink } from '../shared/ports/metrics.ts';
 import { Releaser, type ReleaserLog } from '../shared/services/releaser.ts';
 
 const logger = new Logger({ serviceName: 'slipway-releaser' });

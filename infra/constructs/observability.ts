@@ -6,7 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from '../../shared/services/run-metrics.ts';
+import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from '../../shared/ports/metrics.ts';
 import type { DeadLetterQueue } from './queues.ts';
 
 export interface ObservabilityProps {

@@ -8,7 +8,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { artifactPrefix } from '../services/buildspec.ts';
-import type { ArtifactLink, ArtifactReader } from '../services/api-service.ts';
+import type { ArtifactLink, ArtifactReader } from '../ports/reads.ts';
 import { NotFoundError, RetryableError, ValidationError } from '../domain/errors.ts';
 
 export interface ArtifactInfo {

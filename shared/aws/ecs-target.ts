@@ -19,10 +19,9 @@ import { RetryableError, SlipwayError, ValidationError } from '../domain/errors.
 import type { Observation, ObserveSpec, ServiceObservation, TargetHealthObservation, AlarmObservation } from '../domain/release.ts';
 import type { Colour, Weights } from '../domain/traffic.ts';
 import type { RequestCounter } from '../ports/index.ts';
-import type { EcrImageTagger, MarkLiveResult } from './image-tags.ts';
-import { ReleaseActionError, type ReleaseActions } from '../ports/releases.ts';
+import type { EcrImageTagger } from './image-tags.ts';
+import { ReleaseActionError, type MarkLiveResult, type ReleaseActions } from '../ports/releases.ts';
 
-export { ReleaseActionError, type ReleaseActions } from '../ports/releases.ts';
 
 const RETRYABLE = /Throttl|TooManyRequests|RequestLimitExceeded|ServiceUnavailable|InternalFailure|InternalError|ServerException|TimeoutError|ECONNRESET|ETIMEDOUT/i;
 

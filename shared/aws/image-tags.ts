@@ -42,7 +42,6 @@ export function targetTag(prefix: string, target: string): string {
   return `${prefix}${target.replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 128);
 }
 
-export type { MarkLiveResult } from '../ports/releases.ts';
 
 export class EcrImageTagger {
   private readonly prefix: string;

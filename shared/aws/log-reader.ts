@@ -6,7 +6,7 @@
  */
 import { GetLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { RetryableError, ValidationError } from '../domain/errors.ts';
-import type { LogPage, LogReader } from '../services/api-service.ts';
+import type { LogPage, LogReader } from '../ports/reads.ts';
 
 export interface CloudWatchLogReaderOptions {
   /** The log group the CodeBuild projects write to (SLIPWAY_BUILD_LOG_GROUP). */

@@ -6,7 +6,7 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type middy from '@middy/core';
-import { METRICS_NAMESPACE, METRICS_SERVICE, type MetricDatum, type MetricsSink } from '../services/run-metrics.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE, type MetricDatum, type MetricsSink } from '../ports/metrics.ts';
 
 const UNITS = { Count: MetricUnit.Count, Milliseconds: MetricUnit.Milliseconds, Seconds: MetricUnit.Seconds } as const;
 

@@ -4,7 +4,7 @@
  * `RunRequested` event and sends `RunSuperseded` to each run to supersede.
  */
 import type { ConcurrencyMode } from './pipeline.ts';
-import type { RunSummary } from '../ports/index.ts';
+import type { RunSummary } from './run-summary.ts';
 
 export interface Admission {
   admission: 'start' | 'queue';

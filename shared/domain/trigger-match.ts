@@ -11,7 +11,7 @@
  */
 import picomatch from 'picomatch';
 import type { PathFilter, Triggers } from './pipeline.ts';
-import type { SourceEvent } from '../git/source-event.ts';
+import type { SourceEvent } from './source-event.ts';
 
 const RUNNABLE_PR_ACTIONS = new Set(['opened', 'updated', 'reopened']);
 

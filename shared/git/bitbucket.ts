@@ -7,7 +7,7 @@
  * path filters let the run start (see SourceEvent.changedFiles).
  */
 import { ValidationError } from '../domain/errors.ts';
-import type { PullRequestAction, SourceEvent } from './source-event.ts';
+import type { PullRequestAction, SourceEvent } from '../domain/source-event.ts';
 import { arr, at, int, isFork, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 export function bitbucketRepository(payload: unknown): string | undefined {

@@ -3,7 +3,7 @@
  * `push` (branches, tags and their deletion), `delete`, `pull_request` and `ping`.
  */
 import { ValidationError } from '../domain/errors.ts';
-import type { PullRequestAction, SourceEvent } from './source-event.ts';
+import type { PullRequestAction, SourceEvent } from '../domain/source-event.ts';
 import { arr, at, filesOfCommits, int, isFork, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 /** GitHub lists at most this many commits in a push payload; a push that fills it may have more. */

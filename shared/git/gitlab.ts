@@ -4,7 +4,7 @@
  * no ping: its "Test" button sends a sample push.
  */
 import { ValidationError } from '../domain/errors.ts';
-import type { PullRequestAction, SourceEvent } from './source-event.ts';
+import type { PullRequestAction, SourceEvent } from '../domain/source-event.ts';
 import { arr, at, filesOfCommits, int, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 export function gitlabRepository(payload: unknown): string | undefined {

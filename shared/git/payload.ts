@@ -1,6 +1,6 @@
 /** Defensive readers for loosely typed JSON payloads: wrong types read as undefined. */
 
-import type { PullRequestInfo, SourceEvent } from './source-event.ts';
+import type { PullRequestInfo, SourceEvent } from '../domain/source-event.ts';
 
 export type Json = Record<string, unknown>;
 

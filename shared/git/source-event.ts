@@ -12,60 +12,8 @@ import { githubRepository, normaliseGithub } from './github.ts';
 import { gitlabRepository, normaliseGitlab } from './gitlab.ts';
 import { bitbucketRepository, normaliseBitbucket } from './bitbucket.ts';
 
-export type SourceEventKind = 'push' | 'tag' | 'pull_request' | 'ping' | 'delete';
-
-/**
- * `updated` means new commits on the source branch (GitHub `synchronize`, GitLab
- * `update` with `oldrev`, Bitbucket `pullrequest:updated`); `other` is an action
- * that changes no code (labels, edits, approvals) and starts nothing.
- */
-export type PullRequestAction = 'opened' | 'updated' | 'reopened' | 'merged' | 'closed' | 'other';
-
-export interface PullRequestInfo {
-  number: number;
-  action: PullRequestAction;
-  sourceBranch: string;
-  targetBranch: string;
-  title?: string;
-  /**
-   * True when the change comes from another repository than the one the hook is on
-   * (a fork): GitHub `pull_request.head.repo` vs `base.repo`, GitLab `source_project_id`
-   * vs `target_project_id`, Bitbucket `source.repository` vs `destination.repository`.
-   * A head repository the payload does not name (a deleted fork) counts as a fork.
-   */
-  fork: boolean;
-  /** The repository the change comes from, as the host names it (absent when the host no longer knows it). */
-  headRepository?: string;
-  /** The target branch's head commit as the host reported it with the event, when it did (GitHub, Bitbucket). */
-  baseCommit?: string;
-}
-
-export interface SourceEvent {
-  provider: Provider;
-  /** `owner/name` (GitHub, Bitbucket) or `group/subgroup/name` (GitLab), as the host spells it. */
-  repository: string;
-  kind: SourceEventKind;
-  deliveryId: string;
-  /** Full ref (`refs/heads/main`, `refs/tags/v1.2.0`); for pull requests the source branch's ref. */
-  ref?: string;
-  /** Branch pushed or deleted; for pull requests the target branch (what triggers match on). */
-  branch?: string;
-  tag?: string;
-  /** What was deleted, for `delete`. */
-  deleted?: 'branch' | 'tag';
-  /** Head commit after the event (full sha; Bitbucket pull requests carry a 12-character short sha). */
-  commit?: string;
-  /**
-   * Files added, modified or removed by the pushed commits. `undefined` means unknown:
-   * Bitbucket push payloads list no files, pull request payloads of all three hosts
-   * list none, and GitHub (2048 commits) and GitLab (20 commits) truncate long pushes.
-   * Path filters treat unknown as "may touch anything" and let the run start.
-   */
-  changedFiles?: string[];
-  author?: string;
-  message?: string;
-  pullRequest?: PullRequestInfo;
-}
+export type { PullRequestAction, PullRequestInfo, SourceEvent, WebhookEventKind } from '../domain/source-event.ts';
+import type { PullRequestInfo, SourceEvent } from '../domain/source-event.ts';
 
 export const DELIVERY_HEADER: Readonly<Record<Provider, string>> = {
   github: 'x-github-delivery',

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { NotFoundError, ValidationError } from '../domain/errors.ts';
 import type { SecretSource } from '../ports/index.ts';
-import type { LogPage, LogReader } from '../services/api-service.ts';
+import type { LogPage, LogReader } from '../ports/reads.ts';
 
 /** Secrets Manager stand-in: a JSON file of name -> value in the local data folder (never printed). */
 export class FileSecretSource implements SecretSource {

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ReleaseActions } from '../aws/ecs-target.ts';
+import type { ReleaseActions } from '../ports/releases.ts';
 import { TARGET_TAG, type TargetOwnership } from '../ports/releases.ts';
 import type { Problem } from '../domain/errors.ts';
 import type { Observation, ObserveSpec, ServiceObservation, TargetConfig } from '../domain/release.ts';

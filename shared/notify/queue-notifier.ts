@@ -5,7 +5,7 @@
  * failure to report can never fail the run: the only way this throws is the
  * queue itself being unreachable, which the engine retries like any effect.
  */
-import type { Notification, Notifier } from '../services/effects.ts';
+import type { Notification, Notifier } from '../ports/notify.ts';
 import type { NotificationMessage } from '../ports/messages.ts';
 import type { NotificationQueue } from '../ports/index.ts';
 

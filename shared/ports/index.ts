@@ -5,6 +5,7 @@
  */
 import type { JobSpec, PipelineSpec, Provider } from '../domain/pipeline.ts';
 import type { BuildLane, RunState, RunStatus } from '../domain/run.ts';
+import type { TargetConfig, TargetState } from '../domain/release.ts';
 import type { EngineMessage, NotificationMessage, ReleaseMessage } from './messages.ts';
 
 export interface PipelineRecord {
@@ -35,15 +36,8 @@ export interface Page<T> {
   cursor?: string;
 }
 
-export interface RunSummary {
-  runId: string;
-  pipelineId: string;
-  status: RunStatus;
-  branch?: string;
-  commit: string;
-  createdAt: string;
-  finishedAt?: string;
-}
+export type { RunSummary } from '../domain/run-summary.ts';
+import type { RunSummary } from '../domain/run-summary.ts';
 
 export interface RunStore {
   /** Creates the run; ConflictError if the id exists. */
@@ -136,3 +130,20 @@ export interface BuildRunner {
 export interface SecretSource {
   get(name: string): Promise<string>;
 }
+
+/** Where the releaser keeps targets; `save` is conditional on `expectedVersion` (ConflictError otherwise). */
+export interface TargetStore {
+  /** Creates the target; ConflictError if one with this name exists. */
+  create(config: TargetConfig, now: string): Promise<TargetState>;
+  /** Strongly consistent; NotFoundError if the target is not registered. */
+  get(name: string): Promise<TargetState>;
+  /** Writes `state` with version `expectedVersion + 1`; returns the saved state. */
+  save(state: TargetState, expectedVersion: number): Promise<TargetState>;
+  /** Names of every registered target, sorted. */
+  listNames(): Promise<string[]>;
+}
+
+export * from './reads.ts';
+export * from './notify.ts';
+export * from './metrics.ts';
+export * from './releases.ts';

@@ -30,31 +30,8 @@ import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
 import { buildLaneOf, definitionCommitOf, trustOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
 import { ValidationError } from '../domain/errors.ts';
 import type { StartReleaseMessage } from '../ports/messages.ts';
+import type { Notification, Notifier } from '../ports/notify.ts';
 import type { BuildRequest, BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports/index.ts';
-
-/** What a notification says: the notifier turns it into commit statuses, chat messages and e-mail. */
-export interface Notification {
-  /** `approval_requested` comes with every RequestApproval, beside a Notify `approval_needed`. */
-  kind: NotifyKind | 'approval_requested';
-  runId: string;
-  pipelineId: string;
-  pipelineVersion: number;
-  job?: string;
-  /** The run's status when the effect was carried out (a replay may find it further on than `kind`). */
-  status: RunState['status'];
-  commit: string;
-  branch?: string;
-  trigger: Trigger;
-  reason?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  /** The run's last update: the time of the event that asked for the notification. */
-  at: string;
-}
-
-export interface Notifier {
-  notify(notification: Notification): Promise<void>;
-}
 
 /** Keeps what it was told and logs it: for tests, and engines with nowhere to send notifications. */
 export class RecordingNotifier implements Notifier {

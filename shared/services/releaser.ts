@@ -30,7 +30,8 @@ import type { ReleaseMessage, StartReleaseMessage } from '../ports/messages.ts';
 import type { EventQueue, ReleaseQueue } from '../ports/index.ts';
 import { ReleaseActionError, TARGET_TAG, type ReleaseActions, type TargetOwnership } from '../ports/releases.ts';
 import { METRIC, type MetricsSink } from './run-metrics.ts';
-import { validateTargetConfig, type TargetStore } from '../aws/target-store.ts';
+import { validateTargetConfig } from '../domain/target-config.ts';
+import type { TargetStore } from '../ports/index.ts';
 
 export interface ReleaserLog {
   info(message: string, extra?: Record<string, unknown>): void;

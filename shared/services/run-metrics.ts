@@ -9,44 +9,8 @@
  * alarms from the same names.
  */
 import type { Effect, EngineEvent, RunState } from '../domain/run.ts';
-
-/** CloudWatch namespace of every Slipway metric. */
-export const METRICS_NAMESPACE = 'Slipway';
-
-/** The one dimension every Slipway metric carries (Powertools' `service`), so infra can name the metrics exactly. */
-export const METRICS_SERVICE = 'slipway';
-
-export const METRIC = {
-  runsStarted: 'RunsStarted',
-  runsSucceeded: 'RunsSucceeded',
-  runsFailed: 'RunsFailed',
-  /** Milliseconds from the webhook (the run request) to the first build of the run starting. */
-  webhookToBuildStart: 'WebhookToBuildStart',
-  /** Seconds a build ran, from CodeBuild's phases. */
-  buildDuration: 'BuildDuration',
-  /** Seconds from a release taking the target to its end. */
-  releaseDuration: 'ReleaseDuration',
-  /** Releases that put the traffic back (automatic or asked for). */
-  rollbacks: 'Rollbacks',
-  /** Jobs the reconciler moved to their true state (a lost build event, a build that never started). */
-  reconciledJobs: 'ReconciledJobs',
-  /** Deploy jobs past their timeout; the releaser owns them, the reconciler only reports them. */
-  stuckReleases: 'StuckReleases',
-} as const;
-
-export type MetricName = (typeof METRIC)[keyof typeof METRIC];
-export type MetricUnit = 'Count' | 'Milliseconds' | 'Seconds';
-
-export interface MetricDatum {
-  name: MetricName;
-  unit: MetricUnit;
-  value: number;
-}
-
-/** Where metrics go: Powertools Metrics in Lambda, nowhere (or an array) in the local mode and tests. */
-export interface MetricsSink {
-  add(datum: MetricDatum): void;
-}
+import { METRIC, type MetricDatum, type MetricName, type MetricsSink } from '../ports/metrics.ts';
+export { METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricDatum, type MetricName, type MetricUnit, type MetricsSink } from '../ports/metrics.ts';
 
 /** A sink that keeps what it is given (tests, benchmarks). */
 export class RecordingMetrics implements MetricsSink {

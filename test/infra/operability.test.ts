@@ -9,7 +9,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ENV } from '../../shared/config.ts';
 import { TTL_ATTRIBUTE } from '../../shared/aws/table.ts';
-import { METRIC } from '../../shared/services/run-metrics.ts';
+import { METRIC } from '../../shared/ports/metrics.ts';
 import { RECONCILE_MARGIN_ENV } from '../../shared/services/reconciler.ts';
 import { CONTEXT_KEYS, engineConfigFromContext } from '../../infra/config.ts';
 import { imageLifecycleRules, SlipwayImageRepository } from '../../infra/constructs/images.ts';

@@ -15,7 +15,7 @@
  * tasks of a colour; `unreachableUntil` makes them refuse connections until then.
  */
 import type { EcrImageTagger } from '../../shared/aws/image-tags.ts';
-import type { MetricsSink } from '../../shared/services/run-metrics.ts';
+import type { MetricsSink } from '../../shared/ports/metrics.ts';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   DescribeServicesCommand,

@@ -4,7 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
-import { EcsTarget, ReleaseActionError } from '../../shared/aws/ecs-target.ts';
+import { EcsTarget } from '../../shared/aws/ecs-target.ts';
+import { ReleaseActionError } from '../../shared/ports/releases.ts';
 import { RetryableError } from '../../shared/domain/errors.ts';
 
 function adapter() {
