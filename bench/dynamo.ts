@@ -216,7 +216,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   type Emulators = { dynamoEndpoint: string; stop: () => Promise<void> };
   let emulators: Emulators | undefined;
   if (!cfg.dynamoEndpoint) {
-    const mod = (await import(new URL('../scripts/emulators.mjs', import.meta.url).href)) as { startEmulators: () => Promise<Emulators> };
+    const mod = (await import(new URL('../cli/dev/emulators.mjs', import.meta.url).href)) as { startEmulators: () => Promise<Emulators> };
     emulators = await mod.startEmulators();
     cfg.dynamoEndpoint = emulators.dynamoEndpoint;
   }

@@ -4,7 +4,7 @@
  * machines are shared, so read medians and ratios. BENCH_LARGE=1 adds the
  * 200-job DynamoDB run (about a minute and a half on DynamoDB Local).
  */
-import { startEmulators } from '../scripts/emulators.mjs';
+import { startEmulators } from '../cli/dev/emulators.mjs';
 import { benchBundles } from './bundles.ts';
 import { benchDecide } from './decide.ts';
 import { benchDynamo } from './dynamo.ts';

@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RunState } from '../shared/domain/run.ts';
-import { followRun, SAMPLE, startLocalMode, type LocalMode } from '../shared/local/dev.ts';
+import { followRun } from '../cli/dev/follow.ts';
+import { SAMPLE, startLocalMode, type LocalMode } from '../cli/dev/local-mode.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

@@ -151,7 +151,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   type Emulators = { dynamoEndpoint: string; awsEndpoint: string; stop: () => Promise<void> };
   let emulators: Emulators | undefined;
   if (!process.env.SLIPWAY_DYNAMODB_ENDPOINT || !process.env.SLIPWAY_AWS_ENDPOINT) {
-    const mod = (await import(new URL('../scripts/emulators.mjs', import.meta.url).href)) as { startEmulators: () => Promise<Emulators> };
+    const mod = (await import(new URL('../cli/dev/emulators.mjs', import.meta.url).href)) as { startEmulators: () => Promise<Emulators> };
     emulators = await mod.startEmulators();
     process.env.SLIPWAY_DYNAMODB_ENDPOINT = emulators.dynamoEndpoint;
     process.env.SLIPWAY_AWS_ENDPOINT = emulators.awsEndpoint;

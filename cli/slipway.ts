@@ -110,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
       process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
       // ...and their metrics are for CloudWatch (EMF lines on stdout): off unless asked for.
       process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-      const { runDev } = await import('../shared/local/dev.ts');
+      const { runDev } = await import('./dev/local-mode.ts');
       return runDev({ reset: values.reset ?? false });
     }
     case 'validate': {

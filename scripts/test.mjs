@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { startEmulators } from './emulators.mjs';
+import { startEmulators } from '../cli/dev/emulators.mjs';
 
 function findTests(dir) {
   let out = [];

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import type { TemplateName } from '../../shared/domain/pipeline.ts';
 import { starterPipeline } from '../../shared/domain/templates.ts';
-import { followRun, startLocalMode, type LocalMode } from '../../shared/local/dev.ts';
+import { followRun } from '../../cli/dev/follow.ts';
+import { startLocalMode, type LocalMode } from '../../cli/dev/local-mode.ts';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'projects');
 const TEST = { timeout: 240_000 };

@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { followRun, SAMPLE, startLocalMode, type LocalMode } from '../../shared/local/dev.ts';
+import { followRun } from '../../cli/dev/follow.ts';
+import { SAMPLE, startLocalMode, type LocalMode } from '../../cli/dev/local-mode.ts';
 
 let mode: LocalMode;
 const RUN_TIMEOUT_MS = 120_000;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../shared/aws/clients.ts';
-import { restoreArtifacts, saveArtifacts } from '../../shared/local/dev.ts';
+import { restoreArtifacts, saveArtifacts } from '../../cli/dev/artifact-sync.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 
 test('the local mode keeps artifacts on disk across a restart of the in-memory S3 emulator', async () => {

@@ -11,44 +11,47 @@
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync,cpSync,existsSync,mkdirSync,readFileSync,rmSync,writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { startEmulators } from '../../scripts/emulators.mjs';
-import { createDocumentClient, createS3Client, createSnsClient, createSqsClient, type AwsConfig } from '../aws/clients.ts';
-import { SqsNotificationQueue } from '../aws/notification-queue.ts';
-import { DynamoDeliveryStore } from '../aws/delivery-store.ts';
-import { SqsEventQueue } from '../aws/event-queue.ts';
-import { DynamoPipelineStore } from '../aws/pipeline-store.ts';
-import { SqsReleaseQueue } from '../aws/release-queue.ts';
-import { DynamoRunStore } from '../aws/run-store.ts';
-import { ensureTable } from '../aws/table.ts';
-import { DynamoTargetStore } from '../aws/target-store.ts';
-import { assertPipeline } from '../domain/definition.ts';
-import type { PipelineSpec } from '../domain/pipeline.ts';
-import type { PipelineRecord } from '../ports/index.ts';
-import { decide } from '../domain/decide.ts';
-import type { BuildStateChanged, RunState } from '../domain/run.ts';
-import { ConflictError, ValidationError } from '../domain/errors.ts';
-import { ApiService, type ApiServiceDeps } from '../services/api-service.ts';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand,type Message } from '@aws-sdk/client-sqs';
+import type { Context,SQSBatchResponse,SQSEvent } from 'aws-lambda';
+import { startEmulators } from './emulators.mjs';
+import { createDocumentClient,createS3Client,createSnsClient,createSqsClient,type AwsConfig } from '../../shared/aws/clients.ts';
+import { SqsNotificationQueue } from '../../shared/aws/notification-queue.ts';
+import { DynamoDeliveryStore } from '../../shared/aws/delivery-store.ts';
+import { SqsEventQueue } from '../../shared/aws/event-queue.ts';
+import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
+import { SqsReleaseQueue } from '../../shared/aws/release-queue.ts';
+import { DynamoRunStore } from '../../shared/aws/run-store.ts';
+import { ensureTable } from '../../shared/aws/table.ts';
+import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
+import { assertPipeline } from '../../shared/domain/definition.ts';
+import type { PipelineSpec } from '../../shared/domain/pipeline.ts';
+import type { PipelineRecord } from '../../shared/ports/index.ts';
+import { decide } from '../../shared/domain/decide.ts';
+import { ConflictError,ValidationError } from '../../shared/domain/errors.ts';
+import { ApiService,type ApiServiceDeps } from '../../shared/services/api-service.ts';
 import { createHandler as createApiHandler } from '../../functions/api.ts';
 import { createHandler as createBuildEventsHandler } from '../../functions/build-events.ts';
 import { createHandler as createEngineHandler } from '../../functions/run-engine.ts';
 import { createHandler as createNotifierHandler } from '../../functions/notifier.ts';
 import { createHandler as createWebhookHandler } from '../../functions/webhook.ts';
-import { Releaser } from '../services/releaser.ts';
-import type { NotifierDeps } from '../notify/notifier.ts';
-import { QueueNotifier } from '../notify/queue-notifier.ts';
+import { Releaser } from '../../shared/services/releaser.ts';
+import type { NotifierDeps } from '../../shared/notify/notifier.ts';
+import { QueueNotifier } from '../../shared/notify/queue-notifier.ts';
 import { createHandler as createReleaserHandler } from '../../functions/releaser.ts';
-import { LocalBuildRunner } from './build-runner.ts';
-import { FileLogReader, FileSecretSource, localBranchResolver } from './local-adapters.ts';
-import { LocalTarget } from './local-target.ts';
-import { admit } from './front-door.ts';
+import { LocalBuildRunner } from '../../shared/local/build-runner.ts';
+import { FileLogReader,FileSecretSource,localBranchResolver } from '../../shared/local/local-adapters.ts';
+import { LocalTarget } from '../../shared/local/local-target.ts';
+import { admit } from '../../shared/local/front-door.ts';
+import { saveArtifacts,restoreArtifacts } from './artifact-sync.ts';
+import { lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
+import { followRun } from './follow.ts';
+import { recoverAfterRestart } from './restart-recovery.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -293,90 +296,6 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
   }
 }
 
-/**
- * DynamoDB Local keeps its state across a restart but fauxqs does not, so
- * messages in flight when the local mode stopped are gone, and so are the
- * builds it was running. Runs must not hang on them: a build or image job that
- * was queued or running is reported FAULT (the engine retries it if it has
- * attempts left), and a release in progress gets its next step again.
- */
-async function recoverAfterRestart(deps: {
-  pipelines: DynamoPipelineStore; runs: DynamoRunStore; targets: DynamoTargetStore; events: SqsEventQueue; releases: SqsReleaseQueue; log: (l: string) => void;
-}): Promise<void> {
-  const now = new Date().toISOString();
-  let cursor: string | undefined;
-  do {
-    const page = await deps.pipelines.list({ cursor });
-    for (const p of page.items) {
-      for (const summary of await deps.runs.listActive(p.id)) {
-        const run = await deps.runs.get(summary.runId);
-        const lost: BuildStateChanged[] = [];
-        for (const [job, j] of Object.entries(run.jobs)) {
-          const kind = run.plan[job]?.kind;
-          if ((kind === 'build' || kind === 'image') && (j.status === 'queued' || j.status === 'running') && j.attempt > 0) {
-            lost.push({
-              type: 'BuildStateChanged', id: `restart:${run.runId}:${job}:${j.attempt}`, runId: run.runId, at: now, job, attempt: j.attempt,
-              buildId: j.buildId ?? 'lost', state: 'FAULT', reason: 'the local mode stopped while this build ran',
-            });
-          }
-        }
-        if (lost.length > 0) {
-          deps.log(`run ${run.runId}: ${lost.map((e) => e.job).join(', ')} stopped with the local mode; reported as failed builds`);
-          await deps.events.send(lost);
-        }
-      }
-    }
-    cursor = page.cursor;
-  } while (cursor);
-  for (const name of await deps.targets.listNames()) {
-    const t = await deps.targets.get(name);
-    if (t.current) {
-      deps.log(`release ${t.current.id} on ${name} resumes from step ${t.current.step}`);
-      await deps.releases.send({ type: 'ReleaseStep', target: name, releaseId: t.current.id, step: t.current.step });
-    }
-  }
-}
-
-/** Copies every object of the bucket to `dir` (key = relative path). */
-export async function saveArtifacts(s3: S3Client, bucket: string, dir: string): Promise<number> {
-  let token: string | undefined;
-  let n = 0;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) {
-      const file = path.join(dir, o.Key!);
-      if (!file.startsWith(dir + path.sep)) continue; // a key that would leave the folder
-      if (existsSync(file)) continue; // artifacts are write-once: runs/<runId>/<job>/...
-      const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }));
-      mkdirSync(path.dirname(file), { recursive: true });
-      writeFileSync(file, await obj.Body!.transformToByteArray());
-      n += 1;
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  return n;
-}
-
-/** Puts every file under `dir` back into the bucket. */
-export async function restoreArtifacts(s3: S3Client, bucket: string, dir: string): Promise<number> {
-  if (!existsSync(dir)) return 0;
-  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
-  for (const f of files) {
-    const file = path.join(f.parentPath ?? (f as unknown as { path: string }).path, f.name);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: path.relative(dir, file).split(path.sep).join('/'), Body: readFileSync(file) }));
-  }
-  return files.length;
-}
-
-/** What Lambda hands a handler besides the event (the parts Powertools reads). */
-function lambdaContext(name: string, requestId = randomBytes(8).toString('hex')): Context {
-  return {
-    functionName: `slipway-local-${name}`, functionVersion: '$LATEST', invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:slipway-local-${name}`,
-    memoryLimitInMB: '512', awsRequestId: requestId, logGroupName: 'local', logStreamName: 'local', callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 60_000, done: () => undefined, fail: () => undefined, succeed: () => undefined,
-  };
-}
-
 /** A definition kept in the repository, read at the commit from the repository on disk (the git host's API in AWS). */
 async function localDefinition(repoPath: string, record: PipelineRecord, commit: string): Promise<PipelineSpec> {
   const file = record.definitionSource.kind === 'repository' ? record.definitionSource.path : '.slipway.yml';
@@ -385,76 +304,7 @@ async function localDefinition(repoPath: string, record: PipelineRecord, commit:
   return assertPipeline(r.stdout, { filename: file });
 }
 
-/** Long-polls one queue and hands batches to `handle`, which returns the ids that failed. */
-async function poll(sqs: SQSClient, queueUrl: string, handle: (msgs: Message[]) => Promise<string[]>, alive: () => boolean): Promise<void> {
-  while (alive()) {
-    let msgs: Message[] = [];
-    try {
-      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
-      msgs = out.Messages ?? [];
-    } catch {
-      if (!alive()) return;
-      await new Promise((r) => setTimeout(r, 500));
-      continue;
-    }
-    if (msgs.length === 0) continue;
-    let failed: string[];
-    try { failed = await handle(msgs); } catch { failed = msgs.map((m) => m.MessageId!); }
-    const ok = msgs.filter((m) => !failed.includes(m.MessageId!));
-    if (ok.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: ok.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-    // Failed ones come back soon, as after a short visibility timeout.
-    for (const m of msgs.filter((x) => failed.includes(x.MessageId!))) {
-      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 2 })).catch(() => undefined);
-    }
-  }
-}
-
-function toApiGatewayEvent(req: http.IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://local');
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
-  const method = req.method ?? 'GET';
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    headers,
-    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
-    body: body.length > 0 ? body.toString('base64') : undefined,
-    isBase64Encoded: body.length > 0,
-    requestContext: {
-      accountId: 'local', apiId: 'local', domainName: 'localhost', domainPrefix: 'localhost', requestId: randomBytes(8).toString('hex'),
-      routeKey: '$default', stage: '$default', time: new Date().toUTCString(), timeEpoch: Date.now(),
-      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
-    },
-  } as APIGatewayProxyEventV2;
-}
-
 // ---- the terminal ----------------------------------------------------------------
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits for a run to end, printing each job's status change, attempt and duration as it happens. */
-export async function followRun(api: ApiService, runId: string, print: (line: string) => void, timeoutMs = 15 * 60_000): Promise<RunState> {
-  const seen = new Map<string, string>();
-  const t0 = Date.now();
-  for (;;) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`run ${runId} did not end within ${timeoutMs / 1000} s`);
-    let run: RunState;
-    try { run = await api.getRun(runId); } catch { await sleep(300); continue; }
-    for (const [name, j] of Object.entries(run.jobs)) {
-      const key = `${j.status}#${j.attempt}`;
-      if (seen.get(name) !== key) {
-        seen.set(name, key);
-        const took = j.startedAt && j.finishedAt ? ` in ${((Date.parse(j.finishedAt) - Date.parse(j.startedAt)) / 1000).toFixed(1)}s` : '';
-        print(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${name.padEnd(12)} ${j.status}${j.attempt > 1 ? ` (attempt ${j.attempt})` : ''}${took}${j.reason ? ` - ${j.reason}` : ''}`);
-      }
-    }
-    if (['succeeded', 'failed', 'cancelled', 'superseded'].includes(run.status)) return run;
-    await sleep(250);
-  }
-}
 
 export async function runDev(opts: { reset: boolean }): Promise<number> {
   const print = (l: string) => console.log(l);
