@@ -47,7 +47,7 @@ async function oneRelease(pollSeconds: number, timings?: number[]) {
     now: () => new Date(aws.now),
     ...(timings ? { onDecision: (_i: ReleaseInput, _d: unknown, ms: number) => { timings.push(ms); } } : {}),
   });
-  await releaser.registerTarget(targetConfig({ timing: { pollSeconds } }));
+  await store.create(targetConfig({ timing: { pollSeconds } }), new Date(aws.now).toISOString());
   const reads0 = store.reads;
   const writes0 = store.writes;
   await releaser.handle(startMessage({ deploy: deploySpec({ steps: [10, 50, 100], intervalSeconds: 60, bakeSeconds: 120, alarms: ['web-5xx'], rollbackWindowMinutes: 10 }) }));

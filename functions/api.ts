@@ -23,8 +23,7 @@ import { DynamoTargetStore } from '../shared/aws/target-store.ts';
 import { AwsTargetOwnership } from '../shared/aws/target-ownership.ts';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ReleaseActions } from '../shared/ports/releases.ts';
-import { Releaser } from '../shared/services/releaser.ts';
+import { TargetAdmin } from '../shared/services/targets.ts';
 import { defaultBranch, gitBaseUrlsFromEnv, repositoryDefinitionResolver, resolveBranch } from '../shared/git/contents.ts';
 import { apiRoutes } from '../shared/http/api-routes.ts';
 import { createRouter } from '../shared/http/router.ts';
@@ -57,26 +56,16 @@ const fromEnv = portsFromEnv((): ApiServiceDeps => {
 /**
  * Targets as the API sees them: read, registered, and a rollback checked then
  * queued for the releaser. The API never acts on ECS or the ALB (its role has no
- * such rights), so its releaser has no actions; it only reads tags, to check that
- * what a PUT /targets names carries `slipway:target=<name>` (AwsTargetOwnership).
+ * such rights); it only reads tags, to check that what a PUT /targets names
+ * carries `slipway:target=<name>` (AwsTargetOwnership).
  */
-function targetService(documents: ReturnType<typeof createDocumentClient>, sqs: ReturnType<typeof createSqsClient>, env: { tableName: string; engineQueueUrl: string; releaseQueueUrl: string }) {
-  const refuse = () => Promise.reject(new Error('the API does not act on release targets; the releaser does'));
-  const noActions: ReleaseActions = { registerTaskDefinition: refuse, updateService: refuse, modifyRule: refuse, observe: refuse, httpCheck: refuse };
+function targetService(documents: ReturnType<typeof createDocumentClient>, sqs: ReturnType<typeof createSqsClient>, env: { tableName: string; releaseQueueUrl: string }) {
   const region = awsConfigFromEnv().region;
-  const releaser = new Releaser({
+  return new TargetAdmin({
     targets: new DynamoTargetStore(documents, env.tableName),
-    actions: noActions,
     ownership: new AwsTargetOwnership(new ECSClient({ region }), new ElasticLoadBalancingV2Client({ region })),
     releaseQueue: new SqsReleaseQueue(sqs, env.releaseQueueUrl),
-    events: new SqsEventQueue(sqs, env.engineQueueUrl),
   });
-  return {
-    get: (name: string) => releaser.getTarget(name),
-    list: () => releaser.listTargets(),
-    put: (config: Parameters<Releaser['putTarget']>[0]) => releaser.putTarget(config),
-    rollback: (name: string, by: string) => releaser.requestRollback(name, by),
-  };
 }
 
 function router(ports: ApiServiceDeps) {

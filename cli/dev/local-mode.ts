@@ -41,6 +41,7 @@ import { createHandler as createEngineHandler } from '../../functions/run-engine
 import { createHandler as createNotifierHandler } from '../../functions/notifier.ts';
 import { createHandler as createWebhookHandler } from '../../functions/webhook.ts';
 import { Releaser } from '../../shared/services/releaser.ts';
+import { TargetAdmin } from '../../shared/services/targets.ts';
 import type { NotifierDeps } from '../../shared/notify/notifier.ts';
 import { QueueNotifier } from '../../shared/notify/queue-notifier.ts';
 import { createHandler as createReleaserHandler } from '../../functions/releaser.ts';
@@ -185,10 +186,11 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const target = new LocalTarget({ name: SAMPLE.target, dataDir, port: saved.targetPort ?? 0, testPort: saved.testPort ?? 0, onLog: log });
     await target.start();
     stops.push(() => target.stop());
-    const releaser = new Releaser({ targets, actions: target, ownership: target, releaseQueue: releases, events, log: { info: (m) => (opts.quiet ? undefined : log(`release: ${m}`)), warn: (m) => log(`release: ${m}`) } });
+    const admin = new TargetAdmin({ targets, ownership: target, releaseQueue: releases });
+    const releaser = new Releaser({ targets, actions: target, releaseQueue: releases, events, log: { info: (m) => (opts.quiet ? undefined : log(`release: ${m}`)), warn: (m) => log(`release: ${m}`) } });
     // Through the same ownership check as PUT /targets: the local target vouches for its own processes.
     try {
-      const { created } = await releaser.putTarget(target.config());
+      const { created } = await admin.putTarget(target.config());
       if (created) log(`registered release target ${SAMPLE.target} (blue/green processes behind ${target.url})`);
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
@@ -227,7 +229,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       // One developer on their own machine answers approvals (the API holds no AWS identity here).
       localDeveloper: localDeveloperName(),
       logs: new FileLogReader((id) => builds.logFile(id)),
-      targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) },
+      targets: admin,
     };
     // The same service the API handler serves, for the terminal view and the tests.
     const api = new ApiService(apiPorts);

@@ -39,7 +39,7 @@ describe('target store on DynamoDB Local', () => {
     const events = new FakeEventQueue();
     const mk = () => new Releaser({ targets: store, actions: aws.adapter(), releaseQueue: queue, events, now: () => new Date(aws.now) });
     const [r1, r2] = [mk(), mk()];
-    await r1.registerTarget(targetConfig({ name: 'web' }));
+    await store.create(targetConfig({ name: 'web' }), new Date(aws.now).toISOString());
     const a = startMessage();
     const b = startMessage({ runId: '02RUN', token: '02RUN:deploy:1', image: 'web:3' });
     await Promise.all([r1.handle(a), r2.handle(b)]);

@@ -4,14 +4,14 @@ import { createDocumentClient } from '../../shared/aws/clients.ts';
 import { ensureTable } from '../../shared/aws/table.ts';
 import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
 import type { TargetConfig } from '../../shared/domain/release.ts';
-import { Releaser } from '../../shared/services/releaser.ts';
+import { TargetAdmin } from '../../shared/services/targets.ts';
 import { ConflictError, ValidationError } from '../../shared/domain/errors.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 
 const client = createDocumentClient(emulatorConfig());
 const table = uniqueName('targets');
 const store = new DynamoTargetStore(client, table);
-const releaser = new Releaser({ targets: store, actions: {} as never, ownership: { verify: async () => [] }, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
+const releaser = new TargetAdmin({ targets: store, ownership: { verify: async () => [] }, releaseQueue: { send: async () => {} } });
 
 const config = (name: string, over: Partial<TargetConfig> = {}): TargetConfig => ({
   name, cluster: 'prod', services: { blue: `${name}-blue`, green: `${name}-green` }, targetGroups: { blue: `tg/${name}-b`, green: `tg/${name}-g` },

@@ -42,6 +42,7 @@ import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwa
 import { EcsTarget } from '../../shared/aws/ecs-target.ts';
 import { MemoryTargetStore } from '../../shared/aws/target-store.ts';
 import { Releaser } from '../../shared/services/releaser.ts';
+import { TargetAdmin } from '../../shared/services/targets.ts';
 import type { TargetConfig } from '../../shared/domain/release.ts';
 import type { DeploySpec } from '../../shared/domain/pipeline.ts';
 import type { EngineMessage, ReleaseMessage, StartReleaseMessage } from '../../shared/ports/messages.ts';
@@ -473,7 +474,8 @@ export async function harness(opts: { target?: Partial<TargetConfig>; circuitBre
   const queue = new FakeReleaseQueue(aws);
   const events = new FakeEventQueue();
   const releaser = new Releaser({ targets: store, actions: aws.adapter(opts.fetch, opts.images), releaseQueue: queue, events, now: () => new Date(aws.now), ...(opts.metrics ? { metrics: opts.metrics } : {}) });
-  await releaser.registerTarget(targetConfig(opts.target));
+  await store.create(targetConfig(opts.target), new Date(aws.now).toISOString());
+  const admin = new TargetAdmin({ targets: store, ownership: { verify: async () => [] }, releaseQueue: queue, now: () => new Date(aws.now) });
   /**
    * Delivers due messages one by one, moving the clock to each; `before` runs
    * before each delivery (to flip alarms or kill tasks at a chosen moment).
@@ -494,5 +496,5 @@ export async function harness(opts: { target?: Partial<TargetConfig>; circuitBre
     }
     return n;
   }
-  return { aws, store, queue, events, releaser, drive };
+  return { aws, store, queue, events, releaser, admin, drive };
 }

@@ -429,10 +429,9 @@ describe('logs, artifacts and targets', () => {
 
   test('a target is registered with PUT, listed, and a malformed one is refused with every problem', async () => {
     const { MemoryTargetStore } = await import('../../shared/aws/target-store.ts');
-    const { Releaser } = await import('../../shared/services/releaser.ts');
+    const { TargetAdmin } = await import('../../shared/services/targets.ts');
     // Every resource is taken as tagged here; the tag check itself: test/unit/target-ownership.test.ts.
-    const releaser = new Releaser({ targets: new MemoryTargetStore(), actions: {} as never, ownership: { verify: async () => [] }, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
-    const { call } = setup({ targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) } });
+    const { call } = setup({ targets: new TargetAdmin({ targets: new MemoryTargetStore(), ownership: { verify: async () => [] }, releaseQueue: { send: async () => {} } }) });
     const config = { cluster: 'prod', services: { blue: 'web-blue', green: 'web-green' }, targetGroups: { blue: 'tg-b', green: 'tg-g' }, listenerRuleArn: 'rule', desiredCount: 2 };
     const created = await call({ method: 'PUT', path: '/targets/web', body: JSON.stringify(config) });
     assert.equal(created.status, 201);

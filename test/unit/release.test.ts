@@ -501,7 +501,7 @@ describe('manual rollback', () => {
     await h.releaser.handle(startMessage());
     await h.drive({ until: Date.parse('2026-01-01T00:10:00Z') });
     const modifyRulesBefore = h.aws.calls.filter((c) => c.op === 'elbv2:ModifyRule').length;
-    const view = await h.releaser.requestRollback('web', 'alice');
+    const view = await h.admin.requestRollback('web', 'alice');
     assert.equal(view.liveColour, 'green', 'nothing moved yet');
     assert.equal(h.aws.calls.filter((c) => c.op === 'elbv2:ModifyRule').length, modifyRulesBefore);
     const sent = h.queue.sent.at(-1)?.message;
@@ -516,7 +516,7 @@ describe('manual rollback', () => {
     await h.releaser.handle(startMessage({ deploy: deploySpec({ rollbackWindowMinutes: 5 }) }));
     await h.drive();
     const queued = h.queue.sent.length;
-    await assert.rejects(h.releaser.requestRollback('web', 'bob'), ConflictError);
+    await assert.rejects(h.admin.requestRollback('web', 'bob'), ConflictError);
     assert.equal(h.queue.sent.length, queued);
   });
 

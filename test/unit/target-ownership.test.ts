@@ -14,7 +14,7 @@ import path from 'node:path';
 import { AwsTargetOwnership } from '../../shared/aws/target-ownership.ts';
 import { MemoryTargetStore } from '../../shared/aws/target-store.ts';
 import { ApiService } from '../../shared/services/api-service.ts';
-import { Releaser } from '../../shared/services/releaser.ts';
+import { TargetAdmin } from '../../shared/services/targets.ts';
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 import { createRouter } from '../../shared/http/router.ts';
 import { LocalTarget } from '../../shared/local/local-target.ts';
@@ -24,13 +24,10 @@ import { FakeAws, OTHER_RULE, OTHER_TG, RULE, TEST_RULE, TG, UNTAGGED_RULE } fro
 function setup() {
   const aws = new FakeAws();
   const store = new MemoryTargetStore();
-  const releaser = new Releaser({
-    targets: store, actions: aws.adapter(), ownership: new AwsTargetOwnership(aws.ecs, aws.elb),
-    releaseQueue: { send: async () => {} }, events: { send: async () => {} },
-  });
+  const admin = new TargetAdmin({ targets: store, ownership: new AwsTargetOwnership(aws.ecs, aws.elb), releaseQueue: { send: async () => {} } });
   const api = new ApiService({
     pipelines: new MemoryPipelineStore(), runs: new MemoryRunStore(), queue: new RecordingQueue(),
-    targets: { get: (n) => releaser.getTarget(n), rollback: (n, by) => releaser.requestRollback(n, by), list: () => releaser.listTargets(), put: (c) => releaser.putTarget(c) },
+    targets: admin,
   });
   const route = createRouter(apiRoutes(api), {});
   const put = async (name: string, body: Record<string, unknown>) => {
@@ -93,9 +90,9 @@ test('changing a registered target to point at another team\'s rule is refused, 
   assert.equal((await store.get('web')).listenerRuleArn, RULE);
 });
 
-test('a releaser without an ownership check registers nothing', async () => {
-  const releaser = new Releaser({ targets: new MemoryTargetStore(), actions: {} as never, releaseQueue: { send: async () => {} }, events: { send: async () => {} } });
-  await assert.rejects(releaser.putTarget({ name: 'web', ...web() } as never), /no way to check target ownership/);
+test('target administration without an ownership check registers nothing', async () => {
+  const admin = new TargetAdmin({ targets: new MemoryTargetStore(), releaseQueue: { send: async () => {} } });
+  await assert.rejects(admin.putTarget({ name: 'web', ...web() } as never), /no way to check target ownership/);
 });
 
 test('the local mode\'s target vouches for its own processes only', async () => {
