@@ -4,7 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import fc from 'fast-check';
-import { assertPipeline, closestMatch, parseDuration, parsePipeline, parsePipelineObject } from '../../shared/domain/definition.ts';
+import { assertPipeline, parsePipeline, parsePipelineObject } from '../../shared/domain/definition.ts';
+import { closestMatch, parseDuration } from '../../shared/domain/definition/words.ts';
 import { formatProblem, ValidationError } from '../../shared/domain/errors.ts';
 import { DEFAULT_BUILD_IMAGE, TEMPLATES } from '../../shared/domain/templates.ts';
 
