@@ -11,7 +11,8 @@ import { decide } from '../shared/domain/decide.ts';
 import { topoOrder } from '../shared/domain/dag.ts';
 import { planRun } from '../shared/domain/plan.ts';
 import type { JobSpec, PipelineSpec } from '../shared/domain/pipeline.ts';
-import type { EngineEvent, JobPlan, RunState, Trigger } from '../shared/domain/run.ts';
+import type { EngineEvent } from '../shared/domain/run-events.ts';
+import type { JobPlan, RunState, Trigger } from '../shared/domain/run.ts';
 
 const TRIGGER: Trigger = { event: 'push', branch: 'main', commit: '0123456789abcdef' };
 

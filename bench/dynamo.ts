@@ -16,7 +16,9 @@ import { awsConfigFromEnv, createDocumentClient, type AwsConfig } from '../share
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { MAX_ITEM_BYTES, ensureTable, estimateItemSize, keys } from '../shared/aws/table.ts';
 import { decide } from '../shared/domain/decide.ts';
-import type { Effect, EngineEvent, JobPlan } from '../shared/domain/run.ts';
+import type { Effect } from '../shared/domain/run-effects.ts';
+import type { EngineEvent } from '../shared/domain/run-events.ts';
+import type { JobPlan } from '../shared/domain/run.ts';
 import { largestPlan } from '../shared/domain/run-bounds.ts';
 import { applyEvent } from '../shared/services/apply-event.ts';
 import type { RequestCounter } from '../shared/ports/index.ts';

@@ -22,7 +22,7 @@ import { CodeBuildRunner } from '../shared/aws/codebuild-runner.ts';
 import { MAX_ITEM_BYTES, estimateItemSize, keys } from '../shared/aws/table.ts';
 import { decide } from '../shared/domain/decide.ts';
 import { largestPlan, largestRun } from '../shared/domain/run-bounds.ts';
-import type { BuildStateChanged } from '../shared/domain/run.ts';
+import type { BuildStateChanged } from '../shared/domain/run-events.ts';
 import { RecordingNotifier } from '../shared/services/effects.ts';
 import { handleEngineMessage, retryDelaySeconds, type EngineDeps } from '../shared/services/run-engine.ts';
 import { RetryableError } from '../shared/domain/errors.ts';

@@ -24,6 +24,7 @@ import { respondToWebhook, type HttpRequestV2, type WebhookDeps } from '../share
 import { signBody } from '../shared/git/signatures.ts';
 import type { EngineMessage } from '../shared/ports/messages.ts';
 import type { DeliveryStore, EventQueue, PipelineRecord } from '../shared/ports/index.ts';
+import { gitWebhooks } from '../shared/git/protocol.ts';
 
 const SECRET = 'bench-webhook-secret';
 const SECRET_NAME = 'slipway/web/webhook';
@@ -116,7 +117,7 @@ export async function benchWebhook(): Promise<void> {
     release: async (p: Provider, id: string) => { claimed.delete(`${p}#${id}`); },
   };
   const queue: EventQueue = { send: async (m) => { sent.push(...m); } };
-  const memory: WebhookDeps = { pipelines: { findByRepository: async () => [record()] }, deliveries, queue, secrets: memorySecrets };
+  const memory: WebhookDeps = { pipelines: { findByRepository: async () => [record()] }, deliveries, queue, secrets: memorySecrets, protocol: gitWebhooks };
   print('(a) in-memory ports', await measure(memory, body, 200, 2000, 'mem'));
 
   // (b) DynamoDB Local + fauxqs
@@ -139,6 +140,7 @@ export async function benchWebhook(): Promise<void> {
       deliveries: new DynamoDeliveryStore(documents, table),
       queue: new SqsEventQueue(sqs, q.QueueUrl!),
       secrets: memorySecrets,
+      protocol: gitWebhooks,
     };
     print('(b) DynamoDB Local + fauxqs (3 round trips)', await measure(emulated, body, 30, 300, 'emu'));
   } finally {

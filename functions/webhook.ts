@@ -17,6 +17,7 @@ import { createSecretsManagerClient, SecretsManagerSecretSource } from '../share
 import { readEnv } from '../shared/config.ts';
 import { respondToWebhook, type WebhookDeps } from '../shared/services/ingest-webhook.ts';
 import { portsFromEnv } from '../shared/handler-ports.ts';
+import { gitWebhooks } from '../shared/git/protocol.ts';
 
 const logger = new Logger({ serviceName: 'slipway-webhook' });
 
@@ -27,6 +28,7 @@ const fromEnv = portsFromEnv((): WebhookDeps => {
   return {
     pipelines: new DynamoPipelineStore(documents, env.tableName),
     deliveries: new DynamoDeliveryStore(documents, env.tableName),
+    protocol: gitWebhooks,
     queue: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
     secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)),
     logger,

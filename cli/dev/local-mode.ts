@@ -53,6 +53,7 @@ import { saveArtifacts,restoreArtifacts } from './artifact-sync.ts';
 import { lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
 import { followRun } from './follow.ts';
 import { recoverAfterRestart } from './restart-recovery.ts';
+import { gitWebhooks } from '../../shared/git/protocol.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -234,7 +235,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     // The same service the API handler serves, for the terminal view and the tests.
     const api = new ApiService(apiPorts);
     const apiHandler = createApiHandler(() => apiPorts);
-    const webhookHandler = createWebhookHandler(() => ({ pipelines, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, secrets }));
+    const webhookHandler = createWebhookHandler(() => ({ pipelines, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, secrets, protocol: gitWebhooks }));
     // A new token every start: whoever reads .slipway/dev.json (the developer's own files) may use the API.
     const apiToken = randomBytes(32).toString('base64url');
     const server = http.createServer((req, res) => {

@@ -6,7 +6,7 @@ import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
 import { SqsReleaseQueue } from '../../shared/aws/release-queue.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
-import type { BuildStateChanged } from '../../shared/domain/run.ts';
+import type { BuildStateChanged } from '../../shared/domain/run-events.ts';
 
 /**
  * DynamoDB Local keeps its state across a restart but fauxqs does not, so

@@ -30,36 +30,9 @@
  *   runs it is stopped.
  */
 import { NotFoundError } from './errors.ts';
-import {
-  attemptToken,
-  TERMINAL_JOB_STATUSES,
-  TERMINAL_RUN_STATUSES,
-  RUN_NOTICES_LIMIT,
-  type ApprovalGiven,
-  type ApprovalRejected,
-  type BuildState,
-  type BuildStateChanged,
-  type CancelRequested,
-  type Decision,
-  type Effect,
-  type EngineEvent,
-  type JobPlan,
-  type JobStarted,
-  type JobState,
-  type JobStatus,
-  type NotificationFailed,
-  type ReleaseFinished,
-  type ReleaseStarted,
-  type ReleaseProgressed,
-  MAX_EARLIER_BUILDS,
-  MAX_JOB_STEPS,
-  type RunFailedToPlan,
-  type RunRequested,
-  type RunState,
-  type RunStatus,
-  type RunSuperseded,
-  type Trigger,
-} from './run.ts';
+import { attemptToken, type Decision, type Effect } from './run-effects.ts';
+import { TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES, RUN_NOTICES_LIMIT, type JobPlan, type JobState, type JobStatus, MAX_EARLIER_BUILDS, MAX_JOB_STEPS, type RunState, type RunStatus, type Trigger } from './run.ts';
+import { type ApprovalGiven, type ApprovalRejected, type BuildState, type BuildStateChanged, type CancelRequested, type EngineEvent, type JobStarted, type NotificationFailed, type ReleaseFinished, type ReleaseStarted, type ReleaseProgressed, type RunFailedToPlan, type RunRequested, type RunSuperseded } from './run-events.ts';
 import {
   APPLIED_EVENT_IDS_LIMIT,
   clip,

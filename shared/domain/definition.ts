@@ -83,7 +83,7 @@ import {
 } from './pipeline.ts';
 import { JOB_NAME } from './definition/rules.ts';
 import { formatPath, isRecord, describe } from './definition/words.ts';
-import { topSchema, jobSchema, RawJob, REQUIRED_HINTS, issuesToProblems } from './definition/schema.ts';
+import { topSchema, jobSchema, type RawJob, REQUIRED_HINTS, issuesToProblems } from './definition/schema.ts';
 import { loadText } from './definition/load.ts';
 import { checkSource, checkNotifications, checkJobs, checkRunBounds, checkImageRepositories, checkEnvNames, tidy } from './definition/checks.ts';
 import { normalise } from './definition/normalise.ts';

@@ -4,6 +4,7 @@
  * hosts' payloads into it; trigger matching and the webhook service read it.
  */
 import type { Provider } from './pipeline.ts';
+import type { Trigger } from './run.ts';
 
 export type WebhookEventKind = 'push' | 'tag' | 'pull_request' | 'ping' | 'delete';
 
@@ -58,4 +59,38 @@ export interface SourceEvent {
   author?: string;
   message?: string;
   pullRequest?: PullRequestInfo;
+}
+
+/**
+ * Who a pull request's run may be trusted as: a same-repository pull request was
+ * pushed by someone with write access to the repository, a fork's by anyone.
+ */
+function pullRequestProvenance(pr: PullRequestInfo): Pick<Trigger, 'pullRequest' | 'trust' | 'fork' | 'sourceBranch' | 'headRepository' | 'baseCommit'> {
+  return {
+    pullRequest: pr.number,
+    trust: pr.fork ? 'untrusted' : 'trusted',
+    fork: pr.fork,
+    sourceBranch: pr.sourceBranch,
+    ...(pr.headRepository !== undefined ? { headRepository: pr.headRepository } : {}),
+    ...(pr.baseCommit !== undefined ? { baseCommit: pr.baseCommit } : {}),
+  };
+}
+
+/** What a run records about the event that started it. Only for push, tag and pull_request events. */
+export function triggerOf(event: SourceEvent): Trigger {
+  if (event.kind !== 'push' && event.kind !== 'tag' && event.kind !== 'pull_request') {
+    throw new Error(`a ${event.kind} event starts no run`);
+  }
+  return {
+    event: event.kind,
+    provider: event.provider,
+    repository: event.repository,
+    ...(event.branch !== undefined ? { branch: event.branch } : {}),
+    ...(event.tag !== undefined ? { tag: event.tag } : {}),
+    commit: event.commit ?? '',
+    ...(event.pullRequest ? pullRequestProvenance(event.pullRequest) : { trust: 'trusted' as const }),
+    ...(event.author !== undefined ? { author: event.author } : {}),
+    ...(event.message !== undefined ? { message: event.message } : {}),
+    deliveryId: event.deliveryId,
+  };
 }

@@ -11,9 +11,9 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Provider } from '../domain/pipeline.ts';
+import type { Headers, WebhookCredential } from '../ports/git-hosts.ts';
 
-/** Header names are case-insensitive; API Gateway v2 lowercases them, other callers may not. */
-export type Headers = Readonly<Record<string, string | undefined>>;
+export type { Headers } from '../ports/git-hosts.ts';
 
 export function header(headers: Headers, name: string): string | undefined {
   const wanted = name.toLowerCase();
@@ -31,9 +31,7 @@ export const SIGNATURE_HEADER: Readonly<Record<Provider, string>> = {
 };
 
 /** What the request presented: a digest to check against the body, or a token to compare. */
-export type Credential =
-  | { kind: 'hmac-sha256'; digest: Buffer }
-  | { kind: 'token'; value: string };
+export type Credential = WebhookCredential;
 
 const SHA256_SIGNATURE = /^sha256=([0-9a-fA-F]{64})$/;
 

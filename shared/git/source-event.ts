@@ -13,6 +13,7 @@ import { gitlabRepository, normaliseGitlab } from './gitlab.ts';
 import { bitbucketRepository, normaliseBitbucket } from './bitbucket.ts';
 
 export type { PullRequestAction, PullRequestInfo, SourceEvent, WebhookEventKind } from '../domain/source-event.ts';
+export { triggerOf } from '../domain/source-event.ts';
 import type { PullRequestInfo, SourceEvent } from '../domain/source-event.ts';
 
 export const DELIVERY_HEADER: Readonly<Record<Provider, string>> = {
@@ -63,36 +64,4 @@ export function normalise(provider: Provider, headers: Headers, payload: unknown
   }
 }
 
-/**
- * Who a pull request's run may be trusted as: a same-repository pull request was
- * pushed by someone with write access to the repository, a fork's by anyone.
- */
-function pullRequestProvenance(pr: PullRequestInfo): Pick<Trigger, 'pullRequest' | 'trust' | 'fork' | 'sourceBranch' | 'headRepository' | 'baseCommit'> {
-  return {
-    pullRequest: pr.number,
-    trust: pr.fork ? 'untrusted' : 'trusted',
-    fork: pr.fork,
-    sourceBranch: pr.sourceBranch,
-    ...(pr.headRepository !== undefined ? { headRepository: pr.headRepository } : {}),
-    ...(pr.baseCommit !== undefined ? { baseCommit: pr.baseCommit } : {}),
-  };
-}
 
-/** What a run records about the event that started it. Only for push, tag and pull_request events. */
-export function triggerOf(event: SourceEvent): Trigger {
-  if (event.kind !== 'push' && event.kind !== 'tag' && event.kind !== 'pull_request') {
-    throw new Error(`a ${event.kind} event starts no run`);
-  }
-  return {
-    event: event.kind,
-    provider: event.provider,
-    repository: event.repository,
-    ...(event.branch !== undefined ? { branch: event.branch } : {}),
-    ...(event.tag !== undefined ? { tag: event.tag } : {}),
-    commit: event.commit ?? '',
-    ...(event.pullRequest ? pullRequestProvenance(event.pullRequest) : { trust: 'trusted' as const }),
-    ...(event.author !== undefined ? { author: event.author } : {}),
-    ...(event.message !== undefined ? { message: event.message } : {}),
-    deliveryId: event.deliveryId,
-  };
-}

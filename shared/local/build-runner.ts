@@ -30,7 +30,8 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import type { JobSpec } from '../domain/pipeline.ts';
 import { TEMPLATES, type ToolRequirement } from '../domain/templates.ts';
 import { DECLARATION_FILES, declaredRequirement, judgeRuntime } from '../domain/runtime-versions.ts';
-import { ARTIFACT_ROOTS, retryDelayFor } from '../domain/run.ts';
+import { ARTIFACT_ROOTS } from '../domain/run.ts';
+import { retryDelayFor } from '../domain/run-effects.ts';
 import type { BuildRequest, BuildRunner } from '../ports/index.ts';
 import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
 import { artifactPrefix, executablesKey } from '../services/buildspec.ts';

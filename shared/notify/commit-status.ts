@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Provider } from '../domain/pipeline.ts';
-import type { NotifyKind } from '../domain/run.ts';
+import type { NotifyKind } from '../domain/run-effects.ts';
 import { authHeaders, baseUrl, splitOwnerRepo, tokenFrom } from '../git/contents.ts';
 import type { SecretSource } from '../ports/index.ts';
 import { postJson, readSecret, type HttpOptions } from './http.ts';

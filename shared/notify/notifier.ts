@@ -28,7 +28,8 @@
 import { isPipelineSecret, secretPrefix } from '../domain/secret-names.ts';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { NotificationEvent, NotificationSpec, PipelineSpec, Provider } from '../domain/pipeline.ts';
-import { definitionCommitOf, type NotificationFailed, type Trigger } from '../domain/run.ts';
+import { definitionCommitOf, type Trigger } from '../domain/run.ts';
+import { type NotificationFailed } from '../domain/run-events.ts';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
 import { dedupeId, type NotificationChannel, type NotificationMessage } from '../ports/messages.ts';
 import type { EventQueue, NotificationQueue, PipelineRecord, PipelineStore, RunStore, SecretSource } from '../ports/index.ts';

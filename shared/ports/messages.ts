@@ -11,7 +11,9 @@
 import { createHash } from 'node:crypto';
 import type { NotificationEvent, Provider } from '../domain/pipeline.ts';
 import type { ReleaseRequest } from '../domain/release.ts';
-import type { EngineEvent, NotifyKind, RunStatus, Trigger } from '../domain/run.ts';
+import type { EngineEvent } from '../domain/run-events.ts';
+import type { NotifyKind } from '../domain/run-effects.ts';
+import type { RunStatus, Trigger } from '../domain/run.ts';
 
 /**
  * A request for a new run, sent by the webhook and the API. The engine turns it

@@ -1,5 +1,6 @@
 /** Where the engine sends what happened to a run; the notifier delivers it to commit statuses, chat and e-mail. */
-import type { NotifyKind, RunState, Trigger } from '../domain/run.ts';
+import type { NotifyKind } from '../domain/run-effects.ts';
+import type { RunState, Trigger } from '../domain/run.ts';
 
 /** What a notification says: the notifier turns it into commit statuses, chat messages and e-mail. */
 export interface Notification {

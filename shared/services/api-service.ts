@@ -16,7 +16,8 @@ import { ConflictError, NotFoundError, RetryableError, SlipwayError, ValidationE
 import type { TargetConfig } from '../domain/release.ts';
 import { FORK_APPROVAL_JOB, pullRequestSettings, type PipelineSpec, type Provider } from '../domain/pipeline.ts';
 import { isApprover, parseCaller } from '../domain/principals.ts';
-import { ARTIFACT_ROOTS, buildLaneOf, MAX_EARLIER_BUILDS, definitionCommitOf, TERMINAL_RUN_STATUSES, type ApprovalGiven, type ApprovalRejected, type CancelRequested, type RunState, type Trigger } from '../domain/run.ts';
+import { ARTIFACT_ROOTS, buildLaneOf, MAX_EARLIER_BUILDS, definitionCommitOf, TERMINAL_RUN_STATUSES, type RunState, type Trigger } from '../domain/run.ts';
+import { type ApprovalGiven, type ApprovalRejected, type CancelRequested } from '../domain/run-events.ts';
 import type { RunRequest } from '../ports/messages.ts';
 import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';
 import type { ArtifactLink, ArtifactReader, BranchResolver, LogPage, LogReader, TargetService } from '../ports/reads.ts';

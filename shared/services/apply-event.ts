@@ -7,7 +7,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors.ts';
 import { abortRun } from '../domain/decide.ts';
-import { attemptToken, type Decision, type Effect, type EngineEvent, type RunState } from '../domain/run.ts';
+import { attemptToken, type Decision, type Effect } from '../domain/run-effects.ts';
+import { type EngineEvent } from '../domain/run-events.ts';
+import { type RunState } from '../domain/run.ts';
 import type { RunStore } from '../ports/index.ts';
 
 export interface ApplyEventDeps {

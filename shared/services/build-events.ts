@@ -7,7 +7,7 @@
  * The event id is derived from the build id and its status, so EventBridge's
  * at-least-once delivery and retries collapse into one engine event.
  */
-import { BUILD_STATES, type BuildState, type BuildStateChanged } from '../domain/run.ts';
+import { BUILD_STATES, type BuildState, type BuildStateChanged } from '../domain/run-events.ts';
 import { ValidationError } from '../domain/errors.ts';
 import type { EventQueue } from '../ports/index.ts';
 import { IMAGE_OUTPUT_VARIABLES } from './buildspec.ts';

@@ -28,7 +28,7 @@ import { ValidationError } from '../domain/errors.ts';
 import { DEFAULT_ECR_REPOSITORY_PREFIX, ecrRepositoryName, type JobSpec } from '../domain/pipeline.ts';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { runtimeVersionsFor, TEMPLATES } from '../domain/templates.ts';
-import { retryDelayFor } from '../domain/run.ts';
+import { retryDelayFor } from '../domain/run-effects.ts';
 
 export interface BuildspecOptions {
   /** ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); required for image jobs. */

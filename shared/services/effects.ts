@@ -27,7 +27,9 @@
 import { notificationSecrets, secretNameProblems } from '../domain/secret-names.ts';
 import { nextQueued } from '../domain/concurrency.ts';
 import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
-import { buildLaneOf, definitionCommitOf, trustOf, type BuildStateChanged, type Effect, type JobStarted, type NotifyKind, type ReleaseFinished, type RunDequeued, type RunState, type Trigger } from '../domain/run.ts';
+import { buildLaneOf, definitionCommitOf, trustOf, type RunState, type Trigger } from '../domain/run.ts';
+import { type BuildStateChanged, type JobStarted, type ReleaseFinished, type RunDequeued } from '../domain/run-events.ts';
+import { type Effect, type NotifyKind } from '../domain/run-effects.ts';
 import { ValidationError } from '../domain/errors.ts';
 import type { StartReleaseMessage } from '../ports/messages.ts';
 import type { Notification, Notifier } from '../ports/notify.ts';

@@ -48,8 +48,8 @@ import type { RunRequest } from '../ports/messages.ts';
 import type { DeliveryStore, EventQueue, PipelineRecord, PipelineStore, SecretSource } from '../ports/index.ts';
 import { matchesTriggers } from '../domain/trigger-match.ts';
 import { isPipelineSecret, secretPrefix } from '../domain/secret-names.ts';
-import { readCredential, SIGNATURE_HEADER, verifyCredential, type Credential, type Headers } from '../git/signatures.ts';
-import { deliveryIdOf, DELIVERY_HEADER, normalise, repositoryOf, triggerOf, type SourceEvent } from '../git/source-event.ts';
+import type { Headers, WebhookCredential, WebhookProtocol } from '../ports/git-hosts.ts';
+import { triggerOf, type SourceEvent } from '../domain/source-event.ts';
 
 /** Larger bodies are refused with 413 before anything is parsed. */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
@@ -81,6 +81,8 @@ export interface WebhookDeps {
   deliveries: DeliveryStore;
   queue: EventQueue;
   secrets: SecretSource;
+  /** How the git hosts sign and shape their webhooks (shared/git's `gitWebhooks`). */
+  protocol: WebhookProtocol;
   /** @default ulid */
   newRunId?: () => string;
   /** @default () => new Date() */
@@ -112,11 +114,11 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
   const log = deps.logger ?? silent;
   const provider = parseProvider(req.provider);
   if (req.body.length > MAX_WEBHOOK_BYTES) throw tooLarge(req.body.length);
-  const credential = readCredential(provider, req.headers);
-  if (!credential) throw new UnauthorizedError(`missing or malformed ${SIGNATURE_HEADER[provider]} header`);
+  const credential = deps.protocol.readCredential(provider, req.headers);
+  if (!credential) throw new UnauthorizedError(`missing or malformed ${deps.protocol.signatureHeader(provider)} header`);
 
   const payload = parseJson(req.body);
-  const repository = repositoryOf(provider, payload);
+  const repository = deps.protocol.repositoryOf(provider, payload);
   if (!repository) throw new ValidationError('the payload names no repository this webhook can be verified for');
 
   const accepted = await verifiedPipelines(deps, provider, repository, credential, req.body, log);
@@ -124,10 +126,10 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
   // without the secret learns nothing about which repositories are registered.
   if (accepted.length === 0) throw new UnauthorizedError('webhook signature could not be verified');
 
-  const deliveryId = deliveryIdOf(provider, req.headers);
-  if (!deliveryId) throw new ValidationError(`missing ${DELIVERY_HEADER[provider]} header`);
-  if (deliveryId.startsWith(BODY_CLAIM_PREFIX)) throw new ValidationError(`invalid ${DELIVERY_HEADER[provider]} header: must not start with "${BODY_CLAIM_PREFIX}"`);
-  const events = normalise(provider, req.headers, payload, deliveryId);
+  const deliveryId = deps.protocol.deliveryIdOf(provider, req.headers);
+  if (!deliveryId) throw new ValidationError(`missing ${deps.protocol.deliveryHeader(provider)} header`);
+  if (deliveryId.startsWith(BODY_CLAIM_PREFIX)) throw new ValidationError(`invalid ${deps.protocol.deliveryHeader(provider)} header: must not start with "${BODY_CLAIM_PREFIX}"`);
+  const events = deps.protocol.normalise(provider, req.headers, payload, deliveryId);
   if (events.length > 0 && events.every((e) => e.kind === 'ping')) {
     log.info('webhook ping', { provider, repository, deliveryId });
     return { status: 200, body: { deliveryId, ping: true } };
@@ -196,7 +198,7 @@ async function verifiedPipelines(
   deps: WebhookDeps,
   provider: Provider,
   repository: string,
-  credential: Credential,
+  credential: WebhookCredential,
   body: Uint8Array,
   log: WebhookLogger,
 ): Promise<PipelineRecord[]> {
@@ -211,7 +213,7 @@ async function verifiedPipelines(
     return false;
   });
   const secretNames = [...new Set(candidates.map((p) => p.webhookSecretName as string))];
-  const outcomes = await Promise.allSettled(secretNames.map(async (name) => verifyCredential(credential, await deps.secrets.get(name), body)));
+  const outcomes = await Promise.allSettled(secretNames.map(async (name) => deps.protocol.verifyCredential(credential, await deps.secrets.get(name), body)));
   const verifiedSecrets = new Set<string>();
   let failure: unknown;
   outcomes.forEach((o, i) => {

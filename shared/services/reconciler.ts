@@ -37,7 +37,9 @@
  * The pure part (`overdueJobs`) picks the jobs; `reconcile` does the I/O.
  */
 import { nextQueued } from '../domain/concurrency.ts';
-import { attemptToken, type ApprovalRejected, type BuildStateChanged, type RunDequeued, type RunState } from '../domain/run.ts';
+import { attemptToken } from '../domain/run-effects.ts';
+import { type ApprovalRejected, type BuildStateChanged, type RunDequeued } from '../domain/run-events.ts';
+import { type RunState } from '../domain/run.ts';
 import { FORK_APPROVAL_JOB, FORK_APPROVAL_TIMEOUT_MINUTES, type PipelineSpec } from '../domain/pipeline.ts';
 import { NotFoundError } from '../domain/errors.ts';
 import type { EventQueue, PipelineStore, RunStore } from '../ports/index.ts';

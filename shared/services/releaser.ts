@@ -16,7 +16,7 @@ decideRelease,type ReleaseDecision,
 type ReleaseEffect,type ReleaseInput,
 type ReleaseOutcome,type ReleaseRequest,type TargetState
 } from '../domain/release.ts';
-import type { ReleaseFinished,ReleaseProgressed,ReleaseStarted } from '../domain/run.ts';
+import type { ReleaseFinished, ReleaseProgressed, ReleaseStarted } from '../domain/run-events.ts';
 import type { ReleaseMessage,StartReleaseMessage } from '../ports/messages.ts';
 import type { EventQueue,ReleaseQueue } from '../ports/index.ts';
 import { ReleaseActionError,type ReleaseActions } from '../ports/releases.ts';

@@ -17,7 +17,9 @@
 import { admit } from '../domain/concurrency.ts';
 import { planRun, type RunPlan } from '../domain/plan.ts';
 import { pullRequestSettings, stricterForkPolicy, type ForkPolicy, type PipelineSpec } from '../domain/pipeline.ts';
-import type { Decision, EngineEvent, RunFailedToPlan, RunRequested, RunState, RunSuperseded, Trigger } from '../domain/run.ts';
+import type { Decision } from '../domain/run-effects.ts';
+import type { EngineEvent, RunFailedToPlan, RunRequested, RunSuperseded } from '../domain/run-events.ts';
+import type { RunState, Trigger } from '../domain/run.ts';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
 import type { EngineMessage, RunRequest } from '../ports/messages.ts';
 import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';

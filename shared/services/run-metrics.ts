@@ -8,7 +8,9 @@
  * metric format through Powertools Metrics; infra/ builds the dashboard and
  * alarms from the same names.
  */
-import type { Effect, EngineEvent, RunState } from '../domain/run.ts';
+import type { Effect } from '../domain/run-effects.ts';
+import type { EngineEvent } from '../domain/run-events.ts';
+import type { RunState } from '../domain/run.ts';
 import { METRIC, type MetricDatum, type MetricName, type MetricsSink } from '../ports/metrics.ts';
 export { METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricDatum, type MetricName, type MetricUnit, type MetricsSink } from '../ports/metrics.ts';
 

@@ -23,7 +23,7 @@ import { SlipwayImageRepository } from '../../infra/constructs/images.ts';
 import { engineConfigFromContext } from '../../infra/config.ts';
 import { CodeBuildRunner, parseSourceConnections } from '../../shared/aws/codebuild-runner.ts';
 import { assertPipeline } from '../../shared/domain/definition.ts';
-import { attemptToken } from '../../shared/domain/run.ts';
+import { attemptToken } from '../../shared/domain/run-effects.ts';
 import { ENV } from '../../shared/config.ts';
 import { cdkJsonContext, nagFindings } from './support.ts';
 

@@ -25,7 +25,8 @@ import { ensureTable } from '../../shared/aws/table.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import { parsePipeline } from '../../shared/domain/definition.ts';
 import type { JobSpec, PipelineSpec } from '../../shared/domain/pipeline.ts';
-import { TERMINAL_RUN_STATUSES, type ReleaseFinished, type ReleaseStarted, type RunState } from '../../shared/domain/run.ts';
+import { TERMINAL_RUN_STATUSES, type RunState } from '../../shared/domain/run.ts';
+import { type ReleaseFinished, type ReleaseStarted } from '../../shared/domain/run-events.ts';
 import { forwardBuildStateChange, type BuildStateChangeEvent } from '../../shared/services/build-events.ts';
 import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, processRecords, type EngineDeps } from '../../shared/services/run-engine.ts';
@@ -36,6 +37,7 @@ import { DynamoDeliveryStore } from '../../shared/aws/delivery-store.ts';
 import { SecretsManagerSecretSource } from '../../shared/aws/secrets.ts';
 import { respondToWebhook } from '../../shared/services/ingest-webhook.ts';
 import { signBody } from '../../shared/git/signatures.ts';
+import { gitWebhooks } from '../../shared/git/protocol.ts';
 
 const PIPELINE_YAML = `
 name: web
@@ -441,6 +443,7 @@ test('a signed GitHub push goes from the webhook through the queue, CodeBuild an
   secretsManager.on(GetSecretValueCommand, { SecretId: `slipway/${pipelineId}/webhook` }).resolves({ SecretString: 'hook-secret' });
   try {
     const deps = {
+      protocol: gitWebhooks,
       pipelines: w.pipelines,
       deliveries: new DynamoDeliveryStore(ddb, table),
       queue: new SqsEventQueue(sqs, engineQueueUrl),

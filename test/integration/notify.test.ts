@@ -16,7 +16,7 @@ import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { ensureTable } from '../../shared/aws/table.ts';
 import { decide } from '../../shared/domain/decide.ts';
-import type { BuildStateChanged } from '../../shared/domain/run.ts';
+import type { BuildStateChanged } from '../../shared/domain/run-events.ts';
 import { handleEngineMessage, processRecords, type EngineDeps } from '../../shared/services/run-engine.ts';
 import type { RunRequest } from '../../shared/ports/messages.ts';
 import { handleNotification, processNotificationRecords, type NotifierDeps } from '../../shared/notify/notifier.ts';

@@ -9,7 +9,9 @@ import { OUTBOX_EFFECTS_LIMIT, applyEvent, type RunStateWithOutbox } from '../..
 import { decide } from '../../shared/domain/decide.ts';
 import { largestPlan, largestRun } from '../../shared/domain/run-bounds.ts';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../shared/domain/errors.ts';
-import type { Decision, EngineEvent, JobPlan, JobState, RunState, RunStatus } from '../../shared/domain/run.ts';
+import type { Decision } from '../../shared/domain/run-effects.ts';
+import type { EngineEvent } from '../../shared/domain/run-events.ts';
+import type { JobPlan, JobState, RunState, RunStatus } from '../../shared/domain/run.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 
 const cfg = emulatorConfig();

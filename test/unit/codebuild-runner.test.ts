@@ -13,7 +13,7 @@ import {
 import { parse } from 'yaml';
 import { CodeBuildRunner, parseBuildProjects, parseSourceConnections } from '../../shared/aws/codebuild-runner.ts';
 import { RetryableError, ValidationError } from '../../shared/domain/errors.ts';
-import { attemptToken } from '../../shared/domain/run.ts';
+import { attemptToken } from '../../shared/domain/run-effects.ts';
 import type { BuildRequest } from '../../shared/ports/index.ts';
 import { imageJob, jobSpec } from '../support/engine-fixtures.ts';
 

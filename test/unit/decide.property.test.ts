@@ -7,15 +7,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decide } from '../../shared/domain/decide.ts';
 import type { ConcurrencyMode, JobKind } from '../../shared/domain/pipeline.ts';
-import {
-  TERMINAL_JOB_STATUSES,
-  TERMINAL_RUN_STATUSES,
-  type BuildState,
-  type Effect,
-  type EngineEvent,
-  type JobPlan,
-  type RunState,
-} from '../../shared/domain/run.ts';
+import { TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES, type JobPlan, type RunState } from '../../shared/domain/run.ts';
+import { type BuildState, type EngineEvent } from '../../shared/domain/run-events.ts';
+import { type Effect } from '../../shared/domain/run-effects.ts';
 
 const RUNS = 250;
 const RUN = 'run-p';

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { APPLIED_EVENT_IDS_LIMIT, decide } from '../../shared/domain/decide.ts';
 import { NotFoundError } from '../../shared/domain/errors.ts';
 import type { ConcurrencyMode } from '../../shared/domain/pipeline.ts';
-import { MAX_JOB_STEPS, type BuildState, type Effect, type EngineEvent, type JobPlan, type RunState } from '../../shared/domain/run.ts';
+import { MAX_JOB_STEPS, type JobPlan, type RunState } from '../../shared/domain/run.ts';
+import { type BuildState, type EngineEvent } from '../../shared/domain/run-events.ts';
+import { type Effect } from '../../shared/domain/run-effects.ts';
 
 // ---- factories -----------------------------------------------------------------
 

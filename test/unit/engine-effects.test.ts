@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attemptToken, type Effect, type RunState } from '../../shared/domain/run.ts';
+import { attemptToken, type Effect } from '../../shared/domain/run-effects.ts';
+import { type RunState } from '../../shared/domain/run.ts';
 import { performEffects, RecordingNotifier, releaseImage, type EffectDeps } from '../../shared/services/effects.ts';
 import { RetryableError, ValidationError } from '../../shared/domain/errors.ts';
 import type { StartReleaseMessage } from '../../shared/ports/messages.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../shared/domain/decide.ts';
-import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run.ts';
+import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run-events.ts';
 import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
 import { NotFoundError, RetryableError } from '../../shared/domain/errors.ts';

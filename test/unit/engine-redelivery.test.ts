@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CodeBuildRunner } from '../../shared/aws/codebuild-runner.ts';
 import { decide } from '../../shared/domain/decide.ts';
-import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run.ts';
+import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run-events.ts';
 import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
 import { RetryableError } from '../../shared/domain/errors.ts';

@@ -7,7 +7,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { NotificationSpec } from '../../shared/domain/pipeline.ts';
-import type { NotificationFailed } from '../../shared/domain/run.ts';
+import type { NotificationFailed } from '../../shared/domain/run-events.ts';
 import { parseWebhookSecret, signDingTalkUrl } from '../../shared/notify/chat.ts';
 import { handleNotification } from '../../shared/notify/notifier.ts';
 import { startHttpStub, type HttpStub } from '../support/http-stub.ts';

@@ -6,7 +6,7 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../shared/domain/decide.ts';
-import type { NotificationFailed } from '../../shared/domain/run.ts';
+import type { NotificationFailed } from '../../shared/domain/run-events.ts';
 import { handleNotification, processNotificationRecords } from '../../shared/notify/notifier.ts';
 import { startHttpStub, type HttpStub } from '../support/http-stub.ts';
 import { finishedRun, notificationMessage, notifySetup, SHA } from '../support/notify-fixtures.ts';

@@ -3,7 +3,7 @@ import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { NotificationFailed } from '../../shared/domain/run.ts';
+import type { NotificationFailed } from '../../shared/domain/run-events.ts';
 import { emailSubject } from '../../shared/notify/email.ts';
 import { handleNotification } from '../../shared/notify/notifier.ts';
 import { notificationMessage, notifySetup } from '../support/notify-fixtures.ts';

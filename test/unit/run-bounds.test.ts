@@ -14,7 +14,8 @@ import {
   MAX_DEPLOY_JOBS, MAX_IMAGE_URI_BYTES, MAX_NEEDS_TOTAL, MAX_NOTICE_BYTES, MAX_OUTPUT_BYTES, MAX_REASON_BYTES, MAX_STEP_DETAIL_BYTES,
   MAX_TRIGGER_MESSAGE_BYTES, WORST_CASE, clip, largestPlan, largestRun,
 } from '../../shared/domain/run-bounds.ts';
-import { MAX_JOB_STEPS, type EngineEvent, type RunState } from '../../shared/domain/run.ts';
+import { MAX_JOB_STEPS, type RunState } from '../../shared/domain/run.ts';
+import { type EngineEvent } from '../../shared/domain/run-events.ts';
 import { OUTBOX_EFFECTS_LIMIT } from '../../shared/services/apply-event.ts';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');

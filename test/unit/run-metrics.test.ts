@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../shared/domain/decide.ts';
-import type { BuildStateChanged, JobStarted } from '../../shared/domain/run.ts';
+import type { BuildStateChanged, JobStarted } from '../../shared/domain/run-events.ts';
 import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
 import { METRIC, RecordingMetrics, runMetrics } from '../../shared/services/run-metrics.ts';

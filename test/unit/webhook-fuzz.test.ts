@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { Provider } from '../../shared/domain/pipeline.ts';
 import { respondToWebhook, type WebhookDeps } from '../../shared/services/ingest-webhook.ts';
 import { signBody } from '../../shared/git/signatures.ts';
+import { gitWebhooks } from '../../shared/git/protocol.ts';
 import {
   eventHeaderValue, fixture, MemoryDeliveries, MemoryPipelines, MemoryQueue, MemorySecrets, pipelineRecord, signedHeaders,
 } from '../fixtures/webhooks/support.ts';
@@ -13,6 +14,7 @@ const SECRET_OF: Record<Provider, string> = { github: 'gh-secret', gitlab: 'gl-t
 
 function deps(): WebhookDeps & { queue: MemoryQueue; deliveries: MemoryDeliveries } {
   return {
+    protocol: gitWebhooks,
     pipelines: new MemoryPipelines([pipelineRecord('web'), pipelineRecord('api', { provider: 'gitlab' }), pipelineRecord('billing', { provider: 'bitbucket' })]),
     deliveries: new MemoryDeliveries(),
     queue: new MemoryQueue(),

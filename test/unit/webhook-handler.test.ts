@@ -5,6 +5,7 @@ import type { RunRequest } from '../../shared/ports/messages.ts';
 import { bodyClaimKey, respondToWebhook, type WebhookDeps, type HttpRequestV2 } from '../../shared/services/ingest-webhook.ts';
 import { RetryableError } from '../../shared/domain/errors.ts';
 import { signBody } from '../../shared/git/signatures.ts';
+import { gitWebhooks } from '../../shared/git/protocol.ts';
 import {
   eventHeaderValue, fixture, MemoryDeliveries, MemoryPipelines, MemoryQueue, MemorySecrets, pipelineRecord, signedHeaders,
 } from '../fixtures/webhooks/support.ts';
@@ -17,7 +18,7 @@ function setup(records = [pipelineRecord('web')], secrets: Record<string, string
   const queue = new MemoryQueue();
   const secretSource = new MemorySecrets(secrets);
   let n = 0;
-  const deps: WebhookDeps = { pipelines, deliveries, queue, secrets: secretSource, newRunId: () => `01JRUN${String(++n).padStart(20, '0')}`, now: () => new Date('2026-11-27T01:00:00Z') };
+  const deps: WebhookDeps = { pipelines, deliveries, queue, secrets: secretSource, protocol: gitWebhooks, newRunId: () => `01JRUN${String(++n).padStart(20, '0')}`, now: () => new Date('2026-11-27T01:00:00Z') };
   return { deps, pipelines, deliveries, queue, secretSource };
 }
 

@@ -10,8 +10,8 @@ import {
 } from '../pipeline.ts';
 import { MAX_DEPLOY_JOBS, MAX_NEEDS_TOTAL } from '../run-bounds.ts';
 import { CHAT_KINDS, LIMITS, ENV_NAME, TWO_PART_REPO, GITLAB_REPO, ECR_REPOSITORY } from './rules.ts';
-import { didYouMean, parseDuration, Segment, formatPath, isRecord } from './words.ts';
-import { RawJob, REQUIRED_HINTS } from './schema.ts';
+import { didYouMean, parseDuration, type Segment, formatPath, isRecord } from './words.ts';
+import { type RawJob, REQUIRED_HINTS } from './schema.ts';
 
 // ---------------------------------------------------------------------------
 // Checks across fields and jobs, on the raw document (guarded: a field of the wrong

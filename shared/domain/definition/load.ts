@@ -3,7 +3,7 @@
  */
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { type Problem } from '../errors.ts';
-import { Segment, formatPath } from './words.ts';
+import { type Segment, formatPath } from './words.ts';
 import type { PipelineSpec } from '../pipeline.ts';
 
 export type ParseResult = { ok: true; spec: PipelineSpec } | { ok: false; problems: Problem[] };

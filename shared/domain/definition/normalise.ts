@@ -9,7 +9,7 @@ import {
 import { applyTemplate } from '../templates.ts';
 import { DEFAULT_TIMEOUT_SECONDS, DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_INTERVAL_SECONDS, DEFAULT_BAKE_SECONDS, DEFAULT_ROLLBACK_WINDOW_SECONDS, DEFAULT_STEPS, DEFAULT_RETRY_DELAY_SECONDS } from './rules.ts';
 import { parseDuration } from './words.ts';
-import { RawTop, RawJob } from './schema.ts';
+import type { RawTop, RawJob } from './schema.ts';
 import { nearestImageJob } from './checks.ts';
 
 // ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import {
 } from '../pipeline.ts';
 import { parseApprover } from '../principals.ts';
 import { NOTIFICATION_EVENTS, NOTIFICATION_KINDS, WHEN_EVENTS, PIPELINE_NAME, ECR_REPOSITORY, DOCKER_TAG, TARGET_NAME, CONNECTION_ARN, SNS_TOPIC_ARN, DURATION_HINT } from './rules.ts';
-import { didYouMean, parseDuration, Segment, formatPath, isRecord, valueAt, describe, globError } from './words.ts';
+import { didYouMean, parseDuration, type Segment, formatPath, isRecord, valueAt, describe, globError } from './words.ts';
 
 // ---------------------------------------------------------------------------
 // Schemas: shapes, types and single-field rules. Rules across fields or jobs are
