@@ -17,7 +17,7 @@ import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { ENV, readEnv } from '../shared/config.ts';
 import { ApiService, type ApiServiceDeps } from '../shared/services/api-service.ts';
-import { portsFromEnv } from '../shared/handler-ports.ts';
+import { portsFromEnv } from './wiring.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoTargetStore } from '../shared/aws/target-store.ts';
 import { AwsTargetOwnership } from '../shared/aws/target-ownership.ts';
@@ -81,4 +81,3 @@ export function createHandler(ports: () => ApiServiceDeps = fromEnv) {
 }
 
 export const handler = createHandler();
-export const inner = (event: APIGatewayProxyEventV2) => handler(event, { awsRequestId: event.requestContext?.requestId ?? 'local' } as never);

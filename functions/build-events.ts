@@ -15,7 +15,7 @@ import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { readEnv } from '../shared/config.ts';
 import { createMetrics, flushMetrics } from '../shared/aws/metrics.ts';
 import { buildDurationSeconds, forwardBuildStateChange, type BuildStateChangeEvent, type ForwardDeps } from '../shared/services/build-events.ts';
-import { portsFromEnv } from '../shared/handler-ports.ts';
+import { portsFromEnv } from './wiring.ts';
 import { METRIC } from '../shared/ports/metrics.ts';
 
 const logger = new Logger({ serviceName: 'slipway-build-events' });
@@ -39,8 +39,6 @@ async function forward(deps: ForwardDeps, event: BuildStateChangeEvent): Promise
   const seconds = buildDurationSeconds(event.detail);
   if (seconds !== undefined) metrics.addMetric(METRIC.buildDuration, MetricUnit.Seconds, seconds);
 }
-
-export const inner = (event: BuildStateChangeEvent): Promise<void> => forward(fromEnv(), event);
 
 /** The handler over the given ports (the local mode reads a local build's outputs instead of CodeBuild's). */
 export function createHandler(ports: () => ForwardDeps = fromEnv) {

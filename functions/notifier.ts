@@ -19,7 +19,7 @@ import { createSecretsManagerClient, SecretsManagerSecretSource } from '../share
 import { ENV, readEnv } from '../shared/config.ts';
 import { gitBaseUrlsFromEnv, repositoryDefinitionResolver } from '../shared/git/contents.ts';
 import { handleNotification, processNotificationRecords, type NotifierDeps } from '../shared/notify/notifier.ts';
-import { portsFromEnv } from '../shared/handler-ports.ts';
+import { portsFromEnv } from './wiring.ts';
 
 const logger = new Logger({ serviceName: 'slipway-notifier' });
 
@@ -52,8 +52,6 @@ const deliver = (deps: NotifierDeps, event: SQSEvent): Promise<SQSBatchResponse>
     const outcome = await handleNotification(deps, message);
     logger.info('notification handled', { notification: message.id, runId: message.runId, attempt: message.attempt ?? 0, ...outcome });
   }, logger);
-
-export const inner = (event: SQSEvent): Promise<SQSBatchResponse> => deliver(fromEnv(), event);
 
 /** The handler over the given ports (the local mode reads secrets from a file). */
 export function createHandler(ports: () => NotifierDeps = fromEnv) {

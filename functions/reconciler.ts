@@ -16,26 +16,29 @@ import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { readEnv } from '../shared/config.ts';
 import { RECONCILE_MARGIN_ENV, reconcile, type ReconcileReport, type ReconcilerDeps } from '../shared/services/reconciler.ts';
+import { portsFromEnv } from './wiring.ts';
 
-const env = readEnv(['tableName', 'engineQueueUrl']);
-const aws = awsConfigFromEnv();
 const logger = new Logger({ serviceName: 'slipway-reconciler' });
 const metrics = createMetrics();
-const documents = createDocumentClient(aws);
-const codebuild = new CodeBuildClient({ region: aws.region });
-const margin = Number(process.env[RECONCILE_MARGIN_ENV] ?? '');
 
-const deps: ReconcilerDeps = {
-  pipelines: new DynamoPipelineStore(documents, env.tableName),
-  runs: new DynamoRunStore(documents, env.tableName),
-  builds: (ids) => describeBuilds(codebuild, ids),
-  events: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
-  metrics: new PowertoolsMetricsSink(metrics),
-  logger: { info: (m, e) => logger.info(m, e ?? {}), warn: (m, e) => logger.warn(m, e ?? {}), error: (m, e) => logger.error(m, e ?? {}) },
-  ...(Number.isFinite(margin) && margin > 0 ? { marginMinutes: margin } : {}),
-};
+const fromEnv = portsFromEnv((): ReconcilerDeps => {
+  const env = readEnv(['tableName', 'engineQueueUrl']);
+  const aws = awsConfigFromEnv();
+  const documents = createDocumentClient(aws);
+  const codebuild = new CodeBuildClient({ region: aws.region });
+  const margin = Number(process.env[RECONCILE_MARGIN_ENV] ?? '');
+  return {
+    pipelines: new DynamoPipelineStore(documents, env.tableName),
+    runs: new DynamoRunStore(documents, env.tableName),
+    builds: (ids) => describeBuilds(codebuild, ids),
+    events: new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl),
+    metrics: new PowertoolsMetricsSink(metrics),
+    logger: { info: (m, e) => logger.info(m, e ?? {}), warn: (m, e) => logger.warn(m, e ?? {}), error: (m, e) => logger.error(m, e ?? {}) },
+    ...(Number.isFinite(margin) && margin > 0 ? { marginMinutes: margin } : {}),
+  };
+});
 
-export async function inner(): Promise<ReconcileReport> {
+async function pass(deps: ReconcilerDeps): Promise<ReconcileReport> {
   const report = await reconcile(deps);
   const { sent, stuckReleases, errors, ...counts } = report;
   logger.info('reconciliation pass done', { ...counts, sent: sent.length, stuckReleases: stuckReleases.length, errors: errors.length });
@@ -43,4 +46,9 @@ export async function inner(): Promise<ReconcileReport> {
   return report;
 }
 
-export const handler = middy(inner).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+/** The handler over the given ports (tests give their own stores and build lookup). */
+export function createHandler(ports: () => ReconcilerDeps = fromEnv) {
+  return middy(() => pass(ports())).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+}
+
+export const handler = createHandler();

@@ -23,8 +23,8 @@ import { EcrImageTagger } from '../shared/aws/image-tags.ts';
 import { SqsReleaseQueue } from '../shared/aws/release-queue.ts';
 import { DynamoTargetStore } from '../shared/aws/target-store.ts';
 import { ENV, readEnv } from '../shared/config.ts';
-import type { MetricsSink } from '../shared/ports/metrics.ts';
-import { Releaser, type ReleaserLog } from '../shared/services/releaser.ts';
+import { Releaser, type ReleaserDeps } from '../shared/services/releaser.ts';
+import { portsFromEnv } from './wiring.ts';
 
 const logger = new Logger({ serviceName: 'slipway-releaser' });
 const metrics = createMetrics();
@@ -78,39 +78,33 @@ async function handleRecord(releaser: Releaser, record: SQSRecord): Promise<void
   }
 }
 
-/**
- * The AWS releaser, from the handler configuration (SLIPWAY_TABLE,
- * SLIPWAY_RELEASE_QUEUE_URL, SLIPWAY_ENGINE_QUEUE_URL); fails naming what is missing.
- */
-export function releaserFromEnv(env: NodeJS.ProcessEnv = process.env, log?: ReleaserLog, metrics?: MetricsSink): Releaser {
-  const { tableName, releaseQueueUrl, engineQueueUrl } = readEnv(['tableName', 'releaseQueueUrl', 'engineQueueUrl'], env);
-  const cfg = awsConfigFromEnv(env);
+const fromEnv = portsFromEnv((): ReleaserDeps => {
+  const { tableName, releaseQueueUrl, engineQueueUrl } = readEnv(['tableName', 'releaseQueueUrl', 'engineQueueUrl']);
+  const cfg = awsConfigFromEnv();
   const sqs = createSqsClient(cfg);
-  return new Releaser({
+  return {
     targets: new DynamoTargetStore(createDocumentClient(cfg), tableName),
     actions: new EcsTarget(new ECSClient({ region: cfg.region }), new ElasticLoadBalancingV2Client({ region: cfg.region }), new CloudWatchClient({ region: cfg.region }), {
       lambda: new LambdaClient({ region: cfg.region }),
-      images: new EcrImageTagger(new ECRClient({ region: cfg.region }), { repositoryPrefix: env[ENV.ecrRepositoryPrefix] || undefined }),
+      images: new EcrImageTagger(new ECRClient({ region: cfg.region }), { repositoryPrefix: process.env[ENV.ecrRepositoryPrefix] || undefined }),
     }),
     releaseQueue: new SqsReleaseQueue(sqs, releaseQueueUrl),
     events: new SqsEventQueue(sqs, engineQueueUrl),
-    ...(log ? { log } : {}),
-    ...(metrics ? { metrics } : {}),
-  });
-}
+    log: { info: (m, e) => logger.info(m, e ?? {}), warn: (m, e) => logger.warn(m, e ?? {}) },
+    metrics: new PowertoolsMetricsSink(metrics),
+  };
+});
 
-let instance: Releaser | undefined;
-function lazyReleaser(): Releaser {
-  instance ??= releaserFromEnv(process.env, { info: (m, e) => logger.info(m, e ?? {}), warn: (m, e) => logger.warn(m, e ?? {}) }, new PowertoolsMetricsSink(metrics));
-  return instance;
-}
-
-export const inner = makeInner(lazyReleaser);
-
-/** The handler over the given releaser (the local mode's drives local processes instead of ECS and an ALB). */
-export function createHandler(releaser: () => Releaser = lazyReleaser) {
-  return middy(makeInner(releaser)).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+/** The handler over the given ports (the local mode's drive local processes instead of ECS and an ALB). */
+export function createHandler(ports: () => ReleaserDeps = fromEnv) {
+  let releaser: Releaser | undefined;
+  let built: ReleaserDeps | undefined;
+  const current = () => {
+    const deps = ports();
+    if (deps !== built) { built = deps; releaser = new Releaser(deps); }
+    return releaser!;
+  };
+  return middy(makeInner(current)).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
 }
 
 export const handler = createHandler();
-

@@ -31,7 +31,7 @@ import { ENV, readEnv } from '../shared/config.ts';
 import { decide } from '../shared/domain/decide.ts';
 import { handleEngineMessage, processRecords, retrySooner, type EngineDeps } from '../shared/services/run-engine.ts';
 import { QueueNotifier } from '../shared/notify/queue-notifier.ts';
-import { portsFromEnv } from '../shared/handler-ports.ts';
+import { portsFromEnv } from './wiring.ts';
 
 const logger = new Logger({ serviceName: 'slipway-engine' });
 const metrics = createMetrics();
@@ -77,8 +77,6 @@ const consume = async (deps: EngineDeps, event: SQSEvent): Promise<SQSBatchRespo
   await retrySooner(deps.events, event.Records, outcome, logger);
   return outcome;
 };
-
-export const inner = (event: SQSEvent): Promise<SQSBatchResponse> => consume(fromEnv(), event);
 
 /** The handler over the given ports (the local mode runs builds on this machine instead of CodeBuild). */
 export function createHandler(ports: () => EngineDeps = fromEnv) {

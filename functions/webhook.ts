@@ -1,7 +1,7 @@
 /**
  * Webhook ingress (`POST /webhooks/{github|gitlab|bitbucket}`), HTTP API payload v2.
  * The logic is in shared/services/ingest-webhook.ts; this file builds the ports from
- * the environment once (shared/handler-ports.ts) and adapts the Lambda event.
+ * the environment (functions/wiring.ts) and adapts the Lambda event.
  * `createHandler` takes other ports: the local mode runs this handler with a
  * file-based secret source.
  */
@@ -16,7 +16,7 @@ import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { readEnv } from '../shared/config.ts';
 import { respondToWebhook, type WebhookDeps } from '../shared/services/ingest-webhook.ts';
-import { portsFromEnv } from '../shared/handler-ports.ts';
+import { portsFromEnv } from './wiring.ts';
 import { gitWebhooks } from '../shared/git/protocol.ts';
 
 const logger = new Logger({ serviceName: 'slipway-webhook' });
@@ -40,10 +40,6 @@ export function createHandler(ports: () => WebhookDeps = fromEnv) {
   return middy((event: APIGatewayProxyEventV2, context: Pick<Context, 'awsRequestId'>): Promise<APIGatewayProxyStructuredResultV2> =>
     respondToWebhook(ports(), event, event.requestContext?.requestId ?? context.awsRequestId),
   ).use(injectLambdaContext(logger));
-}
-
-export async function inner(event: APIGatewayProxyEventV2, context: Pick<Context, 'awsRequestId'>): Promise<APIGatewayProxyStructuredResultV2> {
-  return respondToWebhook(fromEnv(), event, event.requestContext?.requestId ?? context.awsRequestId);
 }
 
 export const handler = createHandler();

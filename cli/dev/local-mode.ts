@@ -40,7 +40,7 @@ import { createHandler as createBuildEventsHandler } from '../../functions/build
 import { createHandler as createEngineHandler } from '../../functions/run-engine.ts';
 import { createHandler as createNotifierHandler } from '../../functions/notifier.ts';
 import { createHandler as createWebhookHandler } from '../../functions/webhook.ts';
-import { Releaser } from '../../shared/services/releaser.ts';
+import type { ReleaserDeps } from '../../shared/services/releaser.ts';
 import { TargetAdmin } from '../../shared/services/targets.ts';
 import type { NotifierDeps } from '../../shared/notify/notifier.ts';
 import { QueueNotifier } from '../../shared/notify/queue-notifier.ts';
@@ -188,7 +188,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     await target.start();
     stops.push(() => target.stop());
     const admin = new TargetAdmin({ targets, ownership: target, releaseQueue: releases });
-    const releaser = new Releaser({ targets, actions: target, releaseQueue: releases, events, log: { info: (m) => (opts.quiet ? undefined : log(`release: ${m}`)), warn: (m) => log(`release: ${m}`) } });
+    const releaserPorts: ReleaserDeps = { targets, actions: target, releaseQueue: releases, events, log: { info: (m) => (opts.quiet ? undefined : log(`release: ${m}`)), warn: (m) => log(`release: ${m}`) } };
     // Through the same ownership check as PUT /targets: the local target vouches for its own processes.
     try {
       const { created } = await admin.putTarget(target.config());
@@ -207,7 +207,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     // publicApiUrl is set once the HTTP server below has its port.
     const notifierDeps: NotifierDeps = { pipelines, runs, queue: notifications, events, secrets, sns: createSnsClient(aws), logger: { info: () => undefined, warn: (m, x) => log(`notify: ${m} ${JSON.stringify(x)}`) } };
     const notifierHandler = createNotifierHandler(() => notifierDeps);
-    const releaseHandler = createReleaserHandler(() => releaser);
+    const releaseHandler = createReleaserHandler(() => releaserPorts);
     const buildEventsHandler = createBuildEventsHandler(() => ({ queue: events, readOutputs: (id) => builds.exportedVariables(id) }));
     let running = true;
     const sqsEvent = (msgs: Message[]) => ({

@@ -34,7 +34,7 @@ test('a missing setting fails at load, naming the variable', () => {
 });
 
 test('outside Lambda the module loads without settings (the local mode gives its own ports); first use names what is missing', () => {
-  const script = "const m = await import('./functions/api.ts'); console.log('loaded'); try { await m.inner({ rawPath: '/pipelines', requestContext: { http: { method: 'GET' } } }); } catch (e) { console.error(e.message); process.exit(3); }";
+  const script = "const m = await import('./functions/api.ts'); console.log('loaded'); try { await m.handler({ rawPath: '/pipelines', requestContext: { http: { method: 'GET' } } }, { awsRequestId: 'r1' }); } catch (e) { console.error(e.message); process.exit(3); }";
   const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1' }, encoding: 'utf8' });
   assert.match(out.stdout, /loaded/);
   assert.equal(out.status, 3);
