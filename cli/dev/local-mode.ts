@@ -30,7 +30,7 @@ import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { ensureTable } from '../../shared/aws/table.ts';
 import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
 import { assertPipeline } from '../../shared/domain/definition.ts';
-import type { PipelineSpec } from '../../shared/domain/pipeline.ts';
+import { DEFAULT_DEFINITION_PATH, type PipelineSpec } from '../../shared/domain/pipeline.ts';
 import type { PipelineRecord } from '../../shared/ports/index.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import { ConflictError,ValidationError } from '../../shared/domain/errors.ts';
@@ -301,7 +301,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
 
 /** A definition kept in the repository, read at the commit from the repository on disk (the git host's API in AWS). */
 async function localDefinition(repoPath: string, record: PipelineRecord, commit: string): Promise<PipelineSpec> {
-  const file = record.definitionSource.kind === 'repository' ? record.definitionSource.path : '.slipway.yml';
+  const file = record.definitionSource.kind === 'repository' ? record.definitionSource.path : DEFAULT_DEFINITION_PATH;
   const r = spawnSync('git', ['-C', repoPath, 'show', `${commit}:${file}`], { encoding: 'utf8' });
   if (r.status !== 0) throw new ValidationError(`${file} not found at ${commit.slice(0, 12)} in ${repoPath}`);
   return assertPipeline(r.stdout, { filename: file });

@@ -227,3 +227,6 @@ export interface PipelineSpec {
   jobs: Record<string, JobSpec>;
   notifications: NotificationSpec[];
 }
+
+/** Where a pipeline defined in its repository keeps its file, unless its registration names another path. */
+export const DEFAULT_DEFINITION_PATH = '.slipway.yml';

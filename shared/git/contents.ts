@@ -21,12 +21,11 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
-import type { PipelineSpec, Provider } from '../domain/pipeline.ts';
+import { DEFAULT_DEFINITION_PATH, type PipelineSpec, type Provider } from '../domain/pipeline.ts';
 import type { Trigger } from '../domain/run.ts';
 import type { PipelineRecord, SecretSource } from '../ports/index.ts';
 import { parsePipeline, parsePipelineObject } from '../domain/definition.ts';
 
-export const DEFAULT_DEFINITION_PATH = '.slipway.yml';
 
 /** A definition file larger than this is refused (it must fit in one DynamoDB item with the run). */
 export const MAX_DEFINITION_BYTES = 256 * 1024;

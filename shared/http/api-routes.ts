@@ -24,7 +24,8 @@ import type { RunState } from '../domain/run.ts';
 import { MAX_PARAMETERS_BYTES } from '../domain/run-bounds.ts';
 import { HEALTH_CHECK_FUNCTION_ARN } from '../domain/release.ts';
 import { ValidationError } from '../domain/errors.ts';
-import { DEFAULT_REPOSITORY_DEFINITION_PATH, type ApiService, type Registration } from '../services/api-service.ts';
+import { DEFAULT_DEFINITION_PATH } from '../domain/pipeline.ts';
+import type { ApiService, Registration } from '../services/api-service.ts';
 import { bodyText, callerIdentity, jsonBody, mediaType, validate, zodProblems } from './request.ts';
 import { HttpError, json, type HttpResponse } from './response.ts';
 import type { RouteHandler, RouteRequest } from './router.ts';
@@ -222,7 +223,7 @@ export function readRegistration(event: APIGatewayProxyEventV2): Registration {
     const path = env.success ? env.data.definitionSource.path : undefined;
     return {
       kind: 'repository',
-      path: path ?? DEFAULT_REPOSITORY_DEFINITION_PATH,
+      path: path ?? DEFAULT_DEFINITION_PATH,
       settings: { name: raw.name, source: raw.source, concurrency: raw.concurrency, notifications: raw.notifications, pullRequests: raw.pullRequests },
       ...(env.success ? { webhookSecretName: env.data.webhookSecretName, tokenSecretName: env.data.tokenSecretName } : { problems: zodProblems(env.error) }),
     };

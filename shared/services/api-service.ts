@@ -23,7 +23,6 @@ import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSumm
 import type { ArtifactLink, ArtifactReader, BranchResolver, LogPage, LogReader, TargetService } from '../ports/reads.ts';
 import { parsePipeline, parsePipelineObject, type ParseResult } from '../domain/definition.ts';
 
-export const DEFAULT_REPOSITORY_DEFINITION_PATH = '.slipway.yml';
 
 export interface ApiServiceDeps {
   pipelines: PipelineStore;
