@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { COMPUTE_TYPES, type ComputeClass } from './constructs/builds.ts';
-import type { SlipwayEngineProps } from './constructs/slipway-engine.ts';
+import type { SlipwayProps } from './constructs/slipway.ts';
 
 /**
  * Context keys the app reads (cdk.json "context", or `-c key=value`). Values given on the command
@@ -27,8 +27,8 @@ export const CONTEXT_KEYS = {
   reconcileMarginMinutes: 'slipway:reconcileMarginMinutes',
 } as const;
 
-/** Turns context values into SlipwayEngine props; fails with the key's name on a bad value. */
-export function engineConfigFromContext(get: (key: string) => unknown): SlipwayEngineProps {
+/** Turns context values into Slipway props; fails with the key's name on a bad value. */
+export function engineConfigFromContext(get: (key: string) => unknown): SlipwayProps {
   const int = (key: string): number | undefined => {
     const v = get(key);
     if (v === undefined || v === null || v === '') return undefined;

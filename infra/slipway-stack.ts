@@ -1,19 +1,19 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { SlipwayEngine, type SlipwayEngineProps } from './constructs/slipway-engine.ts';
+import { Slipway, type SlipwayProps } from './constructs/slipway.ts';
 
 export interface SlipwayStackProps extends StackProps {
-  /** Passed through to SlipwayEngine. @default SlipwayEngine's defaults */
-  readonly engine?: SlipwayEngineProps;
+  /** Passed through to Slipway. @default Slipway's defaults */
+  readonly engine?: SlipwayProps;
 }
 
-/** The stack `npx cdk deploy` creates: SlipwayEngine and its outputs. Environment-agnostic, no lookups. */
+/** The stack `npx cdk deploy` creates: Slipway and its outputs. Environment-agnostic, no lookups. */
 export class SlipwayStack extends Stack {
-  readonly engine: SlipwayEngine;
+  readonly engine: Slipway;
 
   constructor(scope: Construct, id: string, props: SlipwayStackProps = {}) {
     super(scope, id, props);
-    this.engine = new SlipwayEngine(this, 'Slipway', props.engine);
+    this.engine = new Slipway(this, 'Slipway', props.engine);
     new CfnOutput(this, 'WebhookUrl', {
       value: this.engine.api.webhookUrl,
       description: 'Point git host webhooks at <WebhookUrl>/github, /gitlab or /bitbucket',

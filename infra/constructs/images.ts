@@ -50,7 +50,7 @@ export interface SlipwayImageRepositoryProps {
    */
   readonly repositoryName: string;
   /**
-   * The engine's image prefix (SlipwayEngineProps.ecrRepositoryPrefix).
+   * The engine's image prefix (SlipwayProps.ecrRepositoryPrefix).
    * @default 'slipway'
    */
   readonly ecrRepositoryPrefix?: string;

@@ -9,7 +9,7 @@ export interface NotificationsProps {
    * Key the topic is encrypted with.
    * @default the AWS managed key alias/aws/sns (no monthly key charge; only AWS services acting
    * for a principal of this account, such as the handlers, can publish — CloudWatch alarms cannot,
-   * see SlipwayEngineProps.alarmTopic)
+   * see SlipwayProps.alarmTopic)
    */
   readonly masterKey?: kms.IKey;
 }

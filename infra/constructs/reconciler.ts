@@ -26,7 +26,7 @@ export interface ReconcilerProps {
  * The scheduled reconciler (functions/reconciler.ts). Each pass reads the active runs of every
  * pipeline (a Query per pipeline, a GetItem per run older than the margin), so idle it costs a few
  * Lambda invocations and DynamoDB reads per hour, within the free tiers. The owners of the table,
- * queue and builds grant it what it needs (SlipwayEngine).
+ * queue and builds grant it what it needs (Slipway).
  */
 export class Reconciler extends Construct {
   readonly handler: SlipwayFunction;

@@ -253,7 +253,7 @@ export class SlipwayReleaseTarget extends Construct {
     );
   }
 
-  /** What to pass to SlipwayEngineProps.releaseScope so the releaser may act on this target only. */
+  /** What to pass to SlipwayProps.releaseScope so the releaser may act on this target only. */
   get releaseScope(): ReleaseScope {
     return {
       serviceArns: [this.blue.serviceArn, this.green.serviceArn],

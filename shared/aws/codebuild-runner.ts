@@ -266,7 +266,7 @@ export class CodeBuildRunner implements BuildRunner {
     }
     if (!configured.allowed.includes(connection)) {
       throw new ValidationError(
-        `source.connection ${connection} of pipeline ${request.pipelineId} is not one of the connections the Slipway stack is told about, so its build role may not use it: add it to slipway:sourceConnections (or SlipwayEngineProps.sourceConnections) and redeploy the stack`,
+        `source.connection ${connection} of pipeline ${request.pipelineId} is not one of the connections the Slipway stack is told about, so its build role may not use it: add it to slipway:sourceConnections (or SlipwayProps.sourceConnections) and redeploy the stack`,
       );
     }
     return connection;

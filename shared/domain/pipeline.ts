@@ -108,7 +108,7 @@ export interface SourceSpec {
   triggers: Triggers;
   /**
    * ARN of the AWS CodeConnections connection CodeBuild checks the repository out with.
-   * @default the engine's default connection (SlipwayEngineProps.sourceConnections), if any
+   * @default the engine's default connection (SlipwayProps.sourceConnections), if any
    */
   connection?: string;
 }

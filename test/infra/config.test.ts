@@ -1,4 +1,4 @@
-/** Context -> SlipwayEngine props: defaults, parsing of command-line strings, and early errors. */
+/** Context -> Slipway props: defaults, parsing of command-line strings, and early errors. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONTEXT_KEYS, engineConfigFromContext } from '../../infra/config.ts';

@@ -18,7 +18,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { parse } from 'yaml';
-import { SlipwayEngine, SlipwayReleaseTarget, SlipwayStack } from '../../infra/index.ts';
+import { Slipway, SlipwayReleaseTarget, SlipwayStack } from '../../infra/index.ts';
 import { SlipwayImageRepository } from '../../infra/constructs/images.ts';
 import { engineConfigFromContext } from '../../infra/config.ts';
 import { CodeBuildRunner, parseSourceConnections } from '../../shared/aws/codebuild-runner.ts';
@@ -191,7 +191,7 @@ function teamApp(context: Record<string, unknown>): { app: App; stack: Stack; ta
   const app = new App({ context: { ...context, ...NO_BUNDLING } });
   Aspects.of(app).add(new AwsSolutionsChecks());
   const stack = new Stack(app, 'Team');
-  new SlipwayEngine(stack, 'Slipway', {});
+  new Slipway(stack, 'Slipway', {});
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
   NagSuppressions.addResourceSuppressions(vpc, [{ id: 'AwsSolutions-VPC7', reason: 'The team\'s own test VPC; flow logs are its choice.' }]);
   const target = new SlipwayReleaseTarget(stack, 'Shop', { name: 'shop', vpc, image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx:1.27'), testListenerPort: 9000 });

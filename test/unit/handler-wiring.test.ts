@@ -18,7 +18,7 @@ test('there are seven handlers, and each exports createHandler and handler and l
 
 test('in Lambda, every handler fails its cold start naming each setting it lacks', () => {
   // One process imports all seven, as seven cold starts with only the region set.
-  const script = `for (const f of ${JSON.stringify(entries)}) { try { await import('./functions/' + f); console.log(f + ' LOADED'); } catch (e) { console.log(f + ' FAILED ' + e.message); } }`;
+  const script = `for (const f of ${JSON.stringify(entries)}) { try { await import('./functions' + f); console.log(f + ' LOADED'); } catch (e) { console.log(f + ' FAILED ' + e.message); } }`;
   const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
     env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: 'slipway-test', POWERTOOLS_LOG_LEVEL: 'CRITICAL' },
     encoding: 'utf8',

@@ -25,7 +25,7 @@ export const SECRET_NAME_PREFIX = 'slipway/';
 /** Extra variable, not in shared/config.ts ENV yet: the topic run notifications go to. */
 export const NOTIFICATION_TOPIC_ENV = 'SLIPWAY_NOTIFICATION_TOPIC_ARN';
 
-export interface SlipwayEngineProps {
+export interface SlipwayProps {
   /**
    * Days a run's artifacts stay in the bucket.
    * @default 30
@@ -117,7 +117,7 @@ export interface SlipwayEngineProps {
  * The whole Slipway engine: API, queues, state table, artifact bucket, builds, releaser,
  * notifications, alarms. Nothing in it bills by the hour while idle.
  */
-export class SlipwayEngine extends Construct {
+export class Slipway extends Construct {
   readonly table: StateTable;
   readonly queues: Queues;
   readonly artifacts: Artifacts;
@@ -130,7 +130,7 @@ export class SlipwayEngine extends Construct {
   readonly reconciler: Reconciler;
   readonly handlers: Record<'webhook' | 'api' | 'engine' | 'buildEvents' | 'releaser' | 'notifier' | 'reconciler', SlipwayFunction>;
 
-  constructor(scope: Construct, id: string, props: SlipwayEngineProps = {}) {
+  constructor(scope: Construct, id: string, props: SlipwayProps = {}) {
     super(scope, id);
     const runRetentionDays = props.runRetentionDays ?? 90;
     if (!Number.isInteger(runRetentionDays) || runRetentionDays < 1) throw new Error(`runRetentionDays must be a whole number of days >= 1, got ${runRetentionDays}`);
