@@ -23,14 +23,14 @@ import { MAX_ITEM_BYTES, estimateItemSize, keys } from '../shared/aws/table.ts';
 import { decide } from '../shared/domain/decide.ts';
 import { largestPlan, largestRun } from '../shared/domain/run-bounds.ts';
 import type { BuildStateChanged } from '../shared/domain/run-events.ts';
-import { RecordingNotifier } from '../shared/services/effects.ts';
 import { handleEngineMessage, retryDelaySeconds, type EngineDeps } from '../shared/services/run-engine.ts';
 import { RetryableError } from '../shared/domain/errors.ts';
 import { engineMessageGroup, type EngineMessage } from '../shared/ports/messages.ts';
 import type { EventQueue } from '../shared/ports/index.ts';
-import { MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../test/support/engine-fakes.ts';
+import { MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../test/support/memory-stores.ts';
 import { jobSpec, pipelineSpec } from '../test/support/engine-fixtures.ts';
 import { FakeCodeBuild } from '../test/support/fake-codebuild.ts';
+import { RecordingNotifier } from '../test/support/recorders.ts';
 
 function prng(seed: number): () => number {
   let a = seed >>> 0;

@@ -25,9 +25,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import { FakeAws, FakeEventQueue, FakeReleaseQueue, deploySpec, startMessage, targetConfig } from '../test/support/fake-ecs.ts';
-import { MemoryTargetStore } from '../shared/aws/target-store.ts';
 import { Releaser } from '../shared/services/releaser.ts';
 import type { ReleaseInput } from '../shared/domain/release.ts';
+import { MemoryTargetStore } from '../test/support/memory-stores.ts';
 
 const MINIMUM = { control: 17, sqs: 7 };
 

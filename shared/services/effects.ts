@@ -35,17 +35,6 @@ import type { StartReleaseMessage } from '../ports/messages.ts';
 import type { Notification, Notifier } from '../ports/notify.ts';
 import type { BuildRequest, BuildRunner, EventQueue, PipelineRecord, PipelineStore, ReleaseQueue, RunStore } from '../ports/index.ts';
 
-/** Keeps what it was told and logs it: for tests, and engines with nowhere to send notifications. */
-export class RecordingNotifier implements Notifier {
-  readonly sent: Notification[] = [];
-  constructor(private readonly logger?: Pick<Console, 'info'>) {}
-  async notify(notification: Notification): Promise<void> {
-    this.sent.push(notification);
-    if (this.sent.length > 1000) this.sent.splice(0, this.sent.length - 1000);
-    this.logger?.info('notification (recorded, not delivered)', { kind: notification.kind, runId: notification.runId, job: notification.job });
-  }
-}
-
 export interface EffectDeps {
   pipelines: Pick<PipelineStore, 'get'>;
   runs: Pick<RunStore, 'listActive'>;

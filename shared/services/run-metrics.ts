@@ -14,17 +14,6 @@ import type { RunState } from '../domain/run.ts';
 import { METRIC, type MetricDatum, type MetricName, type MetricsSink } from '../ports/metrics.ts';
 export { METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricDatum, type MetricName, type MetricUnit, type MetricsSink } from '../ports/metrics.ts';
 
-/** A sink that keeps what it is given (tests, benchmarks). */
-export class RecordingMetrics implements MetricsSink {
-  readonly data: MetricDatum[] = [];
-  add(datum: MetricDatum): void {
-    this.data.push(datum);
-  }
-  sum(name: MetricName): number {
-    return this.data.filter((d) => d.name === name).reduce((n, d) => n + d.value, 0);
-  }
-}
-
 const count = (name: MetricName, value = 1): MetricDatum => ({ name, unit: 'Count', value });
 
 /**

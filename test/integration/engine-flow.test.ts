@@ -28,7 +28,6 @@ import type { JobSpec, PipelineSpec } from '../../shared/domain/pipeline.ts';
 import { TERMINAL_RUN_STATUSES, type RunState } from '../../shared/domain/run.ts';
 import { type ReleaseFinished, type ReleaseStarted } from '../../shared/domain/run-events.ts';
 import { forwardBuildStateChange, type BuildStateChangeEvent } from '../../shared/services/build-events.ts';
-import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, processRecords, type EngineDeps } from '../../shared/services/run-engine.ts';
 import type { ReleaseMessage, RunRequest } from '../../shared/ports/messages.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
@@ -38,6 +37,7 @@ import { SecretsManagerSecretSource } from '../../shared/aws/secrets.ts';
 import { respondToWebhook } from '../../shared/services/ingest-webhook.ts';
 import { signBody } from '../../shared/git/signatures.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
+import { RecordingNotifier } from '../support/recorders.ts';
 
 const PIPELINE_YAML = `
 name: web

@@ -15,12 +15,13 @@ import { ensureTable } from '../../shared/aws/table.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import type { EngineEvent } from '../../shared/domain/run-events.ts';
 import type { JobState, RunState } from '../../shared/domain/run.ts';
-import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
 import type { EngineMessage } from '../../shared/ports/messages.ts';
-import { FakeBuildRunner, MemoryEventQueue, MemoryReleaseQueue } from '../support/engine-fakes.ts';
+import { FakeBuildRunner } from '../support/fake-build-runner.ts';
+import { MemoryEventQueue, MemoryReleaseQueue } from '../support/memory-stores.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 import { jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
+import { RecordingNotifier } from '../support/recorders.ts';
 
 const cfg = emulatorConfig();
 const ddb = createDocumentClient(cfg);

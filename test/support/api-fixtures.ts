@@ -1,87 +1,9 @@
 /**
- * In-memory ports and request factories for the management API's unit tests.
+ * Request and run factories for the management API's tests (the in-memory
+ * ports are in memory-stores.ts).
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ConflictError, NotFoundError, ValidationError } from '../../shared/domain/errors.ts';
-import type { Provider } from '../../shared/domain/pipeline.ts';
 import type { JobState, RunState } from '../../shared/domain/run.ts';
-import type { EngineMessage } from '../../shared/ports/messages.ts';
-import type { EventQueue, Page, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../../shared/ports/index.ts';
-
-export class MemoryPipelineStore implements PipelineStore {
-  readonly versions = new Map<string, PipelineRecord[]>();
-  puts = 0;
-
-  async put(input: Omit<PipelineRecord, 'version' | 'createdAt'>): Promise<PipelineRecord> {
-    this.puts++;
-    const list = this.versions.get(input.id) ?? [];
-    const record: PipelineRecord = structuredClone({ ...input, version: list.length + 1, createdAt: new Date(Date.UTC(2026, 0, 1, 0, list.length)).toISOString() });
-    list.push(record);
-    this.versions.set(input.id, list);
-    return structuredClone(record);
-  }
-
-  async get(id: string, version?: number): Promise<PipelineRecord> {
-    const list = this.versions.get(id);
-    const found = list && (version === undefined ? list[list.length - 1] : list[version - 1]);
-    if (!found) throw new NotFoundError(`pipeline ${id}${version ? ` version ${version}` : ''} not found`);
-    return structuredClone(found);
-  }
-
-  async list(opts: { limit?: number; cursor?: string } = {}): Promise<Page<PipelineRecord>> {
-    return paginate([...this.versions.keys()].sort().map((id) => this.versions.get(id)!.at(-1)!), opts);
-  }
-
-  async findByRepository(provider: Provider, repository: string): Promise<PipelineRecord[]> {
-    return [...this.versions.values()].map((l) => l.at(-1)!).filter((r) => r.spec.source.provider === provider && r.spec.source.repository === repository);
-  }
-}
-
-export class MemoryRunStore implements RunStore {
-  readonly runs = new Map<string, RunState>();
-
-  async create(run: RunState): Promise<void> {
-    if (this.runs.has(run.runId)) throw new ConflictError(`run ${run.runId} exists`);
-    this.runs.set(run.runId, structuredClone(run));
-  }
-
-  async get(runId: string): Promise<RunState> {
-    const run = this.runs.get(runId);
-    if (!run) throw new NotFoundError(`run ${runId} not found`);
-    return structuredClone(run);
-  }
-
-  async save(run: RunState, expectedVersion: number): Promise<void> {
-    if (this.runs.get(run.runId)?.version !== expectedVersion) throw new ConflictError('version moved');
-    this.runs.set(run.runId, structuredClone(run));
-  }
-
-  async listByPipeline(pipelineId: string, opts: { limit?: number; cursor?: string } = {}): Promise<Page<RunSummary>> {
-    const runs = [...this.runs.values()].filter((r) => r.pipelineId === pipelineId).sort((a, b) => (a.runId < b.runId ? 1 : -1));
-    return paginate(runs.map((r) => ({ runId: r.runId, pipelineId: r.pipelineId, status: r.status, commit: r.trigger.commit, createdAt: r.createdAt, ...(r.trigger.branch ? { branch: r.trigger.branch } : {}) })), opts);
-  }
-
-  async listActive(pipelineId: string): Promise<RunSummary[]> {
-    return (await this.listByPipeline(pipelineId, { limit: 1000 })).items.filter((r) => r.status === 'queued' || r.status === 'running').reverse();
-  }
-}
-
-function paginate<T>(all: T[], opts: { limit?: number; cursor?: string }): Page<T> {
-  const start = opts.cursor === undefined ? 0 : Number(opts.cursor);
-  if (!Number.isInteger(start) || start < 0) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor this listing returned' }]);
-  const limit = opts.limit ?? 20;
-  const items = all.slice(start, start + limit);
-  return { items, ...(start + limit < all.length ? { cursor: String(start + limit) } : {}) };
-}
-
-export class RecordingQueue implements EventQueue {
-  readonly sent: EngineMessage[] = [];
-  failWith?: Error;
-  async send(messages: EngineMessage[]): Promise<void> {
-    if (this.failWith) throw this.failWith;
-    this.sent.push(...structuredClone(messages));
-  }
-}
 
 export const RUN_ID = '01JZ0000000000000000000001';
 export const SHA = 'a'.repeat(40);

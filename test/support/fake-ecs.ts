@@ -40,13 +40,13 @@ import {
 import { InvokeCommand, LambdaClient, ResourceNotFoundException as LambdaResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { EcsTarget } from '../../shared/aws/ecs-target.ts';
-import { MemoryTargetStore } from '../../shared/aws/target-store.ts';
 import { Releaser } from '../../shared/services/releaser.ts';
 import { TargetAdmin } from '../../shared/services/targets.ts';
 import type { TargetConfig } from '../../shared/domain/release.ts';
 import type { DeploySpec } from '../../shared/domain/pipeline.ts';
 import type { EngineMessage, ReleaseMessage, StartReleaseMessage } from '../../shared/ports/messages.ts';
 import type { EventQueue, ReleaseQueue } from '../../shared/ports/index.ts';
+import { MemoryTargetStore } from './memory-stores.ts';
 
 export type Behaviour = 'healthy' | 'unhealthy' | 'crash' | { diesAfterSeconds: number };
 

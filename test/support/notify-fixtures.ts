@@ -9,7 +9,7 @@ import { NotFoundError } from '../../shared/domain/errors.ts';
 import type { NotificationMessage } from '../../shared/ports/messages.ts';
 import type { NotifierDeps } from '../../shared/notify/notifier.ts';
 import type { NotificationQueue, PipelineRecord, SecretSource } from '../../shared/ports/index.ts';
-import { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } from './engine-fakes.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } from './memory-stores.ts';
 import { fourJobPipeline } from './engine-fixtures.ts';
 
 export const SHA = '0123456789abcdef0123456789abcdef01234567';

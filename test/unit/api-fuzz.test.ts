@@ -5,13 +5,14 @@ import { assertPipeline } from '../../shared/domain/definition.ts';
 import { ApiService } from '../../shared/services/api-service.ts';
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 import { createRouter } from '../../shared/http/router.ts';
-import { httpEvent, MemoryPipelineStore, MemoryRunStore, RecordingQueue, RUN_ID, runState, VALID_YAML } from '../support/api-fixtures.ts';
+import { httpEvent, RUN_ID, runState, VALID_YAML } from '../support/api-fixtures.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } from '../support/memory-stores.ts';
 
 const pipelines = new MemoryPipelineStore();
 const runs = new MemoryRunStore();
 const internal: unknown[] = [];
 const route = createRouter(
-  apiRoutes(new ApiService({ pipelines, runs, queue: new RecordingQueue(), git: { resolveBranch: async () => 'f'.repeat(40) } })),
+  apiRoutes(new ApiService({ pipelines, runs, queue: new MemoryEventQueue(), git: { resolveBranch: async () => 'f'.repeat(40) } })),
   { onInternalError: (err) => internal.push(err) },
 );
 

@@ -4,14 +4,15 @@ import { ApiService, type ApiServiceDeps } from '../../shared/services/api-servi
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 import { createRouter } from '../../shared/http/router.ts';
 import { NotFoundError, RetryableError } from '../../shared/domain/errors.ts';
-import { httpEvent, MemoryPipelineStore, MemoryRunStore, RecordingQueue, RUN_ID, runState, SHA, VALID_YAML } from '../support/api-fixtures.ts';
+import { httpEvent, RUN_ID, runState, SHA, VALID_YAML } from '../support/api-fixtures.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } from '../support/memory-stores.ts';
 
 const ALICE = 'arn:aws:iam::123456789012:user/alice';
 
 function setup(extra: Partial<ApiServiceDeps> = {}) {
   const pipelines = new MemoryPipelineStore();
   const runs = new MemoryRunStore();
-  const queue = new RecordingQueue();
+  const queue = new MemoryEventQueue();
   const internal: unknown[] = [];
   const api = new ApiService({ pipelines, runs, queue, newRunId: () => '01JZ00000000000000000000RN', now: () => new Date('2026-02-02T00:00:00Z'), ...extra });
   const route = createRouter(apiRoutes(api), { onInternalError: (err) => internal.push(err) });
@@ -428,7 +429,7 @@ describe('logs, artifacts and targets', () => {
   });
 
   test('a target is registered with PUT, listed, and a malformed one is refused with every problem', async () => {
-    const { MemoryTargetStore } = await import('../../shared/aws/target-store.ts');
+    const { MemoryTargetStore } = await import('../support/memory-stores.ts');
     const { TargetAdmin } = await import('../../shared/services/targets.ts');
     // Every resource is taken as tagged here; the tag check itself: test/unit/target-ownership.test.ts.
     const { call } = setup({ targets: new TargetAdmin({ targets: new MemoryTargetStore(), ownership: { verify: async () => [] }, releaseQueue: { send: async () => {} } }) });
@@ -458,7 +459,7 @@ describe('the router', () => {
   test("API Gateway's route key and path parameters are used when the stack declares the route", async () => {
     const { runs } = setup();
     await runs.create(runState());
-    const api = new ApiService({ pipelines: new MemoryPipelineStore(), runs, queue: new RecordingQueue() });
+    const api = new ApiService({ pipelines: new MemoryPipelineStore(), runs, queue: new MemoryEventQueue() });
     const route = createRouter(apiRoutes(api));
     const event = { ...httpEvent({ method: 'GET', path: '/prod/runs/whatever' }), routeKey: 'GET /runs/{id}', pathParameters: { id: RUN_ID } };
     const res = await route(event);

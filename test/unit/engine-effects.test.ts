@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attemptToken, type Effect } from '../../shared/domain/run-effects.ts';
 import { type RunState } from '../../shared/domain/run.ts';
-import { performEffects, RecordingNotifier, releaseImage, type EffectDeps } from '../../shared/services/effects.ts';
+import { performEffects, releaseImage, type EffectDeps } from '../../shared/services/effects.ts';
 import { RetryableError, ValidationError } from '../../shared/domain/errors.ts';
 import type { StartReleaseMessage } from '../../shared/ports/messages.ts';
-import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
+import { FakeBuildRunner } from '../support/fake-build-runner.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/memory-stores.ts';
 import { fourJobPipeline } from '../support/engine-fixtures.ts';
+import { RecordingNotifier } from '../support/recorders.ts';
 
 const NOW = '2026-11-27T01:00:00.000Z';
 

@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../shared/domain/decide.ts';
 import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run-events.ts';
-import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
 import { NotFoundError, RetryableError } from '../../shared/domain/errors.ts';
 import type { EngineMessage, RunRequest } from '../../shared/ports/messages.ts';
-import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
+import { FakeBuildRunner } from '../support/fake-build-runner.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/memory-stores.ts';
 import { deployJob, fourJobPipeline, imageJob, jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
+import { RecordingNotifier } from '../support/recorders.ts';
 
 function setup() {
   const pipelines = new MemoryPipelineStore();
@@ -252,7 +253,7 @@ test('a run request for an unknown pipeline leaves a failed run that says why', 
   await handleEngineMessage(env.deps, runRequest('R1', { pipelineId: 'nope' }));
   const run = await env.runs.get('R1');
   assert.equal(run.status, 'failed');
-  assert.match(run.reason ?? '', /pipeline nope not found/);
+  assert.match(run.reason ?? '', /pipeline nope does not exist/);
   assert.equal(env.builds.builds.size, 0);
   await handleEngineMessage(env.deps, runRequest('R1', { pipelineId: 'nope' }));
   assert.equal((await env.runs.get('R1')).status, 'failed');

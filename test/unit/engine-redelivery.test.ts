@@ -11,13 +11,13 @@ import assert from 'node:assert/strict';
 import { CodeBuildRunner } from '../../shared/aws/codebuild-runner.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import type { BuildStateChanged, EngineEvent } from '../../shared/domain/run-events.ts';
-import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
 import { RetryableError } from '../../shared/domain/errors.ts';
 import type { EngineMessage, RunRequest } from '../../shared/ports/messages.ts';
 import { FakeCodeBuild } from '../support/fake-codebuild.ts';
-import { MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/memory-stores.ts';
 import { fourJobPipeline, jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
+import { RecordingNotifier } from '../support/recorders.ts';
 
 const MINUTE = 60_000;
 /** CodeBuild's answer to too many StartBuild calls: no build is created. */

@@ -15,7 +15,8 @@ import { performEffects, type EffectDeps } from '../../shared/services/effects.t
 import { parseEngineMessage } from '../../shared/services/run-engine.ts';
 import { RetryableError } from '../../shared/domain/errors.ts';
 import { QueueNotifier } from '../../shared/notify/queue-notifier.ts';
-import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
+import { FakeBuildRunner } from '../support/fake-build-runner.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/memory-stores.ts';
 import { fourJobPipeline } from '../support/engine-fixtures.ts';
 import { finishedRun, MemoryNotificationQueue, notificationMessage } from '../support/notify-fixtures.ts';
 

@@ -6,12 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../shared/domain/decide.ts';
 import type { BuildStateChanged, JobStarted } from '../../shared/domain/run-events.ts';
-import { RecordingNotifier } from '../../shared/services/effects.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
-import { METRIC, RecordingMetrics, runMetrics } from '../../shared/services/run-metrics.ts';
+import { METRIC, runMetrics } from '../../shared/services/run-metrics.ts';
 import type { EngineMessage, RunRequest } from '../../shared/ports/messages.ts';
-import { FakeBuildRunner, MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/engine-fakes.ts';
+import { FakeBuildRunner } from '../support/fake-build-runner.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryReleaseQueue, MemoryRunStore } from '../support/memory-stores.ts';
 import { jobSpec, pipelineSpec } from '../support/engine-fixtures.ts';
+import { RecordingMetrics, RecordingNotifier } from '../support/recorders.ts';
 
 /** build -> test; StartBuild answers 42 s after the webhook. */
 function setup() {

@@ -14,12 +14,13 @@ import { isPipelineSecret, secretNameProblems } from '../../shared/domain/secret
 import { ValidationError } from '../../shared/domain/errors.ts';
 import { assertPipeline } from '../../shared/domain/definition.ts';
 import { handleNotification } from '../../shared/notify/notifier.ts';
-import { httpEvent, MemoryPipelineStore, MemoryRunStore, RecordingQueue, VALID_YAML } from '../support/api-fixtures.ts';
+import { httpEvent, VALID_YAML } from '../support/api-fixtures.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } from '../support/memory-stores.ts';
 import { notificationMessage, notifySetup } from '../support/notify-fixtures.ts';
 
 function api() {
   const pipelines = new MemoryPipelineStore();
-  const route = createRouter(apiRoutes(new ApiService({ pipelines, runs: new MemoryRunStore(), queue: new RecordingQueue() })), {});
+  const route = createRouter(apiRoutes(new ApiService({ pipelines, runs: new MemoryRunStore(), queue: new MemoryEventQueue() })), {});
   const call = async (body: unknown) => {
     const res = await route(httpEvent({ method: 'PUT', path: '/pipelines/shop', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
     return { status: res.statusCode, body: JSON.parse(res.body) };

@@ -12,13 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AwsTargetOwnership } from '../../shared/aws/target-ownership.ts';
-import { MemoryTargetStore } from '../../shared/aws/target-store.ts';
 import { ApiService } from '../../shared/services/api-service.ts';
 import { TargetAdmin } from '../../shared/services/targets.ts';
 import { apiRoutes } from '../../shared/http/api-routes.ts';
 import { createRouter } from '../../shared/http/router.ts';
 import { LocalTarget } from '../../shared/local/local-target.ts';
-import { httpEvent, MemoryPipelineStore, MemoryRunStore, RecordingQueue } from '../support/api-fixtures.ts';
+import { httpEvent } from '../support/api-fixtures.ts';
+import { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore, MemoryTargetStore } from '../support/memory-stores.ts';
 import { FakeAws, OTHER_RULE, OTHER_TG, RULE, TEST_RULE, TG, UNTAGGED_RULE } from '../support/fake-ecs.ts';
 
 function setup() {
@@ -26,7 +26,7 @@ function setup() {
   const store = new MemoryTargetStore();
   const admin = new TargetAdmin({ targets: store, ownership: new AwsTargetOwnership(aws.ecs, aws.elb), releaseQueue: { send: async () => {} } });
   const api = new ApiService({
-    pipelines: new MemoryPipelineStore(), runs: new MemoryRunStore(), queue: new RecordingQueue(),
+    pipelines: new MemoryPipelineStore(), runs: new MemoryRunStore(), queue: new MemoryEventQueue(),
     targets: admin,
   });
   const route = createRouter(apiRoutes(api), {});

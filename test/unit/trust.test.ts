@@ -103,7 +103,7 @@ test('provenance reads as one line: where the code comes from, who caused it, an
 
 test("a repository-defined pipeline enforces the approvers of the file the run uses; without a way to read it, nobody approves", async () => {
   const { ApiService } = await import('../../shared/services/api-service.ts');
-  const { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } = await import('../support/engine-fakes.ts');
+  const { MemoryEventQueue, MemoryPipelineStore, MemoryRunStore } = await import('../support/memory-stores.ts');
   const pipelines = new MemoryPipelineStore();
   const runs = new MemoryRunStore();
   const queue = new MemoryEventQueue();

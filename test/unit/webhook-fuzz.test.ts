@@ -6,18 +6,19 @@ import { respondToWebhook, type WebhookDeps } from '../../shared/services/ingest
 import { signBody } from '../../shared/git/signatures.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
 import {
-  eventHeaderValue, fixture, MemoryDeliveries, MemoryPipelines, MemoryQueue, MemorySecrets, pipelineRecord, signedHeaders,
+  eventHeaderValue, fixture, MemorySecrets, pipelineRecord, signedHeaders,
 } from '../fixtures/webhooks/support.ts';
+import { MemoryDeliveryStore, MemoryEventQueue, MemoryPipelineStore } from '../support/memory-stores.ts';
 
 const SECRETS = { 'slipway/web/webhook': 'gh-secret', 'slipway/api/webhook': 'gl-token', 'slipway/billing/webhook': 'bb-secret' };
 const SECRET_OF: Record<Provider, string> = { github: 'gh-secret', gitlab: 'gl-token', bitbucket: 'bb-secret' };
 
-function deps(): WebhookDeps & { queue: MemoryQueue; deliveries: MemoryDeliveries } {
+function deps(): WebhookDeps & { queue: MemoryEventQueue; deliveries: MemoryDeliveryStore } {
   return {
     protocol: gitWebhooks,
-    pipelines: new MemoryPipelines([pipelineRecord('web'), pipelineRecord('api', { provider: 'gitlab' }), pipelineRecord('billing', { provider: 'bitbucket' })]),
-    deliveries: new MemoryDeliveries(),
-    queue: new MemoryQueue(),
+    pipelines: new MemoryPipelineStore().seed(...[pipelineRecord('web'), pipelineRecord('api', { provider: 'gitlab' }), pipelineRecord('billing', { provider: 'bitbucket' })]),
+    deliveries: new MemoryDeliveryStore(),
+    queue: new MemoryEventQueue(),
     secrets: new MemorySecrets(SECRETS),
   };
 }

@@ -7,15 +7,16 @@ import { RetryableError } from '../../shared/domain/errors.ts';
 import { signBody } from '../../shared/git/signatures.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
 import {
-  eventHeaderValue, fixture, MemoryDeliveries, MemoryPipelines, MemoryQueue, MemorySecrets, pipelineRecord, signedHeaders,
+  eventHeaderValue, fixture, MemorySecrets, pipelineRecord, signedHeaders,
 } from '../fixtures/webhooks/support.ts';
+import { MemoryDeliveryStore, MemoryEventQueue, MemoryPipelineStore } from '../support/memory-stores.ts';
 
 const SECRET = 'hook-secret-1';
 
 function setup(records = [pipelineRecord('web')], secrets: Record<string, string> = { 'slipway/web/webhook': SECRET }) {
-  const pipelines = new MemoryPipelines(records);
-  const deliveries = new MemoryDeliveries();
-  const queue = new MemoryQueue();
+  const pipelines = new MemoryPipelineStore().seed(...records);
+  const deliveries = new MemoryDeliveryStore();
+  const queue = new MemoryEventQueue();
   const secretSource = new MemorySecrets(secrets);
   let n = 0;
   const deps: WebhookDeps = { pipelines, deliveries, queue, secrets: secretSource, protocol: gitWebhooks, newRunId: () => `01JRUN${String(++n).padStart(20, '0')}`, now: () => new Date('2026-11-27T01:00:00Z') };
@@ -180,7 +181,7 @@ test('401 for a missing signature, before anything is read', async () => {
   const res = await send(deps, request('github', 'push', { headers: { 'X-Hub-Signature-256': undefined } }));
   assert.equal(res.status, 401);
   assert.deepEqual(res.body, { error: 'Unauthorized', message: 'missing or malformed x-hub-signature-256 header', requestId: 'req-123' });
-  assert.equal(pipelines.calls, 0);
+  assert.equal(pipelines.finds, 0);
   assert.equal(queue.sent.length, 0);
 });
 
@@ -251,7 +252,7 @@ test('413 for a body over 1 MiB, before parsing', async () => {
   const res = await send(deps, request('github', 'push', { body }));
   assert.equal(res.status, 413);
   assert.equal(res.body.error, 'PayloadTooLarge');
-  assert.equal(pipelines.calls, 0);
+  assert.equal(pipelines.finds, 0);
 });
 
 test('404 for an unknown provider', async () => {
@@ -305,8 +306,8 @@ test('secrets are never logged', async () => {
 
 test('a delivery store without release: the failed enqueue is still a 503, and the loss is logged loudly', async () => {
   const { deps, queue } = setup();
-  const claims = new MemoryDeliveries();
-  deps.deliveries = { claim: (p, id, ttl) => claims.claim(p, id) };
+  const claims = new MemoryDeliveryStore();
+  deps.deliveries = { claim: (p, id, ttl) => claims.claim(p, id, ttl) };
   const errors: string[] = [];
   deps.logger = { info() {}, warn() {}, error: (m) => errors.push(m) };
   queue.failNext = 1;
@@ -358,7 +359,7 @@ test('concurrent replays under different delivery ids start one run', async () =
 test('the body is remembered per pipeline: a pipeline registered after the first delivery still gets its run', async () => {
   const { deps, queue, pipelines } = setup();
   await send(deps, request('github', 'push', { deliveryId: 'd-1' }));
-  pipelines.records.push(pipelineRecord('web-2'));
+  pipelines.seed(pipelineRecord('web-2'));
   (deps.secrets as MemorySecrets).values['slipway/web-2/webhook'] = SECRET;
   const again = await send(deps, request('github', 'push', { deliveryId: 'd-2' }));
   assert.deepEqual((again.body.runs as Array<{ pipeline: string }>).map((r) => r.pipeline), ['web-2']);
