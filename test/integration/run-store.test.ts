@@ -11,8 +11,9 @@ import { largestPlan, largestRun } from '../../shared/domain/run-bounds.ts';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../shared/domain/errors.ts';
 import type { Decision } from '../../shared/domain/run-effects.ts';
 import type { EngineEvent } from '../../shared/domain/run-events.ts';
-import type { JobPlan, JobState, RunState, RunStatus } from '../../shared/domain/run.ts';
+import type { JobPlan, JobState, RunState } from '../../shared/domain/run.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
+import { runStoreContract } from '../support/contracts/run-store.contract.ts';
 
 const cfg = emulatorConfig();
 const client = createDocumentClient(cfg);
@@ -102,53 +103,9 @@ async function rawItem(runId: string): Promise<Record<string, any> | undefined> 
   return (await client.send(new GetCommand({ TableName: table, Key: keys.run(runId), ConsistentRead: true }))).Item;
 }
 
-// ---- create / get / save -------------------------------------------------------------
+runStoreContract('DynamoRunStore', () => store);
 
-test('a created run reads back exactly as it was stored', async () => {
-  const run = aRun();
-  await store.create(run);
-  assert.deepEqual(await store.get(run.runId), run);
-});
-
-test('creating a run whose id exists is a conflict and keeps the first one', async () => {
-  const run = aRun();
-  await store.create(run);
-  await assert.rejects(store.create({ ...run, status: 'failed' }), ConflictError);
-  assert.equal((await store.get(run.runId)).status, 'running');
-});
-
-test('reading a run that does not exist is NotFound', async () => {
-  await assert.rejects(store.get(ulid()), NotFoundError);
-});
-
-test('a save at the current version stores version + 1 and updates the caller object', async () => {
-  const run = aRun();
-  await store.create(run);
-  const loaded = await store.get(run.runId);
-  loaded.jobs.test!.status = 'succeeded';
-  await store.save(loaded, loaded.version);
-  assert.equal(loaded.version, 1);
-  const again = await store.get(run.runId);
-  assert.equal(again.version, 1);
-  assert.equal(again.jobs.test!.status, 'succeeded');
-  await store.save(again, again.version);
-  assert.equal((await store.get(run.runId)).version, 2);
-});
-
-test('a save from a stale copy is a conflict and leaves the newer state in place', async () => {
-  const run = aRun();
-  await store.create(run);
-  const first = await store.get(run.runId);
-  const second = await store.get(run.runId);
-  first.reason = 'first writer';
-  await store.save(first, 0);
-  second.reason = 'second writer';
-  await assert.rejects(store.save(second, 0), ConflictError);
-  assert.equal(second.version, 0, 'a failed save does not bump the caller version');
-  const stored = await store.get(run.runId);
-  assert.equal(stored.reason, 'first writer');
-  assert.equal(stored.version, 1);
-});
+// ---- what only the DynamoDB item shows -------------------------------------------------
 
 test('a run gets its expiry when it ends, counted from finishedAt, and none while active', async () => {
   const days = 30;
@@ -163,71 +120,6 @@ test('a run gets its expiry when it ends, counted from finishedAt, and none whil
 
 test('a run store refuses a retention that is not a positive number of days', () => {
   assert.throws(() => new DynamoRunStore(client, table, { retentionDays: 0 }), ValidationError);
-});
-
-// ---- listings -------------------------------------------------------------------------
-
-test('a pipeline\'s runs page newest first with a cursor until the last page, which has none', async () => {
-  const pipelineId = uniqueName('paged');
-  const created: RunState[] = [];
-  for (let i = 0; i < 7; i++) {
-    const run = aRun({ pipelineId, status: i % 2 ? 'succeeded' : 'running', finishedAt: i % 2 ? nextTime() : undefined });
-    await store.create(run);
-    created.push(run);
-  }
-  await store.create(aRun()); // another pipeline's run never shows up
-  const seen: string[] = [];
-  const pageSizes: number[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listByPipeline(pipelineId, { limit: 3, ...(cursor ? { cursor } : {}) });
-    pageSizes.push(page.items.length);
-    seen.push(...page.items.map((r) => r.runId));
-    for (const s of page.items) assert.equal(s.pipelineId, pipelineId);
-    cursor = page.cursor;
-  } while (cursor);
-  assert.deepEqual(pageSizes, [3, 3, 1]);
-  assert.deepEqual(seen, created.map((r) => r.runId).reverse());
-
-  const first = (await store.listByPipeline(pipelineId, { limit: 7 }));
-  assert.equal(first.cursor, undefined, 'a page that holds the rest has no cursor');
-  const summary = first.items[0]!;
-  const newest = created[6]!;
-  assert.deepEqual(summary, { runId: newest.runId, pipelineId, status: newest.status, branch: 'main', commit: newest.trigger.commit, createdAt: newest.createdAt });
-});
-
-test('a cursor that this listing did not hand out is rejected as invalid', async () => {
-  const pipelineId = uniqueName('cursor');
-  const other = uniqueName('cursor-other');
-  for (let i = 0; i < 3; i++) {
-    await store.create(aRun({ pipelineId }));
-    await store.create(aRun({ pipelineId: other }));
-  }
-  const otherPage = await store.listByPipeline(other, { limit: 1 });
-  assert.ok(otherPage.cursor);
-  await assert.rejects(store.listByPipeline(pipelineId, { cursor: otherPage.cursor }), ValidationError);
-  await assert.rejects(store.listByPipeline(pipelineId, { cursor: 'not a cursor!' }), ValidationError);
-  await assert.rejects(store.listByPipeline(pipelineId, { cursor: Buffer.from('{"PK":1}').toString('base64url') }), ValidationError);
-  await assert.rejects(store.listByPipeline(pipelineId, { limit: 0 }), ValidationError);
-  await assert.rejects(store.listByPipeline(pipelineId, { limit: 101 }), ValidationError);
-});
-
-test('only queued and running runs are listed as active, oldest first, and a run leaves the list when it ends', async () => {
-  const pipelineId = uniqueName('active');
-  const statuses: RunStatus[] = ['queued', 'succeeded', 'running', 'failed', 'cancelled', 'superseded', 'queued'];
-  const runs: RunState[] = [];
-  for (const status of statuses) {
-    const terminal = !['queued', 'running'].includes(status);
-    const run = aRun({ pipelineId, status, ...(terminal ? { finishedAt: nextTime() } : {}) });
-    await store.create(run);
-    runs.push(run);
-  }
-  const active = await store.listActive(pipelineId);
-  assert.deepEqual(active.map((r) => [r.runId, r.status]), [[runs[0]!.runId, 'queued'], [runs[2]!.runId, 'running'], [runs[6]!.runId, 'queued']]);
-
-  const running = await store.get(runs[2]!.runId);
-  await store.save({ ...running, status: 'succeeded', finishedAt: nextTime() }, running.version);
-  assert.deepEqual((await store.listActive(pipelineId)).map((r) => r.runId), [runs[0]!.runId, runs[6]!.runId]);
 });
 
 // ---- item size ------------------------------------------------------------------------
@@ -351,11 +243,6 @@ test('a 200-job run with every job on its third attempt, every event id kept and
   loaded.status = 'failed';
   await store.save(loaded, loaded.version);
   assert.deepEqual(await store.get(run.runId), loaded);
-});
-
-test('a run item above DynamoDB\'s 400 KB limit is refused as too large', async () => {
-  const run = aRun({ reason: 'x'.repeat(MAX_ITEM_BYTES) });
-  await assert.rejects(store.create(run), PayloadTooLargeError);
 });
 
 // ---- applyEvent against the real table -----------------------------------------------------

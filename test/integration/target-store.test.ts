@@ -7,6 +7,7 @@ import type { TargetConfig } from '../../shared/domain/release.ts';
 import { TargetAdmin } from '../../shared/services/targets.ts';
 import { ConflictError, ValidationError } from '../../shared/domain/errors.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
+import { targetStoreContract } from '../support/contracts/target-store.contract.ts';
 
 const client = createDocumentClient(emulatorConfig());
 const table = uniqueName('targets');
@@ -18,7 +19,20 @@ const config = (name: string, over: Partial<TargetConfig> = {}): TargetConfig =>
   listenerRuleArn: `rule/${name}`, desiredCount: 2, ...over,
 });
 
-before(async () => { await ensureTable(client, table); });
+// The contract's targets live in a table of their own: the releaser's tests below list all of theirs.
+const contractTable = uniqueName('target-contract');
+const contractStore = new DynamoTargetStore(client, contractTable);
+
+before(async () => { await Promise.all([ensureTable(client, table), ensureTable(client, contractTable)]); });
+
+targetStoreContract('DynamoTargetStore', async (opts = {}) => {
+  if (!opts.isolated) return contractStore;
+  const own = uniqueName('target-list');
+  await ensureTable(client, own);
+  return new DynamoTargetStore(client, own);
+});
+
+// ---- target administration (the releaser) on the real table ----------------------------
 
 test('registered targets are listed by name, without scanning the table', async () => {
   await releaser.putTarget(config('web'));

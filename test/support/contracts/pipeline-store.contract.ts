@@ -1,0 +1,136 @@
+/**
+ * What every PipelineStore does, as shared/ports documents it: run against the
+ * in-memory fake (unit tier) and DynamoDB Local (integration tier). Tests use
+ * fresh pipeline ids, except the listing, which asks for a store of its own.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NotFoundError, ValidationError } from '../../../shared/domain/errors.ts';
+import type { PipelineSpec, Provider } from '../../../shared/domain/pipeline.ts';
+import type { PipelineRecord, PipelineStore } from '../../../shared/ports/index.ts';
+
+let n = 0;
+const unique = (prefix: string) => `${prefix}-${process.pid}-${++n}-${Math.random().toString(36).slice(2, 6)}`;
+
+function aSpec(opts: { provider?: Provider; repository?: string; command?: string } = {}): PipelineSpec {
+  return {
+    name: 'shop',
+    source: {
+      provider: opts.provider ?? 'github',
+      repository: opts.repository ?? 'acme/shop',
+      triggers: { events: ['push'], branches: ['main'], tags: [], paths: { include: [], exclude: [] } },
+    },
+    concurrency: 'superseded',
+    jobs: {
+      test: {
+        name: 'test', kind: 'build', needs: [], when: { branches: [], tags: [], events: [] }, template: 'node',
+        install: ['npm ci'], commands: [opts.command ?? 'npm test'], cache: ['node_modules'], env: {}, outputs: [], inputs: [],
+        timeoutMinutes: 30, retries: 0, compute: 'small',
+      },
+    },
+    notifications: [],
+  };
+}
+
+function aRegistration(id: string, spec = aSpec()): Omit<PipelineRecord, 'version' | 'createdAt'> {
+  return { id, spec, definitionSource: { kind: 'registered' }, webhookSecretName: `slipway/${id}/webhook` };
+}
+
+export interface PipelineStoreFactory {
+  /** A store; `isolated` asks for one that holds no pipeline yet (the listing test). */
+  (opts?: { isolated?: boolean }): PipelineStore | Promise<PipelineStore>;
+}
+
+export function pipelineStoreContract(name: string, store: PipelineStoreFactory): void {
+  test(`${name}: each registration of a pipeline gets the next version and becomes the latest`, async () => {
+    const pipelines = await store();
+    const id = unique('versions');
+    const v1 = await pipelines.put(aRegistration(id, aSpec({ command: 'npm test -- --v1' })));
+    const v2 = await pipelines.put(aRegistration(id, aSpec({ command: 'npm test -- --v2' })));
+    const v3 = await pipelines.put(aRegistration(id, aSpec({ command: 'npm test -- --v3' })));
+    assert.deepEqual([v1.version, v2.version, v3.version], [1, 2, 3]);
+    assert.deepEqual(await pipelines.get(id), v3);
+    assert.ok(!Number.isNaN(Date.parse(v3.createdAt)), 'createdAt is a timestamp');
+  });
+
+  test(`${name}: a registration keeps everything it was given: definition source and secret names`, async () => {
+    const pipelines = await store();
+    const id = unique('fields');
+    const input: Omit<PipelineRecord, 'version' | 'createdAt'> = {
+      id, spec: aSpec(), definitionSource: { kind: 'repository', path: '.slipway.yml' }, webhookSecretName: `slipway/${id}/webhook`, tokenSecretName: `slipway/${id}/token`,
+    };
+    const record = await pipelines.put(input);
+    assert.deepEqual({ ...record, version: undefined, createdAt: undefined }, { ...input, version: undefined, createdAt: undefined });
+    assert.deepEqual(await pipelines.get(id), record);
+  });
+
+  test(`${name}: a run can load the version it pinned after a newer one is registered`, async () => {
+    const pipelines = await store();
+    const id = unique('pinned');
+    const pinned = await pipelines.put(aRegistration(id, aSpec({ command: 'make test' })));
+    await pipelines.put(aRegistration(id, aSpec({ command: 'make check' })));
+    const loaded = await pipelines.get(id, pinned.version);
+    assert.deepEqual(loaded, pinned);
+    assert.deepEqual(loaded.spec.jobs.test!.commands, ['make test']);
+    assert.deepEqual((await pipelines.get(id)).spec.jobs.test!.commands, ['make check']);
+  });
+
+  test(`${name}: reading a pipeline or a version that does not exist is NotFound; version 0 is invalid`, async () => {
+    const pipelines = await store();
+    const id = unique('missing');
+    await assert.rejects(pipelines.get(id), NotFoundError);
+    await pipelines.put(aRegistration(id));
+    await assert.rejects(pipelines.get(id, 2), NotFoundError);
+    await assert.rejects(pipelines.get(id, 0), ValidationError);
+  });
+
+  test(`${name}: pipelines are found by their latest repository, whatever the letter case`, async () => {
+    const pipelines = await store();
+    const repo = `acme/${unique('Repo')}`;
+    const a = unique('repo-a');
+    const b = unique('repo-b');
+    const moved = unique('repo-moved');
+    await pipelines.put(aRegistration(a, aSpec({ repository: repo })));
+    await pipelines.put(aRegistration(b, aSpec({ repository: repo })));
+    await pipelines.put(aRegistration(moved, aSpec({ repository: repo })));
+    await pipelines.put(aRegistration(moved, aSpec({ repository: `${repo}-elsewhere` })));
+    await pipelines.put(aRegistration(unique('gitlab'), aSpec({ provider: 'gitlab', repository: repo })));
+
+    const found = await pipelines.findByRepository('github', repo.toUpperCase());
+    assert.deepEqual(found.map((p) => p.id).sort(), [a, b].sort());
+    for (const p of found) assert.equal(p.version, 1);
+    assert.deepEqual((await pipelines.findByRepository('github', `${repo}-elsewhere`)).map((p) => [p.id, p.version]), [[moved, 2]]);
+    assert.deepEqual(await pipelines.findByRepository('bitbucket', repo), []);
+  });
+
+  test(`${name}: the pipeline list pages through the latest version of every pipeline, by id, with a cursor`, async () => {
+    const pipelines = await store({ isolated: true });
+    assert.deepEqual(await pipelines.list(), { items: [] });
+    const ids = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
+    for (const id of [...ids].reverse()) await pipelines.put(aRegistration(id));
+    await pipelines.put(aRegistration('charlie', aSpec({ command: 'newer' })));
+
+    const seen: PipelineRecord[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await pipelines.list({ limit: 2, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items);
+      cursor = page.cursor;
+      pages++;
+    } while (cursor);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen.map((p) => p.id), ids);
+    assert.deepEqual(seen.find((p) => p.id === 'charlie')?.version, 2);
+    assert.equal((await pipelines.list({ limit: 5 })).cursor, undefined, 'a page that holds the rest has no cursor');
+    await assert.rejects(pipelines.list({ cursor: 'garbage' }), ValidationError);
+    await assert.rejects(pipelines.list({ limit: 101 }), ValidationError);
+  });
+
+  test(`${name}: a pipeline id that cannot be a key is refused`, async () => {
+    const pipelines = await store();
+    await assert.rejects(pipelines.put(aRegistration('has#hash')), ValidationError);
+    await assert.rejects(pipelines.put(aRegistration('')), ValidationError);
+    await assert.rejects(pipelines.put(aRegistration('-leading-dash')), ValidationError);
+  });
+}
