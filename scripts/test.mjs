@@ -1,5 +1,9 @@
-// `npm test`: starts the emulators once, runs every test file with node's test runner
-// against them, and stops them whatever happens.
+// `npm test`: runs every test file under test/ with node's test runner.
+// `node scripts/test.mjs <file or folder>...` (the test:unit, test:integration,
+// test:infra and test:e2e scripts) runs those only. The emulators (DynamoDB Local,
+// fauxqs) are started once, and stopped whatever happens, only when an
+// integration test is among the files: the other tiers need none (the local-mode
+// tests in e2e/ start their own through the local mode).
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -16,21 +20,21 @@ function findTests(dir) {
 }
 
 const only = process.argv.slice(2);
-const files = only.length > 0 ? only : findTests('test');
+const files = (only.length > 0 ? only : ['test']).flatMap((p) => (statSync(p).isDirectory() ? findTests(p) : [p]));
 if (files.length === 0) {
-  console.error('no test files found under test/');
+  console.error(`no test files found under ${only.join(' ') || 'test/'}`);
   process.exit(1);
 }
 
-const emu = await startEmulators();
+const needsEmulators = files.some((f) => path.resolve(f).startsWith(path.resolve('test', 'integration') + path.sep));
+const emu = needsEmulators ? await startEmulators() : undefined;
 let code = 1;
 try {
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
     stdio: 'inherit',
     env: {
       ...process.env,
-      SLIPWAY_TEST_DYNAMODB_ENDPOINT: emu.dynamoEndpoint,
-      SLIPWAY_TEST_AWS_ENDPOINT: emu.awsEndpoint,
+      ...(emu ? { SLIPWAY_TEST_DYNAMODB_ENDPOINT: emu.dynamoEndpoint, SLIPWAY_TEST_AWS_ENDPOINT: emu.awsEndpoint } : {}),
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -45,6 +49,6 @@ try {
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
   code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 } finally {
-  await emu.stop();
+  await emu?.stop();
 }
 process.exit(code);
