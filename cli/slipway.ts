@@ -45,9 +45,20 @@ export class UsageError extends Error {}
 
 export const LOCAL_STATE_FILE = path.join('.slipway', 'dev.json');
 
-function resolveApi(flag?: string): ApiClient {
-  let url = flag ?? process.env.SLIPWAY_API_URL;
-  const state = existsSync(LOCAL_STATE_FILE) ? (JSON.parse(readFileSync(LOCAL_STATE_FILE, 'utf8')) as { apiUrl?: string; apiToken?: string }) : {};
+/** Where the CLI reads and writes: the process's own streams, environment and folder, or a test's. */
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown };
+  /** Read for SLIPWAY_API_URL. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Relative files and `.slipway/dev.json` are found from here. @default process.cwd() */
+  cwd?: string;
+}
+
+function resolveApi(io: Required<CliIo>, flag?: string): ApiClient {
+  let url = flag ?? io.env.SLIPWAY_API_URL;
+  const stateFile = path.resolve(io.cwd, LOCAL_STATE_FILE);
+  const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as { apiUrl?: string; apiToken?: string }) : {};
   if (!url) url = state.apiUrl;
   if (!url) throw new UsageError('no Slipway API to talk to: start the local mode with `npm start`, or set SLIPWAY_API_URL to your stack\'s ApiUrl output');
   const host = new URL(url).hostname;
@@ -58,8 +69,8 @@ function resolveApi(flag?: string): ApiClient {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function watchRun(api: ApiClient, runId: string, json: boolean): Promise<number> {
-  const tty = process.stdout.isTTY && !json;
+async function watchRun(io: Required<CliIo>, api: ApiClient, runId: string, json: boolean): Promise<number> {
+  const tty = io.stdout.isTTY === true && !json;
   let lastLines = 0;
   const plannedBy = Date.now() + 30_000;
   for (;;) {
@@ -73,20 +84,43 @@ async function watchRun(api: ApiClient, runId: string, json: boolean): Promise<n
     }
     if (tty) {
       const view = runView(run);
-      if (lastLines > 0) process.stdout.write(`\x1b[${lastLines}A\x1b[J`);
-      process.stdout.write(`${view}\n`);
+      if (lastLines > 0) io.stdout.write(`\x1b[${lastLines}A\x1b[J`);
+      io.stdout.write(`${view}\n`);
       lastLines = view.split('\n').length;
     }
     if (TERMINAL_RUN_STATUSES.has(run.status)) {
-      if (json) console.log(JSON.stringify(run, null, 2));
-      else if (!tty) console.log(runView(run));
+      if (json) println(io.stdout, JSON.stringify(run, null, 2));
+      else if (!tty) println(io.stdout, runView(run));
       return run.status === 'succeeded' ? 0 : 1;
     }
     await sleep(1000);
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
+const println = (stream: CliIo['stdout'], text: string) => stream.write(`${text}\n`);
+
+/**
+ * Runs one command and returns its exit code; errors are reported on `io.stderr`
+ * (as JSON with --json) and become the exit codes above. The `slipway` bin is
+ * this with the process's streams.
+ */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const full: Required<CliIo> = { env: process.env, cwd: process.cwd(), ...io };
+  try {
+    return await command(argv, full);
+  } catch (e) {
+    const err = e as Error;
+    const body = e instanceof ApiError && e.body && typeof e.body === 'object' && 'problems' in e.body ? (e.body as { problems: Array<{ path: string; message: string }> }).problems : [];
+    if (argv.includes('--json')) println(io.stderr, JSON.stringify({ error: e instanceof ApiError ? e.code : err.name, message: err.message, ...(body.length > 0 ? { problems: body } : {}) }));
+    else {
+      println(io.stderr, `slipway: ${err.message}`);
+      for (const p of body) println(io.stderr, `  ${p.path ? `${p.path}: ` : ''}${p.message}`);
+    }
+    return exitCodeFor(e);
+  }
+}
+
+async function command(argv: string[], io: Required<CliIo>): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -101,8 +135,9 @@ export async function main(argv: string[]): Promise<number> {
   });
   const [cmd, ...rest] = positionals;
   const json = values.json ?? false;
-  const out = (human: string, data: unknown) => console.log(json ? JSON.stringify(data, null, 2) : human);
-  if (!cmd || values.help) { console.log(USAGE); return values.help ? 0 : 2; }
+  const out = (human: string, data: unknown) => println(io.stdout, json ? JSON.stringify(data, null, 2) : human);
+  const readText = (file: string) => readFileText(path.resolve(io.cwd, file), file);
+  if (!cmd || values.help) { println(io.stdout, USAGE); return values.help ? 0 : 2; }
 
   switch (cmd) {
     case 'dev': {
@@ -121,8 +156,8 @@ export async function main(argv: string[]): Promise<number> {
         out(`${file}: pipeline ${parsed.spec.name} is valid (${Object.keys(parsed.spec.jobs).join(', ')})`, { ok: true, name: parsed.spec.name, jobs: Object.keys(parsed.spec.jobs) });
         return 0;
       }
-      if (json) console.log(JSON.stringify({ ok: false, problems: parsed.problems }, null, 2));
-      else for (const p of parsed.problems) console.error(`${file}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
+      if (json) println(io.stdout, JSON.stringify({ ok: false, problems: parsed.problems }, null, 2));
+      else for (const p of parsed.problems) println(io.stderr, `${file}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
       return 2;
     }
     case 'init': {
@@ -131,14 +166,15 @@ export async function main(argv: string[]): Promise<number> {
       const t = values.template;
       if (!t || !(TEMPLATE_NAMES as readonly string[]).includes(t)) throw new UsageError(`init needs --template, one of: ${TEMPLATE_NAMES.join(', ')}`);
       const file = values.output ?? 'slipway.yml';
-      if (existsSync(file)) throw new UsageError(`${file} exists already; choose another with -o FILE`);
-      const branch = values.branch ?? defaultBranchHere(path.dirname(path.resolve(file)));
-      try { writeFileSync(file, starterPipeline(t as never, values.repository, branch)); } catch (e) { throw new UsageError(`cannot write ${file}: ${(e as Error).message}`); }
+      const target = path.resolve(io.cwd, file);
+      if (existsSync(target)) throw new UsageError(`${file} exists already; choose another with -o FILE`);
+      const branch = values.branch ?? defaultBranchHere(path.dirname(target));
+      try { writeFileSync(target, starterPipeline(t as never, values.repository, branch)); } catch (e) { throw new UsageError(`cannot write ${file}: ${(e as Error).message}`); }
       out(`wrote ${file} (template ${t}, branch ${branch}); register it with: slipway pipelines apply -f ${file}`, { file, template: t, branch });
       return 0;
     }
     case 'pipelines': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [sub] = rest;
       if (sub === 'apply') {
         const file = values.file ?? rest[1];
@@ -160,7 +196,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError('pipelines apply -f FILE | pipelines list');
     }
     case 'run': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [pipeline] = rest;
       if (!pipeline) throw new UsageError('run needs a PIPELINE');
       if (values.branch && values.commit) throw new UsageError('give --branch or --commit, not both');
@@ -168,10 +204,10 @@ export async function main(argv: string[]): Promise<number> {
       const body = values.commit ? { commit: values.commit } : values.branch ? { branch: values.branch } : {};
       const res = await api.request<{ runId: string; branch?: string; commit?: string }>('POST', `/pipelines/${encodeURIComponent(pipeline)}/runs`, body);
       if (!values.watch) { out(`run ${res.runId} requested (${res.branch ?? ''}@${res.commit?.slice(0, 8) ?? ''}); follow it with: slipway status ${res.runId} --watch`, res); return 0; }
-      return watchRun(api, res.runId, json);
+      return watchRun(io, api, res.runId, json);
     }
     case 'runs': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [pipeline] = rest;
       if (!pipeline) throw new UsageError('runs needs a PIPELINE');
       const res = await api.request<{ items: Array<{ runId: string; status: string; branch?: string; commit: string; createdAt: string }> }>('GET', `/pipelines/${encodeURIComponent(pipeline)}/runs`);
@@ -179,16 +215,16 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [runId] = rest;
       if (!runId) throw new UsageError('status needs a RUN id');
-      if (values.watch) return watchRun(api, runId, json);
+      if (values.watch) return watchRun(io, api, runId, json);
       const run = await api.request<RunState>('GET', `/runs/${encodeURIComponent(runId)}`);
       out(runView(run), run);
       return 0;
     }
     case 'logs': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [runId, job] = rest;
       if (!runId || !job) throw new UsageError('logs needs RUN and JOB');
       const attempt = values.attempt === undefined ? undefined : Number(values.attempt);
@@ -200,12 +236,12 @@ export async function main(argv: string[]): Promise<number> {
         const page = await api.request<{ events: Array<{ timestamp: string; message: string }>; cursor?: string; complete: boolean; attempt?: number; attempts?: number }>('GET', `/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(job)}/logs${q ? `?${q}` : ''}`);
         // Which attempt this is, once, on stderr: stdout stays the log itself.
         if (!shown && !json && page.attempt !== undefined) {
-          console.error(`${job}: attempt ${page.attempt} of ${page.attempts}${(page.attempts ?? 1) > 1 ? ` (others: --attempt N)` : ''}`);
+          println(io.stderr, `${job}: attempt ${page.attempt} of ${page.attempts}${(page.attempts ?? 1) > 1 ? ` (others: --attempt N)` : ''}`);
           shown = true;
         }
         for (const e of page.events ?? []) {
-          if (json) console.log(JSON.stringify(e));
-          else process.stdout.write(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
+          if (json) println(io.stdout, JSON.stringify(e));
+          else io.stdout.write(e.message.endsWith('\n') ? e.message : `${e.message}\n`);
         }
         cursor = page.cursor ?? cursor;
         if ((page.events?.length ?? 0) > 0) continue;
@@ -215,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'approve':
     case 'reject': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [runId, job] = rest;
       if (!runId || !job) throw new UsageError(`${cmd} needs RUN and JOB`);
       const res = await api.request('POST', `/runs/${encodeURIComponent(runId)}/jobs/${encodeURIComponent(job)}/${cmd}`, {});
@@ -223,7 +259,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'cancel': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [runId] = rest;
       if (!runId) throw new UsageError('cancel needs a RUN id');
       const res = await api.request('POST', `/runs/${encodeURIComponent(runId)}/cancel`, {});
@@ -231,7 +267,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'targets': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [sub, name] = rest;
       if (sub === 'apply') {
         const file = values.file;
@@ -258,7 +294,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'rollback': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const [name] = rest;
       if (!name) throw new UsageError('rollback needs a TARGET');
       const res = await api.request('POST', `/targets/${encodeURIComponent(name)}/rollback`, {});
@@ -266,7 +302,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'doctor': {
-      const api = resolveApi(values.api);
+      const api = resolveApi(io, values.api);
       const { doctorDepsFor, formatChecks, runDoctor } = await import('./doctor.ts');
       const checks = await runDoctor(await doctorDepsFor(api, { prefix: values.prefix, connection: values.connection }));
       out(formatChecks(checks), { ok: checks.every((c) => c.ok), checks });
@@ -291,9 +327,10 @@ export function defaultBranchHere(dir: string): string {
   return git('symbolic-ref', '--short', 'HEAD') || git('config', 'init.defaultBranch') || 'main';
 }
 
-function readText(file: string): string {
+/** The file at `resolved`, named `file` in errors. */
+function readFileText(resolved: string, file: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readFileSync(resolved, 'utf8');
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
@@ -306,17 +343,7 @@ export function exitCodeFor(e: unknown): number {
   return 5;
 }
 
+// The bin: the process's streams in, its exit code out.
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('cli/slipway.ts')) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      const body = e instanceof ApiError && e.body && typeof e.body === 'object' && 'problems' in e.body ? (e.body as { problems: Array<{ path: string; message: string }> }).problems : [];
-      if (process.argv.includes('--json')) console.error(JSON.stringify({ error: e instanceof ApiError ? e.code : e.name, message: e.message, ...(body.length > 0 ? { problems: body } : {}) }));
-      else {
-        console.error(`slipway: ${e.message}`);
-        for (const p of body) console.error(`  ${p.path ? `${p.path}: ` : ''}${p.message}`);
-      }
-      process.exit(exitCodeFor(e));
-    },
-  );
+  main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -1,6 +1,7 @@
 /**
- * The `slipway` CLI as scripts see it: a real process against a stand-in API
- * over HTTP, checked by exit code and output.
+ * The `slipway` CLI as scripts see it: exit codes and output, against a
+ * stand-in API over HTTP. Commands run in this process through `main` with
+ * their own streams; one smoke test runs the real bin in a process of its own.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { main } from '../../cli/slipway.ts';
 
 const requests: Array<{ method: string; url: string; body: string }> = [];
 let api = '';
@@ -52,18 +54,29 @@ before(async () => {
 
 after(() => new Promise<void>((r) => server.close(() => r())));
 
-/** Runs the CLI in its own process (asynchronously: the stand-in API lives in this one). */
-function cli(args: string[], apiUrl = api): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/slipway.ts', ...args], { env: { ...process.env, SLIPWAY_API_URL: apiUrl, NO_COLOR: '1' } });
+/** Runs one CLI command in this process, with its own output streams and environment. */
+async function cli(args: string[], apiUrl = api): Promise<{ code: number | null; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: { SLIPWAY_API_URL: apiUrl } });
+  return { code, out, err };
+}
+const slipway = (...args: string[]) => cli(args);
+
+test('the slipway bin runs a command in its own process: argv and environment in, output and exit code out', async () => {
+  const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/slipway.ts', 'run', 'ghost'], { env: { ...process.env, SLIPWAY_API_URL: api, NO_COLOR: '1' } });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (err += c));
     child.on('close', (code) => resolve({ code, out, err }));
   });
-}
-const slipway = (...args: string[]) => cli(args);
+  assert.equal(r.code, 3, r.err);
+  assert.equal(r.out, '');
+  assert.equal(r.err, 'slipway: pipeline ghost is not registered\n');
+  assert.deepEqual(requests.at(-1), { method: 'POST', url: '/pipelines/ghost/runs', body: '{}' });
+});
 
 test('help exits 0 and no command is a usage error (2)', async () => {
   assert.equal((await slipway('--help')).code, 0);

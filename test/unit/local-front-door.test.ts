@@ -6,13 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { main } from '../../cli/slipway.ts';
 import { admit, hostName } from '../../shared/local/front-door.ts';
 
 const TOKEN = 'tOkEn_0123456789abcdefghijklmnopqrstuv';
@@ -56,7 +55,6 @@ const seen: Array<{ url: string; authorization?: string }> = [];
 let server: http.Server;
 let url = '';
 let dir = '';
-const CLI = fileURLToPath(new URL('../../cli/slipway.ts', import.meta.url));
 
 before(async () => {
   server = http.createServer((req, res) => {
@@ -71,13 +69,11 @@ before(async () => {
 });
 after(() => { server.close(); rmSync(dir, { recursive: true, force: true }); });
 
-function cli(env: Record<string, string> = {}): Promise<{ code: number | null; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CLI, 'pipelines', 'list'], { cwd: dir, env: { ...process.env, SLIPWAY_API_URL: '', ...env, NO_COLOR: '1' } });
-    let err = '';
-    child.stderr.on('data', (c) => (err += c));
-    child.on('close', (code) => resolve({ code, err }));
-  });
+/** `slipway pipelines list` run in this process, in `dir`, with no SLIPWAY_API_URL. */
+async function cli(env: Record<string, string> = {}): Promise<{ code: number | null; err: string }> {
+  let err = '';
+  const code = await main(['pipelines', 'list'], { stdout: { write: () => true }, stderr: { write: (t: string) => (err += t) }, env: { SLIPWAY_API_URL: '', ...env }, cwd: dir });
+  return { code, err };
 }
 
 test('the CLI reads apiUrl and apiToken from .slipway/dev.json and sends the token as a bearer token', async () => {
