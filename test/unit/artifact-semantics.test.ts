@@ -18,6 +18,9 @@ import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/se
 import { LocalBuildRunner } from '../../shared/local/build-runner.ts';
 import { jobSpec } from '../support/engine-fixtures.ts';
 
+/** stdin from /dev/null, as CodeBuild runs commands: bash reads ~/.bashrc when stdin is a socket and SHLVL is unset (Debian's build), which costs seconds a command on a machine with a heavy one. */
+const NO_STDIN: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+
 /** A workspace file: its content, and whether it is executable. */
 type Files = Record<string, { exec?: boolean }>;
 
@@ -121,13 +124,13 @@ function throughBuildspec(c: Case, root = 'runs'): Outcome {
   const phases = (job: ReturnType<typeof jobSpec>) => (parse(generateBuildspec(job)) as { phases: Record<string, { commands: string[] }> }).phases;
   // Like CodeBuild: one command after the other, the phase failing at the first that fails.
   for (const command of phases(jobSpec('build', { outputs: c.outputs })).post_build.commands) {
-    const r = spawnSync('bash', ['-c', command], { cwd: work, env, encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', command], { cwd: work, env, encoding: 'utf8', stdio: NO_STDIN });
     if (r.status !== 0) return { unmatched: /matched no file/.test(r.stderr) };
   }
   const prefix = path.join(s3, 'bucket', root, 'R1', 'build');
   const keys = survey(prefix).files;
   for (const command of phases(jobSpec('test', { inputs: ['build'], commands: ['true'] })).pre_build.commands) {
-    execFileSync('bash', ['-c', command], { cwd: next, env });
+    execFileSync('bash', ['-c', command], { cwd: next, env, stdio: NO_STDIN });
   }
   return { keys, executables: survey(next).executables };
 }

@@ -130,7 +130,8 @@ function runPostBuild(outputs: string[], files: string[], succeeding = '1', fail
     try {
       execFileSync('bash', ['-c', command], {
         cwd: work,
-        stdio: 'pipe',
+        // stdin from /dev/null, as CodeBuild runs commands: bash reads ~/.bashrc when stdin is a socket and SHLVL is unset (Debian's build), seconds per command here.
+        stdio: ['ignore', 'pipe', 'pipe'],
         env: { PATH: `${bin}:${process.env.PATH}`, SLIPWAY_ARTIFACT_BUCKET: 'bucket', SLIPWAY_RUN_ID: 'R1', CODEBUILD_BUILD_SUCCEEDING: succeeding },
       });
     } catch (e) {

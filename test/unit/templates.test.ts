@@ -8,6 +8,9 @@ import { TEMPLATE_NAMES, type TemplateName } from '../../shared/domain/pipeline.
 import { applyTemplate, DEFAULT_BUILD_IMAGE, runtimeVersionsFor, starterPipeline, TEMPLATES } from '../../shared/domain/templates.ts';
 import { parsePipeline } from '../../shared/domain/definition.ts';
 
+/** stdin from /dev/null, as CodeBuild runs commands: bash reads ~/.bashrc when stdin is a socket and SHLVL is unset (Debian's build), which costs seconds a command on a machine with a heavy one. */
+const NO_STDIN: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+
 describe('language templates', () => {
   it('defines exactly the template names of the pipeline vocabulary', () => {
     assert.deepEqual(Object.keys(TEMPLATES).sort(), [...TEMPLATE_NAMES].sort());
@@ -90,7 +93,7 @@ describe('language templates', () => {
     }
     const log = path.join(dir, 'log');
     writeFileSync(log, '');
-    execFileSync('bash', ['-eo', 'pipefail', '-c', TEMPLATES[template].install.join('\n')], { cwd: ws, env: { PATH: `${bin}:/usr/bin:/bin`, LOG: log } });
+    execFileSync('bash', ['-eo', 'pipefail', '-c', TEMPLATES[template].install.join('\n')], { cwd: ws, env: { PATH: `${bin}:/usr/bin:/bin`, LOG: log }, stdio: NO_STDIN });
     return readFileSync(log, 'utf8').split('\n').filter(Boolean);
   }
 
