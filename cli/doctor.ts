@@ -21,6 +21,7 @@ import { Hash } from '@smithy/hash-node';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { ApiClient } from './client.ts';
 import { DEFAULT_ECR_REPOSITORY_PREFIX, ecrRepositoryName, type PipelineSpec } from '../shared/domain/pipeline.ts';
+import { classify } from '../shared/aws/errors.ts';
 
 export interface Check {
   /** What was checked, e.g. `target staging: service shop-green`. */
@@ -119,7 +120,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
   const repositories = new Map<string, string>();
   for (const p of pipelines) for (const job of Object.values(p.spec.jobs)) if (job.image) repositories.set(ecrRepositoryName(prefix, job.image.repository), `${p.id}/${job.name}`);
   for (const [name, user] of repositories) {
-    const found = await aws.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [name] })).then(() => true, (err: Error) => (err.name === 'RepositoryNotFoundException' ? false : Promise.reject(err)));
+    const found = await aws.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [name] })).then(() => true, (err: Error) => (classify(err) === 'not-found' ? false : Promise.reject(err)));
     add({ name: `image repository ${name}`, ok: found, detail: found ? `exists (${user})` : `missing: ${user} pushes to it`, ...(found ? {} : { fix: `add it to slipway:imageRepositories (or SlipwayImageRepository { repositoryName: '${name.slice(prefix.length + 1)}' }) and deploy` }) });
   }
 
@@ -134,7 +135,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<Check[]> {
     for (const n of p.spec.notifications) if (n.secret) secrets.set(n.secret, `${p.id} ${n.kind} notifications`);
   }
   for (const [name, use] of secrets) {
-    const found = await aws.secrets.send(new DescribeSecretCommand({ SecretId: name })).then(() => true, (err: Error) => (err.name === 'ResourceNotFoundException' ? false : Promise.reject(err)));
+    const found = await aws.secrets.send(new DescribeSecretCommand({ SecretId: name })).then(() => true, (err: Error) => (classify(err) === 'not-found' ? false : Promise.reject(err)));
     add({ name: `secret ${name}`, ok: found, detail: found ? `exists (${use})` : `missing (${use})`, ...(found ? {} : { fix: `aws secretsmanager create-secret --name ${name} --secret-string ...` }) });
   }
   return checks;
@@ -161,7 +162,7 @@ async function checkTarget(aws: NonNullable<DoctorDeps['aws']>, t: TargetViewLit
   }
   const groups = await aws.elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [t.targetGroups.blue, t.targetGroups.green] })).then(
     (o) => new Set((o.TargetGroups ?? []).map((g) => g.TargetGroupArn)),
-    (err: Error) => (err.name === 'TargetGroupNotFoundException' ? new Set<string | undefined>() : Promise.reject(err)),
+    (err: Error) => (classify(err) === 'not-found' ? new Set<string | undefined>() : Promise.reject(err)),
   );
   const present = [t.targetGroups.blue, t.targetGroups.green].filter((arn) => groups.has(arn));
   const tags = present.length === 0 ? new Map<string, boolean>() : await aws.elb.send(new DescribeTagsCommand({ ResourceArns: present })).then(
@@ -178,7 +179,7 @@ async function checkTarget(aws: NonNullable<DoctorDeps['aws']>, t: TargetViewLit
     });
   }
   if (t.listenerRuleArn) {
-    const rule = await aws.elb.send(new DescribeRulesCommand({ RuleArns: [t.listenerRuleArn] })).then((o) => o.Rules?.[0], (err: Error) => (err.name === 'RuleNotFoundException' ? undefined : Promise.reject(err)));
+    const rule = await aws.elb.send(new DescribeRulesCommand({ RuleArns: [t.listenerRuleArn] })).then((o) => o.Rules?.[0], (err: Error) => (classify(err) === 'not-found' ? undefined : Promise.reject(err)));
     const forwards = new Set((rule?.Actions ?? []).flatMap((a) => a.ForwardConfig?.TargetGroups ?? []).map((g) => g.TargetGroupArn));
     const ok = !!rule && forwards.has(t.targetGroups.blue) && forwards.has(t.targetGroups.green);
     add({ name: at('listener rule'), ok, detail: !rule ? 'missing' : ok ? 'forwards to both target groups' : 'does not forward to both target groups with weights', ...(ok ? {} : { fix: 'register the weighted rule SlipwayReleaseTarget creates (listenerRuleArn)' }) });

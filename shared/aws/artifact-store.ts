@@ -9,7 +9,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { artifactPrefix } from '../services/buildspec.ts';
 import type { ArtifactLink, ArtifactReader } from '../ports/reads.ts';
-import { NotFoundError, RetryableError, ValidationError } from '../domain/errors.ts';
+import { ValidationError } from '../domain/errors.ts';
+import { toDomainError } from './errors.ts';
 
 export interface ArtifactInfo {
   /** Path under the job's prefix, e.g. `dist/app.js`. */
@@ -60,7 +61,7 @@ export class S3ArtifactStore implements ArtifactReader {
       try {
         page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: Math.min(1000, this.maxListed) }));
       } catch (err) {
-        throw toDomainError(err, `listing artifacts of ${job} in run ${runId}`);
+        throw s3Error(err, `listing artifacts of ${job} in run ${runId}`);
       }
       for (const o of page.Contents ?? []) {
         if (!o.Key || o.Key.endsWith('/')) continue;
@@ -77,7 +78,7 @@ export class S3ArtifactStore implements ArtifactReader {
     try {
       await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
     } catch (err) {
-      throw toDomainError(err, `artifact ${path} of ${job} in run ${runId}`);
+      throw s3Error(err, `artifact ${path} of ${job} in run ${runId}`);
     }
     return this.sign(Key);
   }
@@ -94,7 +95,7 @@ export class S3ArtifactStore implements ArtifactReader {
     try {
       await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(runId, job, path), Body: body }));
     } catch (err) {
-      throw toDomainError(err, `storing artifact ${path} of ${job} in run ${runId}`);
+      throw s3Error(err, `storing artifact ${path} of ${job} in run ${runId}`);
     }
   }
 
@@ -111,10 +112,6 @@ function checkPath(path: string): void {
   }
 }
 
-function toDomainError(err: unknown, what: string): Error {
-  const name = (err as { name?: string } | undefined)?.name;
-  const status = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  if (name === 'NotFound' || name === 'NoSuchKey' || status === 404) return new NotFoundError(`${what} not found`);
-  if (status === undefined || status >= 500 || status === 429 || name === 'SlowDown') return new RetryableError(`${what} failed: ${(err as Error).message}`, { cause: err });
-  return err instanceof Error ? err : new Error(`${what} failed`);
+function s3Error(err: unknown, what: string): Error {
+  return toDomainError(err, what, { notFound: `${what} not found` });
 }

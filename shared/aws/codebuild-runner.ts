@@ -18,6 +18,7 @@ import { ARTIFACT_ROOTS, type BuildLane } from '../domain/run.ts';
 import { buildIdFromArn, type BuildStateChangeEvent } from '../services/build-events.ts';
 import { generateBuildspec } from '../services/buildspec.ts';
 import { RetryableError, ValidationError } from '../domain/errors.ts';
+import { classify, toDomainError } from './errors.ts';
 import type { BuildRequest, BuildRunner } from '../ports/index.ts';
 
 export interface CodeBuildRunnerConfig {
@@ -165,7 +166,7 @@ export class CodeBuildRunner implements BuildRunner {
     try {
       out = await this.client.send(new StartBuildCommand(input));
     } catch (err) {
-      const refused = toDomainError(err, `StartBuild for ${request.job} (attempt ${request.attempt}) of run ${request.runId}`);
+      const refused = codeBuildError(err, `StartBuild for ${request.job} (attempt ${request.attempt}) of run ${request.runId}`);
       // CodeBuild refuses a connection that is not AVAILABLE, or that the build role may not use, at StartBuild.
       if (refused instanceof ValidationError && input.sourceAuthOverride && /connection/i.test(refused.message)) {
         throw new ValidationError(`${refused.message}. The connection ${input.sourceAuthOverride.resource} must be AVAILABLE (${CONNECTIONS_CONSOLE}: a PENDING connection needs "Update pending connection") and listed in slipway:sourceConnections; \`slipway doctor\` checks both`);
@@ -193,7 +194,7 @@ export class CodeBuildRunner implements BuildRunner {
       try {
         listed = await this.client.send(new ListBuildsForProjectCommand({ projectName, ...(nextToken ? { nextToken } : {}) }));
       } catch (err) {
-        throw toDomainError(err, `ListBuildsForProject ${projectName}`);
+        throw codeBuildError(err, `ListBuildsForProject ${projectName}`);
       }
       const ids = listed.ids ?? [];
       if (ids.length === 0) return undefined;
@@ -201,7 +202,7 @@ export class CodeBuildRunner implements BuildRunner {
       try {
         got = await this.client.send(new BatchGetBuildsCommand({ ids }));
       } catch (err) {
-        throw toDomainError(err, `BatchGetBuilds (${ids.length} builds of ${projectName})`);
+        throw codeBuildError(err, `BatchGetBuilds (${ids.length} builds of ${projectName})`);
       }
       let older = false;
       for (const build of got.builds ?? []) {
@@ -222,8 +223,8 @@ export class CodeBuildRunner implements BuildRunner {
       await this.client.send(new StopBuildCommand({ id: buildId }));
     } catch (err) {
       // A build that already ended or was never found needs no stopping.
-      if (isNamed(err, 'ResourceNotFoundException') || (isNamed(err, 'InvalidInputException') && /complete|finished|not in progress/i.test(messageOf(err)))) return;
-      throw toDomainError(err, `StopBuild ${buildId}`);
+      if (classify(err) === 'not-found' || (isNamed(err, 'InvalidInputException') && /complete|finished|not in progress/i.test(messageOf(err)))) return;
+      throw codeBuildError(err, `StopBuild ${buildId}`);
     }
   }
 
@@ -328,28 +329,17 @@ export async function readExportedVariables(client: CodeBuildClient, buildId: st
   try {
     out = await client.send(new BatchGetBuildsCommand({ ids: [buildId] }));
   } catch (err) {
-    throw toDomainError(err, `BatchGetBuilds ${buildId}`);
+    throw codeBuildError(err, `BatchGetBuilds ${buildId}`);
   }
   const build = out.builds?.[0];
   if (build === undefined) throw new RetryableError(`BatchGetBuilds did not return build ${buildId}`);
   return Object.fromEntries((build.exportedEnvironmentVariables ?? []).filter((v) => v.name !== undefined).map((v) => [v.name!, v.value ?? '']));
 }
 
-/** SDK errors -> domain errors: what a retry can fix becomes RetryableError; a request CodeBuild refuses is permanent. */
-export function toDomainError(err: unknown, what: string): Error {
-  const message = `${what} failed: ${messageOf(err)}`;
-  if (isNamed(err, 'InvalidInputException') || isNamed(err, 'ResourceNotFoundException') || isNamed(err, 'OAuthProviderException')) {
-    return new ValidationError(message);
-  }
-  if (isNamed(err, 'AccountLimitExceededException') || isNamed(err, 'ThrottlingException') || isNamed(err, 'TooManyRequestsException')) {
-    return new RetryableError(message, { cause: err });
-  }
-  const meta = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
-  const status = meta?.httpStatusCode;
-  const retryable = (err as { $retryable?: unknown } | undefined)?.$retryable !== undefined;
-  // No HTTP status at all: the request never got an answer (network, timeout).
-  if (retryable || status === undefined || status >= 500 || status === 429) return new RetryableError(message, { cause: err });
-  return err instanceof Error ? err : new Error(message);
+/** SDK errors -> domain errors (shared/aws/errors.ts); a request CodeBuild refuses, or a project it does not have, is the job's failure (ValidationError). */
+export function codeBuildError(err: unknown, what: string): Error {
+  const refused = (message: string) => new ValidationError(message);
+  return toDomainError(err, `${what} failed`, { as: { invalid: refused, 'not-found': refused } });
 }
 
 function isNamed(err: unknown, name: string): boolean {
@@ -375,7 +365,7 @@ export async function describeBuilds(client: CodeBuildClient, buildIds: readonly
     try {
       out = await client.send(new BatchGetBuildsCommand({ ids }));
     } catch (err) {
-      throw toDomainError(err, `BatchGetBuilds (${ids.length} builds)`);
+      throw codeBuildError(err, `BatchGetBuilds (${ids.length} builds)`);
     }
     for (const build of out.builds ?? []) {
       if (build.id) found.set(build.id, asStateChangeEvent(build));

@@ -8,7 +8,7 @@ import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import { ValidationError } from '../domain/errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 import type { DeliveryStore } from '../ports/index.ts';
-import { TTL_ATTRIBUTE, keys, toDomainError } from './table.ts';
+import { TTL_ATTRIBUTE, keys, dynamoError } from './table.ts';
 
 export interface DynamoDeliveryStoreOptions {
   /** Clock in milliseconds since the epoch. @default Date.now */
@@ -41,7 +41,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
       return true;
     } catch (err) {
       if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-      throw toDomainError(err, `delivery ${deliveryId} could not be recorded`);
+      throw dynamoError(err, `delivery ${deliveryId} could not be recorded`);
     }
   }
 
@@ -50,7 +50,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
     try {
       await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: keys.delivery(provider, deliveryId) }));
     } catch (err) {
-      throw toDomainError(err, `delivery ${deliveryId} could not be released`);
+      throw dynamoError(err, `delivery ${deliveryId} could not be released`);
     }
   }
 }

@@ -15,24 +15,14 @@ import {
 import { DescribeTargetHealthCommand, ModifyRuleCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeAlarmsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
+import { ValidationError } from '../domain/errors.ts';
 import type { Observation, ObserveSpec, ServiceObservation, TargetHealthObservation, AlarmObservation } from '../domain/release.ts';
 import type { Colour, Weights } from '../domain/traffic.ts';
 import type { RequestCounter } from '../ports/index.ts';
 import type { EcrImageTagger } from './image-tags.ts';
+import { toReleaseError } from './errors.ts';
 import { ReleaseActionError, type MarkLiveResult, type ReleaseActions } from '../ports/releases.ts';
 
-
-const RETRYABLE = /Throttl|TooManyRequests|RequestLimitExceeded|ServiceUnavailable|InternalFailure|InternalError|ServerException|TimeoutError|ECONNRESET|ETIMEDOUT/i;
-
-export function toReleaseError(err: unknown, what: string): Error {
-  if (err instanceof SlipwayError) return err;
-  const name = (err as { name?: string } | null)?.name ?? '';
-  const message = (err as { message?: string } | null)?.message ?? String(err);
-  const fault = (err as { $fault?: string } | null)?.$fault;
-  if (fault === 'server' || RETRYABLE.test(name) || RETRYABLE.test(message)) return new RetryableError(`${what}: ${name}: ${message}`, { cause: err });
-  return new ReleaseActionError(`${what}: ${name ? `${name}: ` : ''}${message}`, { cause: err });
-}
 
 export interface EcsTargetOptions {
   /** Counts every AWS request (benchmark). */

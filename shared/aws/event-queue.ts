@@ -4,6 +4,7 @@
  */
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { RetryableError } from '../domain/errors.ts';
+import { toDomainError } from './errors.ts';
 import { dedupeId, engineMessageGroup, type EngineMessage } from '../ports/messages.ts';
 import type { EventQueue } from '../ports/index.ts';
 
@@ -24,7 +25,7 @@ export class SqsEventQueue implements EventQueue {
             MessageDeduplicationId: dedupeId(m.id),
           })),
         }),
-      );
+      ).catch((err: unknown) => { throw toDomainError(err, `could not enqueue ${chunk.length} engine message(s)`); });
       if (out.Failed && out.Failed.length > 0) {
         const f = out.Failed[0];
         throw new RetryableError(`could not enqueue ${out.Failed.length} engine message(s): ${f.Code} ${f.Message ?? ''}`.trim());
@@ -43,7 +44,7 @@ export class SqsEventQueue implements EventQueue {
       const out = await this.sqs.send(new ChangeMessageVisibilityBatchCommand({
         QueueUrl: this.queueUrl,
         Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.receiptHandle, VisibilityTimeout: m.seconds })),
-      }));
+      })).catch((err: unknown) => { throw toDomainError(err, `could not change the visibility of ${chunk.length} engine message(s)`); });
       if (out.Failed && out.Failed.length > 0) {
         const f = out.Failed[0];
         throw new RetryableError(`could not change the visibility of ${out.Failed.length} engine message(s): ${f.Code} ${f.Message ?? ''}`.trim());

@@ -7,7 +7,7 @@
  * registries) are left alone.
  */
 import { BatchGetImageCommand, PutImageCommand, type ECRClient, type ImageIdentifier } from '@aws-sdk/client-ecr';
-import { toReleaseError } from './ecs-target.ts';
+import { toReleaseError } from './errors.ts';
 import type { MarkLiveResult } from '../ports/releases.ts';
 import { DEFAULT_ECR_REPOSITORY_PREFIX } from '../domain/pipeline.ts';
 

@@ -5,7 +5,8 @@
  * the cursor is CloudWatch's `nextForwardToken`, passed through untouched.
  */
 import { GetLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { RetryableError, ValidationError } from '../domain/errors.ts';
+import { ValidationError } from '../domain/errors.ts';
+import { classify, toDomainError } from './errors.ts';
 import type { LogPage, LogReader } from '../ports/reads.ts';
 
 export interface CloudWatchLogReaderOptions {
@@ -43,16 +44,14 @@ export class CloudWatchLogReader implements LogReader {
       }));
       return { events, ...(out.nextForwardToken ? { cursor: out.nextForwardToken } : {}) };
     } catch (err) {
-      const name = (err as { name?: string }).name;
+      const kind = classify(err);
       // The build has not written anything yet: no stream, nothing to show, and nothing to resume from.
-      if (name === 'ResourceNotFoundException') return { events: [], ...(opts.cursor ? { cursor: opts.cursor } : {}) };
-      if (name === 'InvalidParameterException') {
+      if (kind === 'not-found') return { events: [], ...(opts.cursor ? { cursor: opts.cursor } : {}) };
+      // The only parameter a caller chooses is the cursor.
+      if (kind === 'invalid' && (err as { name?: string }).name === 'InvalidParameterException') {
         throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor this log returned; start again without one' }]);
       }
-      if (name === 'ThrottlingException' || name === 'ServiceUnavailableException' || (err as { $retryable?: unknown }).$retryable) {
-        throw new RetryableError(`reading the build log failed: ${name}`, { cause: err });
-      }
-      throw err;
+      throw toDomainError(err, 'reading the build log');
     }
   }
 }

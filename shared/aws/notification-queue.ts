@@ -5,6 +5,7 @@
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { RetryableError } from '../domain/errors.ts';
+import { toDomainError } from './errors.ts';
 import type { NotificationMessage } from '../ports/messages.ts';
 import type { NotificationQueue } from '../ports/index.ts';
 
@@ -28,7 +29,7 @@ export class SqsNotificationQueue implements NotificationQueue {
         failed = out.Failed?.length ?? 0;
         first = failed > 0 ? `${out.Failed![0].Code} ${out.Failed![0].Message ?? ''}`.trim() : '';
       } catch (err) {
-        throw new RetryableError(`could not enqueue ${chunk.length} notification message(s): ${(err as Error).message}`, { cause: err });
+        throw toDomainError(err, `could not enqueue ${chunk.length} notification message(s)`);
       }
       if (failed > 0) throw new RetryableError(`could not enqueue ${failed} notification message(s): ${first}`);
     }

@@ -10,7 +10,7 @@ import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 import type { Page, PipelineRecord, PipelineStore } from '../ports/index.ts';
-import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, keys, pageLimit, queryGsi1Page, queryPartition, toDomainError } from './table.ts';
+import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, keys, pageLimit, queryGsi1Page, queryPartition, dynamoError } from './table.ts';
 
 export interface DynamoPipelineStoreOptions {
   /** Registrations that lose a race re-read the pointer and try the next version, this many times in all. @default 8 */
@@ -71,7 +71,7 @@ export class DynamoPipelineStore implements PipelineStore {
         }));
         return record;
       } catch (err) {
-        if (!lostRace(err)) throw toDomainError(err, `pipeline ${input.id} changed while being registered`);
+        if (!lostRace(err)) throw dynamoError(err, `pipeline ${input.id} changed while being registered`);
         if (attempt >= this.maxAttempts) {
           throw new ConflictError(`pipeline ${input.id} is being registered concurrently; ${attempt} attempts lost the race, try again`);
         }
@@ -89,7 +89,7 @@ export class DynamoPipelineStore implements PipelineStore {
     try {
       ({ Item: item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key })));
     } catch (err) {
-      throw toDomainError(err, `pipeline ${id} could not be read`);
+      throw dynamoError(err, `pipeline ${id} could not be read`);
     }
     if (!item) throw new NotFoundError(version === undefined ? `pipeline ${id} does not exist` : `pipeline ${id} has no version ${version}`);
     return item[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord;
@@ -120,7 +120,7 @@ export class DynamoPipelineStore implements PipelineStore {
       }));
       return (Item?.latestVersion as number | undefined) ?? 0;
     } catch (err) {
-      throw toDomainError(err, `pipeline ${id} could not be read`);
+      throw dynamoError(err, `pipeline ${id} could not be read`);
     }
   }
 }

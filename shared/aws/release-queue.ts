@@ -4,7 +4,7 @@
  * and duplicates do not matter: the target record's step counter sorts them out.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { RetryableError } from '../domain/errors.ts';
+import { toDomainError } from './errors.ts';
 import type { ReleaseMessage } from '../ports/messages.ts';
 import type { ReleaseQueue, RequestCounter } from '../ports/index.ts';
 import { MAX_DELAY_SECONDS } from '../domain/traffic.ts';
@@ -18,7 +18,7 @@ export class SqsReleaseQueue implements ReleaseQueue {
       this.counter?.count('sqs:SendMessage');
       await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message), DelaySeconds: delay }));
     } catch (err) {
-      throw new RetryableError(`could not enqueue release message ${message.type} for ${message.target}: ${(err as Error).message}`, { cause: err });
+      throw toDomainError(err, `could not enqueue release message ${message.type} for ${message.target}`);
     }
   }
 }

@@ -9,7 +9,7 @@ import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/li
 import { NotFoundError, ValidationError } from '../domain/errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunState } from '../domain/run.ts';
 import type { Page, RunStore, RunSummary } from '../ports/index.ts';
-import { TABLE_INDEXES, TTL_ATTRIBUTE, keys, pageLimit, queryGsi1Page, queryPartition, toDomainError } from './table.ts';
+import { TABLE_INDEXES, TTL_ATTRIBUTE, keys, pageLimit, queryGsi1Page, queryPartition, dynamoError } from './table.ts';
 
 export interface DynamoRunStoreOptions {
   /** Days a run is kept after it ends, then DynamoDB's TTL deletes it. @default 90 */
@@ -43,7 +43,7 @@ export class DynamoRunStore implements RunStore {
         ConditionExpression: 'attribute_not_exists(PK)',
       }));
     } catch (err) {
-      throw toDomainError(err, `run ${run.runId} already exists`);
+      throw dynamoError(err, `run ${run.runId} already exists`);
     }
   }
 
@@ -53,7 +53,7 @@ export class DynamoRunStore implements RunStore {
     try {
       ({ Item: item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: keys.run(runId), ConsistentRead: true })));
     } catch (err) {
-      throw toDomainError(err, `run ${runId} changed while being read`);
+      throw dynamoError(err, `run ${runId} changed while being read`);
     }
     if (!item) throw new NotFoundError(`run ${runId} does not exist`);
     return fromItem(item);
@@ -77,7 +77,7 @@ export class DynamoRunStore implements RunStore {
         ExpressionAttributeValues: { ':expected': expectedVersion },
       }));
     } catch (err) {
-      throw toDomainError(err, `run ${run.runId} was changed by someone else (expected version ${expectedVersion}); reload and try again`);
+      throw dynamoError(err, `run ${run.runId} was changed by someone else (expected version ${expectedVersion}); reload and try again`);
     }
     run.version = next;
   }

@@ -3,14 +3,15 @@
  * burst costs one GetSecretValue per secret per minute, and a rotated secret is
  * picked up within a minute. Values are never logged and never put in errors.
  *
- * Failures are cached too, briefly: a missing secret for a minute, any other failure
- * (throttling, an outage) for 5 seconds. A flood of forged deliveries naming a pipeline
+ * Failures are cached too, briefly: a missing secret or one the role may not read for a
+ * minute, any other failure (throttling, an outage) for 5 seconds. A flood of forged deliveries naming a pipeline
  * whose secret is missing (or a Secrets Manager that throttles) then costs one call per
  * minute (or per 5 s) per Lambda instance instead of one per request; a secret created
  * after it was found missing is picked up within a minute.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { NotFoundError, RetryableError } from '../domain/errors.ts';
+import { NotFoundError, PermissionError } from '../domain/errors.ts';
+import { toDomainError } from './errors.ts';
 import type { SecretSource } from '../ports/index.ts';
 import type { AwsConfig } from './clients.ts';
 
@@ -69,9 +70,13 @@ export class SecretsManagerSecretSource implements SecretSource {
       const out = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
       value = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
     } catch (err) {
-      const code = (err as { name?: string }).name;
-      if (code === 'ResourceNotFoundException') throw this.remember(name, new NotFoundError(`secret '${name}' does not exist`), this.missingTtlMs);
-      throw this.remember(name, new RetryableError(`could not read secret '${name}': ${code ?? 'error'}`, { cause: err }), this.failureTtlMs);
+      // Permission errors (the role may not read the secret, or not decrypt it with its KMS key) are
+      // permanent: they are remembered as long as a missing secret, and their message names the secret.
+      const failure = toDomainError(err, `could not read secret '${name}'`, {
+        notFound: `secret '${name}' does not exist`,
+        as: { permission: (_message, cause) => new PermissionError(`could not read secret '${name}': access denied (${errorName(cause)}); the function's role needs secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)`, { cause }) },
+      });
+      throw this.remember(name, failure, failure instanceof NotFoundError || failure instanceof PermissionError ? this.missingTtlMs : this.failureTtlMs);
     }
     if (value === undefined) throw this.remember(name, new NotFoundError(`secret '${name}' has no value`), this.missingTtlMs);
     this.failures.delete(name);
@@ -83,4 +88,9 @@ export class SecretsManagerSecretSource implements SecretSource {
     this.failures.set(name, { error, expiresAt: this.now() + ttlMs });
     return error;
   }
+}
+
+function errorName(err: unknown): string {
+  const name = (err as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && name !== '' ? name : 'error';
 }

@@ -25,7 +25,8 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, PayloadTooLargeError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
+import { PayloadTooLargeError, ValidationError } from '../domain/errors.ts';
+import { toDomainError } from './errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 
 // ---- layout (imported by infra/) ---------------------------------------------
@@ -159,27 +160,9 @@ export function pageLimit(limit: number | undefined, fallback = 20): number {
 
 // ---- errors at the edge --------------------------------------------------------
 
-const RETRYABLE = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TransactionConflictException',
-  'TransactionInProgressException',
-]);
-
-/** Turns an SDK error into a domain error; `conflict` is the message for a failed condition. */
-export function toDomainError(err: unknown, conflict: string): Error {
-  if (err instanceof SlipwayError) return err;
-  const name = (err as { name?: string } | null)?.name ?? '';
-  const message = (err as { message?: string } | null)?.message ?? String(err);
-  if (name === 'ConditionalCheckFailedException') return new ConflictError(conflict);
-  if (RETRYABLE.has(name)) return new RetryableError(`DynamoDB: ${name}: ${message}`, { cause: err });
-  if (name === 'ValidationException' && /item size/i.test(message)) {
-    return new PayloadTooLargeError(`the item exceeds DynamoDB's ${MAX_ITEM_BYTES / 1024} KB limit: ${message}`);
-  }
-  return err instanceof Error ? err : new Error(message);
+/** A DynamoDB error as a domain error (shared/aws/errors.ts); `conflict` is the message for a failed condition. */
+export function dynamoError(err: unknown, conflict: string): Error {
+  return toDomainError(err, 'DynamoDB', { conflict, as: { 'too-large': (message) => new PayloadTooLargeError(`the item exceeds DynamoDB's ${MAX_ITEM_BYTES / 1024} KB limit: ${message}`) } });
 }
 
 /**
@@ -302,7 +285,7 @@ export async function queryPartition(
         ...(start ? { ExclusiveStartKey: start } : {}),
       }));
     } catch (err) {
-      throw toDomainError(err, `reading ${input.partition} changed while it was read`);
+      throw dynamoError(err, `reading ${input.partition} changed while it was read`);
     }
     items.push(...(out.Items ?? []));
     start = out.LastEvaluatedKey;
@@ -336,7 +319,7 @@ export async function queryGsi1Page(
       ...(start ? { ExclusiveStartKey: start } : {}),
     }));
   } catch (err) {
-    throw toDomainError(err, `${input.what} failed`);
+    throw dynamoError(err, `${input.what} failed`);
   }
   const items = out.Items ?? [];
   const page = items.slice(0, input.limit);

@@ -10,20 +10,11 @@
  */
 import { DescribeServicesCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { DescribeTagsCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { RetryableError, type Problem } from '../domain/errors.ts';
+import type { Problem } from '../domain/errors.ts';
 import type { TargetConfig } from '../domain/release.ts';
 import { COLOURS } from '../domain/traffic.ts';
-import { ReleaseActionError, TARGET_TAG, type TargetOwnership } from '../ports/releases.ts';
-
-/** Not ecs-target's classifier: importing that module would bundle the releaser's clients into the API. */
-function toReleaseError(err: unknown, what: string): Error {
-  const name = (err as { name?: string } | null)?.name ?? '';
-  const message = (err as { message?: string } | null)?.message ?? String(err);
-  if ((err as { $fault?: string } | null)?.$fault === 'server' || /Throttl|TooManyRequests|ServiceUnavailable|Internal|Timeout/i.test(name)) {
-    return new RetryableError(`${what}: ${name}: ${message}`, { cause: err });
-  }
-  return new ReleaseActionError(`${what}: ${name ? `${name}: ` : ''}${message}`, { cause: err });
-}
+import { TARGET_TAG, type TargetOwnership } from '../ports/releases.ts';
+import { classify, toReleaseError } from './errors.ts';
 
 export class AwsTargetOwnership implements TargetOwnership {
   constructor(private readonly ecs: Pick<ECSClient, 'send'>, private readonly elb: Pick<ElasticLoadBalancingV2Client, 'send'>) {}
@@ -49,8 +40,8 @@ export class AwsTargetOwnership implements TargetOwnership {
         const d = out.TagDescriptions?.find((t) => t.ResourceArn === arn);
         tags.set(arn, Object.fromEntries((d?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])));
       } catch (err) {
-        const name = (err as { name?: string }).name ?? '';
-        if (/NotFound|ValidationError|InvalidParameter/i.test(name)) problems.push({ path, message: `${arn} does not exist (or is not a listener rule or target group of this account and region)` });
+        const kind = classify(err);
+        if (kind === 'not-found' || kind === 'invalid') problems.push({ path, message: `${arn} does not exist (or is not a listener rule or target group of this account and region)` });
         else throw toReleaseError(err, `reading the tags of ${arn}`);
       }
     }));

@@ -9,7 +9,7 @@ import { NotFoundError } from '../domain/errors.ts';
 import { newTargetState, type TargetConfig, type TargetState } from '../domain/release.ts';
 import { validateTargetConfig } from '../domain/target-config.ts';
 import type { TargetStore } from '../ports/index.ts';
-import { keys, queryPartition, TABLE_INDEXES, toDomainError } from './table.ts';
+import { keys, queryPartition, TABLE_INDEXES, dynamoError } from './table.ts';
 
 export const targetKey = (name: string) => ({ PK: `TARGET#${name}`, SK: 'TARGET' });
 
@@ -29,7 +29,7 @@ export class DynamoTargetStore implements TargetStore {
         ConditionExpression: 'attribute_not_exists(PK)',
       }));
     } catch (err) {
-      throw toDomainError(err, `target ${config.name} already exists`);
+      throw dynamoError(err, `target ${config.name} already exists`);
     }
     return state;
   }
@@ -39,7 +39,7 @@ export class DynamoTargetStore implements TargetStore {
     try {
       ({ Item: item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: targetKey(name), ConsistentRead: true })));
     } catch (err) {
-      throw toDomainError(err, `target ${name} changed while being read`);
+      throw dynamoError(err, `target ${name} changed while being read`);
     }
     if (!item) throw new NotFoundError(`target ${name} is not registered`);
     return { ...(item.state as Omit<TargetState, 'version'>), version: item.version as number };
@@ -55,7 +55,7 @@ export class DynamoTargetStore implements TargetStore {
         ExpressionAttributeValues: { ':v': expectedVersion },
       }));
     } catch (err) {
-      throw toDomainError(err, `target ${state.name} changed since version ${expectedVersion}`);
+      throw dynamoError(err, `target ${state.name} changed since version ${expectedVersion}`);
     }
     return next;
   }

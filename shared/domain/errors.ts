@@ -53,6 +53,16 @@ export class RetryableError extends SlipwayError {
   constructor(message: string, options?: { cause?: unknown }) { super(message, options); this.name = 'RetryableError'; }
 }
 
+/**
+ * A dependency refused Slipway's own role (AccessDenied, a KMS key it may not use...). Permanent:
+ * no retry grants a permission, so queue consumers do not treat it as an outage. Shown as a plain
+ * 500 (the deployment is misconfigured, not the request); the message names what was refused.
+ */
+export class PermissionError extends SlipwayError {
+  override readonly code = 'PermissionDenied';
+  constructor(message: string, options?: { cause?: unknown }) { super(message, options); this.name = 'PermissionError'; }
+}
+
 export function formatProblem(p: Problem): string {
   return p.path ? `${p.path}: ${p.message}` : p.message;
 }

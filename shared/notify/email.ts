@@ -4,23 +4,19 @@
  * under 100 characters).
  */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { isRetryable } from '../aws/errors.ts';
 import { DeliveryError } from './http.ts';
 import type { NotificationText } from './text.ts';
-
-/** The topic is gone, refuses us or the message: no retry will change that. */
-const PERMANENT = new Set([
-  'NotFoundException', 'NotFound', 'AuthorizationErrorException', 'InvalidParameterException', 'InvalidParameterValueException',
-  'InvalidSecurityException', 'KMSDisabledException', 'KMSInvalidStateException', 'KMSNotFoundException', 'KMSAccessDeniedException', 'AccessDeniedException',
-]);
 
 export async function publishEmail(sns: Pick<SNSClient, 'send'>, topicArn: string, text: NotificationText): Promise<void> {
   const message = [text.title, '', ...text.lines, ...(text.url ? ['', text.url] : [])].join('\n');
   try {
     await sns.send(new PublishCommand({ TopicArn: topicArn, Subject: emailSubject(text.title), Message: message }));
   } catch (err) {
-    const e = err as { name?: string; message?: string; $fault?: string };
+    const e = err as { name?: string; message?: string };
     const what = `email (SNS topic ${topicArn})`;
-    const permanent = PERMANENT.has(e.name ?? '');
+    // The topic gone, refusing us (a KMS key included) or the message: no retry will change that.
+    const permanent = !isRetryable(err);
     throw new DeliveryError(`${what}: ${permanent ? 'refused' : 'failed'}: ${e.name ?? 'Error'}${e.message ? ` ${e.message}` : ''}`, permanent, { cause: err });
   }
 }

@@ -6,7 +6,7 @@
  *   408, 429, 5xx, and a 403 that is a rate limit.
  * Errors name the channel, never a URL that may carry a secret (chat webhooks).
  */
-import { NotFoundError, RetryableError } from '../domain/errors.ts';
+import { NotFoundError, PermissionError, RetryableError } from '../domain/errors.ts';
 
 export class DeliveryError extends Error {
   constructor(message: string, readonly permanent: boolean, options?: { cause?: unknown }) {
@@ -67,12 +67,13 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   throw new DeliveryError(`${what} ${answer}`, true);
 }
 
-/** A secret's value, with a missing secret as a permanent failure and an outage as a retryable one. */
+/** A secret's value, with a missing secret or one the role may not read as a permanent failure and an outage as a retryable one. */
 export async function readSecret(secrets: { get(name: string): Promise<string> }, name: string): Promise<string> {
   try {
     return await secrets.get(name);
   } catch (err) {
     if (err instanceof NotFoundError) throw new DeliveryError(`secret "${name}" does not exist or has no value`, true, { cause: err });
+    if (err instanceof PermissionError) throw new DeliveryError(err.message, true, { cause: err });
     if (err instanceof RetryableError) throw new DeliveryError(err.message, false, { cause: err });
     throw new DeliveryError(`could not read secret "${name}": ${(err as Error).message}`, false, { cause: err });
   }

@@ -20,7 +20,7 @@ import { pullRequestSettings, stricterForkPolicy, type ForkPolicy, type Pipeline
 import type { Decision } from '../domain/run-effects.ts';
 import type { EngineEvent, RunFailedToPlan, RunRequested, RunSuperseded } from '../domain/run-events.ts';
 import type { RunState, Trigger } from '../domain/run.ts';
-import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
+import { NotFoundError, PermissionError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
 import type { EngineMessage, RunRequest } from '../ports/messages.ts';
 import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';
 import { applyEvent } from './apply-event.ts';
@@ -329,12 +329,12 @@ export interface BatchLogger {
 }
 
 /**
- * Permanent: the message can never succeed as it is (malformed, or refused by
- * validation). Everything else (throttling, conflicts lost too often, a dependency
+ * Permanent: the message can never succeed as it is (malformed, refused by
+ * validation, or a dependency refusing Slipway's role). Everything else (throttling, conflicts lost too often, a dependency
  * down, a bug) may succeed on a later delivery.
  */
 export function isPermanent(err: unknown): boolean {
-  return err instanceof ValidationError;
+  return err instanceof ValidationError || err instanceof PermissionError;
 }
 
 /**
