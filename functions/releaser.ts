@@ -10,7 +10,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createMetrics, flushMetrics, PowertoolsMetricsSink } from '../shared/aws/metrics.ts';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { RetryableError, SlipwayError } from '../shared/domain/errors.ts';
-import type { ReleaseMessage } from '../shared/ports/messages.ts';
+import { parseReleaseMessage as parseMessage, type ReleaseMessage } from '../shared/ports/messages.ts';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { ECRClient } from '@aws-sdk/client-ecr';
@@ -29,23 +29,12 @@ import { portsFromEnv } from './wiring.ts';
 const logger = new Logger({ serviceName: 'slipway-releaser' });
 const metrics = createMetrics();
 
-/** Throws on a body that is not a release message, naming what is wrong. */
+/** Throws on a body that is not a release message (the schema in shared/ports/messages.ts), naming what is wrong. */
 export function parseReleaseMessage(body: string): ReleaseMessage {
-  let m: any;
-  try {
-    m = JSON.parse(body);
-  } catch {
-    throw new SlipwayError('release message is not JSON');
-  }
-  const str = (k: string) => typeof m?.[k] === 'string' && m[k] !== '';
-  const ok =
-    m && str('target') &&
-    ((m.type === 'StartRelease' && str('runId') && str('pipelineId') && str('job') && str('token') && str('image') && Number.isInteger(m.attempt) && typeof m.deploy === 'object' && m.deploy !== null) ||
-      (m.type === 'ReleaseStep' && str('releaseId') && Number.isInteger(m.step)) ||
-      (m.type === 'CancelRelease' && str('runId') && str('job')) ||
-      (m.type === 'Rollback' && str('requestedBy')));
-  if (!ok) throw new SlipwayError(`not a release message: ${String(m?.type ?? 'no type')} for ${String(m?.target ?? 'no target')}`);
-  return m as ReleaseMessage;
+  return parseMessage(body, (problems, value) => {
+    const m = value as { type?: unknown; target?: unknown } | undefined;
+    return new SlipwayError(`not a release message: ${String(m?.type ?? 'no type')} for ${String(m?.target ?? 'no target')}: ${problems}`);
+  });
 }
 
 export function makeInner(releaser: () => Releaser) {

@@ -31,7 +31,7 @@ import type { NotificationEvent, NotificationSpec, PipelineSpec, Provider } from
 import { definitionCommitOf, type Trigger } from '../domain/run.ts';
 import { type NotificationFailed } from '../domain/run-events.ts';
 import { NotFoundError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
-import { dedupeId, type NotificationChannel, type NotificationMessage } from '../ports/messages.ts';
+import { dedupeId, parseNotificationMessage, type NotificationChannel, type NotificationMessage } from '../ports/messages.ts';
 import type { EventQueue, NotificationQueue, PipelineRecord, PipelineStore, RunStore, SecretSource } from '../ports/index.ts';
 import { postChat } from './chat.ts';
 import { commitStateOf, postCommitStatus } from './commit-status.ts';
@@ -316,23 +316,8 @@ function sleep(ms: number): Promise<void> {
 
 // ---- messages and batches --------------------------------------------------------
 
-/** Parses a queue message body; a body that is not a notification is permanent (ValidationError). */
-export function parseNotificationMessage(body: string): NotificationMessage {
-  let m: Record<string, unknown>;
-  try {
-    m = JSON.parse(body) as Record<string, unknown>;
-  } catch {
-    throw new ValidationError('notification message is not JSON');
-  }
-  const str = (k: string) => typeof m?.[k] === 'string' && m[k] !== '';
-  const trigger = m?.trigger as Record<string, unknown> | undefined;
-  const ok = m && typeof m === 'object' && m.type === 'Notification' && str('id') && str('runId') && str('pipelineId') && str('kind') && str('at') &&
-    Number.isInteger(m.pipelineVersion) && typeof trigger === 'object' && trigger !== null && typeof trigger.commit === 'string' &&
-    (m.channel === undefined || (typeof m.channel === 'object' && m.channel !== null && typeof (m.channel as { kind?: unknown }).kind === 'string')) &&
-    (m.attempt === undefined || Number.isInteger(m.attempt));
-  if (!ok) throw new ValidationError(`not a notification message: ${String((m as { type?: unknown })?.type ?? 'no type')}`);
-  return m as unknown as NotificationMessage;
-}
+/** The notifications queue's parser is the message schema's (shared/ports/messages.ts). */
+export { parseNotificationMessage };
 
 export interface NotificationRecord {
   messageId: string;

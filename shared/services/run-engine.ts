@@ -21,7 +21,7 @@ import type { Decision } from '../domain/run-effects.ts';
 import type { EngineEvent, RunFailedToPlan, RunRequested, RunSuperseded } from '../domain/run-events.ts';
 import type { RunState, Trigger } from '../domain/run.ts';
 import { NotFoundError, PermissionError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
-import type { EngineMessage, RunRequest } from '../ports/messages.ts';
+import { parseEngineMessage, type EngineMessage, type RunRequest } from '../ports/messages.ts';
 import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';
 import { applyEvent } from './apply-event.ts';
 import { performEffects, runDefinition, type EffectDeps } from './effects.ts';
@@ -240,44 +240,8 @@ function isRunsProblem(err: unknown): err is Error {
 
 // ---- messages ----------------------------------------------------------------
 
-/** Every message type the engine takes; a Record, so a new event type that is not listed here fails the type check. */
-const MESSAGE_TYPES: Record<EngineMessage['type'], true> = {
-  RunRequest: true, RunRequested: true, RunDequeued: true, JobStarted: true, BuildStateChanged: true, ApprovalGiven: true, ApprovalRejected: true,
-  CancelRequested: true, RunSuperseded: true, ReleaseStarted: true, ReleaseProgressed: true, ReleaseFinished: true, RunFailedToPlan: true, NotificationFailed: true,
-};
-const EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(MESSAGE_TYPES));
-
-/**
- * Parses a queue message body. The queue is written only by Slipway's own
- * producers, so this checks the envelope (type, id, run id, time) and what the
- * engine reads before `decide` does; a body that fails is permanent (ValidationError).
- */
-export function parseEngineMessage(body: string): EngineMessage {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new ValidationError('engine message is not JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError('engine message is not an object');
-  const m = value as Record<string, unknown>;
-  const problems: string[] = [];
-  if (typeof m.type !== 'string' || !EVENT_TYPES.has(m.type)) problems.push(`type: unknown message type ${JSON.stringify(m.type)}`);
-  for (const field of ['id', 'runId', 'at'] as const) {
-    if (typeof m[field] !== 'string' || m[field] === '') problems.push(`${field}: required`);
-  }
-  if (m.type === 'RunRequest' || m.type === 'RunRequested') {
-    if (typeof m.pipelineId !== 'string' || m.pipelineId === '') problems.push('pipelineId: required');
-    const trigger = m.trigger as Record<string, unknown> | undefined;
-    if (typeof trigger !== 'object' || trigger === null || typeof trigger.commit !== 'string') problems.push('trigger.commit: required');
-  }
-  if (['JobStarted', 'BuildStateChanged', 'ReleaseStarted', 'ReleaseFinished'].includes(m.type as string)) {
-    if (typeof m.job !== 'string') problems.push('job: required');
-    if (!Number.isInteger(m.attempt)) problems.push('attempt: must be an integer');
-  }
-  if (problems.length > 0) throw new ValidationError(`malformed engine message (${problems.join('; ')})`);
-  return m as unknown as EngineMessage;
-}
+/** The engine queue's parser is the message schema's (shared/ports/messages.ts). */
+export { parseEngineMessage };
 
 // ---- batches -------------------------------------------------------------------
 
