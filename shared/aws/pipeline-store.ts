@@ -11,6 +11,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.
 import type { Provider } from '../domain/pipeline.ts';
 import type { Page, PipelineRecord, PipelineStore } from '../ports/index.ts';
 import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, keys, pageLimit, queryGsi1Page, queryPartition, dynamoError } from './table.ts';
+import { PIPELINE_ID, isValidName, nameMessage } from '../domain/names.ts';
 
 export interface DynamoPipelineStoreOptions {
   /** Registrations that lose a race re-read the pointer and try the next version, this many times in all. @default 8 */
@@ -21,7 +22,6 @@ export interface DynamoPipelineStoreOptions {
 
 const GSI1 = TABLE_INDEXES.byPipeline;
 const GSI2 = TABLE_INDEXES.byRepository;
-const PIPELINE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export class DynamoPipelineStore implements PipelineStore {
   private readonly maxAttempts: number;
@@ -33,8 +33,8 @@ export class DynamoPipelineStore implements PipelineStore {
   }
 
   async put(input: Omit<PipelineRecord, 'version' | 'createdAt'>): Promise<PipelineRecord> {
-    if (!PIPELINE_ID.test(input.id)) {
-      throw new ValidationError('invalid pipeline id', [{ path: 'id', message: 'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit' }]);
+    if (!isValidName(PIPELINE_ID, input.id)) {
+      throw new ValidationError('invalid pipeline id', [{ path: 'id', message: nameMessage(PIPELINE_ID) }]);
     }
     for (let attempt = 1; ; attempt++) {
       const previous = await this.latestVersion(input.id);

@@ -81,7 +81,7 @@ import { ValidationError, type Problem } from './errors.ts';
 import {
   FORK_APPROVAL_JOB, DEFAULT_ECR_REPOSITORY_PREFIX, MAX_JOBS, type PipelineSpec
 } from './pipeline.ts';
-import { JOB_NAME } from './definition/rules.ts';
+import { JOB_NAME, isValidName } from './names.ts';
 import { formatPath, isRecord, describe } from './definition/words.ts';
 import { topSchema, jobSchema, type RawJob, REQUIRED_HINTS, issuesToProblems } from './definition/schema.ts';
 import { loadText } from './definition/load.ts';
@@ -131,10 +131,10 @@ export function parsePipelineObject(value: unknown, opts: ParseOptions = {}): Pa
       const job = rawJobs[name];
       if (name === FORK_APPROVAL_JOB) {
         problems.push({ path: formatPath(['jobs', name]), message: `"${FORK_APPROVAL_JOB}" is reserved for the approval Slipway puts in front of a fork's pull-request run; choose another name` });
-      } else if (!JOB_NAME.test(name)) {
+      } else if (!isValidName(JOB_NAME, name)) {
         problems.push({
           path: formatPath(['jobs', name]),
-          message: `invalid job name "${name}": use letters, digits, "-" and "_", starting with a letter or digit (at most 64 characters)`,
+          message: `invalid job name "${name}": use ${JOB_NAME.chars}, starting with a letter or digit (at most ${JOB_NAME.max} characters)`,
         });
       }
       if (!isRecord(job)) {

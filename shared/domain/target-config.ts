@@ -2,8 +2,8 @@
 import { ValidationError, type Problem } from './errors.ts';
 import { HEALTH_CHECK_FUNCTION_ARN, type TargetConfig } from './release.ts';
 import { COLOURS } from './traffic.ts';
+import { TARGET_NAME, isValidName, nameMessage } from './names.ts';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
 
 /** Checks a target before it is stored, naming every problem. */
@@ -12,7 +12,7 @@ export function validateTargetConfig(c: TargetConfig): void {
   const str = (path: string, v: unknown) => {
     if (typeof v !== 'string' || v.trim() === '') problems.push({ path, message: 'required' });
   };
-  if (typeof c.name !== 'string' || !NAME.test(c.name)) problems.push({ path: 'name', message: 'letters, digits, _ . - (1-100, starting with a letter or digit)' });
+  if (!isValidName(TARGET_NAME, c.name)) problems.push({ path: 'name', message: nameMessage(TARGET_NAME) });
   str('cluster', c.cluster);
   for (const colour of COLOURS) {
     str(`services.${colour}`, c.services?.[colour]);

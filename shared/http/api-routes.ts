@@ -20,6 +20,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { parse as parseYamlLoose } from 'yaml';
 import { z } from 'zod';
+import { JOB_NAME, PIPELINE_ID, SECRET_NAME, TARGET_NAME, nameSchema } from '../domain/names.ts';
 import type { RunState } from '../domain/run.ts';
 import { MAX_PARAMETERS_BYTES } from '../domain/run-bounds.ts';
 import { HEALTH_CHECK_FUNCTION_ARN } from '../domain/release.ts';
@@ -32,12 +33,12 @@ import type { RouteHandler, RouteRequest } from './router.ts';
 
 // ---- identifiers -----------------------------------------------------------------
 
-const pipelineId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit');
+const pipelineId = nameSchema(PIPELINE_ID);
 const runId = z
   .string()
   .transform((s) => s.toUpperCase())
   .pipe(z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a run id (26 characters, a ULID)'));
-const jobName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'use 1-64 letters, digits, "-" or "_", starting with a letter or digit');
+const jobName = nameSchema(JOB_NAME);
 const colours = <T extends z.ZodType>(t: T) => z.object({ blue: t, green: t }).strict();
 /** `PUT /targets/{name}`: where a target's two colours live (the name comes from the path). */
 const targetBody = z.object({
@@ -57,10 +58,10 @@ const targetBody = z.object({
     deploymentTimeoutSeconds: z.number().positive().optional(),
   }).strict().optional(),
 }).strict();
-const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+const targetName = nameSchema(TARGET_NAME);
 const cursor = z.string().min(1).max(2048, 'is too long to be a cursor this API returned');
 const limit = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100');
-const secretName = z.string().regex(/^[A-Za-z0-9/_+=.@:-]{1,2048}$/, 'must be a Secrets Manager secret name or ARN').nullable().optional();
+const secretName = nameSchema(SECRET_NAME).nullable().optional();
 const filePath = z
   .string()
   .min(1)

@@ -38,15 +38,12 @@ export const LIMITS = {
   healthCheckWindow: { min: 0, max: 30 * 60, text: 'between 0s and 30m' },
 } as const;
 
-export const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const REPO_SEGMENT = '[A-Za-z0-9_.-]+';
 export const TWO_PART_REPO = new RegExp(`^${REPO_SEGMENT}/${REPO_SEGMENT}$`);
 export const GITLAB_REPO = new RegExp(`^${REPO_SEGMENT}(/${REPO_SEGMENT})+$`);
 export const ECR_REPOSITORY = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export const DOCKER_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-export const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // AWS CodeConnections (and its former name, CodeStar Connections) connection ARNs.
 export const CONNECTION_ARN = /^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/;
 export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;

@@ -12,7 +12,8 @@ import {
   TEMPLATE_NAMES, type NotificationEvent
 } from '../pipeline.ts';
 import { parseApprover } from '../principals.ts';
-import { NOTIFICATION_EVENTS, NOTIFICATION_KINDS, WHEN_EVENTS, PIPELINE_NAME, ECR_REPOSITORY, DOCKER_TAG, TARGET_NAME, CONNECTION_ARN, SNS_TOPIC_ARN, DURATION_HINT } from './rules.ts';
+import { NOTIFICATION_EVENTS, NOTIFICATION_KINDS, WHEN_EVENTS, ECR_REPOSITORY, DOCKER_TAG, CONNECTION_ARN, SNS_TOPIC_ARN, DURATION_HINT } from './rules.ts';
+import { PIPELINE_NAME, TARGET_NAME, nameMessage } from '../names.ts';
 import { didYouMean, parseDuration, type Segment, formatPath, isRecord, valueAt, describe, globError } from './words.ts';
 
 // ---------------------------------------------------------------------------
@@ -65,7 +66,7 @@ export const notificationSchema = z.strictObject({
 export const topSchema = z.strictObject({
   name: z
     .string()
-    .regex(PIPELINE_NAME, 'must start with a letter or digit and hold only letters, digits, ".", "-" and "_" (at most 100 characters)'),
+    .regex(PIPELINE_NAME.pattern, nameMessage(PIPELINE_NAME)),
   source: sourceSchema,
   concurrency: z.enum(CONCURRENCY_MODES).optional(),
   pullRequests: z.strictObject({ forks: z.enum(FORK_POLICIES).optional(), approvers: approvers.optional() }).optional(),
@@ -113,7 +114,7 @@ export const jobSchema = z.strictObject({
     .optional(),
   deploy: z
     .strictObject({
-      target: z.string().regex(TARGET_NAME, 'must be the name of a release target: letters, digits, ".", "-" and "_"'),
+      target: z.string().regex(TARGET_NAME.pattern, `must be the name of a release target: ${TARGET_NAME.chars}, at most ${TARGET_NAME.max} characters`),
       strategy: z.enum(RELEASE_STRATEGIES).optional(),
       steps: z
         .array(z.number().int('must be a whole percentage').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100'))
