@@ -5,6 +5,7 @@
  * lands in the DLQ, whose alarm a person sees. Nothing is swallowed.
  */
 import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createMetrics, flushMetrics, PowertoolsMetricsSink } from '../shared/aws/metrics.ts';
@@ -38,20 +39,20 @@ export function parseReleaseMessage(body: string): ReleaseMessage {
 }
 
 export function makeInner(releaser: () => Releaser) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const failures: SQSBatchResponse['batchItemFailures'] = [];
-    // One at a time: records of one batch often concern the same target, and the target record is the lock.
-    for (const record of event.Records) {
-      try {
-        await handleRecord(releaser(), record);
-      } catch (err) {
-        const retryable = err instanceof RetryableError || !(err instanceof SlipwayError);
-        logger[retryable ? 'warn' : 'error']('release message failed', { messageId: record.messageId, retryable, error: err as Error });
-        failures.push({ itemIdentifier: record.messageId });
-      }
+  const handle = async (record: SQSRecord): Promise<void> => {
+    try {
+      await handleRecord(releaser(), record);
+    } catch (err) {
+      const retryable = err instanceof RetryableError || !(err instanceof SlipwayError);
+      logger[retryable ? 'warn' : 'error']('release message failed', { messageId: record.messageId, retryable, error: err as Error });
+      throw err;
     }
-    return { batchItemFailures: failures };
   };
+  // One at a time (processInParallel: false): records of one batch often concern the same target, and the
+  // target record is the lock. A batch that failed whole is reported record by record, as any other.
+  // A processor per batch: it holds the batch's records, and the local mode may run batches side by side.
+  return (event: SQSEvent): Promise<SQSBatchResponse> =>
+    processPartialResponse(event, handle, new BatchProcessor(EventType.SQS), { processInParallel: false, throwOnFullBatchFailure: false });
 }
 
 async function handleRecord(releaser: Releaser, record: SQSRecord): Promise<void> {

@@ -25,6 +25,7 @@
  * person. Delivery is at least once: such a redelivery may repeat a chat message.
  * Secret values are never logged nor put in errors.
  */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { isPipelineSecret, secretPrefix } from '../domain/secret-names.ts';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { NotificationEvent, NotificationSpec, PipelineSpec, Provider } from '../domain/pipeline.ts';
@@ -325,17 +326,17 @@ export interface NotificationRecord {
 }
 
 /**
- * Handles a batch concurrently (messages are independent) and reports the records
- * that failed, permanent or not: a malformed message goes to the DLQ after the
- * receive limit, where its alarm shows it; nothing is dropped.
+ * Handles a batch concurrently (messages are independent) with Powertools' BatchProcessor and
+ * reports the records that failed, permanent or not: a malformed message goes to the DLQ after
+ * the receive limit, where its alarm shows it; nothing is dropped. A batch that failed whole is
+ * reported record by record too (`throwOnFullBatchFailure: false`), as any other.
  */
 export async function processNotificationRecords(
   records: readonly NotificationRecord[],
   handle: (message: NotificationMessage) => Promise<unknown>,
   logger: { error(message: string, extra: Record<string, unknown>): void; warn(message: string, extra: Record<string, unknown>): void },
 ): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
-  const failed = new Set<string>();
-  await Promise.all(records.map(async (record) => {
+  const handleRecord = async (record: NotificationRecord): Promise<void> => {
     try {
       await handle(parseNotificationMessage(record.body));
     } catch (err) {
@@ -343,8 +344,16 @@ export async function processNotificationRecords(
       const extra = { messageId: record.messageId, permanent, error: err instanceof Error ? err.message : String(err) };
       if (permanent) logger.error('notification message failed permanently; it goes to the DLQ after the receive limit', extra);
       else logger.warn('notification message failed; it will be redelivered', extra);
-      failed.add(record.messageId);
+      throw err;
     }
-  }));
-  return { batchItemFailures: records.filter((r) => failed.has(r.messageId)).map((r) => ({ itemIdentifier: r.messageId })) };
+  };
+  // A processor per batch: it holds the batch's records, and the local mode may run batches side by side.
+  const out = await processPartialResponse({ Records: records as unknown as Array<Record<string, unknown>> }, handleRecord, new BatchProcessor(EventType.SQS), { throwOnFullBatchFailure: false });
+  return { batchItemFailures: inBatchOrder(records, out.batchItemFailures) };
+}
+
+/** Powertools lists failures as they happen; the report keeps the batch's order, as SQS delivered it. */
+function inBatchOrder(records: ReadonlyArray<{ messageId: string }>, failures: ReadonlyArray<{ itemIdentifier: string }>): Array<{ itemIdentifier: string }> {
+  const failed = new Set(failures.map((f) => f.itemIdentifier));
+  return records.filter((r) => failed.has(r.messageId)).map((r) => ({ itemIdentifier: r.messageId }));
 }

@@ -308,6 +308,16 @@ export function isPermanent(err: unknown): boolean {
  * redelivers it and, after the queue's maxReceiveCount, moves it to the DLQ, whose
  * alarm calls a person. A permanent failure is logged as such, with the message
  * id, so the DLQ entry can be traced and redriven after a fix; it is never dropped.
+ *
+ * Not Powertools' batch processor, unlike the notifier and the releaser: its FIFO
+ * processors (SqsFifoPartialProcessor, SqsFifoPartialProcessorAsync) handle the
+ * records one after another and by default stop at the first failure, failing the
+ * rest of the batch ("By default, we will stop processing at the first failure and
+ * mark unprocessed messages as failed to preserve ordering",
+ * https://app.unpkg.com/@aws-lambda-powertools/batch@2.31.0/files/lib/esm/SqsFifoPartialProcessorAsync.d.ts);
+ * `skipGroupOnError` keeps other groups going but still one record at a time. A
+ * batch here holds many runs' groups, which this loop runs side by side, in order
+ * within each group.
  */
 export async function processRecords(records: readonly QueueRecord[], handle: (message: EngineMessage) => Promise<unknown>, logger: BatchLogger): Promise<BatchOutcome> {
   const groups = new Map<string, QueueRecord[]>();

@@ -51,3 +51,26 @@ test('parseReleaseMessage names what is wrong', () => {
   assert.throws(() => parseReleaseMessage('{"type":"Nope","target":"web"}'), /not a release message: Nope for web/);
   assert.equal(parseReleaseMessage(JSON.stringify({ type: 'Rollback', target: 'web', requestedBy: 'al' })).type, 'Rollback');
 });
+
+test('records are handled one at a time, in the batch\'s order, and a batch that failed whole is reported record by record', async () => {
+  const seen: string[] = [];
+  let running = 0;
+  const releaser = {
+    handle: async (m: { type: string; target: string }) => {
+      running++;
+      assert.equal(running, 1, 'never two records at once: the target record is the lock');
+      seen.push(m.target);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      if (m.target.startsWith('bad')) throw new Error(`${m.target} failed`);
+      return {};
+    },
+  } as unknown as Parameters<typeof makeInner>[0] extends () => infer R ? R : never;
+  const inner = makeInner(() => releaser);
+  const rollback = (target: string) => ({ type: 'Rollback', target, requestedBy: 'al' });
+  const mixed = await inner({ Records: [record('a', rollback('one')), record('b', rollback('bad-two')), record('c', rollback('three'))] });
+  assert.deepEqual(seen, ['one', 'bad-two', 'three']);
+  assert.deepEqual(mixed.batchItemFailures, [{ itemIdentifier: 'b' }]);
+  const whole = await inner({ Records: [record('d', rollback('bad-1')), record('e', rollback('bad-2'))] });
+  assert.deepEqual(whole.batchItemFailures, [{ itemIdentifier: 'd' }, { itemIdentifier: 'e' }]);
+});
