@@ -155,3 +155,11 @@ test('secrets: a role that may not read the secret is a permanent PermissionErro
     sm.restore();
   }
 });
+
+test('a notification whose secret the role may not read fails for good, not after five deliveries', async () => {
+  const { readSecret, DeliveryError } = await import('../../shared/notify/http.ts');
+  const denied = { get: async () => { throw new PermissionError("could not read secret 'slipway/web/slack': access denied"); } };
+  await assert.rejects(readSecret(denied, 'slipway/web/slack'), (e: unknown) => e instanceof DeliveryError && e.permanent && /access denied/.test(e.message));
+  const throttled = { get: async () => { throw new RetryableError('throttled'); } };
+  await assert.rejects(readSecret(throttled, 'slipway/web/slack'), (e: unknown) => e instanceof DeliveryError && !e.permanent);
+});
