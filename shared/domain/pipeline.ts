@@ -117,7 +117,7 @@ export interface SourceSpec {
 export interface WhenFilter {
   branches: string[];
   tags: string[];
-  events: Array<SourceEventKind | 'manual'>;
+  events: Array<SourceEventKind | 'manual' | 'schedule'>;
 }
 
 export interface ImageSpec {

@@ -66,13 +66,15 @@ export function describeProvenance(t: Trigger): string {
     what = `pull request${t.pullRequest !== undefined ? ` #${t.pullRequest}` : ''} from ${from}${t.sourceBranch ? ` (${t.sourceBranch})` : ''}${t.branch ? ` into ${t.branch}` : ''}`;
   } else if (t.event === 'tag') what = `tag ${t.tag ?? ''}`;
   else if (t.event === 'manual') what = `manual run${t.branch ? ` on ${t.branch}` : ''}`;
+  else if (t.event === 'schedule') what = `schedule ${t.schedule ?? ''} on ${t.branch ?? '?'}`;
   else what = `push to ${t.branch ?? '?'}`;
-  return `${what}${by}: ${trust}`;
+  const recovered = t.recovered ? ` (recovered: ${t.recovered.reason}${t.recovered.delaySeconds !== undefined ? `, ${t.recovered.delaySeconds} s after the commit` : ''})` : '';
+  return `${what}${recovered}${by}: ${trust}`;
 }
 
-/** What started a run. `manual` covers API and CLI requests. */
+/** What started a run. `manual` covers API and CLI requests; `schedule` a pipeline's `schedules` entry. */
 export interface Trigger {
-  event: SourceEventKind | 'manual';
+  event: SourceEventKind | 'manual' | 'schedule';
   provider?: Provider;
   repository?: string;
   /** Branch for push/manual; target branch for pull requests. */
@@ -103,6 +105,14 @@ export interface Trigger {
   message?: string;
   deliveryId?: string;
   parameters?: Record<string, string>;
+  /**
+   * Set when no webhook started the run: the reconciler found a watched head without a run
+   * (shared/services/push-recovery.ts). `delaySeconds` counts from the commit's date (the push
+   * came at or after it), so it is never less than the real delay.
+   */
+  recovered?: { reason: 'webhook missed'; delaySeconds?: number };
+  /** Scheduled runs: the schedule's name. */
+  schedule?: string;
 }
 
 /** What the run item keeps of each job: enough for `decide`; the full JobSpec stays in the pinned pipeline version. */

@@ -5,6 +5,21 @@
  */
 import type { Provider } from './pipeline.ts';
 import type { Trigger } from './run.ts';
+import { ValidationError } from './errors.ts';
+
+/**
+ * An authenticated delivery of an event Slipway does not act on (GitHub's `issues`, `star`,
+ * an organisation ping, GitLab's note or pipeline events, ...). The webhook answers it 2xx
+ * with `ignored` and this reason, never 4xx: a hook set to "send me everything" must not
+ * fill the host's delivery log with failures (GitLab counts them toward disabling the hook).
+ * A ValidationError for callers that only know that hierarchy.
+ */
+export class IgnoredEventError extends ValidationError {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'IgnoredEventError';
+  }
+}
 
 export type WebhookEventKind = 'push' | 'tag' | 'pull_request' | 'ping' | 'delete';
 

@@ -7,7 +7,7 @@
  * path filters let the run start (see SourceEvent.changedFiles).
  */
 import { ValidationError } from '../domain/errors.ts';
-import type { PullRequestAction, SourceEvent } from '../domain/source-event.ts';
+import { IgnoredEventError, type PullRequestAction, type SourceEvent } from '../domain/source-event.ts';
 import { arr, at, int, isFork, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 export function bitbucketRepository(payload: unknown): string | undefined {
@@ -33,7 +33,7 @@ export function normaliseBitbucket(eventKey: string, payload: unknown, deliveryI
   }
   const action = PR_ACTIONS[eventKey];
   if (action === undefined) {
-    throw new ValidationError(`unsupported Bitbucket event '${eventKey}' (supported: repo:push, ${Object.keys(PR_ACTIONS).join(', ')})`);
+    throw new IgnoredEventError(`Bitbucket event '${eventKey.slice(0, 60)}' starts nothing (Slipway acts on repo:push, ${Object.keys(PR_ACTIONS).join(', ')})`);
   }
   return [bitbucketPullRequest(base, payload, action, author)];
 }

@@ -3,7 +3,7 @@
  * `push` (branches, tags and their deletion), `delete`, `pull_request` and `ping`.
  */
 import { ValidationError } from '../domain/errors.ts';
-import type { PullRequestAction, SourceEvent } from '../domain/source-event.ts';
+import { IgnoredEventError, type PullRequestAction, type SourceEvent } from '../domain/source-event.ts';
 import { arr, at, filesOfCommits, int, isFork, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 /** GitHub lists at most this many commits in a push payload; a push that fills it may have more. */
@@ -35,7 +35,7 @@ export function normaliseGithub(eventName: string, payload: unknown, deliveryId:
     case 'pull_request':
       return githubPullRequest(base, payload, author);
     default:
-      throw new ValidationError(`unsupported GitHub event '${eventName}' (supported: push, delete, pull_request, ping)`);
+      throw new IgnoredEventError(`GitHub event '${eventName.slice(0, 60)}' starts nothing (Slipway acts on push, delete, pull_request, ping)`);
   }
 }
 
@@ -59,14 +59,24 @@ function githubPush(base: Base, payload: unknown, author: string | undefined): S
 function refTarget(ref: string): { branch: string; tag?: undefined } | { tag: string; branch?: undefined } {
   if (ref.startsWith('refs/heads/') && ref.length > 11) return { branch: ref.slice(11) };
   if (ref.startsWith('refs/tags/') && ref.length > 10) return { tag: ref.slice(10) };
-  throw new ValidationError(`unsupported ref '${ref}' (expected refs/heads/* or refs/tags/*)`);
+  // refs/notes/*, refs/changes/*, ...: a ref no trigger can watch. Nothing to do, nothing wrong.
+  throw new IgnoredEventError(`a push to '${ref.slice(0, 100)}' starts nothing (Slipway acts on refs/heads/* and refs/tags/*)`);
 }
 
+/**
+ * The files the push changed, or undefined when the payload cannot say. Unknown is not "nothing":
+ * - a force-push (`forced: true`) rewrites the branch; its `commits` are only the new ones, and a
+ *   rewind to an older commit lists none at all, yet the tree changed (a rollback must deploy);
+ * - `commits: []` on an existing branch (a rewind, or a push of commits already known elsewhere);
+ * - a new branch pointing at an existing commit lists no commits;
+ * - commits listed without file lists (`added`/`modified`/`removed`), as some proxies and
+ *   older GitHub Enterprise versions send them;
+ * - GitHub lists at most 2048 commits.
+ */
 function changedFiles(payload: unknown): string[] | undefined {
   const commits = arr(at(payload, 'commits'));
-  if (!commits || commits.length >= MAX_PUSH_COMMITS) return undefined;
-  // A new branch pointing at an existing commit lists no commits: what changed is unknown, not nothing.
-  if (commits.length === 0 && at(payload, 'created') === true) return undefined;
+  if (!commits || commits.length === 0 || commits.length >= MAX_PUSH_COMMITS) return undefined;
+  if (at(payload, 'forced') === true) return undefined;
   return filesOfCommits(commits);
 }
 

@@ -4,7 +4,7 @@
  * no ping: its "Test" button sends a sample push.
  */
 import { ValidationError } from '../domain/errors.ts';
-import type { PullRequestAction, SourceEvent } from '../domain/source-event.ts';
+import { IgnoredEventError, type PullRequestAction, type SourceEvent } from '../domain/source-event.ts';
 import { arr, at, filesOfCommits, int, isZeroSha, name, str, pullRequestEvent, type EventBase } from './payload.ts';
 
 export function gitlabRepository(payload: unknown): string | undefined {
@@ -25,7 +25,7 @@ export function normaliseGitlab(eventName: string, payload: unknown, deliveryId:
     case 'merge_request':
       return gitlabMergeRequest(base, payload);
     default:
-      throw new ValidationError(`unsupported GitLab event '${kind ?? eventName}' (supported: push, tag_push, merge_request)`);
+      throw new IgnoredEventError(`GitLab event '${(kind ?? eventName).slice(0, 60)}' starts nothing (Slipway acts on push, tag_push, merge_request)`);
   }
 }
 
@@ -35,7 +35,7 @@ function gitlabPush(base: Base, kind: 'push' | 'tag_push', payload: unknown): So
   const ref = name(at(payload, 'ref'));
   if (!ref) throw new ValidationError(`${kind} event without ref`);
   const prefix = kind === 'push' ? 'refs/heads/' : 'refs/tags/';
-  if (!ref.startsWith(prefix) || ref.length === prefix.length) throw new ValidationError(`unsupported ref '${ref}' for ${kind}`);
+  if (!ref.startsWith(prefix) || ref.length === prefix.length) throw new IgnoredEventError(`a ${kind} to '${ref.slice(0, 100)}' starts nothing (expected ${prefix}*)`);
   const short = ref.slice(prefix.length);
   const target = kind === 'push' ? { branch: short } : { tag: short };
   const author = name(at(payload, 'user_username')) ?? name(at(payload, 'user_name'));
@@ -66,7 +66,9 @@ function gitlabChangedFiles(payload: unknown, commits: unknown[]): string[] | un
   // GitLab lists at most 20 commits; total_commits_count says whether some were left out.
   const total = int(at(payload, 'total_commits_count'));
   if (total !== undefined && total > commits.length) return undefined;
-  if (commits.length === 0 && isZeroSha(str(at(payload, 'before')))) return undefined;
+  // No commits listed: a new branch at an existing commit, or a rewind / force-push to an older
+  // commit (GitLab lists none then either). What changed is unknown, not nothing.
+  if (commits.length === 0) return undefined;
   return filesOfCommits(commits);
 }
 

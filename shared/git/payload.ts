@@ -42,10 +42,14 @@ export function isZeroSha(v: string | undefined): boolean {
   return v !== undefined && /^0+$/.test(v);
 }
 
-/** The union of added, modified and removed paths over push commits (GitHub and GitLab shape). */
-export function filesOfCommits(commits: unknown[]): string[] {
+/**
+ * The union of added, modified and removed paths over push commits (GitHub and GitLab shape);
+ * undefined (unknown) when some commit carries no file lists at all.
+ */
+export function filesOfCommits(commits: unknown[]): string[] | undefined {
   const files = new Set<string>();
   for (const c of commits) {
+    if (!['added', 'modified', 'removed'].some((key) => Array.isArray(at(c, key)))) return undefined;
     for (const key of ['added', 'modified', 'removed']) {
       for (const f of arr(at(c, key)) ?? []) if (typeof f === 'string' && f.length > 0) files.add(f);
     }

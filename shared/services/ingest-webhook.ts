@@ -7,7 +7,10 @@
  *  2. parse the JSON only to find the repository, load that repository's pipelines and
  *     verify the credential against each one's webhook secret. A delivery is accepted
  *     for the pipelines whose secret verifies; none -> 401. Nothing is written before;
- *  3. delivery id, event normalisation (400 for what Slipway does not handle), ping (200);
+ *  3. delivery id, event normalisation, ping (200); an event Slipway does not act on (an
+ *     `issues` event, an organisation ping, a GitLab note) is answered 200 `{ ignored: reason }`,
+ *     never 4xx, once the delivery is authenticated: hosts log 4xx as failed deliveries and
+ *     GitLab counts them toward disabling the hook;
  *  4. trigger matching; nothing to start -> 202 with no runs, and no write at all;
  *  5. claim the delivery id (conditional write with TTL), then, per pipeline, the signed
  *     body (below); enqueue every RunRequest in one batch. If enqueueing fails the claims
@@ -49,10 +52,21 @@ import type { DeliveryStore, EventQueue, PipelineRecord, PipelineStore, SecretSo
 import { matchesTriggers } from '../domain/trigger-match.ts';
 import { isPipelineSecret, secretPrefix } from '../domain/secret-names.ts';
 import type { Headers, WebhookCredential, WebhookProtocol } from '../ports/git-hosts.ts';
-import { triggerOf, type SourceEvent } from '../domain/source-event.ts';
+import { IgnoredEventError, triggerOf, type SourceEvent } from '../domain/source-event.ts';
+import { HEAD_CLAIM_PREFIX, HEAD_CLAIM_TTL_SECONDS, RECOVERED_CLAIM_PREFIX, headClaimKey, recoveredClaimKey, watchedRefOf } from '../domain/recovery.ts';
 
-/** Larger bodies are refused with 413 before anything is parsed. */
-export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+/**
+ * Larger bodies are refused with 413 before anything is parsed. The path in front of the
+ * function binds first: API Gateway HTTP API carries payloads up to 10 MB
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html), but a
+ * synchronous Lambda invocation carries at most 6 MB of event
+ * (https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html), and the event holds the body
+ * JSON-escaped (or base64-encoded, 4/3 the size, for a binary content type) beside the headers
+ * and request context. So 6 MiB here only ever refuses what the local mode lets through; on AWS
+ * a JSON push of about 5.5 MB is the practical ceiling (README, "When webhooks go missing"),
+ * and what the path cannot carry is recovered by the reconciler (services/push-recovery.ts).
+ */
+export const MAX_WEBHOOK_BYTES = 6 * 1024 * 1024;
 /** How long a delivery id is remembered: providers redeliver within hours, people within days. */
 export const DELIVERY_TTL_SECONDS = 3 * 24 * 60 * 60;
 /** How long an accepted signed body is remembered per pipeline (replay protection, see above). */
@@ -105,7 +119,8 @@ export interface StartedRun {
 
 export type WebhookResult =
   | { status: 200; body: { deliveryId?: string; ping: true } }
-  | { status: 202; body: { deliveryId: string; runs: StartedRun[] } }
+  | { status: 200; body: { deliveryId: string; ignored: string } }
+  | { status: 202; body: { deliveryId: string; runs: StartedRun[]; alreadyRecovered?: string[] } }
   | { status: 202; body: { deliveryId: string; duplicate: true } };
 
 const silent: WebhookLogger = { info() {}, warn() {}, error() {} };
@@ -117,7 +132,7 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
   const credential = deps.protocol.readCredential(provider, req.headers);
   if (!credential) throw new UnauthorizedError(`missing or malformed ${deps.protocol.signatureHeader(provider)} header`);
 
-  const payload = parseJson(req.body);
+  const payload = parsePayload(req.body, req.headers);
   const repository = deps.protocol.repositoryOf(provider, payload);
   if (!repository) throw new ValidationError('the payload names no repository this webhook can be verified for');
 
@@ -128,8 +143,17 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
 
   const deliveryId = deps.protocol.deliveryIdOf(provider, req.headers);
   if (!deliveryId) throw new ValidationError(`missing ${deps.protocol.deliveryHeader(provider)} header`);
-  if (deliveryId.startsWith(BODY_CLAIM_PREFIX)) throw new ValidationError(`invalid ${deps.protocol.deliveryHeader(provider)} header: must not start with "${BODY_CLAIM_PREFIX}"`);
-  const events = deps.protocol.normalise(provider, req.headers, payload, deliveryId);
+  for (const reserved of [BODY_CLAIM_PREFIX, HEAD_CLAIM_PREFIX, RECOVERED_CLAIM_PREFIX]) {
+    if (deliveryId.startsWith(reserved)) throw new ValidationError(`invalid ${deps.protocol.deliveryHeader(provider)} header: must not start with "${reserved}"`);
+  }
+  let events: SourceEvent[];
+  try {
+    events = deps.protocol.normalise(provider, req.headers, payload, deliveryId);
+  } catch (err) {
+    if (!(err instanceof IgnoredEventError)) throw err;
+    log.info('webhook ignored', { provider, repository, deliveryId, reason: err.reason });
+    return { status: 200, body: { deliveryId, ignored: err.reason } };
+  }
   if (events.length > 0 && events.every((e) => e.kind === 'ping')) {
     log.info('webhook ping', { provider, repository, deliveryId });
     return { status: 200, body: { deliveryId, ping: true } };
@@ -138,6 +162,12 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
   const at = (deps.now ?? (() => new Date()))().toISOString();
   const newRunId = deps.newRunId ?? ulid;
   const requests = runRequests(events, accepted, at, newRunId);
+  // Heads the pipelines watch but this delivery starts nothing for (a path filter said no): the
+  // reconciler must know the webhook came, or it would run them as missed pushes.
+  const started = new Set(requests.map((r) => requestHeadKey(r)).filter((k): k is string => k !== undefined));
+  for (const key of watchedHeadKeys(events, accepted)) {
+    if (!started.has(key)) await deps.deliveries.claim(provider, key, HEAD_CLAIM_TTL_SECONDS);
+  }
   if (requests.length === 0) {
     log.info('webhook matched no pipeline', { provider, repository, deliveryId, kinds: events.map((e) => e.kind) });
     return { status: 202, body: { deliveryId, runs: [] } };
@@ -149,16 +179,21 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
   }
   const claims = [deliveryId];
   let fresh: RunRequest[];
+  let recovered: RunRequest[];
   try {
     fresh = await claimSignedBodies(deps.deliveries, provider, requests, req.body, claims);
+    if (fresh.length === 0) {
+      log.warn('webhook body already accepted under another delivery id (a replay); nothing started', { provider, repository, deliveryId });
+      return { status: 202, body: { deliveryId, duplicate: true } };
+    }
+    ({ fresh, recovered } = await claimHeads(deps.deliveries, provider, fresh, claims));
   } catch (err) {
     await releaseClaims(deps.deliveries, provider, claims, log);
     throw err;
   }
-  if (fresh.length === 0) {
-    log.warn('webhook body already accepted under another delivery id (a replay); nothing started', { provider, repository, deliveryId });
-    return { status: 202, body: { deliveryId, duplicate: true } };
-  }
+  const alreadyRecovered = recovered.map((r) => r.pipelineId);
+  if (alreadyRecovered.length > 0) log.info('webhook arrived after the reconciler recovered its push; nothing started for those pipelines', { provider, repository, deliveryId, pipelines: alreadyRecovered });
+  if (fresh.length === 0) return { status: 202, body: { deliveryId, runs: [], alreadyRecovered } };
   try {
     await deps.queue.send(fresh);
   } catch (err) {
@@ -167,7 +202,7 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
   }
   const runs = fresh.map((r) => ({ pipeline: r.pipelineId, runId: r.runId }));
   log.info('webhook accepted', { provider, repository, deliveryId, runs });
-  return { status: 202, body: { deliveryId, runs } };
+  return { status: 202, body: { deliveryId, runs, ...(alreadyRecovered.length > 0 ? { alreadyRecovered } : {}) } };
 }
 
 function parseProvider(raw: string): Provider {
@@ -180,12 +215,32 @@ function tooLarge(bytes: number): PayloadTooLargeError {
   return new PayloadTooLargeError(`webhook body is ${bytes} bytes; the limit is ${MAX_WEBHOOK_BYTES}`);
 }
 
-function parseJson(body: Uint8Array): unknown {
-  try {
-    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-  } catch {
-    throw new ValidationError('webhook body is not valid JSON (configure the webhook with content type application/json)');
+/**
+ * The payload as JSON, or from the `payload` field of a form-encoded body: GitHub's default
+ * content type for a new hook is `application/x-www-form-urlencoded`
+ * (https://docs.github.com/en/webhooks/using-webhooks/creating-webhooks). The signature is
+ * checked later over the raw bytes as sent, never over the decoded JSON.
+ */
+function parsePayload(body: Uint8Array, headers: Headers): unknown {
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const contentType = headerValue(headers, 'content-type')?.toLowerCase() ?? '';
+  const formEncoded = contentType.startsWith('application/x-www-form-urlencoded') || (!contentType && text.startsWith('payload='));
+  let json = text;
+  if (formEncoded) {
+    const field = new URLSearchParams(text).get('payload');
+    if (field === null) throw new ValidationError('form-encoded webhook body without a payload field');
+    json = field;
   }
+  try {
+    return JSON.parse(json);
+  } catch {
+    throw new ValidationError(formEncoded ? 'the payload field of the form-encoded webhook body is not valid JSON' : 'webhook body is not valid JSON (content type application/json, or GitHub\'s application/x-www-form-urlencoded)');
+  }
+}
+
+function headerValue(headers: Headers, name: string): string | undefined {
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
 }
 
 /**
@@ -275,6 +330,55 @@ async function claimSignedBodies(deliveries: DeliveryStore, provider: Provider, 
     }
   }
   return requests.filter((r) => won.has(r.pipelineId));
+}
+
+/** The head claim of a push or tag run request (pull requests have none: the reconciler watches refs only). */
+function requestHeadKey(r: RunRequest): string | undefined {
+  const t = r.trigger;
+  if (t.event === 'push' && t.branch) return headClaimKey(r.pipelineId, `refs/heads/${t.branch}`, t.commit);
+  if (t.event === 'tag' && t.tag) return headClaimKey(r.pipelineId, `refs/tags/${t.tag}`, t.commit);
+  return undefined;
+}
+
+function watchedHeadKeys(events: SourceEvent[], pipelines: PipelineRecord[]): string[] {
+  const keys = new Set<string>();
+  for (const e of events) {
+    for (const p of pipelines) {
+      const ref = watchedRefOf(p.spec.source.triggers, e);
+      if (ref) keys.add(headClaimKey(p.id, ref, e.commit!));
+    }
+  }
+  return [...keys];
+}
+
+/**
+ * Claims each request's head (services/push-recovery.ts claims the same key before it
+ * recovers a push). A head already claimed was either recovered by the reconciler, whose
+ * run exists (the request is dropped), or claimed by an earlier webhook for the same
+ * commit on the same ref, a rewind back to it or a re-push, which runs again as it always
+ * did. The recovered marker tells the two apart; winning it only to look is undone at once.
+ */
+async function claimHeads(deliveries: DeliveryStore, provider: Provider, requests: RunRequest[], claims: string[]): Promise<{ fresh: RunRequest[]; recovered: RunRequest[] }> {
+  const fresh: RunRequest[] = [];
+  const recovered: RunRequest[] = [];
+  for (const r of requests) {
+    const key = requestHeadKey(r);
+    if (key === undefined) { fresh.push(r); continue; }
+    if (await deliveries.claim(provider, key, HEAD_CLAIM_TTL_SECONDS)) {
+      claims.push(key);
+      fresh.push(r);
+      continue;
+    }
+    const ref = r.trigger.event === 'tag' ? `refs/tags/${r.trigger.tag}` : `refs/heads/${r.trigger.branch}`;
+    const marker = recoveredClaimKey(r.pipelineId, ref, r.trigger.commit);
+    if (await deliveries.claim(provider, marker, 60)) {
+      await deliveries.release?.(provider, marker);
+      fresh.push(r);
+    } else {
+      recovered.push(r);
+    }
+  }
+  return { fresh, recovered };
 }
 
 async function releaseClaims(deliveries: DeliveryStore, provider: Provider, keys: string[], log: WebhookLogger): Promise<void> {

@@ -4,6 +4,7 @@ import type { Provider } from '../../shared/domain/pipeline.ts';
 import type { RunRequest } from '../../shared/ports/messages.ts';
 import { bodyClaimKey, respondToWebhook, type WebhookDeps, type HttpRequestV2 } from '../../shared/services/ingest-webhook.ts';
 import { RetryableError } from '../../shared/domain/errors.ts';
+import { headClaimKey, recoveredClaimKey } from '../../shared/domain/recovery.ts';
 import { signBody } from '../../shared/git/signatures.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
 import {
@@ -59,7 +60,10 @@ test('a signed GitHub push starts one run and answers 202 with the run id', asyn
     },
     at: '2026-11-27T01:00:00.000Z',
   } satisfies RunRequest]);
-  assert.deepEqual([...deliveries.claimed], ['github#delivery-1', `github#${bodyClaimKey('web', fixture('github', 'push'))}`]);
+  assert.deepEqual([...deliveries.claimed], [
+    'github#delivery-1', `github#${bodyClaimKey('web', fixture('github', 'push'))}`,
+    `github#${headClaimKey('web', 'refs/heads/main', '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c')}`,
+  ]);
 });
 
 test('GitLab and Bitbucket deliveries start runs too', async () => {
@@ -125,7 +129,7 @@ test('when enqueueing fails the claim is released: 503, and the redelivery start
   assert.equal(failed.status, 503);
   assert.deepEqual(Object.keys(failed.body).sort(), ['error', 'message', 'requestId']);
   assert.doesNotMatch(JSON.stringify(failed.body), /sqs/);
-  assert.equal(deliveries.releases, 2, 'the delivery id and the signed body');
+  assert.equal(deliveries.releases, 3, 'the delivery id, the signed body and the head');
   assert.equal(deliveries.claimed.size, 0);
   const retried = await send(deps, request('github', 'push'));
   assert.equal(retried.status, 202);
@@ -225,11 +229,22 @@ test('400 for a form-encoded GitHub delivery', async () => {
   assert.match(String(res.body.message), /application\/json/);
 });
 
-test('400 for an unsupported event, after the signature holds', async () => {
-  const { deps, queue } = setup();
+test('an issues event from an authenticated hook is answered 2xx ignored, with the reason, and writes nothing', async () => {
+  const { deps, queue, deliveries } = setup();
   const res = await send(deps, request('github', 'issues-opened'));
-  assert.equal(res.status, 400);
-  assert.match(String(res.body.message), /unsupported GitHub event 'issues'/);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.deliveryId, 'delivery-1');
+  assert.match(String(res.body.ignored), /GitHub event 'issues' starts nothing/);
+  assert.equal(queue.sent.length, 0);
+  assert.equal(deliveries.claims, 0);
+});
+
+test('an unsigned issues event is still 401: the signature is checked before the event type', async () => {
+  const { deps, queue } = setup();
+  const res = await send(deps, request('github', 'issues-opened', { headers: { 'X-Hub-Signature-256': undefined } }));
+  assert.equal(res.status, 401);
+  const forged = await send(deps, request('github', 'issues-opened', { secret: 'not-the-secret' }));
+  assert.equal(forged.status, 401);
   assert.equal(queue.sent.length, 0);
 });
 
@@ -246,9 +261,9 @@ test('400 for a payload that names no repository', async () => {
   assert.equal(res.status, 400);
 });
 
-test('413 for a body over 1 MiB, before parsing', async () => {
+test('413 for a body over 6 MiB, before parsing', async () => {
   const { deps, pipelines } = setup();
-  const body = Buffer.alloc(1024 * 1024 + 1, 0x20);
+  const body = Buffer.alloc(6 * 1024 * 1024 + 1, 0x20);
   const res = await send(deps, request('github', 'push', { body }));
   assert.equal(res.status, 413);
   assert.equal(res.body.error, 'PayloadTooLarge');
@@ -381,4 +396,89 @@ test('a delivery id that poses as a body record is refused with 400', async () =
   assert.equal(res.status, 400);
   assert.match(String(res.body.message), /must not start with "body:"/);
   assert.equal(queue.sent.length, 0);
+});
+
+// ---- hygiene and recovery (issue 16) --------------------------------------------------------
+
+function signed(provider: Provider, event: string, body: Buffer, extra: Record<string, string> = {}, deliveryId = 'delivery-big'): HttpRequestV2 {
+  return {
+    rawPath: `/webhooks/${provider}`,
+    pathParameters: { provider },
+    headers: { ...signedHeaders(provider, { event, deliveryId, secret: SECRET, body }), ...extra },
+    isBase64Encoded: false,
+    body: body.toString('utf8'),
+  };
+}
+
+function pushPayload(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...JSON.parse(fixture('github', 'push').toString()), ...extra };
+}
+
+test('a 5 MB signed GitHub push (one commit adding 130,000 files) starts its run', async () => {
+  const { deps, queue } = setup([pipelineRecord('web', { triggers: { paths: { include: ['src/**'], exclude: [] } } })]);
+  const files = Array.from({ length: 130_000 }, (_, i) => `src/generated/module-${String(i).padStart(6, '0')}/index.ts`);
+  const body = Buffer.from(JSON.stringify(pushPayload({ commits: [{ id: '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c', message: 'import', added: files, modified: [], removed: [] }] })));
+  assert.ok(body.length > 5_000_000 && body.length < 6 * 1024 * 1024, `body is ${body.length} bytes`);
+  const res = await send(deps, signed('github', 'push', body));
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.equal((res.body.runs as unknown[]).length, 1);
+  assert.equal(queue.sent.length, 1);
+});
+
+test('a form-encoded GitHub push (the default content type) runs; its signature is over the form body as sent', async () => {
+  const { deps, queue } = setup();
+  const form = Buffer.from(new URLSearchParams({ payload: fixture('github', 'push').toString('utf8') }).toString());
+  const res = await send(deps, signed('github', 'push', form, { 'Content-Type': 'application/x-www-form-urlencoded' }));
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.equal((queue.sent[0] as RunRequest).trigger.commit, '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c');
+  // The HMAC over the decoded JSON is not the one GitHub sent: refused.
+  const wrong = signed('github', 'push', fixture('github', 'push'), { 'Content-Type': 'application/x-www-form-urlencoded' }, 'delivery-form-2');
+  const res2 = await send(deps, { ...wrong, body: form.toString('utf8') });
+  assert.equal(res2.status, 401);
+});
+
+test('a force-push rewind (forced, commits: []) runs a pipeline with a paths filter', async () => {
+  const { deps, queue } = setup([pipelineRecord('web', { triggers: { paths: { include: ['services/api/**'], exclude: [] } } })]);
+  const res = await send(deps, signed('github', 'push', Buffer.from(JSON.stringify(pushPayload({ forced: true, commits: [], head_commit: { id: '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c', message: 'v1' } })))));
+  assert.equal(res.status, 202);
+  assert.equal(queue.sent.length, 1, 'the rollback deploys');
+});
+
+test('a push the paths filter rules out starts nothing but marks its head as seen, so the reconciler does not run it', async () => {
+  const { deps, queue, deliveries } = setup([pipelineRecord('web', { triggers: { paths: { include: ['services/api/**'], exclude: [] } } })]);
+  const res = await send(deps, signed('github', 'push', Buffer.from(JSON.stringify(pushPayload({ commits: [{ id: 'x', added: [], modified: ['docs/README.md'], removed: [] }] })))));
+  assert.equal(res.status, 202);
+  assert.deepEqual(res.body.runs, []);
+  assert.equal(queue.sent.length, 0);
+  assert.ok(deliveries.claimed.has(`github#${headClaimKey('web', 'refs/heads/main', '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c')}`));
+});
+
+test('a webhook arriving after the reconciler recovered its push starts nothing', async () => {
+  const { deps, queue, deliveries } = setup();
+  const sha = '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c';
+  // What services/push-recovery.ts claims when it recovers the head.
+  await deliveries.claim('github', headClaimKey('web', 'refs/heads/main', sha));
+  await deliveries.claim('github', recoveredClaimKey('web', 'refs/heads/main', sha));
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 202);
+  assert.deepEqual(res.body, { deliveryId: 'delivery-1', runs: [], alreadyRecovered: ['web'] });
+  assert.equal(queue.sent.length, 0);
+});
+
+test('a second push of the same commit to the same ref (a rewind back to it) runs again: only a recovery suppresses it', async () => {
+  const { deps, queue } = setup();
+  assert.equal((await send(deps, request('github', 'push', { deliveryId: 'd-first' }))).status, 202);
+  const again = pushPayload({ before: '1111111111111111111111111111111111111111', forced: true, commits: [] });
+  const res = await send(deps, signed('github', 'push', Buffer.from(JSON.stringify(again)), {}, 'd-rewind'));
+  assert.equal(res.status, 202);
+  assert.equal((res.body.runs as unknown[]).length, 1);
+  assert.equal(queue.sent.length, 2);
+});
+
+test('a delivery id that poses as a head or recovery claim is refused', async () => {
+  const { deps } = setup();
+  for (const id of ['head:web:abc', 'recovered:web:abc']) {
+    const res = await send(deps, request('github', 'push', { deliveryId: id }));
+    assert.equal(res.status, 400);
+  }
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Provider } from '../../shared/domain/pipeline.ts';
 import { ValidationError } from '../../shared/domain/errors.ts';
+import { IgnoredEventError } from '../../shared/domain/source-event.ts';
 import { normalise, repositoryOf, triggerOf, type SourceEvent } from '../../shared/git/source-event.ts';
 import { eventHeaderValue, fixture, REPOS } from '../fixtures/webhooks/support.ts';
 
@@ -92,17 +93,17 @@ test('a GitHub ping is a ping', () => {
   assert.deepEqual(one('github', 'ping'), { ...GH, kind: 'ping' });
 });
 
-test('an unsupported GitHub event is a validation error naming it', () => {
-  assert.throws(() => normaliseFixture('github', 'issues-opened'), (e: unknown) => e instanceof ValidationError && /unsupported GitHub event 'issues'/.test(e.message));
+test('an unsupported GitHub event is an ignored event naming it', () => {
+  assert.throws(() => normaliseFixture('github', 'issues-opened'), (e: unknown) => e instanceof IgnoredEventError && /GitHub event 'issues' starts nothing/.test(e.message));
 });
 
 test('a missing event header is a validation error', () => {
   assert.throws(() => normalise('github', {}, JSON.parse(fixture('github', 'push').toString()), 'd'), ValidationError);
 });
 
-test('a push to a ref that is neither a branch nor a tag is a validation error', () => {
+test('a push to a ref that is neither a branch nor a tag is ignored', () => {
   const payload = { ...JSON.parse(fixture('github', 'push').toString()), ref: 'refs/notes/commits' };
-  assert.throws(() => normalise('github', { 'x-github-event': 'push' }, payload, 'd'), ValidationError);
+  assert.throws(() => normalise('github', { 'x-github-event': 'push' }, payload, 'd'), IgnoredEventError);
 });
 
 // ---- GitLab ----------------------------------------------------------------
@@ -157,9 +158,9 @@ test('GitLab merge request actions: an update without oldrev brought no code', (
   }
 });
 
-test('an unsupported GitLab event is a validation error', () => {
+test('an unsupported GitLab event is ignored', () => {
   const payload = { object_kind: 'issue', project: { path_with_namespace: 'acme/platform/api' } };
-  assert.throws(() => normalise('gitlab', { 'x-gitlab-event': 'Issue Hook' }, payload, 'd'), /unsupported GitLab event 'issue'/);
+  assert.throws(() => normalise('gitlab', { 'x-gitlab-event': 'Issue Hook' }, payload, 'd'), (e: unknown) => e instanceof IgnoredEventError && /GitLab event 'issue' starts nothing/.test(e.message));
 });
 
 // ---- Bitbucket -------------------------------------------------------------
@@ -291,4 +292,33 @@ test('delivery ids come from each provider header; GitLab prefers its retry-stab
   assert.equal(deliveryIdOf('github', { 'X-GitHub-Delivery': '' }), undefined);
   assert.equal(deliveryIdOf('github', { 'X-GitHub-Delivery': 'x'.repeat(201) }), undefined);
   assert.equal(deliveryIdOf('github', { 'X-Request-UUID': 'b1' }), undefined, "another provider's header does not count");
+});
+
+// ---- rewinds, force-pushes and pushes without file lists: files unknown (issue 16) ----------
+
+function githubPush(extra: Record<string, unknown>): SourceEvent {
+  const payload = { ...JSON.parse(fixture('github', 'push').toString()), ...extra };
+  const [e] = normalise('github', { 'x-github-event': 'push' }, payload, 'd');
+  return e;
+}
+
+test('a GitHub force-push back to an older commit (forced, commits: []) has unknown files, not none', () => {
+  assert.equal(githubPush({ forced: true, commits: [] }).changedFiles, undefined);
+  assert.equal(githubPush({ forced: false, created: false, commits: [] }).changedFiles, undefined);
+});
+
+test('a GitHub force-push that lists its new commits still counts as files unknown (the rewritten ones are not listed)', () => {
+  assert.equal(githubPush({ forced: true, commits: [{ id: 'a', added: [], modified: ['README.md'], removed: [] }] }).changedFiles, undefined);
+});
+
+test('GitHub commits listed without file lists mean files unknown; with them, the union', () => {
+  assert.equal(githubPush({ forced: false, commits: [{ id: 'a', message: 'x' }] }).changedFiles, undefined);
+  assert.deepEqual(githubPush({ forced: false, commits: [{ id: 'a', added: ['a.txt'], modified: [], removed: ['b.txt'] }] }).changedFiles, ['a.txt', 'b.txt']);
+});
+
+test('a GitLab rewind (commits: [], total_commits_count 0) has unknown files', () => {
+  const payload = { ...JSON.parse(fixture('gitlab', 'push').toString()), commits: [], total_commits_count: 0 };
+  const [e] = normalise('gitlab', { 'x-gitlab-event': 'Push Hook' }, payload, 'd');
+  assert.equal(e.kind, 'push');
+  assert.equal(e.changedFiles, undefined);
 });

@@ -15,7 +15,7 @@ export const NOTIFICATION_EVENTS: readonly NotificationEvent[] = [
 ];
 export const NOTIFICATION_KINDS = ['slack', 'teams', 'dingtalk', 'email'] as const;
 export const CHAT_KINDS = new Set(['slack', 'teams', 'dingtalk']);
-export const WHEN_EVENTS = [...SOURCE_EVENTS, 'manual'] as const;
+export const WHEN_EVENTS = [...SOURCE_EVENTS, 'manual', 'schedule'] as const;
 
 export const DEFAULT_TIMEOUT_SECONDS = 60 * 60;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 60 * 60;
