@@ -17,7 +17,7 @@ import { Observability } from './observability.ts';
 import { Queues } from './queues.ts';
 import { Reconciler } from './reconciler.ts';
 import { grantReadTargetTags, RELEASER_WILDCARDS, Releases, type ReleaseScope } from './releases.ts';
-import { StateTable } from './table.ts';
+import { grantDeliveryClaims, StateTable } from './table.ts';
 
 /** Secrets the handlers may read: webhook secrets and git host tokens, named slipway/<pipelineId>/... */
 export const SECRET_NAME_PREFIX = 'slipway/';
@@ -286,6 +286,10 @@ export class Slipway extends Construct {
     this.table.grantRead(reconciler.function);
     this.builds.grantReadBuilds(reconciler.function);
     this.queues.grantSendEngineEvents(reconciler.function);
+    // reconciler, missed-webhook recovery: claims the heads it recovers beside the webhook's
+    // delivery records (DELIVERY#... only), and reads git host tokens to list branches and tags.
+    grantDeliveryClaims(this.table.table, reconciler.function);
+    this.grantReadSecrets(reconciler.function);
 
     for (const h of Object.values(this.handlers)) {
       NagSuppressions.addResourceSuppressions(

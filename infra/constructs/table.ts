@@ -74,6 +74,18 @@ export class StateTable extends Construct {
   }
 }
 
+/**
+ * A conditional put or a delete of delivery records only (partition keys `DELIVERY#...`): the
+ * reconciler claims the heads of missed pushes there, as the webhook does when a push arrives.
+ */
+export function grantDeliveryClaims(table: dynamodb.ITable, grantee: iam.IGrantable): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+    resources: [table.tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${DELIVERY_PARTITION_PREFIX}*`] } },
+  }));
+}
+
 function attribute(key: { readonly name: string; readonly type: 'S' }): dynamodb.Attribute {
   return { name: key.name, type: key.type as dynamodb.AttributeType };
 }

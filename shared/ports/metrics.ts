@@ -22,6 +22,12 @@ export const METRIC = {
   reconciledJobs: 'ReconciledJobs',
   /** Deploy jobs past their timeout; the releaser owns them, the reconciler only reports them. */
   stuckReleases: 'StuckReleases',
+  /** Runs the reconciler started for watched heads no webhook started (services/push-recovery.ts). */
+  missedWebhooksRecovered: 'MissedWebhooksRecovered',
+  /** Seconds from a recovered head's commit to its recovery (an upper bound of the push's delay). */
+  recoveryDelay: 'RecoveryDelay',
+  /** Hooks the git host reports failing or disabled (GitHub hook deliveries, GitLab alert_status). */
+  webhookProblems: 'WebhookProblems',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -457,8 +457,8 @@ test('a webhook arriving after the reconciler recovered its push starts nothing'
   const { deps, queue, deliveries } = setup();
   const sha = '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c';
   // What services/push-recovery.ts claims when it recovers the head.
-  await deliveries.claim('github', headClaimKey('web', 'refs/heads/main', sha));
-  await deliveries.claim('github', recoveredClaimKey('web', 'refs/heads/main', sha));
+  await deliveries.claim('github', headClaimKey('web', 'refs/heads/main', sha), 60);
+  await deliveries.claim('github', recoveredClaimKey('web', 'refs/heads/main', sha), 60);
   const res = await send(deps, request('github', 'push'));
   assert.equal(res.status, 202);
   assert.deepEqual(res.body, { deliveryId: 'delivery-1', runs: [], alreadyRecovered: ['web'] });
