@@ -54,6 +54,8 @@ import { lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
 import { followRun } from './follow.ts';
 import { recoverAfterRestart } from './restart-recovery.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
+import { LocalRepositoryHeads } from '../../shared/local/local-heads.ts';
+import { newRecoveryMemory, recoverMissedPushes } from '../../shared/services/push-recovery.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -75,6 +77,13 @@ export interface LocalModeOptions {
   onLog?: (line: string) => void;
   /** Engine/releaser poll interval while idle. @default 1 s long poll */
   quiet?: boolean;
+  /**
+   * Seconds between two passes of the local reconciler, which plays the deployed one's
+   * missed-webhook recovery against the repositories on disk: a commit no webhook announced
+   * gets a run (marked `recovered: webhook missed`) within about two periods. 0 turns it off.
+   * @default 10 (SLIPWAY_RECONCILE_SECONDS)
+   */
+  reconcileSeconds?: number;
 }
 
 export interface LocalMode {
@@ -283,6 +292,24 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     }
 
     await recoverAfterRestart({ pipelines, runs, targets, events, releases, log });
+
+    // 7. the reconciler's missed-webhook recovery, on a timer, reading the repositories on disk
+    const reconcileSeconds = opts.reconcileSeconds ?? (Number(process.env.SLIPWAY_RECONCILE_SECONDS ?? '') || 10);
+    if (reconcileSeconds > 0) {
+      const memory = newRecoveryMemory();
+      const recoveryDeps = {
+        pipelines, runs, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, heads: new LocalRepositoryHeads(repositoryPath), memory,
+        // A local webhook arrives in milliseconds: one period is grace enough.
+        graceSeconds: reconcileSeconds,
+      };
+      let passing: Promise<unknown> = Promise.resolve();
+      const timer = setInterval(() => {
+        passing = recoverMissedPushes(recoveryDeps).then((r) => {
+          for (const x of r.recovered) log(`recovered: webhook missed for ${x.ref} at ${x.commit.slice(0, 12)} (${x.delaySeconds ?? '?'} s after the commit): run ${x.runId}`);
+        }, (e) => log(`reconciler: ${(e as Error).message}`));
+      }, reconcileSeconds * 1000);
+      stops.push(async () => { clearInterval(timer); await passing; });
+    }
 
     return {
       apiUrl, apiToken, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
