@@ -56,6 +56,7 @@ import { recoverAfterRestart } from './restart-recovery.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
 import { LocalRepositoryHeads } from '../../shared/local/local-heads.ts';
 import { newRecoveryMemory, recoverMissedPushes } from '../../shared/services/push-recovery.ts';
+import { fireDueSchedules } from '../../shared/services/schedules.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -310,6 +311,21 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       }, reconcileSeconds * 1000);
       stops.push(async () => { clearInterval(timer); await passing; });
     }
+
+    // 8. schedules: the clock EventBridge Scheduler is on AWS, looking every 15 s at what came due since
+    const branches = localBranchResolver(repositoryPath);
+    const scheduleDeps = { pipelines, runs, queue: events, resolveBranch: (_p: string, repository: string, branch: string) => branches.resolveBranch(_p, repository, branch) };
+    let lastScheduleCheck = Date.now();
+    let scheduling: Promise<unknown> = Promise.resolve();
+    const scheduleTimer = setInterval(() => {
+      const now = Date.now();
+      const from = lastScheduleCheck;
+      lastScheduleCheck = now;
+      scheduling = fireDueSchedules(scheduleDeps, from, now).then((fired) => {
+        for (const f of fired) log(`schedule ${f.schedule} of ${f.pipelineId} (${f.scheduledTime}): ${'error' in f.outcome ? f.outcome.error : f.outcome.started ? `run ${f.outcome.runId}` : 'skipped, the branch head already ran green'}`);
+      }, (e) => log(`schedules: ${(e as Error).message}`));
+    }, 15_000);
+    stops.push(async () => { clearInterval(scheduleTimer); await scheduling; });
 
     return {
       apiUrl, apiToken, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,

@@ -181,7 +181,16 @@ export class Observability extends Construct {
                 engineMetric(METRIC.reconciledJobs, 'Sum', undefined, 'jobs reconciled'),
                 engineMetric(METRIC.stuckReleases, 'Sum', undefined, 'deploy jobs past timeout'),
               ],
-              width: 24,
+              width: 12,
+            }),
+            new cloudwatch.GraphWidget({
+              title: 'Missed webhooks: recovered runs and delay since the commit (s)',
+              left: [
+                engineMetric(METRIC.missedWebhooksRecovered, 'Sum', undefined, 'runs recovered'),
+                engineMetric(METRIC.webhookProblems, 'Sum', undefined, 'hook problems reported'),
+              ],
+              right: [engineMetric(METRIC.recoveryDelay, 'p50', undefined, 'delay p50'), engineMetric(METRIC.recoveryDelay, 'Maximum', undefined, 'delay max')],
+              width: 12,
             }),
           ],
         ],

@@ -4,6 +4,8 @@
  * guess. Pure types: no I/O, no AWS SDK.
  */
 
+import type { ScheduleSpec } from './schedule.ts';
+
 export const PROVIDERS = ['github', 'gitlab', 'bitbucket'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
@@ -226,6 +228,8 @@ export interface PipelineSpec {
   pullRequests?: PullRequestSettings;
   jobs: Record<string, JobSpec>;
   notifications: NotificationSpec[];
+  /** Scheduled runs (domain/schedule.ts); absent when the definition declares none. */
+  schedules?: ScheduleSpec[];
 }
 
 /** Where a pipeline defined in its repository keeps its file, unless its registration names another path. */

@@ -351,7 +351,7 @@ describe('IAM', () => {
     const secretStatements = statements.filter((s) => s.Action.some((a) => a.startsWith('secretsmanager:')));
     assert.deepEqual(new Set(secretStatements.flatMap((s) => s.Action)), new Set(['secretsmanager:GetSecretValue']));
     for (const s of secretStatements) assert.deepEqual(s.Resource.map(flatten), ['arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:slipway/*']);
-    assert.deepEqual(secretStatements.map((s) => s.policy.replace(/RoleDefaultPolicy.*/, '')).sort(), ['SlipwayApiHandler', 'SlipwayEngineHandler', 'SlipwayNotifierHandler', 'SlipwayWebhookHandler']);
+    assert.deepEqual(secretStatements.map((s) => s.policy.replace(/RoleDefaultPolicy.*/, '')).sort(), ['SlipwayApiHandler', 'SlipwayEngineHandler', 'SlipwayNotifierHandler', 'SlipwayReconcilerFunction', 'SlipwayWebhookHandler']);
   });
 
   it('only the engine starts or stops builds, on the Slipway projects only', () => {
@@ -439,6 +439,25 @@ describe('least privilege, evaluated with an IAM policy simulator over the synth
       for (const [id] of resourcesOf('AWS::SQS::Queue').filter(([id]) => id !== engineQueueId)) {
         assert.equal(await allows(webhook, 'sqs:SendMessage', arnOf(id)), false, id);
       }
+    });
+  });
+
+  describe('the reconciler, recovering missed pushes (issue 16)', () => {
+    const reconciler = roleNamed('SlipwayReconcilerFunctionRole');
+
+    it('claims heads beside the delivery records, and writes nothing else', async () => {
+      assert.ok(await allows(reconciler, 'dynamodb:PutItem', table, item('DELIVERY#github#head:web:ab12')));
+      assert.ok(await allows(reconciler, 'dynamodb:DeleteItem', table, item('DELIVERY#github#recovered:web:ab12')));
+      for (const pk of ['PIPELINE#web', 'RUN#01J', 'TARGET#staging']) {
+        assert.equal(await allows(reconciler, 'dynamodb:PutItem', table, item(pk)), false, `PutItem ${pk}`);
+        assert.equal(await allows(reconciler, 'dynamodb:UpdateItem', table, item(pk)), false, `UpdateItem ${pk}`);
+      }
+    });
+
+    it('reads git host tokens under slipway/ only', async () => {
+      const secret = (name: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`;
+      assert.ok(await allows(reconciler, 'secretsmanager:GetSecretValue', secret('slipway/web/token')));
+      assert.equal(await allows(reconciler, 'secretsmanager:GetSecretValue', secret('prod/database')), false);
     });
   });
 });

@@ -54,6 +54,16 @@ export function normalise(
     pullRequests: { forks: top.pullRequests?.forks ?? DEFAULT_FORK_POLICY, approvers: top.pullRequests?.approvers ?? [] },
     jobs,
     notifications,
+    ...(top.schedules && top.schedules.length > 0 ? {
+      schedules: top.schedules.map((sc, i) => ({
+        name: sc.name ?? `schedule-${i + 1}`,
+        cron: sc.cron.trim().split(/\s+/).join(' '),
+        timezone: sc.timezone ?? 'UTC',
+        branch: sc.branch,
+        parameters: sc.parameters ?? {},
+        onlyIfChanged: sc.onlyIfChanged ?? false,
+      })),
+    } : {}),
   };
 }
 

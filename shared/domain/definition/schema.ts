@@ -14,6 +14,7 @@ import {
 import { parseApprover } from '../principals.ts';
 import { NOTIFICATION_EVENTS, NOTIFICATION_KINDS, WHEN_EVENTS, ECR_REPOSITORY, DOCKER_TAG, CONNECTION_ARN, SNS_TOPIC_ARN, DURATION_HINT } from './rules.ts';
 import { PIPELINE_NAME, TARGET_NAME, nameMessage } from '../names.ts';
+import { isValidTimeZone, parseCron } from '../schedule.ts';
 import { didYouMean, parseDuration, type Segment, formatPath, isRecord, valueAt, describe, globError } from './words.ts';
 
 // ---------------------------------------------------------------------------
@@ -63,6 +64,22 @@ export const notificationSchema = z.strictObject({
   on: z.array(z.enum(NOTIFICATION_EVENTS as [NotificationEvent, ...NotificationEvent[]])).min(1, 'must list at least one event').optional(),
 });
 
+/** A `schedules` entry: five-field cron in a time zone, the branch to run (domain/schedule.ts). */
+export const scheduleSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and "-" (at most 40 characters)').optional(),
+  cron: z.string().superRefine((c, ctx) => {
+    try {
+      parseCron(c);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  }),
+  timezone: z.string().refine(isValidTimeZone, 'must be an IANA time zone such as "Europe/Berlin" or "UTC"').optional(),
+  branch: text,
+  parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'parameter names are letters, digits and "_"'), z.string().max(1024)).optional(),
+  onlyIfChanged: z.boolean().optional(),
+});
+
 export const topSchema = z.strictObject({
   name: z
     .string()
@@ -72,6 +89,7 @@ export const topSchema = z.strictObject({
   pullRequests: z.strictObject({ forks: z.enum(FORK_POLICIES).optional(), approvers: approvers.optional() }).optional(),
   jobs: z.unknown(),
   notifications: z.array(notificationSchema).optional(),
+  schedules: z.array(scheduleSchema).max(10, 'at most 10 schedules per pipeline').optional(),
 });
 
 export const jobSchema = z.strictObject({

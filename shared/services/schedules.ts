@@ -1,0 +1,93 @@
+/**
+ * Scheduled runs: a `schedules` entry that comes due becomes a run request for the head of
+ * its branch, with trigger `schedule`. On AWS an EventBridge Scheduler schedule per entry
+ * is the clock (not built yet: see the README); in the local mode a timer (`dueSchedules`
+ * over the time since it last looked). Both end in `fireSchedule`.
+ *
+ * The run request id is deterministic per pipeline, schedule and scheduled time, so a
+ * clock that fires twice (Scheduler delivers at least once) queues one run.
+ * `onlyIfChanged`: nothing starts when the branch's head already has a succeeded run.
+ */
+import { ulid } from 'ulid';
+import { dueTimes, type ScheduleSpec } from '../domain/schedule.ts';
+import type { Trigger } from '../domain/run.ts';
+import type { EventQueue, PipelineRecord, PipelineStore, RunStore } from '../ports/index.ts';
+import type { RunRequest } from '../ports/messages.ts';
+
+export interface ScheduleDeps {
+  pipelines: Pick<PipelineStore, 'list'>;
+  runs: Pick<RunStore, 'listByPipeline'>;
+  queue: EventQueue;
+  /** The commit a branch points at now (the git host's API; the repository on disk locally). */
+  resolveBranch(provider: PipelineRecord['spec']['source']['provider'], repository: string, branch: string, tokenSecretName: string | undefined): Promise<string>;
+  newRunId?: () => string;
+  logger?: { info(message: string, extra?: Record<string, unknown>): void; warn(message: string, extra?: Record<string, unknown>): void };
+}
+
+export type FireOutcome =
+  | { started: true; runId: string; commit: string }
+  | { started: false; why: 'unchanged'; commit: string };
+
+/** Starts the run of one schedule for its scheduled time (ISO). */
+export async function fireSchedule(deps: ScheduleDeps, pipeline: PipelineRecord, schedule: ScheduleSpec, scheduledTime: string): Promise<FireOutcome> {
+  const { provider, repository } = pipeline.spec.source;
+  const commit = await deps.resolveBranch(provider, repository, schedule.branch, pipeline.tokenSecretName);
+  if (schedule.onlyIfChanged) {
+    const recent = await deps.runs.listByPipeline(pipeline.id, { limit: 50 });
+    if (recent.items.some((r) => r.commit === commit && r.status === 'succeeded')) {
+      deps.logger?.info('scheduled run skipped: the branch head already ran green (onlyIfChanged)', { pipelineId: pipeline.id, schedule: schedule.name, commit });
+      return { started: false, why: 'unchanged', commit };
+    }
+  }
+  const trigger: Trigger = {
+    event: 'schedule',
+    provider,
+    repository,
+    branch: schedule.branch,
+    commit,
+    trust: 'trusted',
+    author: 'slipway (schedule)',
+    schedule: schedule.name,
+    ...(Object.keys(schedule.parameters).length > 0 ? { parameters: schedule.parameters } : {}),
+  };
+  const request: RunRequest = {
+    type: 'RunRequest',
+    id: `req:schedule:${pipeline.id}:${schedule.name}:${scheduledTime}`,
+    runId: (deps.newRunId ?? ulid)(),
+    pipelineId: pipeline.id,
+    trigger,
+    at: scheduledTime,
+  };
+  await deps.queue.send([request]);
+  deps.logger?.info('scheduled run requested', { pipelineId: pipeline.id, schedule: schedule.name, runId: request.runId, commit, scheduledTime });
+  return { started: true, runId: request.runId, commit };
+}
+
+/**
+ * The local mode's clock: every schedule of every pipeline that came due in (from, to]
+ * fires. Returns what fired; a schedule that fails (a branch that does not exist) is
+ * reported and the others go on.
+ */
+export async function fireDueSchedules(deps: ScheduleDeps, from: number, to: number): Promise<Array<{ pipelineId: string; schedule: string; scheduledTime: string; outcome: FireOutcome | { error: string } }>> {
+  const fired: Array<{ pipelineId: string; schedule: string; scheduledTime: string; outcome: FireOutcome | { error: string } }> = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.pipelines.list({ limit: 100, ...(cursor ? { cursor } : {}) });
+    for (const pipeline of page.items) {
+      for (const schedule of pipeline.spec.schedules ?? []) {
+        for (const scheduledTime of dueTimes(schedule, from, to, 1)) {
+          let outcome: FireOutcome | { error: string };
+          try {
+            outcome = await fireSchedule(deps, pipeline, schedule, scheduledTime);
+          } catch (err) {
+            outcome = { error: (err as Error).message };
+            deps.logger?.warn('scheduled run could not be requested', { pipelineId: pipeline.id, schedule: schedule.name, error: (err as Error).message });
+          }
+          fired.push({ pipelineId: pipeline.id, schedule: schedule.name, scheduledTime, outcome });
+        }
+      }
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return fired;
+}
