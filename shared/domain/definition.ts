@@ -69,6 +69,13 @@
  * notifications:
  *   - { kind: slack, secret: slipway/<pipelineId>/slack, on: [run_failed, released] }
  *   - { kind: email, topicArn: "arn:aws:sns:eu-west-1:123456789012:releases" }
+ * schedules:                           # at most 10; trigger `schedule` (domain/schedule.ts)
+ *   - name: nightly                    # @default schedule-<n>
+ *     cron: "0 2 * * 1-5"              # minute hour day-of-month month day-of-week
+ *     timezone: Europe/Berlin          # IANA @default UTC
+ *     branch: main                     # its head runs
+ *     parameters: { SUITE: full }      # @default none
+ *     onlyIfChanged: true              # skip a head that already ran green @default false
  * ```
  *
  * Chat kinds are slack, teams and dingtalk (they need `secret`, the name of a Secrets
