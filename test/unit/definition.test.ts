@@ -265,7 +265,7 @@ describe('broken pipeline files: one problem each, with its path and message', (
 
   it('lists the allowed keys when an unknown key is not a likely typo', () => {
     assert.deepEqual(problemsOf((d) => (d.owner = 'team-a')), [
-      'owner: unknown key "owner"; allowed keys: name, source, concurrency, pullRequests, jobs, notifications',
+      'owner: unknown key "owner"; allowed keys: name, source, concurrency, pullRequests, jobs, notifications, schedules',
     ]);
   });
 
