@@ -8,17 +8,21 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
-const { GET, POST, PUT } = apigw.HttpMethod;
+const { DELETE, GET, POST, PUT } = apigw.HttpMethod;
 
 /** Every management route; each one is IAM-authorised (SigV4). */
 export const MANAGEMENT_ROUTES: ReadonlyArray<readonly [apigw.HttpMethod, string]> = [
   [PUT, '/pipelines/{id}'],
   [GET, '/pipelines/{id}'],
   [GET, '/pipelines'],
+  [DELETE, '/pipelines/{id}'],
+  [POST, '/pipelines/{id}/disable'],
+  [POST, '/pipelines/{id}/enable'],
   [POST, '/pipelines/{id}/runs'],
   [GET, '/pipelines/{id}/runs'],
   [GET, '/runs/{id}'],
   [POST, '/runs/{id}/cancel'],
+  [POST, '/runs/{id}/rerun'],
   [POST, '/runs/{id}/jobs/{job}/approve'],
   [POST, '/runs/{id}/jobs/{job}/reject'],
   [GET, '/runs/{id}/jobs/{job}/logs'],

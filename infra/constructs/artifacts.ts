@@ -109,6 +109,15 @@ export class Artifacts extends Construct {
     this.grantList(grantee, prefixes);
   }
 
+  /**
+   * A re-run of failed jobs copies the artifacts of the jobs it keeps into the new run:
+   * put objects under the lanes' namespaces (S3 CopyObject reads with s3:GetObject, writes with s3:PutObject).
+   */
+  grantCopyRuns(grantee: iam.IGrantable): void {
+    const prefixes = Object.values(LANE_PREFIXES);
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:PutObject'], resourceArns: prefixes.map((p) => this.bucket.arnForObjects(`${p}*`)) });
+  }
+
   private grantList(grantee: iam.IGrantable, prefixes: readonly string[]): void {
     iam.Grant.addToPrincipal({
       grantee,

@@ -211,6 +211,7 @@ export class Slipway extends Construct {
     this.queues.grantSendEngineEvents(api.function);
     this.queues.grantSendReleaseSteps(api.function);
     this.artifacts.grantReadRuns(api.function);
+    this.artifacts.grantCopyRuns(api.function);
     this.builds.grantReadLogs(api.function);
     // api: PUT /targets checks the slipway:target tags of what a target names (read-only).
     grantReadTargetTags(api.function);

@@ -4,7 +4,7 @@
  * artifacts and signs short-lived GET URLs for downloads, so the bucket itself
  * never has to be reachable by the people downloading.
  */
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { artifactPrefix } from '../services/buildspec.ts';
@@ -88,6 +88,18 @@ export class S3ArtifactStore implements ArtifactReader {
     const artifacts = await this.listArtifacts(runId, job, root);
     const expiresAt = new Date(this.now() + this.expiresIn * 1000).toISOString();
     return Promise.all(artifacts.map(async (a) => ({ path: a.path, size: a.size, url: await this.sign(this.key(runId, job, a.path, root)), expiresAt })));
+  }
+
+  async copyJob(fromRunId: string, toRunId: string, job: string, root?: string): Promise<number> {
+    const artifacts = await this.listArtifacts(fromRunId, job, root);
+    for (const a of artifacts) {
+      try {
+        await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, CopySource: `${this.bucket}/${this.key(fromRunId, job, a.path, root).split('/').map(encodeURIComponent).join('/')}`, Key: this.key(toRunId, job, a.path, root) }));
+      } catch (err) {
+        throw toDomainError(err, `copying artifact ${a.path} of ${job} from run ${fromRunId}`);
+      }
+    }
+    return artifacts.length;
   }
 
   /** Stores an artifact (the local mode and tests; in AWS the builds upload). */

@@ -6,8 +6,8 @@
  * carries a copy of the latest record (one read for `get(id)`) and the index
  * attributes for listing pipelines (GSI1) and webhook matching (GSI2).
  */
-import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.ts';
+import { BatchWriteCommand, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError, RetryableError, ValidationError } from '../domain/errors.ts';
 import type { Provider } from '../domain/pipeline.ts';
 import type { Page, PipelineRecord, PipelineStore } from '../ports/index.ts';
 import { PIPELINE_RECORD_ATTRIBUTE, TABLE_INDEXES, keys, pageLimit, queryGsi1Page, queryPartition, dynamoError } from './table.ts';
@@ -92,7 +92,61 @@ export class DynamoPipelineStore implements PipelineStore {
       throw dynamoError(err, `pipeline ${id} could not be read`);
     }
     if (!item) throw new NotFoundError(version === undefined ? `pipeline ${id} does not exist` : `pipeline ${id} has no version ${version}`);
+    if (item.deleted === true) throw new NotFoundError(`pipeline ${id} was deleted (its runs were kept)`);
     return item[PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord;
+  }
+
+  async setDisabled(id: string, disabled: { by: string; at: string } | undefined): Promise<PipelineRecord> {
+    try {
+      const out = await this.client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.pipelineLatest(id),
+        ConditionExpression: 'attribute_exists(PK) AND attribute_not_exists(deleted)',
+        ...(disabled
+          ? { UpdateExpression: 'SET #r.disabled = :d', ExpressionAttributeValues: { ':d': disabled } }
+          : { UpdateExpression: 'REMOVE #r.disabled' }),
+        ExpressionAttributeNames: { '#r': PIPELINE_RECORD_ATTRIBUTE },
+        ReturnValues: 'ALL_NEW',
+      }));
+      return out.Attributes![PIPELINE_RECORD_ATTRIBUTE] as PipelineRecord;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') throw new NotFoundError(`pipeline ${id} does not exist`);
+      throw dynamoError(err, `pipeline ${id} changed while being ${disabled ? 'disabled' : 'enabled'}`);
+    }
+  }
+
+  /**
+   * Keeping versions leaves a tombstone at LATEST (marked deleted, out of both indexes), so the
+   * version counter survives and a later registration under the same id becomes the next version.
+   */
+  async remove(id: string, opts: { keepVersions: boolean }): Promise<void> {
+    await this.get(id);
+    if (opts.keepVersions) {
+      try {
+        await this.client.send(new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.pipelineLatest(id),
+          ConditionExpression: 'attribute_exists(PK)',
+          UpdateExpression: 'SET deleted = :t REMOVE #g1p, #g1s, #g2p, #g2s',
+          ExpressionAttributeNames: { '#g1p': GSI1.partitionKey.name, '#g1s': GSI1.sortKey!.name, '#g2p': GSI2.partitionKey.name, '#g2s': GSI2.sortKey!.name },
+          ExpressionAttributeValues: { ':t': true },
+        }));
+      } catch (err) {
+        throw dynamoError(err, `pipeline ${id} changed while being deleted`);
+      }
+      return;
+    }
+    const keysOf: Array<Record<string, unknown>> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(new QueryCommand({
+        TableName: this.tableName, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': `PIPELINE#${id}` },
+        ProjectionExpression: 'PK, SK', ...(start ? { ExclusiveStartKey: start } : {}),
+      }));
+      keysOf.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    await batchDelete(this.client, this.tableName, keysOf.map((k) => ({ PK: k.PK, SK: k.SK })));
   }
 
   /** Latest version of each pipeline, ordered by id. */
@@ -121,6 +175,19 @@ export class DynamoPipelineStore implements PipelineStore {
       return (Item?.latestVersion as number | undefined) ?? 0;
     } catch (err) {
       throw dynamoError(err, `pipeline ${id} could not be read`);
+    }
+  }
+}
+
+/** Deletes items 25 at a time (BatchWriteItem's limit), retrying what DynamoDB leaves unprocessed. */
+export async function batchDelete(client: DynamoDBDocumentClient, tableName: string, itemKeys: Array<Record<string, unknown>>): Promise<void> {
+  for (let i = 0; i < itemKeys.length; i += 25) {
+    let requests: Array<{ DeleteRequest: { Key: Record<string, unknown> } }> | undefined = itemKeys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 0; requests && requests.length > 0; attempt++) {
+      if (attempt > 8) throw new RetryableError(`DynamoDB left ${requests.length} deletions unprocessed; try again`);
+      const out = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+      requests = out.UnprocessedItems?.[tableName] as typeof requests;
+      if (requests && requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
     }
   }
 }

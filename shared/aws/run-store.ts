@@ -9,6 +9,7 @@ import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/li
 import { NotFoundError, ValidationError } from '../domain/errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunState } from '../domain/run.ts';
 import type { Page, RunStore, RunSummary } from '../ports/index.ts';
+import { batchDelete } from './pipeline-store.ts';
 import { TABLE_INDEXES, TTL_ATTRIBUTE, keys, pageLimit, queryGsi1Page, queryPartition, dynamoError } from './table.ts';
 
 export interface DynamoRunStoreOptions {
@@ -98,6 +99,18 @@ export class DynamoRunStore implements RunStore {
   async listActive(pipelineId: string): Promise<RunSummary[]> {
     const items = await queryPartition(this.client, { tableName: this.tableName, index: GSI3, partition: keys.pipelineRuns(pipelineId), oldestFirst: true });
     return items.map(toSummary);
+  }
+
+  async removeByPipeline(pipelineId: string): Promise<number> {
+    let removed = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.listByPipeline(pipelineId, { limit: 100, cursor });
+      await batchDelete(this.client, this.tableName, page.items.map((r) => keys.run(r.runId)));
+      removed += page.items.length;
+      cursor = page.cursor;
+    } while (cursor);
+    return removed;
   }
 
   private toItem(run: RunState, version: number): Record<string, unknown> {

@@ -187,8 +187,15 @@ function createRun(e: RunRequested): Decision {
   const order = checkPlan(e.plan, e.skippedByWhen);
   const skipped = new Set(e.skippedByWhen);
   const jobs: Record<string, JobState> = {};
+  const reused = e.rerun?.reused ?? {};
   for (const name of order) {
     let reason: string | undefined;
+    if (Object.hasOwn(reused, name) && !skipped.has(name)) {
+      // Kept from the run this one repeats: succeeded there, at the same commit and pipeline version.
+      const outputs = reused[name].outputs;
+      jobs[name] = { status: 'succeeded', attempt: 0, reason: `kept from run ${e.rerun!.of}`, finishedAt: e.at, ...(outputs ? { outputs } : {}) };
+      continue;
+    }
     if (skipped.has(name)) reason = e.skipReasons?.[name] ?? `its when filter does not match this run (${describeTrigger(e.trigger)})`;
     else {
       const need = e.plan[name].needs.find((n) => jobs[n].status === 'skipped');
@@ -217,6 +224,7 @@ function createRun(e: RunRequested): Decision {
     ...(start ? { startedAt: e.at } : {}),
     version: 0,
     appliedEventIds: [],
+    ...(e.rerun ? { rerun: { of: e.rerun.of, by: e.rerun.by } } : {}),
   };
   const d = new Draft(initial, e.at);
   d.run();

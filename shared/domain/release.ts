@@ -749,6 +749,15 @@ function cancelNow(s: TargetState, r: Release, now: string): ReleaseDecision | u
   return revert(s, r, now);
 }
 
+/** Why a target has nothing to roll back to, from its last release: the reason a person can act on. */
+function noRollbackReason(s: TargetState): string {
+  const last = s.last;
+  if (!last) return 'it has never been released';
+  if (last.rolledBackBy) return `release ${last.id} was already rolled back by ${last.rolledBackBy}; ${s.liveColour} is live again (release a newer image to move forward)`;
+  if (last.outcome !== 'succeeded') return `release ${last.id} did not go live (${last.outcome ?? 'unfinished'}), so ${s.liveColour} is still live`;
+  return `the previous colour of release ${last.id} is no longer kept (its rollback window has ended)`;
+}
+
 function onRollback(s: TargetState, by: string, now: string): ReleaseDecision {
   if (s.current) {
     return { state: s, effects: [], changed: false, rejected: `release ${s.current.id} is in progress on target ${s.name}; cancel it instead (it rolls back by itself)` };
@@ -756,7 +765,7 @@ function onRollback(s: TargetState, by: string, now: string): ReleaseDecision {
   const ret = s.retiring;
   const last = s.last;
   if (!ret || !last || last.id !== ret.releaseId || last.outcome !== 'succeeded') {
-    return { state: s, effects: [], changed: false, rejected: `target ${s.name} has no previous colour to roll back to: ${last ? `its rollback window has ended or release ${last.id} did not go live` : 'it has never been released'}` };
+    return { state: s, effects: [], changed: false, rejected: `target ${s.name} has no previous colour to roll back to: ${noRollbackReason(s)}` };
   }
   if (secondsBetween(now, ret.until) <= 0) {
     return { state: s, effects: [], changed: false, rejected: `the rollback window of release ${last.id} on target ${s.name} ended at ${ret.until}; ${ret.colour} may already be scaled down — release the previous image instead` };

@@ -2,7 +2,7 @@
  * Engine events: everything that can happen to a run, each with a deterministic id so a redelivery is recognised.
  */
 import type { ConcurrencyMode } from './pipeline.ts';
-import type { JobPlan, Trigger } from './run.ts';
+import type { JobPlan, RunRerun, Trigger } from './run.ts';
 
 // ---- events ----------------------------------------------------------------
 
@@ -29,6 +29,8 @@ export interface RunRequested extends EventBase {
   admission: 'start' | 'queue';
   /** From `admit()`: a newer run of the same branch is active, so this (late) run is superseded by it on arrival. */
   supersededBy?: string;
+  /** A re-run: the earlier run, and the jobs it keeps from it (they start as succeeded). */
+  rerun?: RunRerun;
 }
 
 /** A queued run's turn has come. */

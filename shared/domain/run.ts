@@ -189,6 +189,19 @@ export interface RunState {
    * delivered. Absent until the first one.
    */
   notices?: RunNotice[];
+  /** A re-run: the run it repeats (same commit, same pipeline version), and who asked. */
+  rerun?: RunRerun;
+}
+
+/**
+ * What a re-run carries from the run it repeats. A re-run of the failed jobs only keeps the
+ * jobs that succeeded (their outputs too, and their artifacts, copied by the API) and runs the rest.
+ */
+export interface RunRerun {
+  of: string;
+  by: string;
+  /** Jobs taken over as succeeded from the earlier run: name -> its outputs. */
+  reused?: Record<string, { outputs?: Record<string, string> }>;
 }
 
 /** How many notices a run keeps (the oldest go first). */

@@ -90,6 +90,9 @@ const manualRunBody = z.strictObject({
     .optional(),
 });
 
+const rerunBody = z.strictObject({ failedOnly: z.boolean().optional() });
+const deleteQuery = z.object({ history: z.enum(['keep', 'delete'], { error: 'must be "keep" (the runs stay readable) or "delete" (they go too)' }).optional() });
+
 const approvalBody = z.strictObject({ comment: z.string().max(1000, 'must be at most 1000 characters').optional() });
 
 const definitionEnvelope = z.strictObject({
@@ -133,6 +136,19 @@ export function apiRoutes(api: ApiService): Record<string, RouteHandler> {
       return json(200, await api.getPipeline(id, version));
     },
     'GET /pipelines': async (req) => json(200, await api.listPipelines(page(req))),
+    'POST /pipelines/{id}/disable': async (req) => {
+      const { id } = ids(z.object({ id: pipelineId }), req);
+      return json(200, await api.setPipelineEnabled(id, false, caller(req)));
+    },
+    'POST /pipelines/{id}/enable': async (req) => {
+      const { id } = ids(z.object({ id: pipelineId }), req);
+      return json(200, await api.setPipelineEnabled(id, true, caller(req)));
+    },
+    'DELETE /pipelines/{id}': async (req) => {
+      const { id } = ids(z.object({ id: pipelineId }), req);
+      const { history } = validate(deleteQuery, req.query, 'query parameters');
+      return json(200, await api.deletePipeline(id, history ?? 'keep'));
+    },
     'POST /pipelines/{id}/runs': async (req) => {
       const { id } = ids(z.object({ id: pipelineId }), req);
       const body = validate(manualRunBody, jsonBody(req.event), 'run request');
@@ -148,6 +164,12 @@ export function apiRoutes(api: ApiService): Record<string, RouteHandler> {
       // Bookkeeping for idempotency (applied event ids, the effect outbox) is not part of the run's story.
       const { appliedEventIds: _ids, outbox: _outbox, ...run } = (await api.getRun(id)) as RunState & { outbox?: unknown };
       return json(200, run);
+    },
+    'POST /runs/{id}/rerun': async (req) => {
+      const { id } = ids(z.object({ id: runId }), req);
+      const body = validate(rerunBody, jsonBody(req.event, { emptyIsObject: true }), 're-run request');
+      const out = await api.rerunRun(id, body, caller(req));
+      return json(202, { ...out, status: 'requested' }, { location: `/runs/${out.runId}` });
     },
     'POST /runs/{id}/cancel': async (req) => {
       const { id } = ids(z.object({ id: runId }), req);

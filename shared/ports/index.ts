@@ -18,6 +18,8 @@ export interface PipelineRecord {
   webhookSecretName?: string;
   tokenSecretName?: string;
   createdAt: string;
+  /** Disabled pipelines start no runs (webhooks are ignored, manual runs refused) until enabled again. */
+  disabled?: { by: string; at: string };
 }
 
 export interface PipelineStore {
@@ -28,6 +30,15 @@ export interface PipelineStore {
   list(opts?: { limit?: number; cursor?: string }): Promise<Page<PipelineRecord>>;
   /** Pipelines registered for a repository (webhook matching). */
   findByRepository(provider: Provider, repository: string): Promise<PipelineRecord[]>;
+  // Pipeline administration (optional: stores without it make the API answer 501).
+  /** Marks the latest version disabled (`disabled`) or enabled (undefined). Throws NotFoundError. */
+  setDisabled?(id: string, disabled: { by: string; at: string } | undefined): Promise<PipelineRecord>;
+  /**
+   * Deletes the pipeline: it is no longer listed, matched or runnable, and `get(id)` throws
+   * NotFoundError. `keepVersions`: its versions stay readable by number (kept runs pin them);
+   * otherwise every version goes. Throws NotFoundError.
+   */
+  remove?(id: string, opts: { keepVersions: boolean }): Promise<void>;
 }
 
 export interface Page<T> {
@@ -50,6 +61,8 @@ export interface RunStore {
   listByPipeline(pipelineId: string, opts?: { limit?: number; cursor?: string }): Promise<Page<RunSummary>>;
   /** Runs of the pipeline that are queued or running, oldest first (concurrency decisions). */
   listActive(pipelineId: string): Promise<RunSummary[]>;
+  /** Deletes every run of the pipeline (a pipeline deleted with its history); returns how many. */
+  removeByPipeline?(pipelineId: string): Promise<number>;
 }
 
 export interface DeliveryStore {

@@ -59,6 +59,12 @@ export const runRequestSchema = z.object({
   pipelineVersion: integer.optional(),
   trigger,
   at: required,
+  /** A re-run of an earlier run (`POST /runs/{id}/rerun`): linked to it, perhaps keeping its succeeded jobs (RunRerun). */
+  rerun: z.object({
+    of: required,
+    by: required,
+    reused: z.record(z.string(), z.object({ outputs: z.record(z.string(), z.string()).optional() })).optional(),
+  }).optional(),
 });
 export type RunRequest = z.infer<typeof runRequestSchema>;
 

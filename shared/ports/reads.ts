@@ -35,6 +35,8 @@ export interface ArtifactReader {
   list(runId: string, job: string, root?: string): Promise<ArtifactLink[]>;
   /** A presigned GET URL for one artifact; NotFoundError if it does not exist. */
   presignArtifact(runId: string, job: string, path: string, root?: string): Promise<string>;
+  /** Copies a job's artifacts to another run (a re-run keeping the job); returns how many. */
+  copyJob?(fromRunId: string, toRunId: string, job: string, root?: string): Promise<number>;
 }
 
 /** Release targets (the releaser's service functions). */

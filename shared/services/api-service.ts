@@ -175,10 +175,34 @@ export class ApiService {
       id,
       spec,
       definitionSource,
+      // A new version of a disabled pipeline stays disabled until enabled.
+      ...(previous?.disabled ? { disabled: previous.disabled } : {}),
       ...(webhookSecretName ? { webhookSecretName } : {}),
       ...(tokenSecretName ? { tokenSecretName } : {}),
     });
     return { record, created: record.version === 1 };
+  }
+
+  /** Disabled: webhooks start no runs and manual runs are refused (409) until enabled; the history stays. */
+  async setPipelineEnabled(id: string, enabled: boolean, caller: Caller): Promise<PipelineSummary> {
+    if (!this.deps.pipelines.setDisabled) throw new NotImplementedError('this deployment cannot disable pipelines');
+    const record = await this.deps.pipelines.setDisabled(id, enabled ? undefined : { by: this.who(caller), at: this.now().toISOString() });
+    return summarizePipeline(record);
+  }
+
+  /**
+   * Deletes a pipeline. `history: 'keep'` leaves its runs (and the versions they pinned)
+   * readable; `'delete'` removes them too. Refused while a run is active: cancel it first.
+   */
+  async deletePipeline(id: string, history: 'keep' | 'delete'): Promise<{ id: string; deleted: true; history: 'keep' | 'delete'; runsDeleted: number }> {
+    const { remove } = this.deps.pipelines;
+    if (!remove || (history === 'delete' && !this.deps.runs.removeByPipeline)) throw new NotImplementedError('this deployment cannot delete pipelines');
+    await this.deps.pipelines.get(id);
+    const active = await this.deps.runs.listActive(id);
+    if (active.length > 0) throw new ConflictError(`pipeline ${id} has ${active.length} active run(s) (${active.map((r) => r.runId).join(', ')}); cancel them first`);
+    const runsDeleted = history === 'delete' ? await this.deps.runs.removeByPipeline!(id) : 0;
+    await remove.call(this.deps.pipelines, id, { keepVersions: history === 'keep' });
+    return { id, deleted: true, history, runsDeleted };
   }
 
   getPipeline(id: string, version?: number): Promise<PipelineRecord> {
@@ -202,6 +226,7 @@ export class ApiService {
       throw new ValidationError('give either a branch or a commit', [{ path: '', message: '"branch" and "commit" are mutually exclusive' }]);
     }
     const pipeline = await this.deps.pipelines.get(pipelineId);
+    refuseDisabled(pipeline);
     const source = pipeline.spec.source;
     let commit = input.commit?.toLowerCase();
     let branch = input.branch;
@@ -227,7 +252,7 @@ export class ApiService {
       provider: source.provider,
       repository: source.repository,
       commit,
-      author: caller.by,
+      author: this.who(caller),
       ...(branch !== undefined ? { branch } : {}),
       ...(input.parameters && Object.keys(input.parameters).length > 0 ? { parameters: input.parameters } : {}),
     };
@@ -244,6 +269,43 @@ export class ApiService {
     return { runId, pipelineId, pipelineVersion: pipeline.version, commit, ...(branch !== undefined ? { branch } : {}) };
   }
 
+  /**
+   * A new run repeating a finished one: the same commit and trigger, the same pipeline
+   * version (pinned, so a newer registration does not change what is repeated), linked to
+   * it (`rerun.of`). `failedOnly` keeps the jobs that succeeded (with their outputs and
+   * artifacts) and runs the others again, as GitHub's "re-run failed jobs" does.
+   */
+  async rerunRun(runId: string, opts: { failedOnly?: boolean }, caller: Caller): Promise<{ runId: string; rerunOf: string; pipelineId: string; pipelineVersion: number; commit: string; reused: string[] }> {
+    const old = await this.getRun(runId);
+    if (!TERMINAL_RUN_STATUSES.has(old.status)) throw new ConflictError(`run ${runId} is still ${old.status}; wait for it to end, or cancel it first (slipway cancel ${runId})`);
+    if (Object.keys(old.plan).length === 0) throw new ConflictError(`run ${runId} was never planned (${old.reason ?? 'it failed before its jobs were planned'}); start a new run instead`);
+    const pipeline = await this.deps.pipelines.get(old.pipelineId);
+    refuseDisabled(pipeline);
+    const reused = opts.failedOnly ? Object.keys(old.jobs).filter((j) => old.jobs[j].status === 'succeeded') : [];
+    if (opts.failedOnly && reused.length === Object.keys(old.jobs).length) throw new ConflictError(`every job of run ${runId} succeeded: nothing to re-run with --failed (re-run it whole without it)`);
+    const newRunId = this.newRunId();
+    if (reused.length > 0 && this.deps.artifacts?.copyJob) {
+      const root = ARTIFACT_ROOTS[buildLaneOf(old.trigger)];
+      for (const job of reused) await this.deps.artifacts.copyJob(runId, newRunId, job, root);
+    }
+    const request: RunRequest = {
+      type: 'RunRequest',
+      id: `req:rerun:${caller.requestId}`,
+      runId: newRunId,
+      pipelineId: old.pipelineId,
+      pipelineVersion: old.pipelineVersion,
+      trigger: old.trigger,
+      at: this.now().toISOString(),
+      rerun: {
+        of: runId,
+        by: this.who(caller),
+        ...(reused.length > 0 ? { reused: Object.fromEntries(reused.map((j) => [j, old.jobs[j].outputs ? { outputs: old.jobs[j].outputs } : {}])) } : {}),
+      },
+    };
+    await this.deps.queue.send([request]);
+    return { runId: newRunId, rerunOf: runId, pipelineId: old.pipelineId, pipelineVersion: old.pipelineVersion, commit: old.trigger.commit, reused };
+  }
+
   async getRun(runId: string): Promise<RunState> {
     try {
       return await this.deps.runs.get(runId);
@@ -255,7 +317,11 @@ export class ApiService {
   }
 
   async listRuns(pipelineId: string, opts: { limit?: number; cursor?: string }): Promise<Page<RunSummary>> {
-    await this.deps.pipelines.get(pipelineId); // 404 for an unknown pipeline rather than an empty list
+    // 404 for an unknown pipeline rather than an empty list; a pipeline deleted with its history kept still lists its runs.
+    await this.deps.pipelines.get(pipelineId).catch(async (err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err;
+      await this.deps.pipelines.get(pipelineId, 1).catch(() => { throw err; });
+    });
     return this.deps.runs.listByPipeline(pipelineId, opts);
   }
 
@@ -263,7 +329,7 @@ export class ApiService {
   async cancelRun(runId: string, caller: Caller): Promise<{ runId: string; status: 'cancelling' }> {
     const run = await this.getRun(runId);
     if (TERMINAL_RUN_STATUSES.has(run.status)) throw new ConflictError(`run ${runId} already ended (${run.status}); there is nothing to cancel`);
-    const event: CancelRequested = { type: 'CancelRequested', id: `cancel:${runId}`, runId, by: caller.by, at: this.now().toISOString() };
+    const event: CancelRequested = { type: 'CancelRequested', id: `cancel:${runId}`, runId, by: this.who(caller), at: this.now().toISOString() };
     await this.deps.queue.send([event]);
     return { runId, status: 'cancelling' };
   }
@@ -298,7 +364,7 @@ export class ApiService {
    * chose. Returns who answered, as recorded on the run: the caller's full principal ARN.
    */
   private async checkApprover(run: RunState, job: string, by: string): Promise<string> {
-    if (this.deps.localDeveloper !== undefined) return `local developer ${this.deps.localDeveloper}`;
+    if (this.deps.localDeveloper !== undefined) return this.who({ by, requestId: '' });
     if (by === 'unknown' || parseCaller(by) === undefined) {
       throw new ForbiddenError(`approvals need a caller AWS identifies (a signed IAM request); this request's caller is ${JSON.stringify(by)}`);
     }
@@ -324,13 +390,23 @@ export class ApiService {
     return (Object.hasOwn(spec.jobs, job) ? spec.jobs[job].approval?.approvers : undefined) ?? [];
   }
 
+  /**
+   * Who asked, as runs and targets record it. In the local mode there is no AWS identity:
+   * the developer holding the local API token is the caller, for every action.
+   */
+  private who(caller: Caller): string {
+    return this.deps.localDeveloper !== undefined ? `local developer ${this.deps.localDeveloper}` : caller.by;
+  }
+
   // ---- logs and artifacts ---------------------------------------------------------
 
   /** A build's log: the job's current (or last) attempt, or an earlier one (`attempt`). */
   async readLogs(runId: string, job: string, opts: { cursor?: string; limit?: number; attempt?: number }): Promise<LogPage & { runId: string; job: string; status: string; complete: boolean; attempt: number; attempts: number }> {
     const { run, state } = await this.findJob(runId, job);
     const kind = run.plan[job].kind;
-    if (kind !== 'build' && kind !== 'image') throw new NotFoundError(`job "${job}" is a ${kind} job and has no build log`);
+    if (kind !== 'build' && kind !== 'image') {
+      throw new NotFoundError(`job "${job}" is a ${kind} job and has no build log${kind === 'deploy' ? `; its release steps are in \`slipway status ${runId}\` (and \`slipway targets ${run.plan[job].target ?? ''}\`)` : `; \`slipway status ${runId}\` shows who answered it`}`);
+    }
     const attempt = opts.attempt ?? state.attempt;
     if (opts.attempt !== undefined && (attempt < 1 || attempt > state.attempt)) throw new NotFoundError(`job "${job}" has no attempt ${attempt}: it has had ${state.attempt} attempt${state.attempt === 1 ? '' : 's'}`);
     const current = attempt === state.attempt;
@@ -370,7 +446,7 @@ export class ApiService {
 
   rollbackTarget(name: string, caller: Caller): Promise<unknown> {
     if (!this.deps.targets) throw new NotImplementedError('rollback is not available through the API yet');
-    return this.deps.targets.rollback(name, caller.by);
+    return this.deps.targets.rollback(name, this.who(caller));
   }
 
   async listTargets(): Promise<{ items: unknown[] }> {
@@ -399,10 +475,16 @@ export interface PipelineSummary {
   repository: string;
   definitionSource: PipelineRecord['definitionSource'];
   createdAt: string;
+  disabled?: { by: string; at: string };
+}
+
+function refuseDisabled(pipeline: PipelineRecord): void {
+  if (pipeline.disabled) throw new ConflictError(`pipeline ${pipeline.id} is disabled (by ${pipeline.disabled.by} at ${pipeline.disabled.at}); enable it first: slipway pipelines enable ${pipeline.id}`);
 }
 
 function summarizePipeline(r: PipelineRecord): PipelineSummary {
   return {
+    ...(r.disabled ? { disabled: r.disabled } : {}),
     id: r.id,
     version: r.version,
     name: r.spec.name,

@@ -292,6 +292,8 @@ function runRequests(events: SourceEvent[], pipelines: PipelineRecord[], at: str
   const out: RunRequest[] = [];
   events.forEach((event, i) => {
     for (const p of pipelines) {
+      // A disabled pipeline starts no runs (`slipway pipelines enable` turns it back on).
+      if (p.disabled) continue;
       if (!matchesTriggers(p.spec.source.triggers, event)) continue;
       // A fork's pull request on a pipeline registered with `pullRequests.forks: skip` starts
       // nothing at all (no run, no commit status). Pipelines defined in the repository without

@@ -107,6 +107,7 @@ async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<
     skipReasons: planned.skipReasons,
     admission: admission.admission,
     ...(admission.supersededBy !== undefined ? { supersededBy: admission.supersededBy } : {}),
+    ...(request.rerun ? { rerun: request.rerun } : {}),
   };
   return apply(deps, requested);
 }

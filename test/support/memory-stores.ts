@@ -109,12 +109,29 @@ export class MemoryPipelineStore implements PipelineStore {
     const list = this.records.get(id);
     const record = version === undefined ? list?.at(-1) : list?.find((r) => r.version === version);
     if (!record) throw new NotFoundError(version === undefined ? `pipeline ${id} does not exist` : `pipeline ${id} has no version ${version}`);
+    if (version === undefined && this.deleted.has(id)) throw new NotFoundError(`pipeline ${id} was deleted (its runs were kept)`);
     return structuredClone(record);
+  }
+
+  /** Pipelines deleted with their history kept (DynamoPipelineStore's tombstones). */
+  readonly deleted = new Set<string>();
+
+  async setDisabled(id: string, disabled: { by: string; at: string } | undefined): Promise<PipelineRecord> {
+    await this.get(id);
+    const latest = this.records.get(id)!.at(-1)!;
+    if (disabled) latest.disabled = structuredClone(disabled); else delete latest.disabled;
+    return structuredClone(latest);
+  }
+
+  async remove(id: string, opts: { keepVersions: boolean }): Promise<void> {
+    await this.get(id);
+    if (opts.keepVersions) this.deleted.add(id);
+    else this.records.delete(id);
   }
 
   /** Latest version of each pipeline, ordered by id. */
   async list(opts: { limit?: number; cursor?: string } = {}): Promise<Page<PipelineRecord>> {
-    const latest = [...this.records.keys()].sort().map((id) => this.records.get(id)!.at(-1)!);
+    const latest = [...this.records.keys()].filter((id) => !this.deleted.has(id)).sort().map((id) => this.records.get(id)!.at(-1)!);
     const p = page('pipelines', latest, (r) => r.id, opts);
     return { ...p, items: structuredClone(p.items) };
   }
@@ -122,8 +139,9 @@ export class MemoryPipelineStore implements PipelineStore {
   /** On the latest version's repository, case-insensitively, as git hosts treat names. */
   async findByRepository(provider: Provider, repository: string): Promise<PipelineRecord[]> {
     this.finds++;
-    return [...this.records.values()]
-      .map((l) => l.at(-1)!)
+    return [...this.records.entries()]
+      .filter(([id]) => !this.deleted.has(id))
+      .map(([, l]) => l.at(-1)!)
       .filter((r) => r.spec.source.provider === provider && r.spec.source.repository.toLowerCase() === repository.toLowerCase())
       .map((r) => structuredClone(r));
   }
@@ -176,6 +194,12 @@ export class MemoryRunStore implements RunStore {
   /** Queued and running runs, oldest first. */
   async listActive(pipelineId: string): Promise<RunSummary[]> {
     return this.summaries(pipelineId).filter((r) => !TERMINAL_RUN_STATUSES.has(r.status));
+  }
+
+  async removeByPipeline(pipelineId: string): Promise<number> {
+    const ids = [...this.items.values()].filter((r) => r.pipelineId === pipelineId).map((r) => r.runId);
+    for (const id of ids) this.items.delete(id);
+    return ids.length;
   }
 
   /** Oldest first. */

@@ -488,11 +488,19 @@ describe('manual rollback', () => {
     assert.deepEqual(h.aws.weights(), { blue: 100, green: 0 });
   });
 
+  test('a second rollback is refused with the reason: it was already rolled back, and by whom', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    await h.drive({ until: Date.parse('2026-01-01T00:10:00Z') });
+    await h.releaser.rollbackTarget('web', 'alice');
+    await assert.rejects(h.admin.requestRollback('web', 'bob'), (e: Error) => e instanceof ConflictError && /already rolled back by alice; blue is live again/.test(e.message) && !/window has ended/.test(e.message));
+  });
+
   test('is refused once the rollback window has ended', async () => {
     const h = await harness();
     await h.releaser.handle(startMessage({ deploy: deploySpec({ rollbackWindowMinutes: 5 }) }));
     await h.drive();
-    await assert.rejects(h.releaser.rollbackTarget('web', 'bob'), ConflictError);
+    await assert.rejects(h.releaser.rollbackTarget('web', 'bob'), (e: Error) => e instanceof ConflictError && /rollback window has ended/.test(e.message));
     assert.deepEqual(h.aws.weights(), { blue: 0, green: 100 });
   });
 
