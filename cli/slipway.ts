@@ -6,40 +6,66 @@
  * Exit codes scripts can rely on:
  *   0 done (a watched run succeeded)   1 a watched run ended failed/cancelled/superseded
  *   2 bad usage or rejected input (400)   3 not found (404)   4 conflict (409)
- *   5 API unreachable or internal error
- *   (doctor: 1 when a check fails)
+ *   5 API unreachable or internal error   6 refused (401/403)
+ *   (doctor: 1 when a check fails; the list is USAGE's, which the README repeats)
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from './client.ts';
 import { runView, status, table } from './format.ts';
+import { watchRun as watchRunView } from './watch.ts';
+import { artifactsCommand, CommandUsageError, pipelineAdminCommand, rerunCommand, schemaCommand } from './commands.ts';
+import { localStateFile, userDir } from './user-paths.ts';
 import { parsePipeline } from '../shared/domain/definition.ts';
 import type { RunState } from '../shared/domain/run.ts';
-import { TERMINAL_RUN_STATUSES } from '../shared/domain/run.ts';
 
 const USAGE = `usage: slipway <command> [options]
 
-  dev [--reset]                          run Slipway on this machine (what \`npm start\` does)
-  init --template LANG [-o FILE] [--branch B]   write a pipeline file for java|java-gradle|node|python|php|go|cpp
-                                         (triggered on B, by default the repository's default branch)
-  validate -f FILE                       check a pipeline file here, every problem at once
-  pipelines apply -f FILE [--id ID]      register or update a pipeline
+Local mode
+  dev [--reset] [--repo PATH]       Slipway on this machine (\`npm start\`);
+                                    --repo: run your own repository's pipeline
+Writing pipelines
+  init [--template LANG] [-o FILE] [--branch B]
+                                    write slipway.yml for this repository: its
+                                    language detected (java, java-gradle, node,
+                                    python, php, go, cpp), triggered on B
+  validate -f FILE                  check a pipeline file: every problem at once
+  schema                            print the pipeline format's JSON Schema
+Pipelines
+  pipelines apply -f FILE [--id ID] register or update a pipeline
   pipelines list
-  run PIPELINE [--branch B | --commit SHA] [--watch]   (default: the repository's default branch)
-  runs PIPELINE
-  status RUN [--watch]
-  logs RUN JOB [--attempt N] [--follow]  a job's build log (the last attempt unless --attempt)
-  approve RUN JOB | reject RUN JOB
+  pipelines disable ID | enable ID  stop (or resume) starting runs
+  pipelines delete ID [--history keep|delete]
+                                    remove it; keep its runs (default) or not
+Runs
+  run PIPELINE [--branch B | --commit SHA] [--watch]
+                                    start a run (default: the default branch)
+  runs PIPELINE                     list runs, newest first
+  status RUN [--watch]              show a run; --watch follows it to the end
+  rerun RUN [--failed] [--watch]    run again: same commit and pipeline version;
+                                    --failed: only failed (and skipped) jobs
+  logs RUN JOB [--attempt N] [--follow]
+                                    a build job's log (the last attempt or N)
+  artifacts RUN JOB [--download DIR]
+                                    a job's artifacts; --download: into DIR
+  approve RUN JOB | reject RUN JOB  answer an approval job
   cancel RUN
-  targets [NAME]                         targets; or one's live colour, weights, current and last release
-  targets apply NAME -f FILE             register or change a target (JSON: cluster, services, targetGroups, ...)
-  rollback TARGET
-  doctor [--prefix P] [--connection ARN]  check what a first release needs (connections, image repositories,
-                                         targets, health checks, secrets); exit 0 only when all pass
+Releases
+  targets [NAME]                    targets; or one's colours and releases
+  targets apply NAME -f FILE        register or change a target (a JSON file)
+  rollback TARGET                   put traffic back on the previous colour
+  doctor [--prefix P] [--connection ARN]
+                                    check what a first release on AWS needs
 
-options: --api URL (default: $SLIPWAY_API_URL, else the running local mode), --json`;
+Options: --api URL (default: $SLIPWAY_API_URL, else the running local mode),
+         --json (machine-readable output; errors as JSON on stderr), -h, --help
+
+Exit codes: 0 done; 1 a watched run did not succeed (doctor: a check failed);
+  2 bad usage or input (400); 3 not found (404); 4 conflict (409);
+  5 API unreachable or internal error; 6 refused (401/403: who you are may not
+  do this, e.g. approve a job that names other approvers)`;
 
 export class UsageError extends Error {}
 
@@ -57,8 +83,10 @@ export interface CliIo {
 
 function resolveApi(io: Required<CliIo>, flag?: string): ApiClient {
   let url = flag ?? io.env.SLIPWAY_API_URL;
-  const stateFile = path.resolve(io.cwd, LOCAL_STATE_FILE);
-  const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as { apiUrl?: string; apiToken?: string }) : {};
+  const here = path.resolve(io.cwd, LOCAL_STATE_FILE);
+  // Here, else the running local mode's (SLIPWAY_DATA_DIR, or Slipway's own folder): the CLI finds it from any folder.
+  const stateFile = existsSync(here) ? here : localStateFile(io.env);
+  const state = stateFile && existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as { apiUrl?: string; apiToken?: string }) : {};
   if (!url) url = state.apiUrl;
   if (!url) throw new UsageError('no Slipway API to talk to: start the local mode with `npm start`, or set SLIPWAY_API_URL to your stack\'s ApiUrl output');
   const host = new URL(url).hostname;
@@ -69,32 +97,10 @@ function resolveApi(io: Required<CliIo>, flag?: string): ApiClient {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function watchRun(io: Required<CliIo>, api: ApiClient, runId: string, json: boolean): Promise<number> {
-  const tty = io.stdout.isTTY === true && !json;
-  let lastLines = 0;
-  const plannedBy = Date.now() + 30_000;
-  for (;;) {
-    let run: RunState;
-    try {
-      run = await api.request<RunState>('GET', `/runs/${encodeURIComponent(runId)}`);
-    } catch (e) {
-      // A run just requested exists once the engine has planned it.
-      if (e instanceof ApiError && e.status === 404 && Date.now() < plannedBy) { await sleep(500); continue; }
-      throw e;
-    }
-    if (tty) {
-      const view = runView(run);
-      if (lastLines > 0) io.stdout.write(`\x1b[${lastLines}A\x1b[J`);
-      io.stdout.write(`${view}\n`);
-      lastLines = view.split('\n').length;
-    }
-    if (TERMINAL_RUN_STATUSES.has(run.status)) {
-      if (json) println(io.stdout, JSON.stringify(run, null, 2));
-      else if (!tty) println(io.stdout, runView(run));
-      return run.status === 'succeeded' ? 0 : 1;
-    }
-    await sleep(1000);
-  }
+/** --watch (cli/watch.ts): redrawn in place in a terminal, fitted to its width; status changes when piped. */
+function watchRun(io: Required<CliIo>, api: ApiClient, runId: string, json: boolean): Promise<number> {
+  const tty = io.stdout as { isTTY?: boolean; columns?: number; rows?: number };
+  return watchRunView(api, runId, json, { write: (t) => io.stdout.write(t), isTTY: tty.isTTY === true, ...(tty.columns ? { columns: tty.columns } : {}), ...(tty.rows ? { rows: tty.rows } : {}) });
 }
 
 const println = (stream: CliIo['stdout'], text: string) => stream.write(`${text}\n`);
@@ -105,7 +111,8 @@ const println = (stream: CliIo['stdout'], text: string) => stream.write(`${text}
  * this with the process's streams.
  */
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const full: Required<CliIo> = { env: process.env, cwd: process.cwd(), ...io };
+  // The user's folder: `npm run slipway` runs in Slipway's own, and npm keeps the user's in INIT_CWD.
+  const full: Required<CliIo> = { env: process.env, cwd: userDir(io.env ?? process.env), ...io };
   try {
     return await command(argv, full);
   } catch (e) {
@@ -126,11 +133,12 @@ async function command(argv: string[], io: Required<CliIo>): Promise<number> {
     allowPositionals: true,
     options: {
       api: { type: 'string' }, json: { type: 'boolean', default: false }, watch: { type: 'boolean', short: 'w', default: false },
-      follow: { type: 'boolean', short: 'f', default: false }, file: { type: 'string' }, id: { type: 'string' },
+      follow: { type: 'boolean', default: false }, file: { type: 'string', short: 'f' }, id: { type: 'string' },
       branch: { type: 'string' }, commit: { type: 'string' }, template: { type: 'string' }, output: { type: 'string', short: 'o' },
       reset: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false }, repository: { type: 'string' },
       attempt: { type: 'string' },
       prefix: { type: 'string' }, connection: { type: 'string' },
+      failed: { type: 'boolean', default: false }, download: { type: 'string' }, history: { type: 'string' }, repo: { type: 'string' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -146,7 +154,7 @@ async function command(argv: string[], io: Required<CliIo>): Promise<number> {
       // ...and their metrics are for CloudWatch (EMF lines on stdout): off unless asked for.
       process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
       const { runDev } = await import('./dev/local-mode.ts');
-      return runDev({ reset: values.reset ?? false });
+      return runDev({ reset: values.reset ?? false, ...(values.repo ? { repo: path.resolve(io.cwd, values.repo) } : {}) });
     }
     case 'validate': {
       const file = values.file ?? rest[0];
@@ -156,22 +164,25 @@ async function command(argv: string[], io: Required<CliIo>): Promise<number> {
         out(`${file}: pipeline ${parsed.spec.name} is valid (${Object.keys(parsed.spec.jobs).join(', ')})`, { ok: true, name: parsed.spec.name, jobs: Object.keys(parsed.spec.jobs) });
         return 0;
       }
-      if (json) println(io.stdout, JSON.stringify({ ok: false, problems: parsed.problems }, null, 2));
+      // The same shape and stream as a 400 from `pipelines apply --json`: errors go to stderr.
+      if (json) println(io.stderr, JSON.stringify({ error: 'ValidationError', message: `${file}: invalid pipeline definition (${parsed.problems.length} problem(s))`, problems: parsed.problems }));
       else for (const p of parsed.problems) println(io.stderr, `${file}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
       return 2;
     }
     case 'init': {
-      const { starterPipeline } = await import('../shared/domain/templates.ts');
-      const { TEMPLATE_NAMES } = await import('../shared/domain/pipeline.ts');
-      const t = values.template;
-      if (!t || !(TEMPLATE_NAMES as readonly string[]).includes(t)) throw new UsageError(`init needs --template, one of: ${TEMPLATE_NAMES.join(', ')}`);
+      const { initPipeline, InitError } = await import('./init.ts');
       const file = values.output ?? 'slipway.yml';
       const target = path.resolve(io.cwd, file);
-      if (existsSync(target)) throw new UsageError(`${file} exists already; choose another with -o FILE`);
       const branch = values.branch ?? defaultBranchHere(path.dirname(target));
-      try { writeFileSync(target, starterPipeline(t as never, values.repository, branch)); } catch (e) { throw new UsageError(`cannot write ${file}: ${(e as Error).message}`); }
-      out(`wrote ${file} (template ${t}, branch ${branch}); register it with: slipway pipelines apply -f ${file}`, { file, template: t, branch });
-      return 0;
+      try {
+        const r = await initPipeline({ file: target, template: values.template, branch, repository: values.repository, interactive: Boolean(process.stdin.isTTY && io.stdout.isTTY && !json) });
+        const how = r.detected ? `detected from ${r.detected}` : 'as asked';
+        out(`wrote ${file} (template ${r.template}, ${how}; ${r.repository}, branch ${branch}${r.image ? '' : '; no Dockerfile, so no image or deploy jobs yet'}); register it with: slipway pipelines apply -f ${file}`, { file, template: r.template, branch, repository: r.repository, ...(r.detected ? { detectedFrom: r.detected } : {}), image: r.image });
+        return 0;
+      } catch (e) {
+        if (e instanceof InitError) throw new UsageError(e.message);
+        throw e;
+      }
     }
     case 'pipelines': {
       const api = resolveApi(io, values.api);
@@ -193,7 +204,8 @@ async function command(argv: string[], io: Required<CliIo>): Promise<number> {
         out(table([['PIPELINE', 'VERSION', 'REPOSITORY'], ...res.items.map((p) => [p.id, String(p.version), `${p.provider}:${p.repository}`])]), res);
         return 0;
       }
-      throw new UsageError('pipelines apply -f FILE | pipelines list');
+      if (sub === 'disable' || sub === 'enable' || sub === 'delete') return pipelineAdminCommand(api, { sub, id: rest[1], history: values.history }, out);
+      throw new UsageError('pipelines apply -f FILE | list | disable ID | enable ID | delete ID [--history keep|delete]');
     }
     case 'run': {
       const api = resolveApi(io, values.api);
@@ -280,12 +292,12 @@ async function command(argv: string[], io: Required<CliIo>): Promise<number> {
       }
       if (!sub) {
         const res = await api.request<{ items: Array<{ name: string; liveColour: string; weights: { blue: number; green: number }; current?: { phase: string; image: string } }> }>('GET', '/targets');
-        out(table([['TARGET', 'LIVE', 'WEIGHTS (blue/green)', 'RELEASE'], ...res.items.map((t) => [t.name, t.liveColour, `${t.weights.blue}/${t.weights.green}`, t.current ? `${t.current.phase} ${t.current.image}` : ''])]), res);
+        out(table([['TARGET', 'LIVE', 'WEIGHTS (blue/green)', 'RELEASE'], ...res.items.map((t) => [t.name, liveText(t), `${t.weights.blue}/${t.weights.green}`, t.current ? `${t.current.phase} ${t.current.image}` : ''])]), res);
         return 0;
       }
       const res = await api.request<{ name: string; liveColour: string; weights: { blue: number; green: number }; current?: { phase: string; image: string; percent?: number }; last?: { outcome?: string; image: string; finishedAt?: string; reason?: string }; rollback?: { colour: string; until: string } }>('GET', `/targets/${encodeURIComponent(sub)}`);
       const lines = [
-        `target ${res.name}: live ${res.liveColour}, blue ${res.weights.blue}% / green ${res.weights.green}%`,
+        `target ${res.name}: ${liveText(res)}, blue ${res.weights.blue}% / green ${res.weights.green}%`,
         res.current ? `  releasing ${res.current.image}: ${res.current.phase}${res.current.percent !== undefined ? ` at ${res.current.percent}%` : ''}` : '  no release in progress',
         ...(res.last ? [`  last: ${res.last.outcome ?? ''} ${res.last.image} ${res.last.finishedAt ?? ''}`, ...(res.last.reason ? [`        ${res.last.reason}`] : [])] : []),
         ...(res.rollback ? [`  rollback to ${res.rollback.colour} possible until ${res.rollback.until}: slipway rollback ${res.name}`] : []),
@@ -301,6 +313,9 @@ async function command(argv: string[], io: Required<CliIo>): Promise<number> {
       out(`rollback of ${name} requested`, res);
       return 0;
     }
+    case 'rerun': return rerunCommand(resolveApi(io, values.api), { runId: rest[0], failed: values.failed ?? false, watch: values.watch ?? false, json }, out, (id) => watchRun(io, resolveApi(io, values.api), id, json));
+    case 'artifacts': return artifactsCommand(resolveApi(io, values.api), { runId: rest[0], job: rest[1], download: values.download === undefined ? undefined : path.resolve(io.cwd, values.download), shownAs: values.download }, out);
+    case 'schema': return schemaCommand((text) => println(io.stdout, text));
     case 'doctor': {
       const api = resolveApi(io, values.api);
       const { doctorDepsFor, formatChecks, runDoctor } = await import('./doctor.ts');
@@ -336,9 +351,20 @@ function readFileText(resolved: string, file: string): string {
   }
 }
 
+/**
+ * Which colour is live. During a release the new colour can take all the traffic
+ * (bake) before it becomes the live one (when the release succeeds): say so, rather
+ * than "live blue" beside "green 100%".
+ */
+function liveText(t: { liveColour: string; weights: { blue: number; green: number }; current?: { phase: string } }): string {
+  const serving = t.weights.green > t.weights.blue ? 'green' : 'blue';
+  if (!t.current || serving === t.liveColour) return `live ${t.liveColour}`;
+  return `live ${t.liveColour} until the release ends (${t.current.phase}: ${serving} serves ${t.weights[serving]}%)`;
+}
+
 export function exitCodeFor(e: unknown): number {
-  if (e instanceof UsageError) return 2;
-  if (e instanceof ApiError) return e.status === 400 || e.status === 413 ? 2 : e.status === 404 ? 3 : e.status === 409 ? 4 : 5;
+  if (e instanceof UsageError || e instanceof CommandUsageError) return 2;
+  if (e instanceof ApiError) return e.status === 400 || e.status === 413 ? 2 : e.status === 404 ? 3 : e.status === 409 ? 4 : e.status === 401 || e.status === 403 ? 6 : 5;
   if (e instanceof TypeError && /parseArgs|Unknown option|ERR_PARSE_ARGS/.test(`${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`)) return 2;
   return 5;
 }

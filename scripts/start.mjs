@@ -10,14 +10,21 @@ if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) {
   process.exit(5);
 }
 if (!existsSync(path.join(root, 'node_modules', 'tsx'))) {
-  console.log('installing dependencies (npm ci)...');
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  // npm ci prints little until it is done (about a minute and a half on a fresh machine): say that it is working.
+  console.log('installing dependencies (npm ci; about 1-2 minutes the first time)...');
+  const t0 = Date.now();
+  const code = await new Promise((resolve) => {
+    const npm = spawn('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+    const tick = setInterval(() => console.log(`  still installing (${Math.round((Date.now() - t0) / 1000)} s)...`), 15_000);
+    npm.on('exit', (c) => { clearInterval(tick); resolve(c ?? 1); });
+  });
+  if (code !== 0) process.exit(code);
+  console.log(`installed in ${Math.round((Date.now() - t0) / 1000)} s`);
 }
 const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'slipway.ts'), 'dev', ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit',
-  // Lambda runs Node 22; this machine's Node 20 only runs the local mode.
+  // Lambda runs Node 24 (infra/constructs/handler.ts); the local mode runs on Node 20 or newer.
   env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
 });
 // Whoever stops `npm start` stops the local mode, which then stops its emulators and services.

@@ -39,8 +39,11 @@ async function waitForPort(port, child, name, timeoutMs = 60_000) {
 }
 
 /**
- * @param {{ dataDir?: string, dynamoPort?: number, fauxqsPort?: number, quiet?: boolean }} [opts]
+ * @param {{ dataDir?: string, dynamoPort?: number, fauxqsPort?: number, quiet?: boolean, detached?: boolean }} [opts]
  * dataDir keeps DynamoDB data on disk (the local mode); without it the tables live in memory.
+ * detached: the emulators get their own process group, so a Ctrl-C in the terminal (SIGINT to the
+ * whole foreground group) reaches only the local mode, which still needs them to save its state
+ * (artifacts) before it stops them itself.
  */
 export async function startEmulators(opts = {}) {
   const children = [];
@@ -57,13 +60,13 @@ export async function startEmulators(opts = {}) {
     const jarDir = path.join(libDir, ver);
     const args = [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-Xmx512m', '-jar', path.join(jarDir, 'DynamoDBLocal.jar'), '-port', String(dynamoPort), '-sharedDb'];
     if (opts.dataDir) args.push('-dbPath', opts.dataDir); else args.push('-inMemory');
-    const ddb = spawn('java', args, { cwd: jarDir, stdio: opts.quiet === false ? 'inherit' : 'ignore', env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } });
+    const ddb = spawn('java', args, { cwd: jarDir, detached: opts.detached === true, stdio: opts.quiet === false ? 'inherit' : 'ignore', env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } });
     ddb.on('error', (e) => console.error(`DynamoDB Local could not start (is Java 17 installed?): ${e.message}`));
     children.push(ddb);
 
     const fauxqsPort = opts.fauxqsPort ?? (await freePort());
     const fauxqsCli = fileURLToPath(new URL('./cli.js', import.meta.resolve('fauxqs')));
-    const fq = spawn(process.execPath, [fauxqsCli], { stdio: 'ignore', env: { ...process.env, FAUXQS_PORT: String(fauxqsPort), FAUXQS_HOST: '127.0.0.1', FAUXQS_LOGGER: 'false', FAUXQS_DEFAULT_REGION: 'us-east-1' } });
+    const fq = spawn(process.execPath, [fauxqsCli], { detached: opts.detached === true, stdio: 'ignore', env: { ...process.env, FAUXQS_PORT: String(fauxqsPort), FAUXQS_HOST: '127.0.0.1', FAUXQS_LOGGER: 'false', FAUXQS_DEFAULT_REGION: 'us-east-1' } });
     children.push(fq);
 
     await Promise.all([waitForPort(dynamoPort, ddb, 'DynamoDB Local'), waitForPort(fauxqsPort, fq, 'fauxqs')]);

@@ -57,6 +57,9 @@ import { gitWebhooks } from '../../shared/git/protocol.ts';
 import { LocalRepositoryHeads } from '../../shared/local/local-heads.ts';
 import { newRecoveryMemory, recoverMissedPushes } from '../../shared/services/push-recovery.ts';
 import { fireDueSchedules } from '../../shared/services/schedules.ts';
+import { S3ArtifactStore } from '../../shared/aws/artifact-store.ts';
+import picomatch from 'picomatch';
+import { ulid } from 'ulid';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -85,6 +88,12 @@ export interface LocalModeOptions {
    * @default 10 (SLIPWAY_RECONCILE_SECONDS)
    */
   reconcileSeconds?: number;
+  /**
+   * Your own repository (a git working copy): its pipeline file (slipway.yml or .slipway.yml)
+   * is registered, its `source.repository` is read from this folder, and new commits on
+   * its checked-out branch start runs as pushes would.
+   */
+  repo?: string;
 }
 
 export interface LocalMode {
@@ -100,6 +109,8 @@ export interface LocalMode {
   builds: LocalBuildRunner;
   /** Commits the files given (path -> content) to the sample repository's main branch; returns the sha. */
   commit(files: Record<string, string>, message: string): string;
+  /** The pipeline registered from `repo`, when one was given. */
+  own?: OwnRepository;
   stop(): Promise<void>;
 }
 
@@ -138,7 +149,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
   };
   try {
     // 1. state: DynamoDB Local on disk (survives a restart), fauxqs for SQS and S3
-    const emu = await startEmulators({ dataDir: path.join(dataDir, 'dynamodb') });
+    const emu = await startEmulators({ dataDir: path.join(dataDir, 'dynamodb'), detached: true });
     stops.push(() => emu.stop());
     // Even on an abrupt exit, take the emulators down with us.
     process.once('exit', () => { for (const c of emu.children) if (c.exitCode === null) c.kill('SIGKILL'); });
@@ -166,7 +177,9 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const releases = new SqsReleaseQueue(sqs, releaseUrl);
     const secrets = new FileSecretSource(path.join(dataDir, 'secrets.json'));
     const reposDir = path.join(dataDir, 'repos');
-    const repositoryPath = (repository: string) => path.join(reposDir, repository);
+    const own = opts.repo ? readOwnRepository(opts.repo) : undefined;
+    // The user's repository is read where it is; every other one under .slipway/repos/<owner>/<name>.
+    const repositoryPath = (repository: string) => (own && repository.toLowerCase() === own.spec.source.repository.toLowerCase() ? own.dir : path.join(reposDir, repository));
 
     // 2. the sample repository and its webhook secret
     const repoPath = repositoryPath(SAMPLE.repository);
@@ -240,6 +253,8 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       // One developer on their own machine answers approvals (the API holds no AWS identity here).
       localDeveloper: localDeveloperName(),
       logs: new FileLogReader((id) => builds.logFile(id)),
+      // fauxqs serves S3 on loopback: the presigned links work from this machine, as the bucket's do in AWS.
+      artifacts: new S3ArtifactStore(s3, bucket),
       targets: admin,
     };
     // The same service the API handler serves, for the terminal view and the tests.
@@ -327,7 +342,13 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     }, 15_000);
     stops.push(async () => { clearInterval(scheduleTimer); await scheduling; });
 
+    if (own) {
+      await registerOwn(pipelines, own, log);
+      stops.push(watchCommits(own, events, log));
+    }
+
     return {
+      own,
       apiUrl, apiToken, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
       commit(files, message) {
         for (const [f, content] of Object.entries(files)) writeFileSync(path.join(repoPath, f), content);
@@ -350,18 +371,82 @@ async function localDefinition(repoPath: string, record: PipelineRecord, commit:
   return assertPipeline(r.stdout, { filename: file });
 }
 
+// ---- your own repository -----------------------------------------------------------
+
+export interface OwnRepository {
+  dir: string;
+  file: string;
+  pipelineId: string;
+  spec: PipelineSpec;
+  branch: string;
+}
+
+const OWN_FILES = ['slipway.yml', '.slipway.yml', 'slipway.yaml', '.slipway.yaml', 'slipway.json'];
+
+/** The pipeline file of a working copy; a clear error for a folder that is not one, or has none. */
+export function readOwnRepository(dir: string): OwnRepository {
+  const abs = path.resolve(dir);
+  if (!existsSync(path.join(abs, '.git'))) throw new ValidationError(`${abs} is not a git repository (no .git): \`--repo\` takes the folder of your repository's working copy`);
+  const file = OWN_FILES.find((f) => existsSync(path.join(abs, f)));
+  if (!file) throw new ValidationError(`${abs} has no pipeline file (${OWN_FILES.join(', ')}); write one with: slipway init -o ${path.join(abs, 'slipway.yml')}`);
+  const spec = assertPipeline(readFileSync(path.join(abs, file), 'utf8'), { filename: file });
+  const branch = spawnSync('git', ['-C', abs, 'symbolic-ref', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || 'main';
+  return { dir: abs, file, pipelineId: spec.name, spec, branch };
+}
+
+/** A new version when the file changed since the last registration. */
+async function registerOwn(pipelines: DynamoPipelineStore, own: OwnRepository, log: (l: string) => void): Promise<void> {
+  const latest = await pipelines.get(own.pipelineId).catch(() => undefined);
+  if (latest && JSON.stringify(latest.spec) === JSON.stringify(own.spec)) return;
+  const record = await pipelines.put({ id: own.pipelineId, spec: own.spec, definitionSource: { kind: 'registered' }, ...(latest?.webhookSecretName ? { webhookSecretName: latest.webhookSecretName } : {}) });
+  log(`registered pipeline ${own.pipelineId} v${record.version} from ${path.join(own.dir, own.file)} (${Object.keys(own.spec.jobs).join(' -> ')})`);
+}
+
+/**
+ * Commits on the checked-out branch start runs as a push would: the engine gets the same
+ * RunRequest a push webhook makes (event push, the branch, the commit), and the pipeline's
+ * triggers decide as they would in AWS. Checked every 2 s; returns the stop.
+ */
+function watchCommits(own: OwnRepository, events: SqsEventQueue, log: (l: string) => void): () => void {
+  const head = () => spawnSync('git', ['-C', own.dir, 'rev-parse', `refs/heads/${own.branch}`], { encoding: 'utf8' }).stdout.trim();
+  let seen = head();
+  const timer = setInterval(() => {
+    const now = head();
+    if (!now || now === seen) return;
+    seen = now;
+    const source = own.spec.source;
+    if (!matchesPush(source.triggers, own.branch)) { log(`commit ${now.slice(0, 8)} on ${own.branch}: the pipeline's triggers do not take pushes to it`); return; }
+    const message = spawnSync('git', ['-C', own.dir, 'log', '-1', '--format=%s', now], { encoding: 'utf8' }).stdout.trim();
+    const runId = ulid();
+    void events.send([{
+      type: 'RunRequest', id: `req:local-push:${own.pipelineId}:${now}`, runId, pipelineId: own.pipelineId, at: new Date().toISOString(),
+      trigger: { event: 'push', provider: source.provider, repository: source.repository, branch: own.branch, commit: now, trust: 'trusted', author: localDeveloperName(), ...(message ? { message } : {}) },
+    }]).then(() => log(`commit ${now.slice(0, 8)} on ${own.branch}: run ${runId} requested (slipway status ${runId} --watch)`), (e) => log(`commit ${now.slice(0, 8)}: could not request a run: ${(e as Error).message}`));
+  }, 2000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+function matchesPush(triggers: PipelineSpec['source']['triggers'], branch: string): boolean {
+  if (!triggers) return true;
+  if (triggers.events && !triggers.events.includes('push')) return false;
+  return !triggers.branches || triggers.branches.some((g) => picomatch.isMatch(branch, g));
+}
+
 // ---- the terminal ----------------------------------------------------------------
 
-export async function runDev(opts: { reset: boolean }): Promise<number> {
+export async function runDev(opts: { reset: boolean; repo?: string }): Promise<number> {
   const print = (l: string) => console.log(l);
   print('Slipway local mode: starting DynamoDB Local, fauxqs (SQS, S3), the engine, the releaser and the API...');
   const t0 = Date.now();
   let mode: LocalMode;
   try {
     // SLIPWAY_DATA_DIR: another data folder than <repo>/.slipway (tests, or two checkouts side by side).
-    mode = await startLocalMode({ reset: opts.reset, onLog: print, quiet: true, ...(process.env.SLIPWAY_DATA_DIR ? { dataDir: process.env.SLIPWAY_DATA_DIR } : {}) });
+    mode = await startLocalMode({ reset: opts.reset, onLog: print, quiet: true, ...(opts.repo ? { repo: opts.repo } : {}), ...(process.env.SLIPWAY_DATA_DIR ? { dataDir: process.env.SLIPWAY_DATA_DIR } : {}) });
   } catch (e) {
     console.error(`slipway dev: ${(e as Error).message}`);
+    // A --repo that is no repository, or whose pipeline file is invalid, is the user's to fix (2).
+    if (e instanceof ValidationError) return 2;
     return 5;
   }
   let stopping = false;
@@ -388,19 +473,35 @@ export async function runDev(opts: { reset: boolean }): Promise<number> {
     print(`\nrun ${runId} ${run.status} in ${((Date.now() - t0) / 1000).toFixed(1)}s since start`);
   }
   const d = mode.target.describe();
+  const next = nextVersion(mode.repoPath);
+  if (mode.own) {
+    print(`
+Your repository ${mode.own.dir}: pipeline ${mode.own.pipelineId} (from ${mode.own.file})
+  commit on ${mode.own.branch} there and a run starts, as a push would; or:
+  npm run slipway -- run ${mode.own.pipelineId} --watch
+  (a deploy job releases to the local target ${SAMPLE.target}; other targets need \`slipway targets apply\`)`);
+  }
   print(`
 The release target ${SAMPLE.target} is live at ${mode.targetUrl}  (blue ${d.weights.blue}% / green ${d.weights.green}%)
   curl ${mode.targetUrl}
 
 Release the next version:
-  echo 1.1.0 > ${path.relative(process.cwd(), mode.repoPath)}/VERSION
-  git -C ${path.relative(process.cwd(), mode.repoPath)} commit -qam "hello 1.1.0"
+  echo ${next} > ${path.relative(process.cwd(), mode.repoPath)}/VERSION
+  git -C ${path.relative(process.cwd(), mode.repoPath)} commit -qam "hello ${next}"
   npm run slipway -- run ${SAMPLE.pipelineId} --branch main --watch
 or send a signed GitHub push webhook: see "Trigger a run with a webhook" in the README.
 
 Ctrl-C stops everything; state stays in ${path.relative(process.cwd(), mode.dataDir)}/ (npm start -- --reset clears it).`);
   await new Promise(() => {});
   return 0;
+}
+
+/** The sample's next minor version, from its VERSION file (1.0.0 -> 1.1.0, 1.3.2 -> 1.4.0). */
+export function nextVersion(repoPath: string): string {
+  let current = '1.0.0';
+  try { current = readFileSync(path.join(repoPath, 'VERSION'), 'utf8').trim(); } catch { /* the sample's first version */ }
+  const m = /^(\d+)\.(\d+)\.\d+/.exec(current);
+  return m ? `${m[1]}.${Number(m[2]) + 1}.0` : '1.1.0';
 }
 
 /** Who answers approvals in the local mode: the operating-system user running it. */

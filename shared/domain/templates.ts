@@ -260,12 +260,13 @@ export function runtimeVersionsFor(job: Pick<JobSpec, 'template' | 'buildImage'>
  * `branch` (the repository's default branch, as `init` finds it). The text is
  * accepted by `parsePipeline` as is.
  */
-export function starterPipeline(template: TemplateName, repository = 'acme/my-service', branch = 'main'): string {
+export function starterPipeline(template: TemplateName, repository = 'acme/my-service', branch = 'main', opts: { image?: boolean } = {}): string {
   const t = TEMPLATES[template];
   const service = repository.split('/').at(-1) || 'my-service';
   const name = service.replace(/[^A-Za-z0-9._-]/g, '-');
   return `# Slipway pipeline (${t.description}).
-# Every key is documented in shared/domain/definition.ts; \`slipway validate -f FILE\` checks this file.
+# Every key is documented in docs/pipeline-format.md; \`slipway validate -f FILE\` checks this file,
+# and editors check it against the JSON Schema \`slipway schema\` prints (docs/slipway.schema.json).
 name: ${JSON.stringify(name)}
 source:
   provider: github
@@ -279,7 +280,7 @@ jobs:
     template: ${template}
     # The template runs: ${t.commands.join(' && ')}
     # Override any part of it here: image, install, commands, cache, env.
-  image:
+${opts.image === false ? '' : `  image:
     kind: image
     needs: [test]
     when:
@@ -296,6 +297,6 @@ jobs:
       steps: [10, 50, 100]
       interval: 1m
       bake: 5m
-notifications: []
+`}notifications: []
 `;
 }

@@ -117,6 +117,9 @@ const STEP = 'trap \'rc=$?; for __v in $(compgen -e); do printf "%s=%s\\0" "$__v
 /** Variables bash sets itself, or that only make sense to the step that saved them. */
 const SHELL_OWN = new Set(['_', 'SHLVL', 'PWD', 'OLDPWD', 'SLIPWAY_STEP_STATE']);
 
+/** How long a stopped build's processes have to end on SIGTERM before they are killed. */
+export const STOP_GRACE_MS = 2000;
+
 export class LocalBuildRunner implements BuildRunner {
   private readonly byToken = new Map<string, LocalBuild>();
   private readonly byId = new Map<string, LocalBuild>();
@@ -161,7 +164,10 @@ export class LocalBuildRunner implements BuildRunner {
     b.stopped = true;
     b.wake?.();
     if (b.child?.pid) {
-      try { process.kill(-b.child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const pid = b.child.pid;
+      try { process.kill(-pid, 'SIGTERM'); } catch { /* already gone */ }
+      // A step that ignores SIGTERM (npm ci finishing its tree, a test runner) must not hold up a stop: CodeBuild's StopBuild does not wait either.
+      setTimeout(() => { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }, STOP_GRACE_MS).unref();
     }
   }
 
