@@ -60,5 +60,6 @@ export function runView(run: RunState, now = Date.now()): string {
   // Notices: what could not be reported (commit statuses, notifications); the run's outcome stands.
   const steps = jobOrder(run).map((name) => [name, run.jobs[name]] as const).flatMap(([name, j]) => (j.steps ?? []).map((st) => `  ${st.at}  [${name}] ${st.detail}`));
   const notices = (run.notices ?? []).map((n) => `  ${n.at}  ${n.job ? `[${n.job}] ` : ''}${n.message}`);
-  return `${head}\n${describeProvenance(t)}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}${steps.length > 0 ? `\nrelease steps:\n${steps.join('\n')}` : ''}${notices.length > 0 ? `\nnotices:\n${notices.join('\n')}` : ''}`;
+  const rerun = run.rerun ? `\nre-run of ${run.rerun.of} by ${run.rerun.by}` : '';
+  return `${head}\n${describeProvenance(t)}${rerun}${run.reason ? `\n${run.reason}` : ''}\n${table(rows)}${steps.length > 0 ? `\nrelease steps:\n${steps.join('\n')}` : ''}${notices.length > 0 ? `\nnotices:\n${notices.join('\n')}` : ''}`;
 }
