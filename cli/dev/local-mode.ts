@@ -124,6 +124,8 @@ interface DevState { apiPort: number; targetPort: number; testPort: number; queu
 
 export async function startLocalMode(opts: LocalModeOptions = {}): Promise<LocalMode> {
   const log = opts.onLog ?? (() => {});
+  // A --repo that is no repository, or has no valid pipeline file, fails before anything starts.
+  const own = opts.repo ? readOwnRepository(opts.repo) : undefined;
   const dataDir = path.resolve(opts.dataDir ?? path.join(ROOT, '.slipway'));
   if (opts.reset) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(path.join(dataDir, 'dynamodb'), { recursive: true });
@@ -177,7 +179,6 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const releases = new SqsReleaseQueue(sqs, releaseUrl);
     const secrets = new FileSecretSource(path.join(dataDir, 'secrets.json'));
     const reposDir = path.join(dataDir, 'repos');
-    const own = opts.repo ? readOwnRepository(opts.repo) : undefined;
     // The user's repository is read where it is; every other one under .slipway/repos/<owner>/<name>.
     const repositoryPath = (repository: string) => (own && repository.toLowerCase() === own.spec.source.repository.toLowerCase() ? own.dir : path.join(reposDir, repository));
 
