@@ -13,7 +13,8 @@
  * down to the time of the first try, matched by the SLIPWAY_* environment.
  */
 import { BatchGetBuildsCommand, CodeBuildClient, ListBuildsForProjectCommand, StartBuildCommand, StopBuildCommand, type Build, type EnvironmentVariable, type SourceType, type StartBuildCommandInput } from '@aws-sdk/client-codebuild';
-import type { ComputeClass, JobSpec, Provider } from '../domain/pipeline.ts';
+import type { BuildCompute, JobSpec, Provider } from '../domain/pipeline.ts';
+import { computeLabel, LAMBDA_IMAGES } from '../domain/compute.ts';
 import { ARTIFACT_ROOTS, type BuildLane } from '../domain/run.ts';
 import { buildIdFromArn, type BuildStateChangeEvent } from '../services/build-events.ts';
 import { generateBuildspec } from '../services/buildspec.ts';
@@ -22,8 +23,13 @@ import { classify, toDomainError } from './errors.ts';
 import type { BuildRequest, BuildRunner } from '../ports/index.ts';
 
 export interface CodeBuildRunnerConfig {
-  /** Project name per compute class (SLIPWAY_BUILD_PROJECTS). */
-  projects: Partial<Record<ComputeClass, string>>;
+  /** Project name per compute: `lambda`, `small`, `medium`, `large` (SLIPWAY_BUILD_PROJECTS). */
+  projects: Partial<Record<BuildCompute, string>>;
+  /**
+   * Reserved-capacity fleets jobs may name (`fleet: NAME`), name -> fleet ARN (SLIPWAY_BUILD_FLEETS).
+   * @default none
+   */
+  fleets?: Record<string, string>;
   /** Bucket the builds read inputs from and write outputs to (SLIPWAY_ARTIFACT_BUCKET). */
   artifactBucket: string;
   /** ECR registry host for image jobs (SLIPWAY_ECR_REGISTRY). */
@@ -130,6 +136,16 @@ const SOURCE: Record<Provider, { type: SourceType; host: string }> = {
   bitbucket: { type: 'BITBUCKET', host: 'https://bitbucket.org' },
 };
 
+/**
+ * Where the buildspec's dependency cache reads and writes (see restoreCache/saveCache in
+ * buildspec.ts). A fork never writes: the variable says so, and its role could not anyway.
+ */
+export function cacheEnv(request: Pick<BuildRequest, 'cache' | 'lane'>): Record<string, string> {
+  if (!request.cache) return {};
+  const write = request.cache.write && request.lane !== 'fork';
+  return { SLIPWAY_CACHE_BRANCH: request.cache.branch, SLIPWAY_CACHE_FALLBACK: request.cache.fallback, SLIPWAY_CACHE_WRITE: write ? '1' : '0' };
+}
+
 /** A manual run's parameters as build environment variables: `SLIPWAY_PARAM_<NAME>`. */
 export function parameterEnv(parameters: Record<string, string> | undefined): Record<string, string> {
   const env: Record<string, string> = {};
@@ -137,8 +153,39 @@ export function parameterEnv(parameters: Record<string, string> | undefined): Re
   return env;
 }
 
+/** Parses SLIPWAY_BUILD_FLEETS (`{"NAME":"arn:aws:codebuild:...:fleet/NAME:..."}`), naming the problem. */
+export function parseBuildFleets(json: string | undefined): Record<string, string> {
+  if (json === undefined || json.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new Error('SLIPWAY_BUILD_FLEETS is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('SLIPWAY_BUILD_FLEETS must be a JSON object of fleet name -> fleet ARN');
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string' || !/^arn:aws[a-z-]*:codebuild:/.test(v)) throw new Error(`SLIPWAY_BUILD_FLEETS.${k} must be a CodeBuild fleet ARN`);
+  }
+  return value as Record<string, string>;
+}
+
+/**
+ * The environment overrides of a build, per compute, in the CodeBuild API model's terms
+ * (StartBuild: environmentTypeOverride, computeTypeOverride, imageOverride, fleetOverride;
+ * https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html). Every build says
+ * its compute itself instead of relying on the project's defaults.
+ * - Lambda: LINUX_LAMBDA_CONTAINER with BUILD_LAMBDA_2GB and the template's Lambda image; no timeout
+ *   and no privileged mode, which Lambda compute refuses ("Limitations of AWS Lambda compute",
+ *   https://docs.aws.amazon.com/codebuild/latest/userguide/lambda.html#lambda.limitations).
+ * - A fleet: `fleetOverride.fleetArn`; the fleet fixes environment and compute type ("If you're using
+ *   compute fleets ... type will be ignored", ProjectEnvironment in the API reference).
+ * - EC2: LINUX_CONTAINER with BUILD_GENERAL1_SMALL | MEDIUM | LARGE.
+ */
+export const LAMBDA_COMPUTE_TYPE = 'BUILD_LAMBDA_2GB' as const;
+const EC2_COMPUTE_TYPES = { small: 'BUILD_GENERAL1_SMALL', medium: 'BUILD_GENERAL1_MEDIUM', large: 'BUILD_GENERAL1_LARGE' } as const;
+
 /** Parses SLIPWAY_BUILD_PROJECTS (`{"small":"slipway-small",...}`), naming the problem. */
-export function parseBuildProjects(json: string): Partial<Record<ComputeClass, string>> {
+export function parseBuildProjects(json: string): Partial<Record<BuildCompute, string>> {
   let value: unknown;
   try {
     value = JSON.parse(json);
@@ -151,7 +198,7 @@ export function parseBuildProjects(json: string): Partial<Record<ComputeClass, s
     // Build ids are `<project>:<uuid>` and every run keeps one per job: see shared/domain/run-bounds.ts.
     if (v.length > 100) throw new Error(`SLIPWAY_BUILD_PROJECTS.${k}: project names may have at most 100 characters, got ${v.length}`);
   }
-  return value as Partial<Record<ComputeClass, string>>;
+  return value as Partial<Record<BuildCompute, string>>;
 }
 
 /** Pages of 100 builds `find` reads at most. */
@@ -160,7 +207,7 @@ const FIND_PAGES = 5;
 export class CodeBuildRunner implements BuildRunner {
   constructor(private readonly client: CodeBuildClient, private readonly config: CodeBuildRunnerConfig) {}
 
-  async start(request: BuildRequest): Promise<{ buildId: string }> {
+  async start(request: BuildRequest): Promise<{ buildId: string; compute: string }> {
     const input = this.startBuildInput(request);
     let out;
     try {
@@ -175,7 +222,7 @@ export class CodeBuildRunner implements BuildRunner {
     }
     const buildId = out.build?.id;
     if (!buildId) throw new RetryableError(`StartBuild for ${request.job} of run ${request.runId} returned no build id`);
-    return { buildId };
+    return { buildId, compute: this.computeOf(request.spec) };
   }
 
   /**
@@ -233,10 +280,29 @@ export class CodeBuildRunner implements BuildRunner {
     return readExportedVariables(this.client, buildId);
   }
 
-  private projectFor(compute: ComputeClass): string {
+  private projectFor(compute: BuildCompute): string {
     const projectName = this.config.projects[compute];
-    if (!projectName) throw new ValidationError(`no CodeBuild project is configured for compute class "${compute}" (SLIPWAY_BUILD_PROJECTS)`);
+    if (!projectName) throw new ValidationError(`no CodeBuild project is configured for compute "${compute}" (SLIPWAY_BUILD_PROJECTS)`);
     return projectName;
+  }
+
+  /** The compute a build of this job runs on, as recorded on the job (`lambda`, `small`, `fleet`, ...). */
+  computeOf(spec: JobSpec): string {
+    return computeLabel(spec);
+  }
+
+  private environmentOverrides(spec: JobSpec): Partial<StartBuildCommandInput> {
+    if (spec.fleet !== undefined) {
+      const fleetArn = this.config.fleets?.[spec.fleet];
+      if (!fleetArn) throw new ValidationError(`job ${spec.name} names fleet "${spec.fleet}", which the Slipway stack does not have (SLIPWAY_BUILD_FLEETS: ${Object.keys(this.config.fleets ?? {}).join(', ') || 'none'}); add it to the stack's fleets or remove fleet from the job`);
+      return { fleetOverride: { fleetArn }, ...(spec.buildImage ? { imageOverride: spec.buildImage } : {}) };
+    }
+    if (spec.compute === 'lambda') {
+      const image = spec.buildImage && !spec.buildImage.startsWith('aws/codebuild/') ? spec.buildImage : spec.template ? LAMBDA_IMAGES[spec.template] : undefined;
+      if (!image) throw new ValidationError(`job ${spec.name} has no image for Lambda compute (template ${spec.template ?? 'none'})`);
+      return { environmentTypeOverride: 'LINUX_LAMBDA_CONTAINER', computeTypeOverride: LAMBDA_COMPUTE_TYPE, imageOverride: image };
+    }
+    return { environmentTypeOverride: 'LINUX_CONTAINER', computeTypeOverride: EC2_COMPUTE_TYPES[spec.compute], ...(spec.buildImage ? { imageOverride: spec.buildImage } : {}) };
   }
 
   /**
@@ -297,6 +363,7 @@ export class CodeBuildRunner implements BuildRunner {
       [BUILD_ENV.trust]: lane === 'fork' ? 'untrusted' : 'trusted',
     };
     if (request.branch !== undefined) env[BUILD_ENV.branch] = request.branch;
+    Object.assign(env, cacheEnv(request));
     Object.assign(env, parameterEnv(request.parameters));
     const environmentVariablesOverride: EnvironmentVariable[] = Object.entries(env).map(([name, value]) => ({ name, value, type: 'PLAINTEXT' }));
     const connection = this.connectionFor(request);
@@ -313,11 +380,12 @@ export class CodeBuildRunner implements BuildRunner {
       // need one too. Without one CodeBuild clones anonymously (public repositories only).
       ...(connection ? { sourceAuthOverride: { type: 'CODECONNECTIONS', resource: connection } } : {}),
       buildspecOverride: generateBuildspec(spec, { ecrRegistry: this.config.ecrRegistry, ecrRepositoryPrefix: this.config.ecrRepositoryPrefix, attempt: request.attempt }),
-      ...(spec.buildImage ? { imageOverride: spec.buildImage } : {}),
+      ...this.environmentOverrides(spec),
       environmentVariablesOverride,
-      // CodeBuild accepts 5..2160 minutes.
-      timeoutInMinutesOverride: Math.min(2160, Math.max(5, Math.ceil(spec.timeoutMinutes))),
-      privilegedModeOverride: spec.kind === 'image',
+      // CodeBuild accepts 5..2160 minutes; Lambda compute takes no timeout (15 minutes, fixed) and no privileged mode.
+      ...(spec.compute === 'lambda' && spec.fleet === undefined
+        ? {}
+        : { timeoutInMinutesOverride: Math.min(2160, Math.max(5, Math.ceil(spec.timeoutMinutes))), privilegedModeOverride: spec.kind === 'image' }),
       ...(serviceRole !== undefined ? { serviceRoleOverride: serviceRole } : {}),
     };
   }

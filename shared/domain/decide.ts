@@ -31,7 +31,7 @@
  */
 import { NotFoundError } from './errors.ts';
 import { attemptToken, type Decision, type Effect } from './run-effects.ts';
-import { TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES, RUN_NOTICES_LIMIT, type JobPlan, type JobState, type JobStatus, MAX_EARLIER_BUILDS, MAX_JOB_STEPS, type RunState, type RunStatus, type Trigger } from './run.ts';
+import { TERMINAL_JOB_STATUSES, TERMINAL_RUN_STATUSES, RUN_NOTICES_LIMIT, type JobPlan, type JobState, type JobStatus, MAX_EARLIER_BUILDS, MAX_COMPUTE_LABEL_BYTES, MAX_JOB_STEPS, type RunState, type RunStatus, type Trigger } from './run.ts';
 import { type ApprovalGiven, type ApprovalRejected, type BuildState, type BuildStateChanged, type CancelRequested, type EngineEvent, type JobStarted, type NotificationFailed, type ReleaseFinished, type ReleaseStarted, type ReleaseProgressed, type RunFailedToPlan, type RunRequested, type RunSuperseded } from './run-events.ts';
 import {
   APPLIED_EVENT_IDS_LIMIT,
@@ -329,6 +329,11 @@ function beginRunning(d: Draft): void {
   d.mayHaveEnded = true;
 }
 
+/** The compute an attempt runs on, bounded (run-bounds.ts counts it); an event without one leaves the last attempt's. */
+function recordCompute(job: JobState, compute: string | undefined): void {
+  if (compute !== undefined) job.compute = compute.slice(0, MAX_COMPUTE_LABEL_BYTES);
+}
+
 function onJobStarted(d: Draft, e: JobStarted): void {
   const job = currentBuildAttempt(d, e.job, e.attempt);
   if (job === undefined) return;
@@ -340,8 +345,11 @@ function onJobStarted(d: Draft, e: JobStarted): void {
     const w = d.job(e.job);
     w.status = 'running';
     w.buildId = e.buildId;
+    recordCompute(w, e.compute);
   } else if (job.status === 'running' && job.buildId === undefined) {
-    d.job(e.job).buildId = e.buildId;
+    const w = d.job(e.job);
+    w.buildId = e.buildId;
+    recordCompute(w, e.compute);
   } else {
     stopLateBuild(d, e.job, job, e.buildId);
   }

@@ -23,6 +23,8 @@ export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 export const COMPUTE_CLASSES = ['small', 'medium', 'large'] as const;
 export type ComputeClass = (typeof COMPUTE_CLASSES)[number];
+/** What a build runs on: CodeBuild's Lambda compute or an EC2 compute class (see compute.ts). */
+export type BuildCompute = ComputeClass | 'lambda';
 
 export const RELEASE_STRATEGIES = ['standard', 'blue-green'] as const;
 export type ReleaseStrategy = (typeof RELEASE_STRATEGIES)[number];
@@ -200,7 +202,10 @@ export interface JobSpec {
   retries: number;
   /** Build and image jobs: the wait before the first retry, doubling for each next one (see retryDelayFor). */
   retryDelaySeconds?: number;
-  compute: ComputeClass;
+  /** Chosen from the job's `compute` (default `auto`) when the definition is read: see compute.ts. */
+  compute: BuildCompute;
+  /** A reserved-capacity fleet the job runs on (StartBuild `fleetOverride`), by name. */
+  fleet?: string;
   image?: ImageSpec;
   deploy?: DeploySpec;
   approval?: ApprovalSpec;

@@ -15,7 +15,7 @@
  * beside the limit. Pure: no I/O.
  */
 import { MAX_JOBS } from './pipeline.ts';
-import { MAX_EARLIER_BUILDS, MAX_JOB_STEPS, RUN_NOTICES_LIMIT, type JobPlan, type JobState, type RunState } from './run.ts';
+import { MAX_COMPUTE_LABEL_BYTES, MAX_EARLIER_BUILDS, MAX_JOB_STEPS, RUN_NOTICES_LIMIT, type JobPlan, type JobState, type RunState } from './run.ts';
 
 /** Needs in all, over every job of a definition (each costs the need's name in the run's plan). */
 export const MAX_NEEDS_TOTAL = 500;
@@ -88,7 +88,7 @@ export function largestRun(plan: Record<string, JobPlan>, runId = '01JZZZZZZZZZZ
   // succeeded is never retried); a deploy that rolled back has both, and its steps.
   for (const [name, p] of Object.entries(plan)) {
     const earlierBuilds = Array.from({ length: Math.min(MAX_EARLIER_BUILDS, p.maxAttempts - 1) }, (_, i) => ({ attempt: p.maxAttempts - 1 - i, buildId: fill(WORST_CASE.buildIdBytes) }));
-    const base = { attempt: p.maxAttempts, startedAt: at, finishedAt: at, ...(p.kind === 'build' || p.kind === 'image' ? { earlierBuilds } : {}) };
+    const base = { attempt: p.maxAttempts, startedAt: at, finishedAt: at, ...(p.kind === 'build' || p.kind === 'image' ? { earlierBuilds, compute: fill(MAX_COMPUTE_LABEL_BYTES) } : {}) };
     switch (p.kind) {
       case 'build':
         jobs[name] = { ...base, status: 'failed', buildId: fill(WORST_CASE.buildIdBytes), reason: fill(MAX_REASON_BYTES) };

@@ -37,7 +37,11 @@ export interface RunRequested extends EventBase {
 export interface RunDequeued extends EventBase { type: 'RunDequeued' }
 
 /** The engine started a build for this attempt (StartBuild returned). */
-export interface JobStarted extends EventBase { type: 'JobStarted'; job: string; attempt: number; buildId: string }
+export interface JobStarted extends EventBase {
+  type: 'JobStarted'; job: string; attempt: number; buildId: string;
+  /** The compute the build runs on (`lambda`, `small`, `medium`, `large`, `fleet`; see JobState.compute); absent in events sent before it existed. */
+  compute?: string;
+}
 
 export const BUILD_STATES = ['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'STOPPED', 'TIMED_OUT', 'FAULT'] as const;
 export type BuildState = (typeof BUILD_STATES)[number];

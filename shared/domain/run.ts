@@ -130,6 +130,11 @@ export interface JobState {
   /** 1-based attempt number of the current (or last) attempt; 0 before the first start. */
   attempt: number;
   buildId?: string;
+  /**
+   * The compute the current attempt's build runs on: `lambda`, `small`, `medium`, `large` or `fleet`
+   * (its name is the pinned job's `fleet`). Kept short: 200 jobs carry it (run-bounds.ts).
+   */
+  compute?: string;
   /** Build ids of the attempts before the current one, so each attempt's log stays readable. */
   earlierBuilds?: Array<{ attempt: number; buildId: string }>;
   startedAt?: string;
@@ -161,6 +166,9 @@ export const MAX_JOB_STEPS = 12;
  * the run item past DynamoDB's 400 KB (see run-bounds.ts, whose worst case counts it).
  */
 export const MAX_EARLIER_BUILDS = 1;
+
+/** The longest compute a job keeps (`medium`); see JobState.compute. */
+export const MAX_COMPUTE_LABEL_BYTES = 8;
 
 export interface RunState {
   runId: string;

@@ -3,6 +3,7 @@
  * `shared/aws`, for the local mode in `shared/local`. Every adapter turns SDK
  * errors into the domain errors of `errors.ts` at the edge.
  */
+import type { CacheScope } from '../domain/dependency-cache.ts';
 import type { JobSpec, PipelineSpec, Provider } from '../domain/pipeline.ts';
 import type { BuildLane, RunState, RunStatus } from '../domain/run.ts';
 import type { TargetConfig, TargetState } from '../domain/release.ts';
@@ -123,11 +124,13 @@ export interface BuildRequest {
   parameters?: Record<string, string>;
   /** The run's build lane (its trust): the service role and artifact namespace of the build. @default release */
   lane?: BuildLane;
+  /** Where the build's dependency caches are read and written (dependency-cache.ts). @default none: no cache */
+  cache?: CacheScope;
 }
 
 export interface BuildRunner {
-  /** Starts (or, for a token seen before, finds) the build; returns its id. */
-  start(request: BuildRequest): Promise<{ buildId: string }>;
+  /** Starts (or, for a token seen before, finds) the build; returns its id and, if the runner knows, the compute it runs on. */
+  start(request: BuildRequest): Promise<{ buildId: string; compute?: string }>;
   stop(buildId: string): Promise<void>;
   /**
    * The build already started for this request's job attempt since `since`, if

@@ -29,6 +29,7 @@ import { DEFAULT_ECR_REPOSITORY_PREFIX, ecrRepositoryName, type JobSpec } from '
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { runtimeVersionsFor, TEMPLATES } from '../domain/templates.ts';
 import { retryDelayFor } from '../domain/run-effects.ts';
+import { cacheKeys, DEFAULT_CACHE_MAX_BYTES, DEPENDENCY_CACHES, type DependencyCache } from '../domain/dependency-cache.ts';
 
 export interface BuildspecOptions {
   /** ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); required for image jobs. */
@@ -82,10 +83,13 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
     if (!ENV_NAME.test(name)) throw new ValidationError(`job "${job.name}": environment variable name "${name}" is not valid`);
   }
 
-  const runtimeVersions = runtimeVersionsFor(job);
+  // Lambda compute takes no runtime-versions (its image is the runtime) and has no CodeBuild cache.
+  const onLambda = job.compute === 'lambda' && job.fleet === undefined;
+  const runtimeVersions = onLambda ? {} : runtimeVersionsFor(job);
   const delay = retryDelayFor(job.retryDelaySeconds, opts.attempt ?? 1);
   const backoff = delay > 0 ? [`echo "slipway: attempt ${opts.attempt}: waiting ${delay}s before starting (retry backoff)" && sleep ${delay}`] : [];
-  const install = [...backoff, ...runtimeReport(job, runtimeVersions), ...job.install];
+  const deps = job.kind === 'build' && job.template ? DEPENDENCY_CACHES[job.template] : undefined;
+  const install = [...backoff, ...runtimeReport(job, runtimeVersions), ...(deps ? [restoreCache(job.name, deps)] : []), ...job.install];
   const preBuild = job.inputs.map(downloadInput);
   const build = [...job.commands];
   const postBuild: string[] = [];
@@ -101,6 +105,7 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
   if (job.outputs.length > 0) {
     postBuild.push(uploadNotice(), ...job.outputs.map((pattern) => uploadOutput(job.name, pattern)), uploadExecutables(job.name, job.outputs));
   }
+  if (deps) postBuild.push(saveCache(job.name));
 
   const phases: Record<string, unknown> = {};
   if (Object.keys(runtimeVersions).length > 0 || install.length > 0) {
@@ -111,8 +116,51 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
   if (postBuild.length > 0) phases.post_build = { commands: postBuild };
 
   const spec: Record<string, unknown> = { version: 0.2, env, phases };
-  if (job.cache.length > 0) spec.cache = { paths: [...job.cache] };
+  if (job.cache.length > 0 && !onLambda) spec.cache = { paths: [...job.cache] };
   return stringify(spec, { lineWidth: 0 });
+}
+
+// The cache's place in the build, keyed by variables the runner sets per run (SLIPWAY_CACHE_BRANCH,
+// SLIPWAY_CACHE_FALLBACK, SLIPWAY_CACHE_WRITE; see shared/domain/dependency-cache.ts), so the text
+// stays one per job. /tmp: the one place Lambda compute may write.
+const CACHE_ARCHIVE = '"${TMPDIR:-/tmp}/slipway-cache.tar.gz"';
+const shellKeys = (job: string) =>
+  cacheKeys('${SLIPWAY_PIPELINE_ID}', job, { branch: '${SLIPWAY_CACHE_BRANCH}', fallback: '${SLIPWAY_CACHE_FALLBACK}' }, '${SLIPWAY_CACHE_HASH}');
+
+/**
+ * Points the tools' caches into $SLIPWAY_CACHE_DIR, hashes the lock files, and restores the first
+ * cache found in restore order. Never fails the build: a miss is a cold install.
+ */
+export function restoreCache(job: string, deps: DependencyCache): string {
+  const keys = shellKeys(job);
+  const vars = deps.variables.map((v) => `export ${v.name}="${(v.value ?? '{dir}').replace('{dir}', `$SLIPWAY_CACHE_DIR/${v.dir}`)}";`).join(' ');
+  const locks = deps.lockFiles.join(' ');
+  return [
+    'export SLIPWAY_CACHE_DIR="${TMPDIR:-/tmp}/slipway-cache"; mkdir -p "$SLIPWAY_CACHE_DIR";',
+    vars,
+    `export SLIPWAY_CACHE_HASH="$(cd "\${CODEBUILD_SRC_DIR:-.}" && LC_ALL=C ls -1d ${locks} 2>/dev/null | while IFS= read -r f; do cat -- "$f"; done | sha256sum | cut -c1-16)";`,
+    'export SLIPWAY_CACHE_HIT="";',
+    `for k in ${keys.restore.map((k) => `"${k}"`).join(' ')}; do`,
+    `if aws s3 cp --only-show-errors "s3://\${SLIPWAY_ARTIFACT_BUCKET}/$k" ${CACHE_ARCHIVE} 2>/dev/null && tar -xzf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR"; then SLIPWAY_CACHE_HIT="$k"; break; fi; done;`,
+    `rm -f ${CACHE_ARCHIVE}; echo "slipway: dependency cache \${SLIPWAY_CACHE_HIT:-miss} (lock hash $SLIPWAY_CACHE_HASH)"; true`,
+  ].join(' ');
+}
+
+/**
+ * After a successful build, saves the cache under the lock hash and as the branch's newest, unless
+ * the restore hit this very hash, the entry is over the size cap, or the run may not write (a fork;
+ * its role could not anyway). Never fails the build.
+ */
+export function saveCache(job: string): string {
+  const keys = shellKeys(job);
+  const max = `\${SLIPWAY_CACHE_MAX_BYTES:-${DEFAULT_CACHE_MAX_BYTES}}`;
+  return [
+    'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" = "1" ] && [ "${SLIPWAY_CACHE_WRITE:-0}" = "1" ] && [ -n "${SLIPWAY_CACHE_DIR:-}" ]; then',
+    `case "$SLIPWAY_CACHE_HIT" in ${keys.exact.map((k) => `"${k}"`).join('|')}) echo "slipway: dependency cache hit on its lock hash, nothing to save";;`,
+    `*) tar -czf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR" . && size=$(wc -c < ${CACHE_ARCHIVE}) && if [ "$size" -gt "${max}" ]; then echo "slipway: dependency cache of $size bytes is over the cap of ${max}; not saved";`,
+    `else aws s3 cp --only-show-errors ${CACHE_ARCHIVE} "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" && aws s3 cp --only-show-errors "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.latest}" && echo "slipway: dependency cache saved ($size bytes)"; fi`,
+    '|| echo "slipway: dependency cache not saved";; esac; fi; true',
+  ].join(' ');
 }
 
 /** The job's log states the runtime it asked for and the one it got, as the local runner's does. */

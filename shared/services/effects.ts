@@ -28,6 +28,8 @@ import { notificationSecrets, secretNameProblems } from '../domain/secret-names.
 import { nextQueued } from '../domain/concurrency.ts';
 import type { JobSpec, PipelineSpec } from '../domain/pipeline.ts';
 import { buildLaneOf, definitionCommitOf, trustOf, type RunState, type Trigger } from '../domain/run.ts';
+import { cacheScope, defaultBranchOf } from '../domain/dependency-cache.ts';
+import { computeLabel } from '../domain/compute.ts';
 import { type BuildStateChanged, type JobStarted, type ReleaseFinished, type RunDequeued } from '../domain/run-events.ts';
 import { type Effect, type NotifyKind } from '../domain/run-effects.ts';
 import { ValidationError } from '../domain/errors.ts';
@@ -130,6 +132,7 @@ async function performEffect(deps: EffectDeps, state: RunState, effect: Effect, 
 
 async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Effect, { type: 'StartBuild' }>, pipeline: () => Promise<PipelineSpec>, now: () => string, replay?: Replay): Promise<void> {
   let buildId: string;
+  let compute: string;
   try {
     const definition = await pipeline();
     const spec = jobOf(definition, effect.job, state);
@@ -148,10 +151,13 @@ async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Eff
       spec,
       ...(state.trigger.parameters ? { parameters: state.trigger.parameters } : {}),
       lane: buildLaneOf(state.trigger),
+      cache: cacheScope(state.trigger, defaultBranchOf(definition)),
     };
     const found = replay !== undefined ? await findEarlierBuild(deps, request, replay, now, state.createdAt) : undefined;
     if (found !== undefined) deps.logger?.info('replayed StartBuild found the build the first try started', { runId: effect.runId, job: effect.job, attempt: effect.attempt, buildId: found.buildId });
-    ({ buildId } = found ?? await deps.builds.start(request));
+    const out: { buildId: string; compute?: string } = found ?? await deps.builds.start(request);
+    buildId = out.buildId;
+    compute = out.compute ?? computeLabel(spec);
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     // Retrying cannot help: record the attempt as failed, with CodeBuild's words.
@@ -170,7 +176,7 @@ async function startBuild(deps: EffectDeps, state: RunState, effect: Extract<Eff
     await deps.events.send([failed]);
     return;
   }
-  const started: JobStarted = { type: 'JobStarted', id: `started:${effect.token}`, runId: effect.runId, at: now(), job: effect.job, attempt: effect.attempt, buildId };
+  const started: JobStarted = { type: 'JobStarted', id: `started:${effect.token}`, runId: effect.runId, at: now(), job: effect.job, attempt: effect.attempt, buildId, compute };
   await deps.events.send([started]);
 }
 

@@ -28,10 +28,14 @@ test('a build job runs its install steps, commands and cache paths in that order
   assert.equal(spec.env.shell, 'bash');
   assert.deepEqual(spec.env.variables, { NODE_ENV: 'production' });
   assert.ok(spec.phases.install['runtime-versions']?.nodejs, 'the node template pins a runtime on a managed image');
-  assert.deepEqual(spec.phases.install.commands, ['echo "slipway: runtime nodejs: asked 22, got $(node --version)"', 'npm ci']);
+  const [report, restore, ...install] = spec.phases.install.commands;
+  assert.equal(report, 'echo "slipway: runtime nodejs: asked 22, got $(node --version)"');
+  assert.match(restore, /npm_config_cache="\$SLIPWAY_CACHE_DIR\/npm"/, 'the dependency cache is restored before the install steps');
+  assert.deepEqual(install, ['npm ci']);
   assert.deepEqual(spec.phases.build.commands, ['npm run build', 'npm test']);
   assert.deepEqual(spec.cache, { paths: ['node_modules/**/*'] });
-  assert.equal(spec.phases.post_build, undefined, 'no outputs, nothing to upload');
+  assert.equal(spec.phases.post_build?.commands.length, 1, 'no outputs to upload; only the cache save');
+  assert.match(spec.phases.post_build!.commands[0], /SLIPWAY_CACHE_WRITE/);
   assert.equal(spec.env['exported-variables'], undefined);
 });
 
@@ -45,7 +49,7 @@ test('a retry waits its backoff first: the job\'s retryDelay, doubling per attem
 
 test('a custom image gets no runtime-versions, which CodeBuild would reject', () => {
   const spec = specOf(jobSpec('build', { template: 'node', buildImage: 'public.ecr.aws/docker/library/node:22', commands: ['npm test'] }));
-  assert.equal(spec.phases.install, undefined);
+  assert.equal(spec.phases.install?.['runtime-versions'], undefined);
 });
 
 test('a job without commands still has a build phase that succeeds', () => {

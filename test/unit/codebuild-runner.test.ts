@@ -47,7 +47,7 @@ test('a build job starts in the project of its compute class with every override
 
   const out = await runner.start(request());
 
-  assert.deepEqual(out, { buildId: 'slipway-small:1111' });
+  assert.deepEqual(out, { buildId: 'slipway-small:1111', compute: 'small' });
   const input = cb.commandCalls(StartBuildCommand)[0].args[0].input;
   assert.equal(input.projectName, 'slipway-small');
   assert.equal(input.idempotencyToken, '01JRUN:build:1');

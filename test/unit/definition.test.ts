@@ -97,8 +97,9 @@ describe('valid pipeline files', () => {
       env: { ...node.env },
       outputs: [],
       inputs: [],
-      timeoutMinutes: 60,
-      compute: 'small',
+      // compute: auto puts a node test job on Lambda compute, whose builds end at 15 minutes.
+      timeoutMinutes: 15,
+      compute: 'lambda',
     });
     assert.deepEqual(spec.jobs.image.image, { dockerfile: 'Dockerfile', context: '.', repository: 'shop-api', tags: [] });
     assert.equal(spec.jobs.image.buildImage, DEFAULT_BUILD_IMAGE);

@@ -66,7 +66,7 @@ test('StartBuild starts the job from the pinned pipeline version and reports Job
   assert.equal(req.repository, 'acme/web');
   assert.equal(req.provider, 'github');
   assert.deepEqual(req.spec.outputs, ['dist/**', 'package.json']);
-  assert.deepEqual(events.sent, [{ type: 'JobStarted', id: 'started:R1:build:1', runId: 'R1', at: NOW, job: 'build', attempt: 1, buildId: 'slipway-small:build-1' }]);
+  assert.deepEqual(events.sent, [{ type: 'JobStarted', id: 'started:R1:build:1', runId: 'R1', at: NOW, job: 'build', attempt: 1, buildId: 'slipway-small:build-1', compute: 'small' }]);
 });
 
 test('repeating StartBuild for one attempt starts one build and reports the same JobStarted', async () => {

@@ -12,6 +12,9 @@ import { MAX_DEPLOY_JOBS, MAX_NEEDS_TOTAL } from '../run-bounds.ts';
 import { CHAT_KINDS, LIMITS, ENV_NAME, TWO_PART_REPO, GITLAB_REPO, ECR_REPOSITORY } from './rules.ts';
 import { didYouMean, parseDuration, type Segment, formatPath, isRecord } from './words.ts';
 import { type RawJob, REQUIRED_HINTS } from './schema.ts';
+import { chooseCompute, COMPUTE_CHOICES, type ComputeChoice } from '../compute.ts';
+import { applyTemplate } from '../templates.ts';
+import { TEMPLATE_NAMES as TEMPLATES_KNOWN, type TemplateName } from '../pipeline.ts';
 
 // ---------------------------------------------------------------------------
 // Checks across fields and jobs, on the raw document (guarded: a field of the wrong
@@ -70,7 +73,7 @@ export function checkDuration(value: unknown, limit: (typeof LIMITS)[keyof typeo
   }
 }
 
-export const BUILD_ONLY_KEYS = ['template', 'image', 'install', 'commands', 'cache', 'env', 'outputs', 'inputs', 'compute'] as const;
+export const BUILD_ONLY_KEYS = ['template', 'image', 'install', 'commands', 'cache', 'env', 'outputs', 'inputs', 'compute', 'fleet'] as const;
 
 export function kindOf(job: Record<string, unknown>): JobKind | undefined {
   if (job.kind === undefined) return 'build';
@@ -175,6 +178,7 @@ export function checkJobs(jobs: Record<string, Record<string, unknown>>, problem
       checkDuration(job.timeout, LIMITS.timeout, at('timeout'), problems);
       checkDuration(job.retryDelay, LIMITS.retryDelay, at('retryDelay'), problems);
     }
+    if (kind === 'build' || kind === 'image') checkCompute(job, kind, at, problems);
     if (kind === 'build' && job.template === undefined && job.commands === undefined) {
       problems.push({ path: at(), message: `a build job needs "commands" or a "template" (one of ${TEMPLATE_NAMES.join(', ')})` });
     }
@@ -338,4 +342,23 @@ export function tidy(problems: Problem[]): Problem[] {
     return true;
   });
   return unique.map((p, i) => ({ p, i, r: rank(p) })).sort((a, b) => a.r - b.r || a.i - b.i).map(({ p }) => p);
+}
+
+/** A forced `compute: lambda` the job cannot honour, or a fleet beside it, is a definition error (see compute.ts). */
+function checkCompute(job: Record<string, unknown>, kind: 'build' | 'image', at: (...p: Segment[]) => string, problems: Problem[]): void {
+  const choice = (COMPUTE_CHOICES as readonly unknown[]).includes(job.compute) ? (job.compute as ComputeChoice) : undefined;
+  if (choice !== 'lambda' && job.fleet === undefined) return;
+  const strings = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined);
+  const template = (TEMPLATES_KNOWN as readonly unknown[]).includes(job.template) ? (job.template as TemplateName) : undefined;
+  const build = applyTemplate({ template, install: strings(job.install), commands: strings(job.commands) });
+  const timeout = parseDuration(job.timeout);
+  const decided = chooseCompute(choice, typeof job.fleet === 'string' ? job.fleet : undefined, {
+    kind,
+    ...(template ? { template } : {}),
+    ...(typeof job.image === 'string' ? { customImage: job.image } : {}),
+    install: build.install,
+    commands: build.commands,
+    ...(timeout !== undefined ? { timeoutMinutes: timeout / 60 } : {}),
+  });
+  if (!decided.ok) problems.push({ path: at('compute'), message: decided.message });
 }

@@ -7,6 +7,7 @@ import {
   type PipelineSpec
 } from '../pipeline.ts';
 import { applyTemplate } from '../templates.ts';
+import { chooseCompute, LAMBDA_MAX_MINUTES, type ComputeSubject } from '../compute.ts';
 import { DEFAULT_TIMEOUT_SECONDS, DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_INTERVAL_SECONDS, DEFAULT_BAKE_SECONDS, DEFAULT_ROLLBACK_WINDOW_SECONDS, DEFAULT_STEPS, DEFAULT_RETRY_DELAY_SECONDS } from './rules.ts';
 import { parseDuration } from './words.ts';
 import type { RawTop, RawJob } from './schema.ts';
@@ -103,8 +104,16 @@ export function normaliseJob(
       outputs: job.outputs ?? [],
       inputs: job.inputs ?? [],
       timeoutMinutes: minutes(job.timeout, DEFAULT_TIMEOUT_SECONDS),
-      compute: job.compute ?? 'small',
+      compute: 'small',
     };
+    // checks.ts refused a choice that cannot hold, so the decision here is always ok.
+    const decided = chooseCompute(job.compute, job.fleet, computeSubject(job, build));
+    if (decided.ok) {
+      spec.compute = decided.compute;
+      if (decided.fleet !== undefined) spec.fleet = decided.fleet;
+      // Lambda compute ends every build at 15 minutes and takes no custom timeout.
+      if (decided.compute === 'lambda') spec.timeoutMinutes = Math.min(spec.timeoutMinutes, LAMBDA_MAX_MINUTES);
+    }
     if (kind === 'image' && job.docker) {
       spec.image = {
         dockerfile: job.docker.dockerfile ?? 'Dockerfile',
@@ -139,5 +148,18 @@ export function normaliseJob(
         : {}),
       rollbackWindowMinutes: minutes(d.rollbackWindow, DEFAULT_ROLLBACK_WINDOW_SECONDS),
     },
+  };
+}
+
+/** What compute.ts needs of a raw job and its merged template. */
+export function computeSubject(job: RawJob, build: { install: readonly string[]; commands: readonly string[] }): ComputeSubject {
+  const given = parseDuration(job.timeout);
+  return {
+    kind: job.kind ?? 'build',
+    ...(job.template ? { template: job.template } : {}),
+    ...(job.image !== undefined ? { customImage: job.image } : {}),
+    install: build.install,
+    commands: build.commands,
+    ...(given !== undefined ? { timeoutMinutes: given / 60 } : {}),
   };
 }

@@ -4,7 +4,6 @@
 import { z } from 'zod';
 import { type Problem } from '../errors.ts';
 import {
-  COMPUTE_CLASSES,
   CONCURRENCY_MODES, FORK_POLICIES,
   JOB_PULL_REQUEST_POLICIES, JOB_KINDS, PROVIDERS,
   RELEASE_STRATEGIES,
@@ -15,6 +14,7 @@ import { parseApprover } from '../principals.ts';
 import { NOTIFICATION_EVENTS, NOTIFICATION_KINDS, WHEN_EVENTS, ECR_REPOSITORY, DOCKER_TAG, CONNECTION_ARN, SNS_TOPIC_ARN, DURATION_HINT } from './rules.ts';
 import { PIPELINE_NAME, TARGET_NAME, nameMessage } from '../names.ts';
 import { isValidTimeZone, parseCron } from '../schedule.ts';
+import { COMPUTE_CHOICES, FLEET_NAME } from '../compute.ts';
 import { didYouMean, parseDuration, type Segment, formatPath, isRecord, valueAt, describe, globError } from './words.ts';
 
 // ---------------------------------------------------------------------------
@@ -119,7 +119,8 @@ export const jobSchema = z.strictObject({
     .max(10, 'must be between 0 and 10 (extra attempts after a failure)')
     .optional(),
   retryDelay: duration.optional(),
-  compute: z.enum(COMPUTE_CLASSES).optional(),
+  compute: z.enum(COMPUTE_CHOICES).optional(),
+  fleet: z.string().regex(FLEET_NAME, 'must be the name of a CodeBuild reserved-capacity fleet: letters, digits, "-" and "_" (2 to 64)').optional(),
   docker: z
     .strictObject({
       dockerfile: text.optional(),
@@ -187,7 +188,7 @@ export const ENUM_NOUNS: Record<string, string> = {
   concurrency: 'concurrency mode',
   kind: 'kind',
   template: 'template',
-  compute: 'compute class',
+  compute: 'compute',
   strategy: 'strategy',
   on: 'notification event',
   forks: 'pull-request policy for forks',
