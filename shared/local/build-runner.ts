@@ -23,7 +23,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -34,7 +34,8 @@ import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { retryDelayFor } from '../domain/run-effects.ts';
 import type { BuildRequest, BuildRunner } from '../ports/index.ts';
 import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
-import { artifactPrefix, executablesKey } from '../services/buildspec.ts';
+import { artifactPrefix, cacheExports, executablesKey } from '../services/buildspec.ts';
+import { cacheKeys, DEFAULT_CACHE_MAX_BYTES, DEPENDENCY_CACHES, lockHashInput, type DependencyCache } from '../domain/dependency-cache.ts';
 import type { BuildStateChangeEvent } from '../services/build-events.ts';
 
 /** Is `command` run by one of these steps (as a word, not inside another one)? */
@@ -91,6 +92,17 @@ export interface LocalBuildRunnerOptions {
   onLog?(buildId: string, line: string): void;
   /** Is a tool on this machine (on PATH, and its probe passes)? Injected by tests. */
   hasTool?(tool: ToolRequirement, env: Record<string, string>): boolean;
+  /** A dependency cache entry over this size is not saved. @default DEFAULT_CACHE_MAX_BYTES */
+  cacheMaxBytes?: number;
+}
+
+/** What a build restored of its dependency cache, for the save after it. */
+interface CacheUse {
+  deps: DependencyCache;
+  dir: string;
+  keys: ReturnType<typeof cacheKeys>;
+  hit?: string;
+  write: boolean;
 }
 
 interface LocalBuild {
@@ -137,6 +149,11 @@ export class LocalBuildRunner implements BuildRunner {
   /** The pipeline's HOME: its tool caches (npm, pip, Go, Maven), shared by its jobs and kept between runs. */
   homeDir(pipelineId: string): string {
     return path.join(this.opts.dataDir, 'homes', pipelineId.replace(/[^A-Za-z0-9._-]/g, '_'));
+  }
+
+  /** Dependency caches, one directory per key (`cache/<pipeline>/<job>/<branch>/<lock hash>`), as the bucket's `cache/` holds archives. */
+  get cacheDir(): string {
+    return path.join(this.opts.dataDir, 'cache');
   }
 
   get logDir(): string {
@@ -238,6 +255,7 @@ export class LocalBuildRunner implements BuildRunner {
     }
     await this.emit(b, 'IN_PROGRESS');
     this.log(b, `== ${r.job} (attempt ${r.attempt} of ${spec.retries + 1}) of run ${r.runId} at ${r.commit.slice(0, 12)}`);
+    let cache: CacheUse | undefined;
     try {
       // 1. source
       const repo = this.opts.repositoryPath(r);
@@ -275,12 +293,19 @@ export class LocalBuildRunner implements BuildRunner {
         this.log(b, verdict.message);
         if (!verdict.ok) return await this.fail(b, 'INSTALL', verdict.message);
       }
-      // 5. inputs
+      // 5. the dependency cache, restored into the job's cache directory before the install steps
+      if (spec.kind === 'build' && spec.template && r.cache) {
+        cache = this.restoreCache(b, ws, DEPENDENCY_CACHES[spec.template]);
+        env = { ...env, SLIPWAY_CACHE_DIR: cache.dir };
+        const res = await this.sh(b, cacheExports(cache.deps), ws, { ...env, SLIPWAY_STEP_STATE: state }, Date.now() + 60_000);
+        if (res === 0) ({ env } = readStepState(state, env, ws));
+      }
+      // 6. inputs
       for (const input of spec.inputs) {
         const n = await this.download(r.runId, input, ws, root);
         this.log(b, `input ${input}: ${n} file(s)`);
       }
-      // 6. install + commands, in one shell state as buildspec 0.2
+      // 7. install + commands, in one shell state as buildspec 0.2
       let cwd = ws;
       const deadline = Date.now() + spec.timeoutMinutes * 60_000;
       for (const [phase, cmds] of [['INSTALL', spec.install], ['BUILD', spec.commands]] as const) {
@@ -296,19 +321,80 @@ export class LocalBuildRunner implements BuildRunner {
           ({ env, cwd } = readStepState(state, env, cwd));
         }
       }
-      // 7. image jobs: no Docker engine here
+      // 8. image jobs: no Docker engine here
       if (spec.kind === 'image' && spec.image) this.packageImage(b, ws);
-      // 8. outputs, by the buildspec's rules
+      // 9. outputs, by the buildspec's rules
       if (spec.outputs.length > 0) {
         const out = await this.upload(r.runId, r.job, ws, spec.outputs, root);
         if ('unmatched' in out) return await this.fail(b, 'POST_BUILD', `output ${JSON.stringify(out.unmatched)} matched no file`);
         this.log(b, `outputs: ${out.files} file(s) to s3://${this.opts.artifactBucket}/${artifactPrefix(r.runId, r.job, root)}`);
       }
+      // 10. the dependency cache, saved after a successful build only
+      if (cache) this.saveCache(b, cache);
       await this.finish(b, 'SUCCEEDED');
     } finally {
       rmSync(ws, { recursive: true, force: true });
+      if (cache) rmSync(cache.dir, { recursive: true, force: true });
       for (const f of [`${state}.env`, `${state}.cwd`]) rmSync(f, { force: true });
     }
+  }
+
+  /** The local directory of a cache key; a branch's `latest` is a pointer file naming its newest hash. */
+  private cacheEntry(key: string): string | undefined {
+    const rel = key.replace(/\.tar\.gz$/, '');
+    if (path.basename(rel) !== 'latest') return path.join(this.opts.dataDir, rel);
+    try {
+      const hash = readFileSync(path.join(this.opts.dataDir, `${rel}`), 'utf8').trim();
+      return /^[0-9a-f]{16}$/.test(hash) ? path.join(this.opts.dataDir, path.dirname(rel), hash) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** As the buildspec's restore: the lock files' hash, then the first key found, copied into the job's cache directory. */
+  private restoreCache(b: LocalBuild, ws: string, deps: DependencyCache): CacheUse {
+    const r = b.request;
+    const matchers = deps.lockFiles.map((g) => picomatch(g, { dot: true }));
+    const names = deps.lockFiles.some((g) => g.includes('/'))
+      ? listFiles(ws).filter((f) => matchers.some((m) => m(f)))
+      : readdirSync(ws).filter((f) => matchers.some((m) => m(f)) && statSync(path.join(ws, f)).isFile());
+    const hash = createHash('sha256');
+    for (const content of lockHashInput(names.map((name) => ({ name, content: readFileSync(path.join(ws, name)) })))) hash.update(content);
+    const lockHash = hash.digest('hex').slice(0, 16);
+    const keys = cacheKeys(r.pipelineId, r.job, r.cache!, lockHash);
+    const dir = `${ws}.cache`;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const t = Date.now();
+    let hit: string | undefined;
+    for (const key of keys.restore) {
+      const entry = this.cacheEntry(key);
+      if (entry && existsSync(entry)) {
+        cpSync(entry, dir, { recursive: true });
+        hit = key;
+        break;
+      }
+    }
+    this.log(b, `dependency cache ${hit ? `${hit} restored in ${Date.now() - t} ms` : 'miss'} (lock hash ${lockHash})`);
+    return { deps, dir, keys, hit, write: r.cache!.write && r.lane !== 'fork' };
+  }
+
+  /** As the buildspec's save: unless the restore hit this lock hash, the run may not write, or the entry is over the cap. */
+  private saveCache(b: LocalBuild, c: CacheUse): void {
+    if (!c.write) return this.log(b, 'dependency cache: a fork\'s run reads the shared caches and never writes them');
+    if (c.hit !== undefined && c.keys.exact.includes(c.hit)) return this.log(b, 'dependency cache hit on its lock hash, nothing to save');
+    const size = dirSize(c.dir);
+    const max = this.opts.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+    if (size > max) return this.log(b, `dependency cache of ${size} bytes is over the cap of ${max}; not saved`);
+    const t = Date.now();
+    const target = path.join(this.opts.dataDir, c.keys.save.replace(/\.tar\.gz$/, ''));
+    const staging = `${target}.${randomUUID()}`;
+    mkdirSync(path.dirname(target), { recursive: true });
+    cpSync(c.dir, staging, { recursive: true });
+    rmSync(target, { recursive: true, force: true });
+    renameSync(staging, target);
+    writeFileSync(path.join(this.opts.dataDir, c.keys.latest.replace(/\.tar\.gz$/, '')), path.basename(target));
+    this.log(b, `dependency cache saved as ${c.keys.save} (${size} bytes, ${Date.now() - t} ms)`);
   }
 
   private async fail(b: LocalBuild, phase: string, context: string): Promise<void> {
@@ -414,6 +500,17 @@ export class LocalBuildRunner implements BuildRunner {
     await this.opts.s3.send(new PutObjectCommand({ Bucket: this.opts.artifactBucket, Key: executablesKey(runId, job, root), Body: executables.map((f) => `${f}\n`).join('') }));
     return { files: matched.files.length };
   }
+}
+
+
+/** Bytes of the files under `dir`. */
+function dirSize(dir: string): number {
+  let n = 0;
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
+    if (st?.isFile()) n += st.size;
+  }
+  return n;
 }
 
 /** Reads what the step left for the next one (see STEP); the previous state when it left nothing. */

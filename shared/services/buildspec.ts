@@ -127,13 +127,18 @@ const CACHE_ARCHIVE = '"${TMPDIR:-/tmp}/slipway-cache.tar.gz"';
 const shellKeys = (job: string) =>
   cacheKeys('${SLIPWAY_PIPELINE_ID}', job, { branch: '${SLIPWAY_CACHE_BRANCH}', fallback: '${SLIPWAY_CACHE_FALLBACK}' }, '${SLIPWAY_CACHE_HASH}');
 
+/** The exports that point a template's tools into $SLIPWAY_CACHE_DIR (the local runner runs the same line). */
+export function cacheExports(deps: DependencyCache): string {
+  return deps.variables.map((v) => `export ${v.name}="${(v.value ?? '{dir}').replace('{dir}', `$SLIPWAY_CACHE_DIR/${v.dir}`)}";`).join(' ');
+}
+
 /**
  * Points the tools' caches into $SLIPWAY_CACHE_DIR, hashes the lock files, and restores the first
  * cache found in restore order. Never fails the build: a miss is a cold install.
  */
 export function restoreCache(job: string, deps: DependencyCache): string {
   const keys = shellKeys(job);
-  const vars = deps.variables.map((v) => `export ${v.name}="${(v.value ?? '{dir}').replace('{dir}', `$SLIPWAY_CACHE_DIR/${v.dir}`)}";`).join(' ');
+  const vars = cacheExports(deps);
   const locks = deps.lockFiles.join(' ');
   return [
     'export SLIPWAY_CACHE_DIR="${TMPDIR:-/tmp}/slipway-cache"; mkdir -p "$SLIPWAY_CACHE_DIR";',
