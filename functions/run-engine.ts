@@ -18,7 +18,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsConfigFromEnv, createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
-import { CodeBuildRunner, parseBuildProjects, parseBuildRoles, parseSourceConnections } from '../shared/aws/codebuild-runner.ts';
+import { CodeBuildRunner, parseBuildProjects, parseBuildFleets, parseBuildRoles, parseSourceConnections } from '../shared/aws/codebuild-runner.ts';
 import { SqsEventQueue } from '../shared/aws/event-queue.ts';
 import { createMetrics, flushMetrics, PowertoolsMetricsSink } from '../shared/aws/metrics.ts';
 import { SqsNotificationQueue } from '../shared/aws/notification-queue.ts';
@@ -51,6 +51,7 @@ const fromEnv = portsFromEnv((): EngineDeps => {
     releases: new SqsReleaseQueue(sqs, env.releaseQueueUrl),
     builds: new CodeBuildRunner(new CodeBuildClient({ region: aws.region }), {
       projects: parseBuildProjects(env.buildProjects),
+      fleets: parseBuildFleets(process.env[ENV.buildFleets]),
       roles: parseBuildRoles(env.buildRoles),
       artifactBucket: env.artifactBucket,
       ecrRegistry: process.env[ENV.ecrRegistry] || undefined,

@@ -14,6 +14,8 @@ export const ENV = {
   artifactBucket: 'SLIPWAY_ARTIFACT_BUCKET',
   /** JSON map compute class -> CodeBuild project name, e.g. {"small":"slipway-small",...}. */
   buildProjects: 'SLIPWAY_BUILD_PROJECTS',
+  /** JSON map fleet name -> CodeBuild fleet ARN (jobs' `fleet:`); absent or `{}` when the stack has none. */
+  buildFleets: 'SLIPWAY_BUILD_FLEETS',
   buildRoles: 'SLIPWAY_BUILD_ROLES',
   /** Name of the CloudWatch log group builds write to. */
   buildLogGroup: 'SLIPWAY_BUILD_LOG_GROUP',

@@ -13,6 +13,8 @@ export const RUNS_PREFIX = 'runs/';
  */
 export const LANE_PREFIXES = { release: 'runs/', pullRequest: 'pr-runs/', fork: 'fork-runs/' } as const;
 export type Lane = keyof typeof LANE_PREFIXES;
+/** Dependency caches (keep in step with CACHE_PREFIX in shared/domain/dependency-cache.ts): cache/<pipeline>/<job>/<branch>/<hash>.tar.gz. */
+export const CACHE_PREFIX = 'cache/';
 
 export interface ArtifactsProps {
   /**
@@ -27,6 +29,13 @@ export interface ArtifactsProps {
   readonly accessLogRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Days a dependency cache entry (under `cache/`) is kept after it was written. A branch's newest
+   * entry is rewritten by every build that changes it, so an active branch keeps a warm cache;
+   * a branch nobody builds loses its caches after this long.
+   * @default 14
+   */
+  readonly cacheRetentionDays?: number;
 }
 
 /** The private artifact bucket and the bucket its server access logs go to. */
@@ -34,12 +43,16 @@ export class Artifacts extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogBucket: s3.Bucket;
   readonly artifactRetentionDays: number;
+  readonly cacheRetentionDays: number;
 
   constructor(scope: Construct, id: string, props: ArtifactsProps = {}) {
     super(scope, id);
     const days = props.artifactRetentionDays ?? 30;
     if (!Number.isInteger(days) || days < 1) throw new Error(`artifactRetentionDays must be a whole number of days >= 1, got ${days}`);
     this.artifactRetentionDays = days;
+    const cacheDays = props.cacheRetentionDays ?? 14;
+    if (!Number.isInteger(cacheDays) || cacheDays < 1) throw new Error(`cacheRetentionDays must be a whole number of days >= 1, got ${cacheDays}`);
+    this.cacheRetentionDays = cacheDays;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
@@ -78,6 +91,9 @@ export class Artifacts extends Construct {
         { id: 'expire-run-artifacts', prefix: RUNS_PREFIX, expiration: Duration.days(days) },
         { id: 'expire-pull-request-artifacts', prefix: LANE_PREFIXES.pullRequest, expiration: Duration.days(days) },
         { id: 'expire-fork-artifacts', prefix: LANE_PREFIXES.fork, expiration: Duration.days(days) },
+        // Caches have their own, shorter life: they are rebuilt by the next cold install, and the
+        // save step caps each entry (2 GiB, buildspec.ts), so age bounds what the bucket holds.
+        { id: 'expire-dependency-caches', prefix: CACHE_PREFIX, expiration: Duration.days(cacheDays) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
@@ -142,5 +158,17 @@ export class Artifacts extends Construct {
       resourceArns: prefixes.map((p) => this.bucket.arnForObjects(`${p}*`)),
     });
     this.grantList(grantee, prefixes);
+  }
+
+  /**
+   * Dependency caches (`cache/`): `write` lanes may read and save them; others (a fork's role) may
+   * only read, so an untrusted build can never poison what trusted builds restore.
+   */
+  grantCacheAccess(grantee: iam.IGrantable, mode: 'read' | 'write'): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: mode === 'write' ? ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'] : ['s3:GetObject'],
+      resourceArns: [this.bucket.arnForObjects(`${CACHE_PREFIX}*`)],
+    });
   }
 }

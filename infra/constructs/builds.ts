@@ -56,6 +56,29 @@ export interface BuildsProps {
    * @default Duration.hours(1)
    */
   readonly buildTimeout?: Duration;
+  /**
+   * Create the Lambda-compute project (`compute: lambda`, and `auto` for jobs that can run there).
+   * Without it, jobs `auto` would put on Lambda fail to start with the setting named.
+   * @default true
+   */
+  readonly lambdaCompute?: boolean;
+  /**
+   * Reserved-capacity fleets jobs may name (`fleet: NAME`). A fleet keeps `baseCapacity` machines
+   * running, and billing, around the clock: builds on it start without provisioning, at a cost that
+   * no longer drops to zero when idle.
+   * @default none
+   */
+  readonly fleets?: readonly BuildFleetProps[];
+}
+
+/** One reserved-capacity fleet. */
+export interface BuildFleetProps {
+  /** The name jobs give in `fleet:` (letters, digits, "-", "_"; 2 to 64). */
+  readonly name: string;
+  /** @default codebuild.FleetComputeType.SMALL */
+  readonly computeType?: codebuild.FleetComputeType;
+  /** Machines kept ready. @default 1 */
+  readonly baseCapacity?: number;
 }
 
 /**
@@ -68,7 +91,9 @@ export interface BuildsProps {
  * The handlers themselves are arm64 Lambda functions (our own code, no such constraint).
  */
 export class Builds extends Construct {
-  readonly projects: Partial<Record<ComputeClass, codebuild.Project>>;
+  readonly projects: Partial<Record<ComputeClass | 'lambda', codebuild.Project>>;
+  /** Reserved-capacity fleets by the name jobs give. */
+  readonly fleets: Record<string, codebuild.Fleet> = {};
   /** Build jobs of push, tag and manual runs; the projects' own role. */
   readonly role: iam.Role;
   /** Build jobs of pull requests from the pipeline's own repository. */
@@ -119,6 +144,10 @@ export class Builds extends Construct {
     props.artifacts.grantBuildAccess(this.pullRequestRole, ['pullRequest']);
     this.forkRole = buildRole('ForkRole', "Slipway builds of forks' pull requests: their artifacts (fork-runs/) and build logs, nothing else");
     props.artifacts.grantBuildAccess(this.forkRole, ['fork']);
+    // Dependency caches: trusted lanes read and save them; a fork's build only reads (never poisons them).
+    props.artifacts.grantCacheAccess(this.role, 'write');
+    props.artifacts.grantCacheAccess(this.pullRequestRole, 'write');
+    props.artifacts.grantCacheAccess(this.forkRole, 'read');
     this.imageRole = buildRole('ImageRole', 'Slipway image jobs: artifacts of release runs and same-repository pull requests, pushes to the pipelines ECR repositories');
     props.artifacts.grantBuildAccess(this.imageRole, ['release', 'pullRequest']);
     // ecr:GetAuthorizationToken has no resource type in IAM; it only hands out a registry login,
@@ -193,6 +222,46 @@ export class Builds extends Construct {
       this.projects[cls] = project;
     }
 
+    // Lambda compute: builds start without provisioning a machine and bill per second. CodeBuild refuses
+    // a cache, a custom timeout, a queued timeout and privileged mode on it ("Limitations of AWS Lambda
+    // compute", https://docs.aws.amazon.com/codebuild/latest/userguide/lambda.html#lambda.limitations),
+    // so the project sets none: the engine's StartBuild gives the template's Lambda image per build.
+    if (props.lambdaCompute ?? true) {
+      const project = new codebuild.Project(this, 'Project-lambda', {
+        description: 'Slipway builds on Lambda compute; the engine overrides buildspec, image, source and environment on every StartBuild',
+        role: this.role,
+        environment: {
+          buildImage: codebuild.LinuxLambdaBuildImage.AMAZON_LINUX_2023_NODE_22,
+          computeType: codebuild.ComputeType.LAMBDA_2GB,
+        },
+        buildSpec: codebuild.BuildSpec.fromObject({
+          version: '0.2',
+          phases: { build: { commands: ['echo "Slipway starts builds with a generated buildspec; this project default is never meant to run" && exit 1'] } },
+        }),
+        logging: { cloudWatch: { logGroup: this.logGroup } },
+      });
+      NagSuppressions.addResourceSuppressions(project, [
+        {
+          id: 'AwsSolutions-CB4',
+          reason: 'Build outputs go to the artifact bucket (SSE-S3) and CodeBuild encrypts the rest with the AWS managed aws/s3 key; a customer KMS key costs $1/month idle and adds no control the bucket policy lacks.',
+        },
+      ]);
+      this.projects.lambda = project;
+    }
+
+    for (const f of props.fleets ?? []) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/.test(f.name)) throw new Error(`fleet name '${f.name}' must be 2 to 64 letters, digits, "-" or "_"`);
+      if (this.fleets[f.name]) throw new Error(`fleet '${f.name}' is named twice`);
+      const baseCapacity = f.baseCapacity ?? 1;
+      if (!Number.isInteger(baseCapacity) || baseCapacity < 1) throw new Error(`fleet '${f.name}': baseCapacity must be a whole number >= 1`);
+      this.fleets[f.name] = new codebuild.Fleet(this, `Fleet-${f.name}`, {
+        fleetName: f.name,
+        computeType: f.computeType ?? codebuild.FleetComputeType.SMALL,
+        environmentType: codebuild.EnvironmentType.LINUX_CONTAINER,
+        baseCapacity,
+      });
+    }
+
     for (const role of [this.role, this.pullRequestRole, this.forkRole, this.imageRole]) {
       NagSuppressions.addResourceSuppressions(
         role,
@@ -200,9 +269,9 @@ export class Builds extends Construct {
           {
             id: 'AwsSolutions-IAM5',
             reason:
-              '<lane>/* (runs/, pr-runs/, fork-runs/) is the narrowest artifact prefix IAM can express for a role shared by every build of a lane (no per-run session tags); repository/<prefix>/* is the set of pipeline repositories; the report-group and /aws/codebuild log-group wildcards are the ones CodeBuild creates per project; ecr:GetAuthorizationToken has no resource type.',
+              '<lane>/* (runs/, pr-runs/, fork-runs/) and cache/* are the narrowest artifact prefix IAM can express for a role shared by every build of a lane (no per-run session tags); repository/<prefix>/* is the set of pipeline repositories; the report-group and /aws/codebuild log-group wildcards are the ones CodeBuild creates per project; ecr:GetAuthorizationToken has no resource type.',
             appliesTo: [
-              { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/(runs|pr-runs|fork-runs)\\/\\*$/' },
+              { regex: '/^Resource::<[A-Za-z0-9]*ArtifactsBucket[A-Za-z0-9]+\\.Arn>\\/(runs|pr-runs|fork-runs|cache)\\/\\*$/' },
               { regex: '/^Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository\\/.+\\/\\*$/' },
               { regex: '/^Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:report-group\\/<[A-Za-z0-9]*BuildsProject[A-Za-z0-9]+>-\\*$/' },
               { regex: '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\\/aws\\/codebuild\\/<[A-Za-z0-9]*BuildsProject[A-Za-z0-9]+>:\\*$/' },
@@ -235,7 +304,14 @@ export class Builds extends Construct {
     });
   }
 
-  /** Compute class -> project name, the value of SLIPWAY_BUILD_PROJECTS (as a JSON string). */
+  /** Fleet name -> fleet ARN, the value of SLIPWAY_BUILD_FLEETS (as a JSON string). */
+  fleetArnsJson(): string {
+    const arns: Record<string, string> = {};
+    for (const [name, fleet] of Object.entries(this.fleets)) arns[name] = fleet.fleetArn;
+    return Stack.of(this).toJsonString(arns);
+  }
+
+  /** Compute -> project name, the value of SLIPWAY_BUILD_PROJECTS (as a JSON string). */
   projectNamesJson(): string {
     const names: Record<string, string> = {};
     for (const [cls, project] of Object.entries(this.projects)) names[cls] = project.projectName;

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../../shared/config.ts';
 import { Api } from './api.ts';
 import { Artifacts } from './artifacts.ts';
-import { Builds, type ComputeClass } from './builds.ts';
+import { Builds, type BuildFleetProps, type ComputeClass } from './builds.ts';
 import { SlipwayFunction } from './handler.ts';
 import { Images } from './images.ts';
 import { Notifications } from './notifications.ts';
@@ -46,6 +46,17 @@ export interface SlipwayProps {
    * @default ['small', 'medium', 'large']
    */
   readonly computeClasses?: readonly ComputeClass[];
+  /**
+   * Reserved-capacity CodeBuild fleets jobs may run on (`fleet: NAME`). Each bills for its base
+   * capacity while it exists, idle or not.
+   * @default none
+   */
+  readonly fleets?: readonly BuildFleetProps[];
+  /**
+   * Days a dependency cache entry stays in the bucket (`cache/`, its own lifecycle rule).
+   * @default 14
+   */
+  readonly cacheRetentionDays?: number;
   /**
    * Image jobs may push only to ECR repositories named `<prefix>/...`.
    * @default 'slipway'
@@ -139,11 +150,12 @@ export class Slipway extends Construct {
 
     this.table = new StateTable(this, 'State');
     this.queues = new Queues(this, 'Queues');
-    this.artifacts = new Artifacts(this, 'Artifacts', { artifactRetentionDays: props.artifactRetentionDays });
+    this.artifacts = new Artifacts(this, 'Artifacts', { artifactRetentionDays: props.artifactRetentionDays, cacheRetentionDays: props.cacheRetentionDays });
     const connections = [...new Set([...(props.sourceConnection ? [props.sourceConnection] : []), ...(props.sourceConnections ?? [])])];
     this.builds = new Builds(this, 'Builds', {
       artifacts: this.artifacts,
       computeClasses: props.computeClasses,
+      fleets: props.fleets,
       ecrRepositoryPrefix: props.ecrRepositoryPrefix,
       logRetention,
       sourceConnectionArns: connections,
@@ -158,6 +170,7 @@ export class Slipway extends Construct {
       [ENV.releaseQueueUrl]: this.queues.releaseQueue.queueUrl,
       [ENV.artifactBucket]: this.artifacts.bucket.bucketName,
       [ENV.buildProjects]: this.builds.projectNamesJson(),
+      [ENV.buildFleets]: this.builds.fleetArnsJson(),
       [ENV.buildRoles]: this.builds.roleNamesJson(),
       [ENV.buildLogGroup]: this.builds.logGroup.logGroupName,
       [ENV.runRetentionDays]: String(runRetentionDays),

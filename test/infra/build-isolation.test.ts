@@ -65,6 +65,28 @@ describe('release and pull-request build roles', () => {
   });
 });
 
+describe('dependency caches (cache/)', () => {
+  const entry = object('cache/web/test/main/0123456789abcdef.tar.gz');
+
+  it("a fork's build may restore the shared caches but never write one", async () => {
+    assert.equal(await simulate(template, roles.fork, 's3:GetObject', entry), 'Allowed');
+    assert.equal(await simulate(template, roles.fork, 's3:PutObject', entry), 'ImplicitlyDenied');
+    assert.equal(await simulate(template, roles.fork, 's3:PutObject', object('cache/web/test/main/latest.tar.gz')), 'ImplicitlyDenied');
+  });
+
+  it('release and same-repository pull-request builds read and save them; image jobs have no use for them', async () => {
+    for (const role of [roles.release, roles.pullRequest]) {
+      assert.equal(await simulate(template, role, 's3:GetObject', entry), 'Allowed', role);
+      assert.equal(await simulate(template, role, 's3:PutObject', entry), 'Allowed', role);
+    }
+    assert.equal(await simulate(template, roles.image, 's3:PutObject', entry), 'ImplicitlyDenied');
+  });
+
+  it('reading caches opens nothing else of the bucket to a fork', async () => {
+    assert.equal(await simulate(template, roles.fork, 's3:GetObject', object('runs/01MAIN/build/app.jar')), 'ImplicitlyDenied');
+  });
+});
+
 describe('the build roles', () => {
   it('are assumable by CodeBuild of this account only', () => {
     for (const id of Object.values(roles)) {

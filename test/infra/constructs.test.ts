@@ -29,7 +29,7 @@ describe('Builds', () => {
     const stack = newStack();
     const builds = new Builds(stack, 'Builds', { artifacts: new Artifacts(stack, 'Artifacts'), computeClasses: ['small', 'large'], ecrRepositoryPrefix: 'team-a/apps' });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::CodeBuild::Project', 2);
+    template.resourceCountIs('AWS::CodeBuild::Project', 3); // small, large and the Lambda-compute project
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -40,7 +40,7 @@ describe('Builds', () => {
         ]),
       },
     });
-    assert.deepEqual(Object.keys(builds.projects).sort(), ['large', 'small']);
+    assert.deepEqual(Object.keys(builds.projects).sort(), ['lambda', 'large', 'small']);
     const names = JSON.stringify(stack.resolve(builds.projectNamesJson()));
     assert.match(names, /\\"small\\":/);
     assert.match(names, /\\"large\\":/);

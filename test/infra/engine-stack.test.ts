@@ -139,6 +139,7 @@ describe('artifact bucket', () => {
       { Id: 'expire-run-artifacts', Prefix: 'runs/', ExpirationInDays: 30, Status: 'Enabled' },
       { Id: 'expire-pull-request-artifacts', Prefix: 'pr-runs/', ExpirationInDays: 30, Status: 'Enabled' },
       { Id: 'expire-fork-artifacts', Prefix: 'fork-runs/', ExpirationInDays: 30, Status: 'Enabled' },
+      { Id: 'expire-dependency-caches', Prefix: 'cache/', ExpirationInDays: 14, Status: 'Enabled' },
       { Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
     ]);
   });
@@ -154,8 +155,10 @@ describe('artifact bucket', () => {
 
 describe('builds', () => {
   it('has one CodeBuild project per compute class, unprivileged, with no source of its own', () => {
-    const projects = resourcesOf('AWS::CodeBuild::Project');
-    assert.deepEqual(projects.map(([, p]) => p.Properties.Environment.ComputeType).sort(), ['BUILD_GENERAL1_LARGE', 'BUILD_GENERAL1_MEDIUM', 'BUILD_GENERAL1_SMALL']);
+    const all = resourcesOf('AWS::CodeBuild::Project');
+    assert.deepEqual(all.map(([, p]) => p.Properties.Environment.ComputeType).sort(), ['BUILD_GENERAL1_LARGE', 'BUILD_GENERAL1_MEDIUM', 'BUILD_GENERAL1_SMALL', 'BUILD_LAMBDA_2GB']);
+    // The Lambda-compute project is checked in build-compute.test.ts (no cache, timeout or privileged mode there).
+    const projects = all.filter(([, p]) => p.Properties.Environment.Type !== 'LINUX_LAMBDA_CONTAINER');
     for (const [id, p] of projects) {
       assert.equal(p.Properties.Source.Type, 'NO_SOURCE', id);
       assert.equal(p.Properties.Environment.PrivilegedMode, false, id);
@@ -176,7 +179,8 @@ describe('builds', () => {
     for (const s of s3) {
       for (const r of s.Resource) {
         const arn = flatten(r);
-        assert.ok(arn.endsWith('/runs/*') || (s.Action.join() === 's3:ListBucket' && (s.Condition as any)?.StringLike?.['s3:prefix']?.[0] === 'runs/*'), `S3 access beyond runs/: ${s.Action} on ${arn}`);
+        // cache/: the dependency caches (build-isolation.test.ts: forks only read them).
+        assert.ok(arn.endsWith('/runs/*') || arn.endsWith('/cache/*') || (s.Action.join() === 's3:ListBucket' && (s.Condition as any)?.StringLike?.['s3:prefix']?.[0] === 'runs/*'), `S3 access beyond runs/: ${s.Action} on ${arn}`);
       }
     }
     assert.equal(build.find((s) => s.Action.some((a) => a.startsWith('ecr:'))), undefined, 'a test job cannot push or retag images');
@@ -198,7 +202,7 @@ describe('builds', () => {
     assert.equal(rules.length, 1, 'one event pattern rule (the other rule is the reconciler schedule)');
     const [, rule] = rules[0];
     assert.deepEqual(rule.Properties.EventPattern['detail-type'], ['CodeBuild Build State Change']);
-    assert.equal(rule.Properties.EventPattern.detail['project-name'].length, 3);
+    assert.equal(rule.Properties.EventPattern.detail['project-name'].length, 4);
     assert.match(rule.Properties.Targets[0].Arn['Fn::GetAtt'][0], /BuildEventsHandler/);
     assert.ok(rule.Properties.Targets[0].DeadLetterConfig.Arn);
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
