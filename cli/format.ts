@@ -51,11 +51,11 @@ export function jobOrder(run: Pick<RunState, 'jobs' | 'plan'>): string[] {
 export function runView(run: RunState, now = Date.now()): string {
   const t = run.trigger;
   const head = `run ${run.runId}  ${status(run.status)}  pipeline ${run.pipelineId} v${run.pipelineVersion}  ${t.branch ?? t.tag ?? ''}@${t.commit.slice(0, 8)}  ${duration(run.startedAt ?? run.createdAt, run.finishedAt, now)}`;
-  const rows = [['JOB', 'STATUS', 'ATTEMPT', 'TIME', 'NOTE']];
+  const rows = [['JOB', 'STATUS', 'ATTEMPT', 'COMPUTE', 'TIME', 'NOTE']];
   for (const name of jobOrder(run)) {
     const j = run.jobs[name];
     // A live release shows its latest step; an ended job its reason.
-    rows.push([name, status(j.status), j.attempt ? String(j.attempt) : '', duration(j.startedAt, j.finishedAt, now), j.reason ?? j.steps?.at(-1)?.detail ?? '']);
+    rows.push([name, status(j.status), j.attempt ? String(j.attempt) : '', j.compute ?? '', duration(j.startedAt, j.finishedAt, now), j.reason ?? j.steps?.at(-1)?.detail ?? '']);
   }
   // Notices: what could not be reported (commit statuses, notifications); the run's outcome stands.
   const steps = jobOrder(run).map((name) => [name, run.jobs[name]] as const).flatMap(([name, j]) => (j.steps ?? []).map((st) => `  ${st.at}  [${name}] ${st.detail}`));

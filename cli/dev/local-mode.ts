@@ -50,7 +50,7 @@ import { FileLogReader,FileSecretSource,localBranchResolver } from '../../shared
 import { LocalTarget } from '../../shared/local/local-target.ts';
 import { admit } from '../../shared/local/front-door.ts';
 import { saveArtifacts,restoreArtifacts } from './artifact-sync.ts';
-import { lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
+import { Doorbells,lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
 import { followRun } from './follow.ts';
 import { recoverAfterRestart } from './restart-recovery.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
@@ -158,6 +158,9 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const aws: AwsConfig = { region: 'us-east-1', dynamoEndpoint: emu.dynamoEndpoint, awsEndpoint: emu.awsEndpoint };
     const documents = createDocumentClient(aws);
     const sqs = createSqsClient(aws);
+    // Sends from this process wake the pollers at once (see Doorbells: the emulator's long poll does not).
+    const bells = new Doorbells();
+    bells.attach(sqs);
     const s3 = createS3Client(aws);
     const tableName = 'slipway';
     const bucket = 'slipway-artifacts';
@@ -240,9 +243,9 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const consume = (name: string, h: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>) => async (msgs: Message[]) =>
       (await h(sqsEvent(msgs), lambdaContext(name))).batchItemFailures.map((f) => f.itemIdentifier);
     const pollers = [
-      poll(sqs, engineUrl, consume('engine', engineHandler), () => running),
-      poll(sqs, releaseUrl, consume('releaser', releaseHandler), () => running),
-      poll(sqs, notificationUrl, consume('notifier', notifierHandler), () => running),
+      poll(sqs, engineUrl, consume('engine', engineHandler), () => running, bells),
+      poll(sqs, releaseUrl, consume('releaser', releaseHandler), () => running, bells),
+      poll(sqs, notificationUrl, consume('notifier', notifierHandler), () => running, bells),
     ];
     stops.push(async () => { running = false; await builds.stopAll(); await Promise.all(pollers); await builds.idle(); });
 

@@ -9,7 +9,8 @@
  * `slipway-prev-<target>`) must stay within ECR's 128. Which secrets a pipeline may
  * name (`slipway/<pipelineId>/...`) is secret-names.ts's rule; this is their syntax.
  */
-import { z } from 'zod';
+// A namespace import, not `{ z }`: esbuild can drop what a namespace import never reads (zod's ~260 KB of locales); see shared/http/request.ts.
+import * as z from 'zod';
 
 export interface NameRule {
   pattern: RegExp;

@@ -19,7 +19,8 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { parse as parseYamlLoose } from 'yaml';
-import { z } from 'zod';
+// A namespace import, not `{ z }`: esbuild can drop what a namespace import never reads (zod's ~260 KB of locales), not what a re-exported namespace object holds.
+import * as z from 'zod';
 import { JOB_NAME, PIPELINE_ID, SECRET_NAME, TARGET_NAME, nameSchema } from '../domain/names.ts';
 import type { RunState } from '../domain/run.ts';
 import { MAX_PARAMETERS_BYTES } from '../domain/run-bounds.ts';

@@ -3,7 +3,8 @@
  * JSON with a clear 400 when malformed, query parameters and the IAM caller.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+// A namespace import, not `{ z }`: esbuild can drop what a namespace import never reads (zod's ~260 KB of locales), not what a re-exported namespace object holds.
+import * as z from 'zod';
 import { PayloadTooLargeError, ValidationError, type Problem } from '../domain/errors.ts';
 
 /** Definitions and request bodies larger than this are refused with 413 (a run item lives in one 400 KB DynamoDB item). */

@@ -9,7 +9,8 @@
  * - notifications (standard queue, DelaySeconds for retries): `NotificationMessage`.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+// A namespace import, not `{ z }`: esbuild can drop what a namespace import never reads (zod's ~260 KB of locales); see shared/http/request.ts.
+import * as z from 'zod';
 import { ValidationError } from '../domain/errors.ts';
 import { PROVIDERS, type DeploySpec, type NotificationEvent } from '../domain/pipeline.ts';
 import type { EngineEvent } from '../domain/run-events.ts';

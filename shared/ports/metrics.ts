@@ -28,6 +28,10 @@ export const METRIC = {
   recoveryDelay: 'RecoveryDelay',
   /** Hooks the git host reports failing or disabled (GitHub hook deliveries, GitLab alert_status). */
   webhookProblems: 'WebhookProblems',
+  /** Builds started, per compute (the metric carries only the service dimension, so one name each). */
+  buildsOnLambda: 'BuildsStartedLambda',
+  buildsOnEc2: 'BuildsStartedEc2',
+  buildsOnFleet: 'BuildsStartedFleet',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

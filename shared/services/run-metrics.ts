@@ -30,6 +30,9 @@ export function runMetrics(event: EngineEvent, state: RunState, effects: readonl
     else if (e.kind === 'run_succeeded') out.push(count(METRIC.runsSucceeded));
     else if (e.kind === 'run_failed') out.push(count(METRIC.runsFailed));
   }
+  if (event.type === 'JobStarted' && event.compute !== undefined) {
+    out.push(count(event.compute === 'lambda' ? METRIC.buildsOnLambda : event.compute === 'fleet' ? METRIC.buildsOnFleet : METRIC.buildsOnEc2));
+  }
   if (event.type === 'JobStarted' && event.attempt === 1 && state.trigger.event !== 'manual' && (state.plan[event.job]?.needs.length ?? 1) === 0) {
     const ms = Date.parse(event.at) - Date.parse(state.createdAt);
     if (Number.isFinite(ms) && ms >= 0) out.push({ name: METRIC.webhookToBuildStart, unit: 'Milliseconds', value: ms });

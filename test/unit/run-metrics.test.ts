@@ -40,7 +40,7 @@ function setup() {
       await events.send([{ type: 'BuildStateChanged', id: `build:${next.buildId}:${s}`, runId: next.request.runId, at: '2026-11-27T01:05:00.000Z', job: next.request.job, attempt: next.request.attempt, buildId: next.buildId, state: s }]);
     }
   }
-  return { deps, events, metrics, request, drive };
+  return { deps, events, metrics, request, drive, runs };
 }
 
 test('a run that succeeds counts one start and one success, and its first build\'s latency from the webhook', async () => {
@@ -85,4 +85,16 @@ test('runMetrics reads nothing but Notify effects and first-attempt starts of ro
   const state = { createdAt: '2026-11-27T01:00:00.000Z', trigger: { event: 'push', commit: 'c' }, plan: { b: { kind: 'build', needs: [], maxAttempts: 2 } } } as never;
   const retry: JobStarted = { type: 'JobStarted', id: 'x', runId: 'R', at: '2026-11-27T01:09:00.000Z', job: 'b', attempt: 2, buildId: 'p:2' };
   assert.deepEqual(runMetrics(retry, state, [{ type: 'StartBuild', runId: 'R', job: 'b', attempt: 2, token: 't' }]), []);
+});
+
+test('each build start is counted by the compute it runs on, and the job records that compute', async () => {
+  const { deps, runs, drive, request, metrics } = setup();
+  await handleEngineMessage(deps, request('R-compute'));
+  await drive();
+  const run = await runs.get('R-compute');
+  assert.equal(run?.jobs.build.compute, 'small', 'the job records the compute its build ran on');
+  assert.equal(run?.jobs.test.compute, 'small');
+  assert.equal(metrics.sum(METRIC.buildsOnEc2), 2);
+  const lambda: JobStarted = { type: 'JobStarted', id: 's', runId: 'R', at: '2026-11-27T01:00:00.000Z', job: 'x', attempt: 2, buildId: 'b', compute: 'lambda' };
+  assert.deepEqual(runMetrics(lambda, run, []).map((d) => d.name), [METRIC.buildsOnLambda]);
 });

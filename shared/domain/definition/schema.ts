@@ -1,7 +1,8 @@
 /**
  * The pipeline format's zod schemas (shapes, types and single-field rules) and the walk that turns zod's issues into problems worded for people.
  */
-import { z } from 'zod';
+// A namespace import, not `{ z }`: esbuild can drop what a namespace import never reads (zod's ~260 KB of locales), not what a re-exported namespace object holds.
+import * as z from 'zod';
 import { type Problem } from '../errors.ts';
 import {
   CONCURRENCY_MODES, FORK_POLICIES,
