@@ -7,6 +7,8 @@
 import { startEmulators } from '../cli/dev/emulators.mjs';
 import { benchBundles } from './bundles.ts';
 import { benchDecide } from './decide.ts';
+import { benchDependencyCache } from './dependency-cache.ts';
+import { benchStartLatency } from './start-latency.ts';
 import { benchDynamo } from './dynamo.ts';
 import { benchLocalMode } from './local-mode.ts';
 import { benchRedelivery } from './redelivery.ts';
@@ -31,4 +33,7 @@ try {
 }
 await benchBundles();
 await benchLocalMode();
+benchStartLatency();
+// Needs the npm registry; BENCH_NO_NETWORK=1 leaves it out.
+if (!process.env.BENCH_NO_NETWORK) await benchDependencyCache();
 process.exit(0);
