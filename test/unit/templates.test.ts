@@ -98,7 +98,7 @@ describe('language templates', () => {
   }
 
   it('node: npm ci with a lockfile, a plain install that writes none without', () => {
-    assert.deepEqual(installWith('node', ['package.json', 'package-lock.json'], ['npm']), ['npm ci --no-audit --no-fund']);
+    assert.deepEqual(installWith('node', ['package.json', 'package-lock.json'], ['npm']), ['npm ci --prefer-offline --no-audit --no-fund']);
     assert.deepEqual(installWith('node', ['package.json'], ['npm']), ['npm install --no-package-lock --no-audit --no-fund']);
   });
 
