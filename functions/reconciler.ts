@@ -6,6 +6,14 @@
  * the function's Errors metric (and its alarm) shows it; the next pass tries again.
  * A git host that cannot be read (no token for a private repository, an outage) is
  * logged and counted, not thrown: it is the pipeline's configuration, not the engine.
+ *
+ * Every minute (a second EventBridge rule, input `{ kind: 'schedules', time }`) it is
+ * instead the clock of scheduled runs (shared/services/schedules.ts): it fires what came
+ * due in the three minutes up to the rule's minute, overlapping the last two calls, so a
+ * late or lost invocation is covered; a run fired twice has the same request id and the
+ * engine queue (FIFO, deduplication within 5 minutes) keeps one. Any other event is
+ * refused: an EventBridge scheduled event, or an empty one (a manual `aws lambda invoke`),
+ * is a reconcile pass.
  */
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -20,17 +28,24 @@ import { DynamoPipelineStore } from '../shared/aws/pipeline-store.ts';
 import { DynamoRunStore } from '../shared/aws/run-store.ts';
 import { createSecretsManagerClient, SecretsManagerSecretSource } from '../shared/aws/secrets.ts';
 import { readEnv } from '../shared/config.ts';
-import { gitBaseUrlsFromEnv } from '../shared/git/contents.ts';
+import { gitBaseUrlsFromEnv, resolveBranch } from '../shared/git/contents.ts';
 import { GitHostHeads } from '../shared/git/heads.ts';
 import { RECOVERY_GRACE_ENV, newRecoveryMemory, recoverMissedPushes, type PushRecoveryDeps, type RecoveryReport } from '../shared/services/push-recovery.ts';
 import { RECONCILE_MARGIN_ENV, reconcile, type ReconcileReport, type ReconcilerDeps } from '../shared/services/reconciler.ts';
+import { fireDueSchedules, type ScheduleDeps } from '../shared/services/schedules.ts';
 import { portsFromEnv } from './wiring.ts';
 
 const logger = new Logger({ serviceName: 'slipway-reconciler' });
 const metrics = createMetrics();
 
-/** The reconciler's ports, and those of missed-push recovery (absent: no recovery pass). */
-export type ReconcilerPorts = ReconcilerDeps & { recovery?: PushRecoveryDeps };
+/**
+ * The reconciler's ports, those of missed-push recovery (absent: no recovery pass) and those
+ * of scheduled runs (absent: a schedules event is refused).
+ */
+export type ReconcilerPorts = ReconcilerDeps & { recovery?: PushRecoveryDeps; schedules?: ScheduleDeps };
+
+/** The minute rule's input (infra/constructs/reconciler.ts): `time` is the rule's ISO time. */
+export interface SchedulesEvent { kind: 'schedules'; time: string }
 
 const fromEnv = portsFromEnv((): ReconcilerPorts => {
   const env = readEnv(['tableName', 'engineQueueUrl']);
@@ -44,6 +59,7 @@ const fromEnv = portsFromEnv((): ReconcilerPorts => {
   const runs = new DynamoRunStore(documents, env.tableName);
   const events = new SqsEventQueue(createSqsClient(aws), env.engineQueueUrl);
   const sink = new PowertoolsMetricsSink(metrics);
+  const gitHosts = { secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)), baseUrls: gitBaseUrlsFromEnv() };
   return {
     pipelines,
     runs,
@@ -55,10 +71,14 @@ const fromEnv = portsFromEnv((): ReconcilerPorts => {
     recovery: {
       pipelines, runs, queue: events, metrics: sink, logger: log,
       deliveries: new DynamoDeliveryStore(documents, env.tableName),
-      heads: new GitHostHeads({ secrets: new SecretsManagerSecretSource(createSecretsManagerClient(aws)), baseUrls: gitBaseUrlsFromEnv() }),
+      heads: new GitHostHeads(gitHosts),
       // Built once per container: first-seen times and ETags outlive one pass while it stays warm.
       memory: newRecoveryMemory(),
       ...(Number.isFinite(grace) && grace > 0 ? { graceSeconds: grace } : {}),
+    },
+    schedules: {
+      pipelines, runs, queue: events, logger: log,
+      resolveBranch: (provider, repository, branch, tokenSecretName) => resolveBranch(provider, repository, branch, tokenSecretName, gitHosts),
     },
   };
 });
@@ -75,9 +95,48 @@ async function pass(deps: ReconcilerPorts): Promise<ReconcileReport & { recovery
   return { ...report, ...(recovery ? { recovery } : {}) };
 }
 
+const MINUTE = 60_000;
+
+/**
+ * What an invocation is: a reconcile pass (the EventBridge scheduled event of the reconcile
+ * rule, or an empty event), or the schedules clock; anything else is refused by name.
+ */
+export function classifyEvent(event: unknown): { kind: 'reconcile' } | { kind: 'schedules'; minute: number } {
+  if (event === undefined || event === null) return { kind: 'reconcile' };
+  if (typeof event === 'object' && !Array.isArray(event)) {
+    const e = event as Record<string, unknown>;
+    if (Object.keys(e).length === 0) return { kind: 'reconcile' };
+    if (e.source === 'aws.events' && e['detail-type'] === 'Scheduled Event' && !('kind' in e)) return { kind: 'reconcile' };
+    if (e.kind === 'schedules') {
+      const time = typeof e.time === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(e.time) ? Date.parse(e.time) : NaN;
+      if (!Number.isFinite(time)) throw new Error(`reconciler: a schedules event needs an ISO time, got ${JSON.stringify(e.time)}`);
+      return { kind: 'schedules', minute: Math.floor(time / MINUTE) * MINUTE };
+    }
+  }
+  throw new Error(`reconciler: not a reconcile pass (an EventBridge scheduled event or {}) nor a schedules event ({ kind: 'schedules', time }): ${JSON.stringify(event)?.slice(0, 200)}`);
+}
+
+type ScheduleFiring = Awaited<ReturnType<typeof fireDueSchedules>>;
+
+/**
+ * Fires what came due in the minutes [minute - 2, minute] (fireDueSchedules takes (from, to]):
+ * the last three calls of the minute rule overlap, and their run requests have one id each.
+ */
+async function schedulesPass(deps: ScheduleDeps | undefined, minute: number): Promise<{ schedules: ScheduleFiring }> {
+  if (!deps) throw new Error('reconciler: a schedules event arrived but no schedule ports are wired');
+  const fired = await fireDueSchedules(deps, minute - 3 * MINUTE, minute);
+  const failed = fired.filter((f) => 'error' in f.outcome);
+  logger.info('schedules pass done', { minute: new Date(minute).toISOString(), fired: fired.length, failed: failed.length });
+  return { schedules: fired };
+}
+
 /** The handler over the given ports (tests give their own stores and build lookup). */
 export function createHandler(ports: () => ReconcilerPorts = fromEnv) {
-  return middy(() => pass(ports())).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
+  return middy(async (event: unknown) => {
+    const what = classifyEvent(event);
+    if (what.kind === 'schedules') return schedulesPass(ports().schedules, what.minute);
+    return pass(ports());
+  }).use(injectLambdaContext(logger, { clearState: true })).use(flushMetrics(metrics));
 }
 
 export const handler = createHandler();

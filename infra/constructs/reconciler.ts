@@ -25,12 +25,16 @@ export interface ReconcilerProps {
 /**
  * The scheduled reconciler (functions/reconciler.ts). Each pass reads the active runs of every
  * pipeline (a Query per pipeline, a GetItem per run older than the margin), so idle it costs a few
- * Lambda invocations and DynamoDB reads per hour, within the free tiers. The owners of the table,
- * queue and builds grant it what it needs (Slipway).
+ * Lambda invocations and DynamoDB reads per hour, within the free tiers. A second rule invokes it
+ * every minute as the clock of scheduled runs (`{ kind: 'schedules', time }`: it lists the
+ * pipelines and fires what came due): 43,200 short invocations a month, also within the free tier.
+ * The owners of the table, queue and builds grant it what it needs (Slipway).
  */
 export class Reconciler extends Construct {
   readonly handler: SlipwayFunction;
   readonly schedule: events.Rule;
+  /** Every minute: the clock of pipelines' `schedules` (the same function, a schedules event). */
+  readonly scheduledRuns: events.Rule;
 
   constructor(scope: Construct, id: string, props: ReconcilerProps) {
     super(scope, id);
@@ -51,6 +55,16 @@ export class Reconciler extends Construct {
       description: 'Slipway: reconcile runs whose build events were lost',
       schedule: events.Schedule.rate(every),
       targets: [new targets.LambdaFunction(this.handler.function, { retryAttempts: 0 })],
+    });
+    // Scheduled runs: each call fires what came due in its minute and the two before, so a
+    // lost call is covered by the next ones; the same run's request id dedupes in the FIFO queue.
+    this.scheduledRuns = new events.Rule(this, 'ScheduledRuns', {
+      description: 'Slipway: fire the pipelines\' scheduled runs that came due (the clock of schedules:)',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.handler.function, {
+        retryAttempts: 0,
+        event: events.RuleTargetInput.fromObject({ kind: 'schedules', time: events.EventField.time }),
+      })],
     });
   }
 }

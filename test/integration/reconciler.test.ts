@@ -81,6 +81,7 @@ test('a pass repairs a run whose build ended unseen and one whose build never st
   const reconciler = await import('../../functions/reconciler.ts');
 
   const report = await reconciler.handler({}, { awsRequestId: 'req-1', functionName: 'slipway-reconciler' } as never);
+  assert.ok('sent' in report, 'an empty event is a reconcile pass');
   // Other test files may share the table: look only at this pipeline's runs.
   const mine = report.sent.filter((s) => s.runId.startsWith(pipelineId));
   assert.deepEqual(mine.map((s) => [s.runId.slice(pipelineId.length + 1), s.state, s.why]).sort(), [['lost', 'SUCCEEDED', 'build ended'], ['never', 'FAULT', 'never started']]);
@@ -100,5 +101,6 @@ test('a pass repairs a run whose build ended unseen and one whose build never st
 
   // A second pass finds nothing left to repair for this pipeline.
   const again = await reconciler.handler({}, { awsRequestId: 'req-2', functionName: 'slipway-reconciler' } as never);
+  assert.ok('sent' in again);
   assert.deepEqual(again.sent.filter((s) => s.runId.startsWith(pipelineId)), []);
 });

@@ -26,6 +26,7 @@ test('a handler runs over the ports its caller gives (the reconciler, once wired
     events: { send: async () => undefined },
   }));
   const report = await handler({}, { awsRequestId: 'r1', functionName: 'slipway-reconciler' } as never);
+  assert.ok('pipelines' in report, 'an empty event is a reconcile pass');
   assert.deepEqual(listed, ['pipelines']);
   assert.equal(report.pipelines, 0);
   assert.deepEqual(report.errors, []);
