@@ -93,7 +93,7 @@ describe('reconciler', () => {
   it('runs on the configured schedule with the configured margin', () => {
     assert.ok(reconcilerFn, 'a reconciler function');
     const [id, fn] = reconcilerFn;
-    const schedules = resourcesOf('AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
+    const schedules = resourcesOf('AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression && !r.Properties.Targets[0].InputTransformer);
     assert.deepEqual(schedules.map(([, r]) => r.Properties.ScheduleExpression), ['rate(10 minutes)']);
     assert.equal(schedules[0]![1].Properties.Targets[0].Arn['Fn::GetAtt'][0], id);
     assert.equal(fn.Properties.Environment.Variables[RECONCILE_MARGIN_ENV], '30');
@@ -114,6 +114,23 @@ describe('reconciler', () => {
     assert.ok(actions.includes('dynamodb:Query') && actions.includes('dynamodb:GetItem'));
     const send = statements.filter((s) => s.Action.includes('sqs:SendMessage'));
     assert.deepEqual(send.flatMap((s) => s.Resource.map(flatten)).map((r) => /EngineEvents/.test(r)), [true]);
+  });
+
+  it('is the clock of scheduled runs: a minute rule invokes it with { kind: schedules, time }, not retried (issue 16b)', () => {
+    const [id] = reconcilerFn!;
+    const rules = resourcesOf('AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression === 'rate(1 minute)');
+    assert.equal(rules.length, 1, 'one minute rule');
+    const [rule] = rules[0]!;
+    assert.match(rule, /^SlipwayReconcilerScheduledRuns/);
+    const targets = rules[0]![1].Properties.Targets;
+    assert.equal(targets.length, 1);
+    assert.equal(targets[0].Arn['Fn::GetAtt'][0], id);
+    assert.equal(targets[0].RetryPolicy?.MaximumRetryAttempts, 0);
+    assert.deepEqual(targets[0].InputTransformer?.InputPathsMap, { time: '$.time' });
+    assert.deepEqual(JSON.parse(targets[0].InputTransformer.InputTemplate.replace('<time>', '"<time>"')), { kind: 'schedules', time: '<time>' });
+    // EventBridge may invoke the function from this rule too.
+    const permissions = resourcesOf('AWS::Lambda::Permission').filter(([, p]) => p.Properties.FunctionName?.['Fn::GetAtt']?.[0] === id && p.Properties.Principal === 'events.amazonaws.com');
+    assert.ok(permissions.some(([, p]) => p.Properties.SourceArn?.['Fn::GetAtt']?.[0] === rule), 'invoke permission for the minute rule');
   });
 
   it('a failed pass is not retried (the next pass does the same work)', () => {
