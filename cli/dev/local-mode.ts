@@ -331,7 +331,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       stops.push(async () => { clearInterval(timer); await passing; });
     }
 
-    // 8. schedules: the clock EventBridge Scheduler is on AWS, looking every 15 s at what came due since
+    // 8. schedules: the clock the reconciler's minute rule is on AWS, looking every 15 s at what came due since
     const branches = localBranchResolver(repositoryPath);
     const scheduleDeps = { pipelines, runs, queue: events, resolveBranch: (_p: string, repository: string, branch: string) => branches.resolveBranch(_p, repository, branch) };
     let lastScheduleCheck = Date.now();

@@ -1,8 +1,8 @@
 /**
  * Scheduled runs, the pure part: a pipeline's `schedules` entries are five-field cron
  * expressions (minute hour day-of-month month day-of-week, as crontab(5)) read in an IANA
- * time zone. Used by the local mode's timer to decide what is due, and to write the
- * EventBridge Scheduler expression (`cron(minutes hours day-of-month month day-of-week year)`,
+ * time zone. Used by the clocks (the local mode's timer, the reconciler's minute rule on AWS)
+ * to decide what is due, and to write the EventBridge Scheduler expression (`cron(minutes hours day-of-month month day-of-week year)`,
  * with `?` in one of the two day fields and days of the week numbered 1-7 from Sunday:
  * https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based).
  */

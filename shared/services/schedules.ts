@@ -1,11 +1,14 @@
 /**
  * Scheduled runs: a `schedules` entry that comes due becomes a run request for the head of
- * its branch, with trigger `schedule`. On AWS an EventBridge Scheduler schedule per entry
- * is the clock (not built yet: see the README); in the local mode a timer (`dueSchedules`
- * over the time since it last looked). Both end in `fireSchedule`.
+ * its branch, with trigger `schedule`. On AWS the clock is the reconciler's minute rule
+ * (infra/constructs/reconciler.ts, functions/reconciler.ts): every minute `fireDueSchedules`
+ * over that minute and the two before, so a scheduled run starts within about a minute of its
+ * time (43,200 invocations a month of a few hundred ms, inside Lambda's free tier); in the
+ * local mode a 15 s timer over the time since it last looked. Both end in `fireSchedule`.
  *
  * The run request id is deterministic per pipeline, schedule and scheduled time, so a
- * clock that fires twice (Scheduler delivers at least once) queues one run.
+ * clock that fires twice (overlapping windows; EventBridge delivers at least once) queues
+ * one run: the engine queue is FIFO and deduplicates on that id for 5 minutes.
  * `onlyIfChanged`: nothing starts when the branch's head already has a succeeded run.
  */
 import { ulid } from 'ulid';
@@ -64,7 +67,8 @@ export async function fireSchedule(deps: ScheduleDeps, pipeline: PipelineRecord,
 }
 
 /**
- * The local mode's clock: every schedule of every pipeline that came due in (from, to]
+ * The clock's step (the local mode's timer, the reconciler's minute rule on AWS): every
+ * schedule of every pipeline that came due in (from, to]
  * fires. Returns what fired; a schedule that fails (a branch that does not exist) is
  * reported and the others go on.
  */
