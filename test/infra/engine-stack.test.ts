@@ -463,6 +463,16 @@ describe('least privilege, evaluated with an IAM policy simulator over the synth
       assert.ok(await allows(reconciler, 'secretsmanager:GetSecretValue', secret('slipway/web/token')));
       assert.equal(await allows(reconciler, 'secretsmanager:GetSecretValue', secret('prod/database')), false);
     });
+
+    it('as the clock of scheduled runs (issue 16b): lists pipelines and runs, sends run requests to the engine queue only', async () => {
+      assert.ok(await allows(reconciler, 'dynamodb:Query', table));
+      assert.ok(await allows(reconciler, 'dynamodb:Query', `${table}/index/gsi1`));
+      const [engineQueueId] = resourcesOf('AWS::SQS::Queue').find(([id]) => /EngineEvents[A-Z0-9]{8}$/.test(id))!;
+      assert.ok(await allows(reconciler, 'sqs:SendMessage', arnOf(engineQueueId)));
+      for (const [id] of resourcesOf('AWS::SQS::Queue').filter(([id]) => id !== engineQueueId)) {
+        assert.equal(await allows(reconciler, 'sqs:SendMessage', arnOf(id)), false, id);
+      }
+    });
   });
 });
 
