@@ -193,6 +193,17 @@ export class Observability extends Construct {
               width: 12,
             }),
           ],
+          [
+            new cloudwatch.GraphWidget({
+              title: 'Builds started, by compute',
+              left: [
+                engineMetric(METRIC.buildsOnLambda, 'Sum', undefined, 'Lambda compute'),
+                engineMetric(METRIC.buildsOnEc2, 'Sum', undefined, 'EC2 on demand'),
+                engineMetric(METRIC.buildsOnFleet, 'Sum', undefined, 'reserved fleet'),
+              ],
+              width: 24,
+            }),
+          ],
         ],
       });
     }

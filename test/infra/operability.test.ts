@@ -48,6 +48,7 @@ describe('retention', () => {
         { Id: 'expire-run-artifacts', Prefix: 'runs/', ExpirationInDays: 7, Status: 'Enabled' },
         { Id: 'expire-pull-request-artifacts', Prefix: 'pr-runs/', ExpirationInDays: 7, Status: 'Enabled' },
         { Id: 'expire-fork-artifacts', Prefix: 'fork-runs/', ExpirationInDays: 7, Status: 'Enabled' },
+        { Id: 'expire-dependency-caches', Prefix: 'cache/', ExpirationInDays: 14, Status: 'Enabled' },
         { Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
       ] },
     });
@@ -104,8 +105,8 @@ describe('reconciler', () => {
     const actions = statements.flatMap((s) => s.Action);
     const batch = statements.filter((s) => s.Action.includes('codebuild:BatchGetBuilds'));
     assert.equal(batch.length, 1);
-    assert.equal(batch[0]!.Resource.length, 3);
-    for (const r of batch[0]!.Resource) assert.match(flatten(r), /BuildsProject(small|medium|large)/);
+    assert.equal(batch[0]!.Resource.length, 4);
+    for (const r of batch[0]!.Resource) assert.match(flatten(r), /BuildsProject(small|medium|large|lambda)/);
     assert.ok(!actions.some((a) => /codebuild:(StartBuild|StopBuild)|dynamodb:(UpdateItem|BatchWriteItem)|ecr:/.test(a)), actions.join());
     // Missed-webhook recovery (issue 16): head claims beside the delivery records only, and git host tokens.
     const writes = statements.filter((s) => s.Action.some((a) => /dynamodb:(PutItem|DeleteItem)/.test(a)));
