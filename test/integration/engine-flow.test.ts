@@ -216,7 +216,7 @@ function world(pipelineId: string) {
     pipelines,
     events,
     releases: new SqsReleaseQueue(sqs, releaseQueueUrl),
-    builds: new CodeBuildRunner(codebuild.client, { projects: { small: 'slipway-small', medium: 'slipway-medium', large: 'slipway-large' }, artifactBucket: bucket, ecrRegistry: REGISTRY }),
+    builds: new CodeBuildRunner(codebuild.client, { projects: { small: 'slipway-small', medium: 'slipway-medium', large: 'slipway-large', lambda: 'slipway-lambda' }, artifactBucket: bucket, ecrRegistry: REGISTRY }),
     notifier: new RecordingNotifier(),
     decide,
   };
@@ -369,7 +369,7 @@ test('the Lambda handlers, wired from their environment, carry a run request and
     SLIPWAY_RELEASE_QUEUE_URL: releaseQueueUrl,
     SLIPWAY_NOTIFICATION_QUEUE_URL: notificationQueueUrl,
     SLIPWAY_ARTIFACT_BUCKET: bucket,
-    SLIPWAY_BUILD_PROJECTS: JSON.stringify({ small: 'slipway-small' }),
+    SLIPWAY_BUILD_PROJECTS: JSON.stringify({ small: 'slipway-small', lambda: 'slipway-lambda' }),
     SLIPWAY_BUILD_ROLES: JSON.stringify({ release: 'slipway-build', pullRequest: 'slipway-pr', fork: 'slipway-fork', image: 'slipway-image' }),
     SLIPWAY_ECR_REGISTRY: REGISTRY,
     SLIPWAY_DYNAMODB_ENDPOINT: cfg.dynamoEndpoint,
@@ -407,7 +407,7 @@ test('the Lambda handlers, wired from their environment, carry a run request and
   assert.deepEqual(first.batchItemFailures, [{ itemIdentifier: 'poison-1' }], 'only the malformed record fails');
   const started = codebuild.commandCalls(StartBuildCommand).map((c) => c.args[0].input);
   assert.deepEqual(started.map((i) => i.idempotencyToken), [`${runId}:build:1`]);
-  assert.equal(started[0].projectName, 'slipway-small');
+  assert.equal(started[0].projectName, 'slipway-lambda', 'a node build job runs on Lambda compute (compute: auto)');
   const notified = await sqs.send(new ReceiveMessageCommand({ QueueUrl: notificationQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
   assert.deepEqual((notified.Messages ?? []).map((m) => JSON.parse(m.Body!).id), [`${runId}:run_started`], 'the engine enqueues its notifications');
   assert.equal(started[0].sourceLocationOverride, 'https://github.com/acme/web.git');
