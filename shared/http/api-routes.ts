@@ -28,7 +28,7 @@ import { HEALTH_CHECK_FUNCTION_ARN } from '../domain/release.ts';
 import { ValidationError } from '../domain/errors.ts';
 import { DEFAULT_DEFINITION_PATH } from '../domain/pipeline.ts';
 import type { ApiService, Registration } from '../services/api-service.ts';
-import { bodyText, callerIdentity, jsonBody, mediaType, validate, zodProblems } from './request.ts';
+import { bodyText, callerGroups, callerIdentity, jsonBody, mediaType, validate, zodProblems } from './request.ts';
 import { HttpError, json, type HttpResponse } from './response.ts';
 import type { RouteHandler, RouteRequest } from './router.ts';
 
@@ -122,7 +122,7 @@ const SNIFF_TYPES = new Set(['application/x-www-form-urlencoded', 'application/o
 export function apiRoutes(api: ApiService): Record<string, RouteHandler> {
   const ids = <T>(schema: z.ZodType<T>, req: RouteRequest): T => validate(schema, req.params, 'path parameters');
   const page = (req: RouteRequest) => validate(pageQuery, req.query, 'query parameters');
-  const caller = (req: RouteRequest) => ({ by: callerIdentity(req.event) ?? 'unknown', requestId: req.requestId });
+  const caller = (req: RouteRequest) => ({ by: callerIdentity(req.event) ?? 'unknown', groups: callerGroups(req.event), requestId: req.requestId });
 
   return {
     'PUT /pipelines/{id}': async (req) => {

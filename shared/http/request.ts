@@ -70,7 +70,39 @@ function dotted(parts: Array<string | number>): string {
 export function callerIdentity(event: APIGatewayProxyEventV2): string | undefined {
   const ctx = event.requestContext as unknown as { authorizer?: { iam?: { userArn?: string; callerId?: string } } };
   const iam = ctx.authorizer?.iam;
-  return iam?.userArn || iam?.callerId || undefined;
+  return iam?.userArn || iam?.callerId || consoleUser(event)?.principal || undefined;
+}
+
+/** The groups of a console user (the access token's `cognito:groups`); none for an IAM caller. */
+export function callerGroups(event: APIGatewayProxyEventV2): string[] {
+  return consoleUser(event)?.groups ?? [];
+}
+
+const COGNITO_ISSUER = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\/([a-z]{2}(?:-[a-z]+)+-\d_[0-9A-Za-z]{1,60})$/;
+
+/**
+ * A person signed in to the console, from the claims API Gateway's JWT authorizer put on
+ * the request after checking the token's signature, issuer and audience (client id);
+ * present only on the `/console-api/` routes, which have that authorizer
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html).
+ * Only access tokens count: an ID token carries the same client id in `aud` but is meant for
+ * the page, not the API. The principal is `cognito:<poolId>:user/<username>` (principals.ts).
+ */
+export function consoleUser(event: APIGatewayProxyEventV2): { principal: string; groups: string[] } | undefined {
+  const ctx = event.requestContext as unknown as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } };
+  const claims = ctx.authorizer?.jwt?.claims;
+  if (!claims || claims.token_use !== 'access' || typeof claims.username !== 'string' || claims.username === '') return undefined;
+  const pool = COGNITO_ISSUER.exec(String(claims.iss ?? ''));
+  if (!pool) return undefined;
+  return { principal: `cognito:${pool[1]}:user/${claims.username}`, groups: claimList(claims['cognito:groups']) };
+}
+
+/** HTTP APIs hand array claims to Lambda flattened to a string, `[a b]`; a test event may carry a real array. */
+export function claimList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value !== 'string' || value.trim() === '') return [];
+  const inner = value.trim().replace(/^\[/, '').replace(/\]$/, '');
+  return inner.split(/[\s,]+/).filter((g) => g !== '');
 }
 
 export function requestIdOf(event: Partial<APIGatewayProxyEventV2>): string {

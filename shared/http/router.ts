@@ -8,12 +8,28 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { errorResponse, HttpError, json, type HttpResponse } from './response.ts';
 import { requestIdOf } from './request.ts';
+import { conditional } from './conditional.ts';
 
 export interface RouteRequest {
   event: APIGatewayProxyEventV2;
   params: Record<string, string>;
   query: Record<string, string>;
   requestId: string;
+}
+
+/**
+ * The same routes again under this prefix, for people: on AWS they carry the console's
+ * JWT authorizer instead of IAM (API Gateway authorizes per route), and CloudFront
+ * forwards the console's `/console-api/*` to them. Handlers see the route without it.
+ */
+export const CONSOLE_API_PREFIX = '/console-api';
+
+function withoutConsolePrefix(event: APIGatewayProxyEventV2): APIGatewayProxyEventV2 {
+  const strip = (p: string) => (p.startsWith(`${CONSOLE_API_PREFIX}/`) ? p.slice(CONSOLE_API_PREFIX.length) : p);
+  const [method, path] = (event.routeKey ?? '').split(' ');
+  const rawPath = event.rawPath ?? '';
+  if (!rawPath.startsWith(`${CONSOLE_API_PREFIX}/`)) return event;
+  return { ...event, rawPath: strip(rawPath), ...(path ? { routeKey: `${method} ${strip(path)}` } : {}) };
 }
 
 export type RouteHandler = (req: RouteRequest) => Promise<HttpResponse>;
@@ -73,7 +89,8 @@ export function createRouter(routes: Record<string, RouteHandler>, options: Rout
     return { allowed };
   }
 
-  return async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  return async function route(original: APIGatewayProxyEventV2): Promise<HttpResponse> {
+    const event = withoutConsolePrefix(original);
     const requestId = requestIdOf(event);
     try {
       const found = match(event);
@@ -86,7 +103,7 @@ export function createRouter(routes: Record<string, RouteHandler>, options: Rout
       }
       const query: Record<string, string> = {};
       for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v;
-      return await found.route.handler({ event, params: found.params, query, requestId });
+      return conditional(event, await found.route.handler({ event, params: found.params, query, requestId }));
     } catch (err) {
       const mapped = errorResponse(err, requestId);
       if (mapped.internal) options.onInternalError?.(err, requestId);

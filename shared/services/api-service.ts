@@ -54,6 +54,8 @@ export interface ApiServiceDeps {
 export interface Caller {
   by: string;
   requestId: string;
+  /** A console user's groups in the user pool (`cognito:<pool>:group/<name>` approvers). */
+  groups?: readonly string[];
 }
 
 /** The caller may not do this (e.g. approve a job that names other approvers). */
@@ -346,7 +348,7 @@ export class ApiService {
     if (plan.kind !== 'approval') throw new ConflictError(`job "${job}" is a ${plan.kind} job; only approval jobs can be approved or rejected`);
     if (TERMINAL_RUN_STATUSES.has(run.status)) throw new ConflictError(`run ${runId} already ended (${run.status})`);
     if (state.status !== 'waiting_approval') throw new ConflictError(`job "${job}" is ${state.status.replace('_', ' ')}, not waiting for approval`);
-    const by = await this.checkApprover(run, job, caller.by);
+    const by = await this.checkApprover(run, job, caller.by, caller.groups);
     const at = this.now().toISOString();
     const id = `approval:${runId}:${job}:${state.attempt}`;
     const event: ApprovalGiven | ApprovalRejected =
@@ -363,13 +365,13 @@ export class ApiService {
    * the caller, matched as an AWS principal (principals.ts), never by a name the caller
    * chose. Returns who answered, as recorded on the run: the caller's full principal ARN.
    */
-  private async checkApprover(run: RunState, job: string, by: string): Promise<string> {
+  private async checkApprover(run: RunState, job: string, by: string, groups: readonly string[] = []): Promise<string> {
     if (this.deps.localDeveloper !== undefined) return this.who({ by, requestId: '' });
     if (by === 'unknown' || parseCaller(by) === undefined) {
-      throw new ForbiddenError(`approvals need a caller AWS identifies (a signed IAM request); this request's caller is ${JSON.stringify(by)}`);
+      throw new ForbiddenError(`approvals need a caller AWS identifies (a signed IAM request, or a person signed in to the console); this request's caller is ${JSON.stringify(by)}`);
     }
     const approvers = await this.approversOf(run, job);
-    if (approvers.length > 0 && !isApprover(approvers, by)) {
+    if (approvers.length > 0 && !isApprover(approvers, by, groups)) {
       throw new ForbiddenError(`${by} may not answer job "${job}"; it may be approved or rejected only by: ${approvers.join(', ')}`);
     }
     return by;
