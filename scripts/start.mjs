@@ -21,6 +21,12 @@ if (!existsSync(path.join(root, 'node_modules', 'tsx'))) {
   if (code !== 0) process.exit(code);
   console.log(`installed in ${Math.round((Date.now() - t0) / 1000)} s`);
 }
+// The web console the local mode serves under /console/: built once, then by `npm run build`.
+if (!existsSync(path.join(root, 'dist', 'console', 'index.html'))) {
+  console.log('building the web console (node scripts/build-console.mjs)...');
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-console.mjs')], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
 const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'slipway.ts'), 'dev', ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit',

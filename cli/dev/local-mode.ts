@@ -60,6 +60,7 @@ import { fireDueSchedules } from '../../shared/services/schedules.ts';
 import { S3ArtifactStore } from '../../shared/aws/artifact-store.ts';
 import picomatch from 'picomatch';
 import { ulid } from 'ulid';
+import { consoleAnswer, writeAnswer } from '../../shared/local/console-files.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -94,10 +95,14 @@ export interface LocalModeOptions {
    * its checked-out branch start runs as pushes would.
    */
   repo?: string;
+  /** The built web console served under /console/. @default <repo>/dist/console */
+  consoleDir?: string;
 }
 
 export interface LocalMode {
   apiUrl: string;
+  /** The web console, with this start's token in the fragment (the page keeps it, the server never sees it). */
+  consoleUrl: string;
   /** This start's API token (also in dev.json): `Authorization: Bearer <apiToken>`. */
   apiToken: string;
   targetUrl: string;
@@ -267,6 +272,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const webhookHandler = createWebhookHandler(() => ({ pipelines, deliveries: new DynamoDeliveryStore(documents, tableName), queue: events, secrets, protocol: gitWebhooks }));
     // A new token every start: whoever reads .slipway/dev.json (the developer's own files) may use the API.
     const apiToken = randomBytes(32).toString('base64url');
+    const consoleDir = opts.consoleDir ?? path.join(ROOT, 'dist', 'console');
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -274,9 +280,14 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
         const event = toApiGatewayEvent(req, Buffer.concat(chunks));
         const requestId = event.requestContext.requestId;
         const isWebhook = /^\/webhooks\/[^/]+$/.test(event.rawPath) && event.requestContext.http.method === 'POST';
-        const door = admit(req.headers, isWebhook, apiToken);
+        const isConsole = event.rawPath === '/console' || event.rawPath.startsWith('/console/');
+        const door = admit(req.headers, isWebhook || isConsole, apiToken);
         if (!door.ok) {
           res.writeHead(door.status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ error: door.error, message: door.message, requestId }));
+          return;
+        }
+        if (isConsole) {
+          writeAnswer(res, consoleAnswer(event.requestContext.http.method, event.rawPath, consoleDir, { apiBase: '', auth: { kind: 'local-token' } })!, req.method === 'HEAD');
           return;
         }
         try {
@@ -299,7 +310,8 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     notifierDeps.publicApiUrl = apiUrl;
     const state: DevState = { apiPort: (server.address() as AddressInfo).port, targetPort: Number(new URL(target.url).port), testPort: Number(new URL(target.testUrl).port) };
     // Readable by the developer only: the token opens the API.
-    writeFileSync(stateFile, JSON.stringify({ ...state, apiUrl, apiToken, targetUrl: target.url }, null, 2), { mode: 0o600 });
+    const consoleUrl = `${apiUrl}/console/#token=${apiToken}`;
+    writeFileSync(stateFile, JSON.stringify({ ...state, apiUrl, apiToken, consoleUrl, targetUrl: target.url }, null, 2), { mode: 0o600 });
     chmodSync(stateFile, 0o600);
 
     // 6. the sample pipeline, registered from the repository's own file
@@ -353,7 +365,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
 
     return {
       own,
-      apiUrl, apiToken, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
+      apiUrl, apiToken, consoleUrl, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
       commit(files, message) {
         for (const [f, content] of Object.entries(files)) writeFileSync(path.join(repoPath, f), content);
         git(repoPath, 'add', '-A');
@@ -469,6 +481,7 @@ export async function runDev(opts: { reset: boolean; repo?: string }): Promise<n
   const parent = process.ppid;
   setInterval(() => { if (process.ppid !== parent) void shutdown(); }, 1000).unref();
   print(`API        ${mode.apiUrl}`);
+  print(`Console    ${mode.consoleUrl}`);
   const runs = await mode.api.listRuns(SAMPLE.pipelineId, {});
   if (runs.items.length === 0) {
     print(`\nfirst start: running pipeline ${SAMPLE.pipelineId} on ${SAMPLE.repository}@main`);
@@ -486,6 +499,9 @@ Your repository ${mode.own.dir}: pipeline ${mode.own.pipelineId} (from ${mode.ow
   (a deploy job releases to the local target ${SAMPLE.target}; other targets need \`slipway targets apply\`)`);
   }
   print(`
+The console: ${mode.consoleUrl}
+  (the link carries this start's token; open it in a browser on this machine)
+
 The release target ${SAMPLE.target} is live at ${mode.targetUrl}  (blue ${d.weights.blue}% / green ${d.weights.green}%)
   curl ${mode.targetUrl}
 

@@ -11,6 +11,10 @@
  *   it any local process or page could register a pipeline whose commands run as the
  *   developer. Webhooks are exempt, as in AWS: each delivery is verified against its
  *   pipeline's secret.
+ * - A request a browser sent from a page carries `Origin`; only the local mode's own
+ *   origin (the console at /console/) may call the API. A cross-origin page cannot send
+ *   the `Authorization` header without a CORS preflight this server never answers, so
+ *   this is a second wall against cross-site requests, not the first.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type http from 'node:http';
@@ -33,6 +37,10 @@ export function admit(headers: http.IncomingHttpHeaders, isWebhook: boolean, tok
     return { ok: false, status: 403, error: 'Forbidden', message: `the local API answers only requests addressed to a loopback name (127.0.0.1, localhost, [::1]), not Host "${String(headers.host ?? '').slice(0, 100)}"` };
   }
   if (isWebhook) return { ok: true };
+  const origin = headers.origin;
+  if (origin !== undefined && origin !== `http://${String(headers.host).trim().toLowerCase()}`) {
+    return { ok: false, status: 403, error: 'Forbidden', message: `the local API answers pages of its own origin only (http://${String(headers.host)}), not ${String(origin).slice(0, 100)}` };
+  }
   const auth = headers.authorization;
   const presented = typeof auth === 'string' && /^Bearer [A-Za-z0-9_-]{16,200}$/.test(auth) ? auth.slice('Bearer '.length) : undefined;
   if (!presented || !sameToken(presented, token)) {
