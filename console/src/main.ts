@@ -55,7 +55,13 @@ async function boot(): Promise<void> {
         const loop = async () => {
           while (mine === generation) {
             if (!document.hidden) {
-              try { await tick(); } catch (e) { announce(`could not refresh: ${(e as Error).message}`, 'error'); }
+              try {
+                await tick();
+                if (status.dataset.refresh) { delete status.dataset.refresh; announce(''); }
+              } catch (e) {
+                announce(`could not refresh: ${(e as Error).message}`, 'error');
+                status.dataset.refresh = 'failed';
+              }
             }
             await new Promise((r) => setTimeout(r, ms));
           }

@@ -31,7 +31,7 @@ export async function jobView(ctx: Ctx, main: HTMLElement, [runId, job]: string[
   const readLog = async (kind: string) => {
     if (kind !== 'build' && kind !== 'image') { fill(state, `A ${kind} job has no build log.`); return; }
     if (complete) return;
-    const q = new URLSearchParams({ limit: '500', ...(cursor ? { cursor } : {}), ...(attempt ? { attempt: String(attempt) } : {}) });
+    const q = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}), ...(attempt ? { attempt: String(attempt) } : {}) });
     // Each answer holds only lines after the cursor; an unchanged one (304) adds nothing.
     const { data, changed } = await ctx.api.get<LogPage>(`/runs/${enc(runId)}/jobs/${enc(job)}/logs?${q}`);
     if (!changed) return;

@@ -142,9 +142,9 @@ function drawGraph(container: HTMLElement, r: RunState, now: number): void {
     ...layout.nodes.map((n) => {
       const j = r.jobs[n.name];
       const label = n.name.length > 20 ? `${n.name.slice(0, 19)}…` : n.name;
-      const line2 = `${statusLabel(j.status)}${j.attempt > 1 ? ` · #${j.attempt}` : ''}`;
-      return s('a', { href: `#/runs/${enc(r.runId)}/jobs/${enc(n.name)}`, class: `node st-${j.status}`, 'data-job': n.name, 'data-status': j.status, 'data-attempt': j.attempt,
-        'aria-label': `${n.name}: ${statusLabel(j.status)}, attempt ${j.attempt}${j.startedAt ? `, ${duration(j.startedAt, j.finishedAt, now)}` : ''}` },
+      const line2 = `${statusLabel(j.status)}${j.attempt > 0 ? ` · attempt ${j.attempt}` : ''}`;
+      // The link's name is its visible text: job, status, attempt, duration.
+      return s('a', { href: `#/runs/${enc(r.runId)}/jobs/${enc(n.name)}`, class: `node st-${j.status}`, 'data-job': n.name, 'data-status': j.status, 'data-attempt': j.attempt },
         s('title', {}, n.name),
         s('rect', { x: n.x, y: n.y, width: NODE.width, height: NODE.height, rx: 8 }),
         s('text', { x: n.x + 10, y: n.y + 20, class: 'name' }, label),
