@@ -74,3 +74,25 @@ export function engineConfigFromContext(get: (key: string) => unknown): SlipwayP
     },
   };
 }
+
+/** Context keys of the web console (README, "The web console"). */
+export const CONSOLE_CONTEXT_KEYS = {
+  enabled: 'slipway:console',
+  domainPrefix: 'slipway:consoleDomainPrefix',
+  samlName: 'slipway:consoleSamlName',
+  samlMetadataUrl: 'slipway:consoleSamlMetadataUrl',
+} as const;
+
+export function consoleConfigFromContext(get: (key: string) => unknown): { enabled: boolean; domainPrefix?: string; samlProvider?: { name: string; metadataUrl: string } } {
+  const str = (key: string) => { const v = get(key); return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined; };
+  const enabled = get(CONSOLE_CONTEXT_KEYS.enabled);
+  const name = str(CONSOLE_CONTEXT_KEYS.samlName);
+  const metadataUrl = str(CONSOLE_CONTEXT_KEYS.samlMetadataUrl);
+  if ((name === undefined) !== (metadataUrl === undefined)) throw new Error(`context ${CONSOLE_CONTEXT_KEYS.samlName} and ${CONSOLE_CONTEXT_KEYS.samlMetadataUrl} go together`);
+  if (metadataUrl !== undefined && !/^https:\/\/\S+$/.test(metadataUrl)) throw new Error(`context ${CONSOLE_CONTEXT_KEYS.samlMetadataUrl} must be an https URL`);
+  return {
+    enabled: enabled !== false && enabled !== 'false',
+    domainPrefix: str(CONSOLE_CONTEXT_KEYS.domainPrefix),
+    ...(name && metadataUrl ? { samlProvider: { name, metadataUrl } } : {}),
+  };
+}

@@ -8,3 +8,4 @@ export interface ConsoleBuild {
   jsFiles: number;
 }
 export declare function buildConsole(outDir?: string): Promise<ConsoleBuild>;
+export declare function buildConsoleSync(outDir?: string): ConsoleBuild;

@@ -6,16 +6,21 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from '
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { buildSync } from 'esbuild';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CONSOLE_DIST = path.join(ROOT, 'dist', 'console');
 
 /** Builds the console; returns the output folder and the first-load JavaScript size (the entry and its static imports). */
 export async function buildConsole(outDir = CONSOLE_DIST) {
+  return buildConsoleSync(outDir);
+}
+
+/** The same, synchronously: `cdk synth` builds the console when dist/console is missing (constructs are built synchronously). */
+export function buildConsoleSync(outDir = CONSOLE_DIST) {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  const result = await build({
+  const result = buildSync({
     entryPoints: { main: path.join(ROOT, 'console', 'src', 'main.ts') },
     outdir: outDir, bundle: true, splitting: true, format: 'esm', minify: true, target: 'es2022', platform: 'browser',
     chunkNames: 'chunks/[name]-[hash]', metafile: true, logLevel: 'error', legalComments: 'none', sourcemap: false,

@@ -6,12 +6,13 @@
  */
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { engineConfigFromContext } from '../config.ts';
+import { consoleConfigFromContext, engineConfigFromContext } from '../config.ts';
 import { SlipwayStack } from '../slipway-stack.ts';
 
 const app = new App();
 new SlipwayStack(app, app.node.tryGetContext('slipway:stackName') ?? 'Slipway', {
   description: 'Slipway: serverless continuous delivery (webhooks, CodeBuild jobs, blue-green ECS releases)',
   engine: engineConfigFromContext((key) => app.node.tryGetContext(key)),
+  console: consoleConfigFromContext((key) => app.node.tryGetContext(key)),
 });
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

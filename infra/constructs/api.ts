@@ -7,6 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { CONSOLE_API_PREFIX } from '../../shared/http/router.ts';
 
 const { DELETE, GET, POST, PUT } = apigw.HttpMethod;
 
@@ -65,6 +66,7 @@ export class Api extends Construct {
   readonly httpApi: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
   readonly accessLogs: logs.LogGroup;
+  private readonly apiFunction: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -90,6 +92,7 @@ export class Api extends Construct {
             requestId: '$context.requestId',
             ip: '$context.identity.sourceIp',
             caller: '$context.identity.userArn',
+            person: '$context.authorizer.claims.username',
             requestTime: '$context.requestTime',
             routeKey: '$context.routeKey',
             status: '$context.status',
@@ -129,10 +132,24 @@ export class Api extends Construct {
       ]);
     }
 
+    this.apiFunction = props.apiFunction;
     const management = new HttpLambdaIntegration('Management', props.apiFunction);
     for (const [method, path] of MANAGEMENT_ROUTES) {
       this.httpApi.addRoutes({ path, methods: [method], integration: management });
     }
+  }
+
+  /**
+   * The management routes again under `/console-api/`, for people: each with the console's JWT
+   * authorizer instead of IAM. API Gateway authorizes per route (one authorizer each,
+   * https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html),
+   * so a route cannot take both SigV4 and a JWT; a parallel prefix keeps the IAM routes exactly as
+   * they were for machines. The handler strips the prefix (shared/http/router.ts).
+   */
+  addConsoleRoutes(authorizer: apigw.IHttpRouteAuthorizer): apigw.HttpRoute[] {
+    const management = new HttpLambdaIntegration('Console', this.apiFunction);
+    return MANAGEMENT_ROUTES.flatMap(([method, path]) =>
+      this.httpApi.addRoutes({ path: `${CONSOLE_API_PREFIX}${path}`, methods: [method], integration: management, authorizer }));
   }
 
   /** https://<id>.execute-api.<region>.amazonaws.com */
