@@ -6,6 +6,7 @@
  */
 import { startEmulators } from '../cli/dev/emulators.mjs';
 import { benchBundles } from './bundles.ts';
+import { benchConsole } from './console.ts';
 import { benchDecide } from './decide.ts';
 import { benchDependencyCache } from './dependency-cache.ts';
 import { benchStartLatency } from './start-latency.ts';
@@ -32,6 +33,7 @@ try {
   delete process.env.SLIPWAY_AWS_ENDPOINT;
 }
 await benchBundles();
+await benchConsole();
 await benchLocalMode();
 benchStartLatency();
 // Needs the npm registry; BENCH_NO_NETWORK=1 leaves it out.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { NagSuppressions } from 'cdk-nag';
@@ -19,6 +20,8 @@ export interface ConsoleHostingProps {
   readonly priceClass?: cloudfront.PriceClass;
   /** Days CloudFront's access logs are kept. @default 90 */
   readonly accessLogRetentionDays?: number;
+  /** Retention of the deployment handler's log group. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /**
@@ -35,11 +38,13 @@ export class ConsoleHosting extends Construct {
   /** `https://<distribution>.cloudfront.net/` */
   readonly url: string;
   private readonly assetDir: string;
+  private readonly logRetention: logs.RetentionDays;
   private readonly responseHeaders: cloudfront.ResponseHeadersPolicy;
 
   constructor(scope: Construct, id: string, props: ConsoleHostingProps & { signInDomainUrl: string }) {
     super(scope, id);
     this.assetDir = props.assetDir ?? CONSOLE_DIST;
+    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     if (!existsSync(path.join(this.assetDir, 'index.html'))) buildConsoleSync(this.assetDir);
 
     this.logBucket = new s3.Bucket(this, 'AccessLogs', {
@@ -134,6 +139,7 @@ export class ConsoleHosting extends Construct {
       distributionPaths: ['/*'],
       prune: true,
       memoryLimit: 256,
+      logGroup: new logs.LogGroup(this, 'DeployLogs', { retention: this.logRetention, removalPolicy: RemovalPolicy.DESTROY }),
     });
     const stack = Stack.of(this);
     // The deployment's singleton handler (CDK's, Python, with the AWS CLI layer) runs only during `cdk deploy`.

@@ -41,6 +41,9 @@ describe('console hosting', () => {
       } else assert.ok(JSON.stringify(s.Principal).includes('AWS'), JSON.stringify(s));
     }
     assert.ok(statements.some((s) => s.Effect === 'Deny' && JSON.stringify(s.Condition).includes('aws:SecureTransport')), 'TLS only');
+    const [logId] = ofType('AWS::S3::Bucket').find(([id]) => /ConsoleHostingAccessLogs/.test(id))!;
+    const logPolicy = ofType('AWS::S3::BucketPolicy').find(([, p]) => JSON.stringify(p.Properties.Bucket).includes(logId))![1];
+    assert.ok(logPolicy.Properties.PolicyDocument.Statement.some((s: { Effect: string; Condition?: unknown }) => s.Effect === 'Deny' && JSON.stringify(s.Condition).includes('aws:SecureTransport')), 'the log bucket is TLS only too');
   });
 
   it('is HTTPS only, sends security headers with a CSP naming only its own origin and the sign-in domain, and forwards /console-api/* uncached', () => {
@@ -79,6 +82,10 @@ describe('console hosting', () => {
     assert.equal(config.apiBase, '/console-api');
     assert.equal(config.auth.kind, 'cognito');
     assert.equal(config.auth.identityProvider, 'IdentityCenter');
+    // The deployment handler (deploy time only) logs to a group with a retention.
+    const groups = ofType('AWS::Logs::LogGroup').filter(([id]) => /ConsoleHostingDeployLogs/.test(id));
+    assert.equal(groups.length, 1);
+    assert.equal(groups[0][1].Properties.RetentionInDays, 30);
   });
 });
 

@@ -15,7 +15,8 @@ import { flatten, iamStatements, nagFindings, newApp } from './support.ts';
 import { ACCOUNT, REGION, simulate } from './iam-simulator.ts';
 
 const app = newApp();
-const stack = new SlipwayStack(app, 'Slipway', { engine: engineConfigFromContext((k) => app.node.tryGetContext(k)) });
+// The engine alone: the web console's hosting and sign-in have their own file (console.test.ts).
+const stack = new SlipwayStack(app, 'Slipway', { engine: engineConfigFromContext((k) => app.node.tryGetContext(k)), console: { enabled: false } });
 const template = Template.fromStack(stack);
 const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: any; Metadata?: any }>; Outputs: Record<string, unknown> };
 const resourcesOf = (type: string) => Object.entries(json.Resources).filter(([, r]) => r.Type === type);
