@@ -36,7 +36,12 @@ export class Api {
     }
     const data = await this.read(res);
     const etag = res.headers.get('etag');
-    if (etag) this.cache.set(path, { etag, data });
+    if (etag) {
+      // Log pages have a URL per cursor: keep the most recent answers only.
+      this.cache.delete(path);
+      this.cache.set(path, { etag, data });
+      if (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value!);
+    }
     return { data: data as T, changed: true };
   }
 

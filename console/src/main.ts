@@ -27,9 +27,13 @@ async function boot(): Promise<void> {
   const config = (await (await fetch('config.json', { cache: 'no-store', credentials: 'omit' })).json()) as ConsoleConfig;
   const auth = await createAuth(config.auth);
   let generation = 0;
+  let clearing: ReturnType<typeof setTimeout> | undefined;
   const announce = (message: string, kind: 'info' | 'error' = 'info') => {
     status.className = kind;
     fill(status, message);
+    // A confirmation fades after a while; an error stays until the next refresh succeeds.
+    clearTimeout(clearing);
+    if (kind === 'info' && message) clearing = setTimeout(() => fill(status, ''), 8000);
   };
   const signedOut = () => {
     generation += 1;

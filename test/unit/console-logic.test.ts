@@ -12,10 +12,11 @@ import { checkDefinition, lineOfPath, locateProblems, pathSegments, toYaml } fro
 import { ago, duration, statusLabel } from '../../console/src/logic/format.ts';
 import { authorizeUrl, expiresSoon, jwtClaims, tokenRequestBody } from '../../console/src/logic/cognito.ts';
 
-test('the DAG puts each job one column after the longest chain it needs, rows in definition order, an edge per need', () => {
+test('the DAG puts each job one column after the longest chain it needs, rows in name order, an edge per need', () => {
   const layout = layoutDag({ test: { needs: [] }, lint: { needs: [] }, image: { needs: ['test'] }, deploy: { needs: ['image', 'lint'] }, notify: { needs: ['test', 'deploy'] } });
   const at = Object.fromEntries(layout.nodes.map((n) => [n.name, [n.column, n.row]]));
-  assert.deepEqual(at, { test: [0, 0], lint: [0, 1], image: [1, 0], deploy: [2, 0], notify: [3, 0] });
+  assert.deepEqual(at, { lint: [0, 0], test: [0, 1], image: [1, 0], deploy: [2, 0], notify: [3, 0] });
+  assert.deepEqual(layout.nodes.map((n) => n.name), ['lint', 'test', 'image', 'deploy', 'notify'], 'column by column');
   assert.deepEqual(layout.edges.map((e) => `${e.from}>${e.to}`), ['test>image', 'image>deploy', 'lint>deploy', 'test>notify', 'deploy>notify']);
   assert.equal(layout.width, NODE.pad * 2 + 4 * NODE.width + 3 * NODE.gapX);
   assert.equal(layout.height, NODE.pad * 2 + 2 * NODE.height + NODE.gapY);

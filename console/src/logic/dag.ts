@@ -1,6 +1,7 @@
 /**
  * Lays a run's jobs out as a left-to-right graph: a job's column is the length of the
- * longest chain of `needs` before it, rows keep the definition's order. Pure geometry
+ * longest chain of `needs` before it; within a column, jobs are in name order (a run's
+ * plan is a map whose order the store does not keep), so the drawing is stable. Pure geometry
  * for the SVG view (views/run.ts); unit-tested.
  */
 export interface DagInput {
@@ -15,7 +16,7 @@ export interface DagLayout { nodes: DagNode[]; edges: DagEdge[]; width: number; 
 export const NODE = { width: 168, height: 58, gapX: 56, gapY: 18, pad: 8 } as const;
 
 export function layoutDag(plan: DagInput): DagLayout {
-  const names = Object.keys(plan);
+  const names = Object.keys(plan).sort();
   const column = new Map<string, number>();
   const visiting = new Set<string>();
   const col = (n: string): number => {
@@ -31,7 +32,8 @@ export function layoutDag(plan: DagInput): DagLayout {
   };
   names.forEach(col);
   const rows = new Map<number, number>();
-  const nodes: DagNode[] = names.map((name) => {
+  const ordered = [...names].sort((a, b) => column.get(a)! - column.get(b)! || (a < b ? -1 : 1));
+  const nodes: DagNode[] = ordered.map((name) => {
     const c = column.get(name)!;
     const row = rows.get(c) ?? 0;
     rows.set(c, row + 1);

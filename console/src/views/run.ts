@@ -45,7 +45,8 @@ export async function runView(ctx: Ctx, main: HTMLElement, [runId]: string[]): P
       h('h2', { id: 'h-actions' }, 'Actions'),
       h('div', { class: 'buttons' },
         ended ? null : h('button', { type: 'button', class: 'danger', onclick: () => act(`/runs/${enc(r.runId)}/cancel`, {}, 'cancel requested') }, 'Cancel run'),
-        h('button', { type: 'button', onclick: () => void again(r) }, 'Run this commit again')),
+        // The API runs a branch's head or a given commit, not both: a branch run again takes its head.
+        h('button', { type: 'button', onclick: () => void again(r) }, r.trigger.branch && r.trigger.event !== 'pull_request' ? `Run ${r.trigger.branch} again` : 'Run this commit again')),
       ...waiting.map((job) => {
         const comment = h('input', { id: `c-${job}`, name: 'comment', maxlength: 1000, autocomplete: 'off' });
         return h('div', { class: 'approval', role: 'group', 'aria-labelledby': `a-${job}` },
@@ -114,7 +115,8 @@ export async function runView(ctx: Ctx, main: HTMLElement, [runId]: string[]): P
         t.deliveryId ? [h('dt', {}, 'Webhook delivery'), h('dd', {}, t.deliveryId)] : null));
     drawActions(r);
     drawGraph(graph, r, now);
-    fill(jobs, ...Object.keys(r.plan).map((name) => {
+    // The table lists jobs as the graph draws them: column by column.
+    fill(jobs, ...layoutDag(r.plan).nodes.map(({ name }) => {
       const j = r.jobs[name];
       const note = j.reason ?? (j.approvedBy ? `approved by ${j.approvedBy}` : j.steps?.at(-1)?.detail ?? '');
       return h('tr', { 'data-job': name, 'data-status': j.status },
