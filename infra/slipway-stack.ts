@@ -40,8 +40,8 @@ export class SlipwayStack extends Stack {
     new CfnOutput(this, 'NotificationTopicArn', { value: this.engine.notifications.topic.topicArn });
     new CfnOutput(this, 'BuildLogGroupName', { value: this.engine.builds.logGroup.logGroupName });
     if (props.console?.enabled === false) return;
-    // Sign-in is defined before hosting so the page's CSP can name the sign-in domain; the app
-    // client's callback URL is the distribution's (no cycle: the distribution does not need the client).
+    // Hosting first: the app client's callback URL is the distribution's. The page's CSP names the
+    // sign-in domain by its prefix, so the distribution never depends on the pool (no cycle).
     const hosting = new ConsoleHosting(this, 'ConsoleHosting', {
       apiEndpoint: this.engine.api.url,
       signInDomainUrl: `https://${props.console?.domainPrefix ?? `slipway-${this.account}`}.auth.${this.region}.amazoncognito.com`,
