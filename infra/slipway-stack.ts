@@ -44,6 +44,7 @@ export class SlipwayStack extends Stack {
     // sign-in domain by its prefix, so the distribution never depends on the pool (no cycle).
     const hosting = new ConsoleHosting(this, 'ConsoleHosting', {
       apiEndpoint: this.engine.api.url,
+      ...(props.engine?.logRetention ? { logRetention: props.engine.logRetention } : {}),
       signInDomainUrl: `https://${props.console?.domainPrefix ?? `slipway-${this.account}`}.auth.${this.region}.amazoncognito.com`,
     });
     const signIn = new ConsoleSignIn(this, 'ConsoleSignIn', { consoleUrl: hosting.url, domainPrefix: props.console?.domainPrefix, samlProvider: props.console?.samlProvider });

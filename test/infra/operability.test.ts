@@ -27,6 +27,8 @@ const stack = new SlipwayStack(app, 'Slipway', {
     reconcileEvery: Duration.minutes(10),
     reconcileMarginMinutes: 30,
   },
+  // The engine's handlers; the console's deployment function (deploy time only) is tested in console.test.ts.
+  console: { enabled: false },
 });
 const template = Template.fromStack(stack);
 const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: any; DeletionPolicy?: string }> };
