@@ -144,7 +144,8 @@ test('the console opens with the URL npm start prints, keeps the token out of th
 
 test('a run pushed with an HTML commit message: the graph updates live and the message is shown as text', TEST, async () => {
   await step('run', async () => {
-    const sha = mode.commit({ VERSION: '1.1.0\n' }, XSS_MESSAGE);
+    // A test that takes a while, so the page is there to see the job run, however loaded the machine.
+    const sha = mode.commit({ VERSION: '1.1.0\n', 'slow.test.mjs': "import { test } from 'node:test';\ntest('takes a while', () => new Promise((r) => setTimeout(r, 8000)));\n" }, XSS_MESSAGE);
     const body = JSON.stringify({ ref: 'refs/heads/main', after: sha, repository: { full_name: SAMPLE.repository }, head_commit: { id: sha, message: XSS_MESSAGE }, sender: { login: 'octo<b>cat</b>' }, commits: [{ modified: ['VERSION'] }] });
     const res = await fetch(`${mode.apiUrl}/webhooks/github`, {
       method: 'POST', body,
