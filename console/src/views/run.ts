@@ -111,6 +111,8 @@ export async function runView(ctx: Ctx, main: HTMLElement, [runId]: string[]): P
         t.author ? [h('dt', {}, 'Author'), h('dd', {}, t.author)] : null,
         t.pullRequest !== undefined ? [h('dt', {}, 'Pull request'), h('dd', {}, `#${t.pullRequest}${t.sourceBranch ? ` from ${t.sourceBranch}` : ''}`)] : null,
         t.event === 'pull_request' ? [h('dt', {}, 'Fork'), h('dd', {}, t.fork ? `yes: ${t.headRepository ?? '(repository deleted)'}` : 'no')] : null,
+        t.schedule ? [h('dt', {}, 'Schedule'), h('dd', {}, t.schedule)] : null,
+        t.recovered ? [h('dt', {}, 'Recovered'), h('dd', { id: 'recovered' }, `${t.recovered.reason}${t.recovered.delaySeconds !== undefined ? `, ${t.recovered.delaySeconds} s after the commit` : ''}`)] : null,
         t.parameters ? [h('dt', {}, 'Parameters'), h('dd', {}, Object.entries(t.parameters).map(([k, v]) => `${k}=${v}`).join(', '))] : null,
         t.deliveryId ? [h('dt', {}, 'Webhook delivery'), h('dd', {}, t.deliveryId)] : null));
     drawActions(r);
