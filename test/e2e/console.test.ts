@@ -246,6 +246,10 @@ test('the run ends green in the graph; the console asked the API conditionally a
     assert.ok(stats.includes(304), 'some polls were answered 304 Not Modified');
     const origin = new URL(mode.apiUrl).origin;
     assert.deepEqual(requests.filter((u) => new URL(u).origin !== origin), [], 'every request went to the console\'s own origin');
+    // Re-run: offered once the run ended; "failed jobs only" of a green run is refused by the API, and the console says why.
+    await page.getByRole('button', { name: 'Re-run failed jobs' }).click();
+    await waitFor('the re-run refusal', async () => /refused \(HTTP 409\): every job of run .* succeeded/.test((await page.locator('#status').textContent()) ?? ''));
+    assert.equal(await page.getByRole('button', { name: 'Re-run', exact: true }).count(), 1, 'a whole re-run is offered too');
   });
 });
 

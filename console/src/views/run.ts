@@ -46,7 +46,10 @@ export async function runView(ctx: Ctx, main: HTMLElement, [runId]: string[]): P
       h('div', { class: 'buttons' },
         ended ? null : h('button', { type: 'button', class: 'danger', onclick: () => act(`/runs/${enc(r.runId)}/cancel`, {}, 'cancel requested') }, 'Cancel run'),
         // The API runs a branch's head or a given commit, not both: a branch run again takes its head.
-        h('button', { type: 'button', onclick: () => void again(r) }, r.trigger.branch && r.trigger.event !== 'pull_request' ? `Run ${r.trigger.branch} again` : 'Run this commit again')),
+        h('button', { type: 'button', onclick: () => void again(r) }, r.trigger.branch && r.trigger.event !== 'pull_request' ? `Run ${r.trigger.branch} again` : 'Run this commit again'),
+        // POST /runs/{id}/rerun: the same commit and pipeline version, as a new run linked to this one.
+        ended ? h('button', { type: 'button', onclick: () => void rerun(r, false) }, 'Re-run') : null,
+        ended ? h('button', { type: 'button', onclick: () => void rerun(r, true) }, 'Re-run failed jobs') : null),
       ...waiting.map((job) => {
         const comment = h('input', { id: `c-${job}`, name: 'comment', maxlength: 1000, autocomplete: 'off' });
         return h('div', { class: 'approval', role: 'group', 'aria-labelledby': `a-${job}` },
@@ -72,6 +75,15 @@ export async function runView(ctx: Ctx, main: HTMLElement, [runId]: string[]): P
       const out = await ctx.api.send<{ runId: string }>('POST', `/pipelines/${enc(r.pipelineId)}/runs`, r.trigger.branch && r.trigger.event !== 'pull_request' ? { branch: r.trigger.branch } : { commit: r.trigger.commit });
       location.hash = `#/runs/${enc(out.runId)}`;
     } catch (e) { ctx.announce((e as Error).message, 'error'); }
+  };
+
+  const rerun = async (r: RunState, failedOnly: boolean) => {
+    try {
+      const out = await ctx.api.send<{ runId: string }>('POST', `/runs/${enc(r.runId)}/rerun`, failedOnly ? { failedOnly: true } : {});
+      location.hash = `#/runs/${enc(out.runId)}`;
+    } catch (e) {
+      ctx.announce(e instanceof ApiError ? `refused (HTTP ${e.status}): ${e.message}` : (e as Error).message, 'error');
+    }
   };
 
   ctx.live(async () => {
