@@ -44,7 +44,7 @@ import { FORK_APPROVAL_JOB, FORK_APPROVAL_TIMEOUT_MINUTES, type PipelineSpec } f
 import { NotFoundError } from '../domain/errors.ts';
 import type { EventQueue, PipelineStore, RunStore } from '../ports/index.ts';
 import { toBuildStateChanged, type BuildStateChangeEvent } from './build-events.ts';
-import { METRIC, type MetricsSink } from './run-metrics.ts';
+import { METRIC, type MetricsSink } from '../ports/metrics.ts';
 
 /** Optional variable of the reconciler function: ReconcilerOptions.marginMinutes. */
 export const RECONCILE_MARGIN_ENV = 'SLIPWAY_RECONCILE_MARGIN_MINUTES';

@@ -20,7 +20,7 @@ import type { ReleaseFinished, ReleaseProgressed, ReleaseStarted } from '../doma
 import type { ReleaseMessage,StartReleaseMessage } from '../ports/messages.ts';
 import type { EventQueue,ReleaseQueue } from '../ports/index.ts';
 import { ReleaseActionError,type ReleaseActions } from '../ports/releases.ts';
-import { METRIC,type MetricsSink } from './run-metrics.ts';
+import { METRIC, type MetricsSink } from '../ports/metrics.ts';
 import { toView,type TargetView } from './targets.ts';
 import type { TargetStore } from '../ports/index.ts';
 export { toView, type ReleaseView, type TargetView } from './targets.ts';

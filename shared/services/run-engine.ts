@@ -25,7 +25,8 @@ import { parseEngineMessage, type EngineMessage, type RunRequest } from '../port
 import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';
 import { applyEvent } from './apply-event.ts';
 import { performEffects, runDefinition, type EffectDeps } from './effects.ts';
-import { runMetrics, type MetricsSink } from './run-metrics.ts';
+import type { MetricsSink } from '../ports/metrics.ts';
+import { runMetrics } from './run-metrics.ts';
 
 export interface EngineDeps extends EffectDeps {
   runs: RunStore;

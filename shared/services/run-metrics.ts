@@ -12,7 +12,6 @@ import type { Effect } from '../domain/run-effects.ts';
 import type { EngineEvent } from '../domain/run-events.ts';
 import type { RunState } from '../domain/run.ts';
 import { METRIC, type MetricDatum, type MetricName, type MetricsSink } from '../ports/metrics.ts';
-export { METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricDatum, type MetricName, type MetricUnit, type MetricsSink } from '../ports/metrics.ts';
 
 const count = (name: MetricName, value = 1): MetricDatum => ({ name, unit: 'Count', value });
 

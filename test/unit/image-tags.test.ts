@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { BatchGetImageCommand, ECRClient, ImageAlreadyExistsException, PutImageCommand, RepositoryNotFoundException } from '@aws-sdk/client-ecr';
 import { EcrImageTagger, parseEcrImage, targetTag } from '../../shared/aws/image-tags.ts';
-import { METRIC } from '../../shared/services/run-metrics.ts';
+import { METRIC } from '../../shared/ports/metrics.ts';
 import { harness, startMessage } from '../support/fake-ecs.ts';
 import { RecordingMetrics } from '../support/recorders.ts';
 

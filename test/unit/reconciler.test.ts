@@ -14,7 +14,7 @@ import type { RunState } from '../../shared/domain/run.ts';
 import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
 import { toBuildStateChanged } from '../../shared/services/build-events.ts';
 import { asStateChangeEvent } from '../../shared/aws/codebuild-runner.ts';
-import { METRIC } from '../../shared/services/run-metrics.ts';
+import { METRIC } from '../../shared/ports/metrics.ts';
 import { overdueJobs, reconcile, type ReconcilerDeps } from '../../shared/services/reconciler.ts';
 import { RetryableError } from '../../shared/domain/errors.ts';
 import type { EngineMessage, RunRequest } from '../../shared/ports/messages.ts';
