@@ -208,6 +208,7 @@ export class CodeBuildRunner implements BuildRunner {
   constructor(private readonly client: CodeBuildClient, private readonly config: CodeBuildRunnerConfig) {}
 
   async start(request: BuildRequest): Promise<{ buildId: string; compute: string }> {
+    request = this.onStackCompute(request);
     const input = this.startBuildInput(request);
     let out;
     try {
@@ -339,8 +340,22 @@ export class CodeBuildRunner implements BuildRunner {
     return connection;
   }
 
+  /**
+   * `auto` chose Lambda compute when the definition was read, without knowing the stack; a stack
+   * deployed with `lambdaCompute: false` has no Lambda-compute project, so such a job runs on EC2
+   * `small` (its buildspec then names runtime versions again). A job that asked for `lambda` is
+   * still refused: it said where it must run.
+   */
+  private onStackCompute(request: BuildRequest): BuildRequest {
+    const { spec } = request;
+    if (spec.compute !== 'lambda' || !spec.computeAuto || this.config.projects.lambda) return request;
+    const { computeAuto: _auto, ...rest } = spec;
+    return { ...request, spec: { ...rest, compute: 'small' } };
+  }
+
   /** The StartBuild input for a request; exported through the class for tests and the benchmark. */
   startBuildInput(request: BuildRequest): StartBuildCommandInput {
+    request = this.onStackCompute(request);
     const { spec } = request;
     const lane = request.lane ?? 'release';
     if (lane !== 'release' && !this.config.roles) {

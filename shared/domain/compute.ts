@@ -85,7 +85,7 @@ export function lambdaBlockers(job: ComputeSubject, forced = false): string[] {
 }
 
 export type ComputeDecision =
-  | { ok: true; compute: BuildCompute; fleet?: string; why: string }
+  | { ok: true; compute: BuildCompute; fleet?: string; why: string; auto?: true }
   | { ok: false; message: string };
 
 /**
@@ -105,7 +105,7 @@ export function chooseCompute(choice: ComputeChoice | undefined, fleet: string |
   }
   if (c !== 'auto') return { ok: true, compute: c, why: 'asked for' };
   const blockers = lambdaBlockers(job);
-  return blockers.length === 0 ? { ok: true, compute: 'lambda', why: 'auto: Lambda compute can run it' } : { ok: true, compute: 'small', why: `auto: ${blockers[0]}` };
+  return blockers.length === 0 ? { ok: true, compute: 'lambda', why: 'auto: Lambda compute can run it', auto: true } : { ok: true, compute: 'small', why: `auto: ${blockers[0]}`, auto: true };
 }
 
 /** The compute a job records (short: every job of a run carries it): `lambda`, `small`, `medium`, `large` or `fleet`. */

@@ -204,6 +204,11 @@ export interface JobSpec {
   retryDelaySeconds?: number;
   /** Chosen from the job's `compute` (default `auto`) when the definition is read: see compute.ts. */
   compute: BuildCompute;
+  /**
+   * True when `compute` was chosen by `auto` rather than asked for: a stack without a Lambda-compute
+   * project (`lambdaCompute: false`) then runs the job on EC2 `small` instead of failing it.
+   */
+  computeAuto?: boolean;
   /** A reserved-capacity fleet the job runs on (StartBuild `fleetOverride`), by name. */
   fleet?: string;
   image?: ImageSpec;

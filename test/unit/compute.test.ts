@@ -167,6 +167,29 @@ describe('StartBuild per compute', () => {
     assert.throws(() => runner.startBuildInput(request(jobSpec('test', { fleet: 'gpu', commands: ['make'] }))), (e: unknown) => e instanceof ValidationError && /fleet "gpu".*SLIPWAY_BUILD_FLEETS: reserved-x86/.test(e.message));
   });
 
+  it('auto on a stack without a Lambda-compute project (lambdaCompute: false) runs on EC2 small; a forced lambda is still refused', async () => {
+    const pipeline = (job: string) => `name: web\nsource: { provider: github, repository: acme/web }\njobs:\n  test:\n${job}`;
+    const noLambda = new CodeBuildRunner(cb as unknown as CodeBuildClient, { projects: { small: 'slipway-small', large: 'slipway-large' }, artifactBucket: 'acme-artifacts' });
+    const auto = parsePipeline(pipeline('    template: node\n'));
+    assert.ok(auto.ok, JSON.stringify(auto));
+    assert.equal(auto.spec.jobs.test.compute, 'lambda');
+    const input = noLambda.startBuildInput(request(auto.spec.jobs.test));
+    assert.equal(input.projectName, 'slipway-small');
+    assert.equal(input.environmentTypeOverride, 'LINUX_CONTAINER');
+    assert.equal(input.computeTypeOverride, 'BUILD_GENERAL1_SMALL');
+    assert.equal(input.timeoutInMinutesOverride, 15);
+    const buildspec = parse(input.buildspecOverride!) as { phases: { install: { 'runtime-versions'?: Record<string, string> } } };
+    assert.ok(buildspec.phases.install['runtime-versions']?.nodejs, 'on EC2 the buildspec names the runtime again');
+    cb.reset();
+    cb.on(StartBuildCommand).resolves({ build: { id: 'slipway-small:7' } });
+    assert.deepEqual(await noLambda.start(request(auto.spec.jobs.test)), { buildId: 'slipway-small:7', compute: 'small' });
+    // With a Lambda project the same job goes there.
+    assert.equal(runner.startBuildInput(request(auto.spec.jobs.test)).projectName, 'slipway-lambda');
+    const forced = parsePipeline(pipeline('    template: node\n    compute: lambda\n'));
+    assert.ok(forced.ok);
+    assert.throws(() => noLambda.startBuildInput(request(forced.spec.jobs.test)), (e: unknown) => e instanceof ValidationError && /no CodeBuild project is configured for compute "lambda"/.test(e.message));
+  });
+
   it('a started build reports the compute it runs on, and a fork never gets to write the shared cache', async () => {
     cb.reset();
     cb.on(StartBuildCommand).resolves({ build: { id: 'slipway-lambda:1' } });
