@@ -34,10 +34,39 @@ export interface DependencyCache {
   /** Files (globs in the checkout's root) whose contents key the cache. */
   lockFiles: readonly string[];
   variables: readonly CacheVariable[];
+  /** The installed tree kept beside the package manager's cache, when the template has one that can move (see InstalledTree). */
+  installed?: InstalledTree;
+}
+
+/**
+ * What an install step leaves in the checkout (node_modules), kept in the entry under `installed/`
+ * and put back only on an exact hit (the same lock hash), for a build on the same OS, CPU and
+ * runtime (`installed/.built-for` holds `uname -sm` and `builtFor`'s output: native modules are
+ * built for one ABI). The template's install step then checks the tree against the project and
+ * skips the install when it fits. A tree that holds absolute paths (a Python virtual environment)
+ * cannot move between checkouts and has none.
+ */
+export interface InstalledTree {
+  /** Directories of the checkout's root. */
+  dirs: readonly string[];
+  /** A command printing the runtime the tree was built with. */
+  builtFor: string;
+}
+
+/** The variable the restore sets to 1 when it put an installed tree back (the install step reads it). */
+export const INSTALLED_RESTORED = 'SLIPWAY_INSTALLED_RESTORED';
+
+/** The shell that prints what an installed tree is built for: compared byte for byte at restore. */
+export function builtForCommand(tree: InstalledTree): string {
+  return `{ uname -sm; ${tree.builtFor}; } 2>&1`;
 }
 
 export const DEPENDENCY_CACHES: Readonly<Record<TemplateName, DependencyCache>> = {
-  node: { lockFiles: ['package-lock.json', 'npm-shrinkwrap.json'], variables: [{ name: 'npm_config_cache', dir: 'npm' }] },
+  node: {
+    lockFiles: ['package-lock.json', 'npm-shrinkwrap.json'],
+    variables: [{ name: 'npm_config_cache', dir: 'npm' }],
+    installed: { dirs: ['node_modules'], builtFor: 'node --version' },
+  },
   python: { lockFiles: ['requirements*.txt', 'pyproject.toml', 'poetry.lock', 'uv.lock'], variables: [{ name: 'PIP_CACHE_DIR', dir: 'pip' }] },
   java: { lockFiles: ['pom.xml'], variables: [{ name: 'MAVEN_OPTS', dir: 'm2', value: '${MAVEN_OPTS:-} -Dmaven.repo.local={dir}' }] },
   'java-gradle': {

@@ -23,7 +23,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -35,7 +35,7 @@ import { retryDelayFor } from '../domain/run-effects.ts';
 import type { BuildRequest, BuildRunner } from '../ports/index.ts';
 import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
 import { artifactPrefix, cacheExports, executablesKey } from '../services/buildspec.ts';
-import { cacheKeys, DEFAULT_CACHE_MAX_BYTES, DEPENDENCY_CACHES, lockHashInput, type DependencyCache } from '../domain/dependency-cache.ts';
+import { builtForCommand, cacheKeys, DEFAULT_CACHE_MAX_BYTES, DEPENDENCY_CACHES, INSTALLED_RESTORED, lockHashInput, type DependencyCache, type InstalledTree } from '../domain/dependency-cache.ts';
 import type { BuildStateChangeEvent } from '../services/build-events.ts';
 
 /** Is `command` run by one of these steps (as a word, not inside another one)? */
@@ -103,6 +103,10 @@ interface CacheUse {
   keys: ReturnType<typeof cacheKeys>;
   hit?: string;
   write: boolean;
+  /** What the installed tree must have been built for (`uname -sm` and the runtime), when the template has one. */
+  builtFor?: string;
+  /** The restore put the installed tree back (the install step reads SLIPWAY_INSTALLED_RESTORED). */
+  installedRestored?: boolean;
 }
 
 interface LocalBuild {
@@ -295,8 +299,8 @@ export class LocalBuildRunner implements BuildRunner {
       }
       // 5. the dependency cache, restored into the job's cache directory before the install steps
       if (spec.kind === 'build' && spec.template && r.cache) {
-        cache = this.restoreCache(b, ws, DEPENDENCY_CACHES[spec.template]);
-        env = { ...env, SLIPWAY_CACHE_DIR: cache.dir };
+        cache = this.restoreCache(b, ws, DEPENDENCY_CACHES[spec.template], env);
+        env = { ...env, SLIPWAY_CACHE_DIR: cache.dir, ...(cache.installedRestored ? { [INSTALLED_RESTORED]: '1' } : {}) };
         const res = await this.sh(b, cacheExports(cache.deps), ws, { ...env, SLIPWAY_STEP_STATE: state }, Date.now() + 60_000);
         if (res === 0) ({ env } = readStepState(state, env, ws));
       }
@@ -330,7 +334,7 @@ export class LocalBuildRunner implements BuildRunner {
         this.log(b, `outputs: ${out.files} file(s) to s3://${this.opts.artifactBucket}/${artifactPrefix(r.runId, r.job, root)}`);
       }
       // 10. the dependency cache, saved after a successful build only
-      if (cache) this.saveCache(b, cache);
+      if (cache) this.saveCache(b, ws, cache);
       await this.finish(b, 'SUCCEEDED');
     } finally {
       rmSync(ws, { recursive: true, force: true });
@@ -352,7 +356,7 @@ export class LocalBuildRunner implements BuildRunner {
   }
 
   /** As the buildspec's restore: the lock files' hash, then the first key found, copied into the job's cache directory. */
-  private restoreCache(b: LocalBuild, ws: string, deps: DependencyCache): CacheUse {
+  private restoreCache(b: LocalBuild, ws: string, deps: DependencyCache, env: Record<string, string>): CacheUse {
     const r = b.request;
     const matchers = deps.lockFiles.map((g) => picomatch(g, { dot: true }));
     const names = deps.lockFiles.some((g) => g.includes('/'))
@@ -367,34 +371,70 @@ export class LocalBuildRunner implements BuildRunner {
     mkdirSync(dir, { recursive: true });
     const t = Date.now();
     let hit: string | undefined;
+    let entry: string | undefined;
     for (const key of keys.restore) {
-      const entry = this.cacheEntry(key);
-      if (entry && existsSync(entry)) {
-        cpSync(entry, dir, { recursive: true });
+      const found = this.cacheEntry(key);
+      if (found && existsSync(found)) {
+        // The package manager's cache; the installed tree, if any, goes straight to the workspace below.
+        cpSync(found, dir, { recursive: true, verbatimSymlinks: true, filter: (src) => src !== path.join(found, 'installed') });
         hit = key;
+        entry = found;
         break;
       }
     }
     this.log(b, `dependency cache ${hit ? `${hit} restored in ${Date.now() - t} ms` : 'miss'} (lock hash ${lockHash})`);
-    return { deps, dir, keys, hit, write: r.cache!.write && r.lane !== 'fork' };
+    const use: CacheUse = { deps, dir, keys, hit, write: r.cache!.write && r.lane !== 'fork' };
+    if (deps.installed) {
+      use.builtFor = spawnSync('bash', ['-c', builtForCommand(deps.installed)], { cwd: ws, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).stdout;
+      if (entry !== undefined && keys.exact.includes(hit!)) this.restoreInstalled(b, ws, use, deps.installed, path.join(entry, 'installed'));
+    }
+    return use;
+  }
+
+  /** As the buildspec's: on an exact hit built for this OS, CPU and runtime, the installed tree is copied into the workspace. */
+  private restoreInstalled(b: LocalBuild, ws: string, c: CacheUse, tree: InstalledTree, from: string): void {
+    if (!existsSync(from)) return;
+    const t = Date.now();
+    const stamp = path.join(from, '.built-for');
+    if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== c.builtFor) return this.log(b, 'the cached installed tree was built for another runtime; not used');
+    const copied = tree.dirs.filter((d) => existsSync(path.join(from, d)) && !existsSync(path.join(ws, d)));
+    for (const d of copied) copyTree(path.join(from, d), path.join(ws, d));
+    if (copied.length > 0) c.installedRestored = true;
+    this.log(b, copied.length > 0 ? `installed ${copied.join(', ')} restored in ${Date.now() - t} ms` : `installed ${tree.dirs.join(', ')} not restored (already in the checkout)`);
   }
 
   /** As the buildspec's save: unless the restore hit this lock hash, the run may not write, or the entry is over the cap. */
-  private saveCache(b: LocalBuild, c: CacheUse): void {
+  private saveCache(b: LocalBuild, ws: string, c: CacheUse): void {
     if (!c.write) return this.log(b, 'dependency cache: a fork\'s run reads the shared caches and never writes them');
     if (c.hit !== undefined && c.keys.exact.includes(c.hit)) return this.log(b, 'dependency cache hit on its lock hash, nothing to save');
-    const size = dirSize(c.dir);
-    const max = this.opts.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES;
-    if (size > max) return this.log(b, `dependency cache of ${size} bytes is over the cap of ${max}; not saved`);
     const t = Date.now();
     const target = path.join(this.opts.dataDir, c.keys.save.replace(/\.tar\.gz$/, ''));
-    const staging = `${target}.${randomUUID()}`;
-    mkdirSync(path.dirname(target), { recursive: true });
-    cpSync(c.dir, staging, { recursive: true });
-    rmSync(target, { recursive: true, force: true });
-    renameSync(staging, target);
-    writeFileSync(path.join(this.opts.dataDir, c.keys.latest.replace(/\.tar\.gz$/, '')), path.basename(target));
-    this.log(b, `dependency cache saved as ${c.keys.save} (${size} bytes, ${Date.now() - t} ms)`);
+    const staging = path.join(this.opts.dataDir, 'cache-staging', randomUUID());
+    mkdirSync(path.dirname(staging), { recursive: true });
+    try {
+      cpSync(c.dir, staging, { recursive: true, verbatimSymlinks: true });
+      // The installed tree goes in as installed/<dir>, beside what it was built for.
+      const tree = c.deps.installed;
+      const kept = tree && c.builtFor !== undefined ? tree.dirs.filter((d) => existsSync(path.join(ws, d))) : [];
+      if (kept.length > 0) {
+        mkdirSync(path.join(staging, 'installed'), { recursive: true });
+        writeFileSync(path.join(staging, 'installed', '.built-for'), c.builtFor!);
+        for (const d of kept) copyTree(path.join(ws, d), path.join(staging, 'installed', d));
+      }
+      const size = dirSize(staging);
+      const max = this.opts.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+      if (size > max) return this.log(b, `dependency cache of ${size} bytes is over the cap of ${max}; not saved`);
+      mkdirSync(path.dirname(target), { recursive: true });
+      rmSync(target, { recursive: true, force: true });
+      renameSync(staging, target);
+      writeFileSync(path.join(this.opts.dataDir, c.keys.latest.replace(/\.tar\.gz$/, '')), path.basename(target));
+      this.log(b, `dependency cache saved as ${c.keys.save} (${size} bytes${kept.length > 0 ? `, with ${kept.join(', ')}` : ''}, ${Date.now() - t} ms)`);
+    } catch (err) {
+      // As the buildspec's save, never the build's failure.
+      this.log(b, `dependency cache not saved: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
   }
 
   private async fail(b: LocalBuild, phase: string, context: string): Promise<void> {
@@ -504,10 +544,19 @@ export class LocalBuildRunner implements BuildRunner {
 
 
 /** Bytes of the files under `dir`. */
+/**
+ * A directory tree copied as `cp -a` does: symbolic links kept as they are (node_modules/.bin holds
+ * relative ones, which Node's cpSync would make absolute, pointing back into the cache).
+ */
+function copyTree(from: string, to: string): void {
+  const r = spawnSync('cp', ['-a', from, to], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`copying ${from} to ${to} failed: ${r.stderr.trim()}`);
+}
+
 function dirSize(dir: string): number {
   let n = 0;
   for (const name of readdirSync(dir, { recursive: true }) as string[]) {
-    const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
+    const st = lstatSync(path.join(dir, name), { throwIfNoEntry: false });
     if (st?.isFile()) n += st.size;
   }
   return n;

@@ -29,7 +29,7 @@ import { DEFAULT_ECR_REPOSITORY_PREFIX, ecrRepositoryName, type JobSpec } from '
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
 import { runtimeVersionsFor, TEMPLATES } from '../domain/templates.ts';
 import { retryDelayFor } from '../domain/run-effects.ts';
-import { cacheKeys, DEFAULT_CACHE_MAX_BYTES, DEPENDENCY_CACHES, type DependencyCache } from '../domain/dependency-cache.ts';
+import { builtForCommand, cacheKeys, DEFAULT_CACHE_MAX_BYTES, DEPENDENCY_CACHES, INSTALLED_RESTORED, type DependencyCache, type InstalledTree } from '../domain/dependency-cache.ts';
 
 export interface BuildspecOptions {
   /** ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); required for image jobs. */
@@ -105,7 +105,7 @@ export function generateBuildspec(job: JobSpec, opts: BuildspecOptions = {}): st
   if (job.outputs.length > 0) {
     postBuild.push(uploadNotice(), ...job.outputs.map((pattern) => uploadOutput(job.name, pattern)), uploadExecutables(job.name, job.outputs));
   }
-  if (deps) postBuild.push(saveCache(job.name));
+  if (deps) postBuild.push(saveCache(job.name, deps));
 
   const phases: Record<string, unknown> = {};
   if (Object.keys(runtimeVersions).length > 0 || install.length > 0) {
@@ -147,7 +147,24 @@ export function restoreCache(job: string, deps: DependencyCache): string {
     'export SLIPWAY_CACHE_HIT="";',
     `for k in ${keys.restore.map((k) => `"${k}"`).join(' ')}; do`,
     `if aws s3 cp --only-show-errors "s3://\${SLIPWAY_ARTIFACT_BUCKET}/$k" ${CACHE_ARCHIVE} 2>/dev/null && tar -xzf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR"; then SLIPWAY_CACHE_HIT="$k"; break; fi; done;`,
-    `rm -f ${CACHE_ARCHIVE}; echo "slipway: dependency cache \${SLIPWAY_CACHE_HIT:-miss} (lock hash $SLIPWAY_CACHE_HASH)"; true`,
+    `rm -f ${CACHE_ARCHIVE}; echo "slipway: dependency cache \${SLIPWAY_CACHE_HIT:-miss} (lock hash $SLIPWAY_CACHE_HASH)";`,
+    ...(deps.installed ? [restoreInstalled(keys.exact, deps.installed)] : []),
+    'true',
+  ].join(' ');
+}
+
+const SRC = '"${CODEBUILD_SRC_DIR:-.}"';
+
+/** On an exact hit built for this OS, CPU and runtime, the installed tree moves into the checkout; `installed/` never stays in the cache directory. */
+function restoreInstalled(exact: string[], tree: InstalledTree): string {
+  return [
+    `export ${INSTALLED_RESTORED}="";`,
+    `case "$SLIPWAY_CACHE_HIT" in ${exact.map((k) => `"${k}"`).join('|')})`,
+    `if [ -f "$SLIPWAY_CACHE_DIR/installed/.built-for" ] && [ "$(cat "$SLIPWAY_CACHE_DIR/installed/.built-for")" = "$(${builtForCommand(tree)})" ]; then`,
+    `for d in ${tree.dirs.join(' ')}; do if [ -d "$SLIPWAY_CACHE_DIR/installed/$d" ] && [ ! -e ${SRC}/"$d" ]; then mv "$SLIPWAY_CACHE_DIR/installed/$d" ${SRC}/"$d" && ${INSTALLED_RESTORED}=1; fi; done;`,
+    `echo "slipway: installed ${tree.dirs.join(', ')} \${${INSTALLED_RESTORED}:+restored}";`,
+    'else echo "slipway: the cached installed tree was built for another runtime; not used"; fi;; esac;',
+    'rm -rf "$SLIPWAY_CACHE_DIR/installed";',
   ].join(' ');
 }
 
@@ -156,13 +173,18 @@ export function restoreCache(job: string, deps: DependencyCache): string {
  * the restore hit this very hash, the entry is over the size cap, or the run may not write (a fork;
  * its role could not anyway). Never fails the build.
  */
-export function saveCache(job: string): string {
+export function saveCache(job: string, deps?: DependencyCache): string {
   const keys = shellKeys(job);
+  const tree = deps?.installed;
+  // The installed tree goes into the archive as installed/<dir>, beside its .built-for.
+  const installed = tree
+    ? `mkdir -p "$SLIPWAY_CACHE_DIR/installed" && ${builtForCommand(tree)} > "$SLIPWAY_CACHE_DIR/installed/.built-for" && for d in ${tree.dirs.join(' ')}; do if [ -d ${SRC}/"$d" ]; then cp -a ${SRC}/"$d" "$SLIPWAY_CACHE_DIR/installed/"; fi; done &&`
+    : '';
   const max = `\${SLIPWAY_CACHE_MAX_BYTES:-${DEFAULT_CACHE_MAX_BYTES}}`;
   return [
     'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" = "1" ] && [ "${SLIPWAY_CACHE_WRITE:-0}" = "1" ] && [ -n "${SLIPWAY_CACHE_DIR:-}" ]; then',
     `case "$SLIPWAY_CACHE_HIT" in ${keys.exact.map((k) => `"${k}"`).join('|')}) echo "slipway: dependency cache hit on its lock hash, nothing to save";;`,
-    `*) tar -czf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR" . && size=$(wc -c < ${CACHE_ARCHIVE}) && if [ "$size" -gt "${max}" ]; then echo "slipway: dependency cache of $size bytes is over the cap of ${max}; not saved";`,
+    `*) ${installed} tar -czf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR" . && size=$(wc -c < ${CACHE_ARCHIVE}) && if [ "$size" -gt "${max}" ]; then echo "slipway: dependency cache of $size bytes is over the cap of ${max}; not saved";`,
     `else aws s3 cp --only-show-errors ${CACHE_ARCHIVE} "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" && aws s3 cp --only-show-errors "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.latest}" && echo "slipway: dependency cache saved ($size bytes)"; fi`,
     '|| echo "slipway: dependency cache not saved";; esac; fi; true',
   ].join(' ');

@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { generateBuildspec, shellGlob } from '../../shared/services/buildspec.ts';
 import { ValidationError } from '../../shared/domain/errors.ts';
 import { imageJob, jobSpec } from '../support/engine-fixtures.ts';
+import { TEMPLATES } from '../../shared/domain/templates.ts';
 
 interface Spec {
   version: number;
@@ -183,4 +184,72 @@ test('a failed build uploads nothing', () => {
   const { log, status } = runPostBuild(['dist/**'], ['dist/app.js'], '0');
   assert.equal(status, 0);
   assert.deepEqual(log, []);
+});
+
+/**
+ * The dependency cache as CodeBuild runs it: every phase's commands in one bash, as buildspec 0.2
+ * does, with an `aws` that copies to and from a folder standing for the bucket, and stand-ins for
+ * npm and node. Each build gets a fresh checkout and /tmp, as each CodeBuild container does.
+ */
+function cachedBuilds() {
+  const root = mkdtempSync(path.join(tmpdir(), 'buildspec-cache-'));
+  const bin = path.join(root, 'bin');
+  const bucket = path.join(root, 's3');
+  mkdirSync(bin);
+  mkdirSync(bucket);
+  const npmLog = path.join(root, 'npm.log');
+  writeFileSync(path.join(bin, 'aws'), [
+    '#!/bin/bash',
+    'a=(); for x in "$@"; do [ "$x" = --only-show-errors ] || a+=("$x"); done',
+    `m() { case "$1" in s3://*) p="\${1#s3://}"; echo ${JSON.stringify(bucket)}/"\${p#*/}";; *) echo "$1";; esac; }`,
+    's=$(m "${a[2]}"); d=$(m "${a[3]}"); [ -f "$s" ] || exit 1; mkdir -p "$(dirname "$d")" && cp "$s" "$d"',
+  ].join('\n'), { mode: 0o755 });
+  writeFileSync(path.join(bin, 'npm'), [
+    '#!/bin/bash',
+    `echo "$1" >> ${JSON.stringify(npmLog)}`,
+    'case "$1" in ci) rm -rf node_modules; mkdir -p node_modules/dep node_modules/.bin && echo "built by $(node --version)" > node_modules/dep/index.js && ln -s ../dep/index.js node_modules/.bin/dep;; ls) [ -f node_modules/dep/index.js ];; esac',
+  ].join('\n'), { mode: 0o755 });
+  writeFileSync(path.join(bin, 'node'), '#!/bin/bash\necho "${FAKE_NODE_VERSION:-v22.1.0}"\n', { mode: 0o755 });
+  const spec = specOf(jobSpec('test', { template: 'node', compute: 'lambda', install: [...TEMPLATES.node.install], commands: ['cat node_modules/dep/index.js', 'echo "link: $(readlink node_modules/.bin/dep)"'] }));
+  const script = ['install', 'pre_build', 'build', 'post_build'].flatMap((p) => spec.phases[p]?.commands ?? []).join('\n');
+  let n = 0;
+  return (lock: string, env: Record<string, string> = {}) => {
+    n += 1;
+    const src = path.join(root, `src${n}`);
+    const tmp = path.join(root, `tmp${n}`);
+    mkdirSync(src);
+    mkdirSync(tmp);
+    writeFileSync(path.join(src, 'package-lock.json'), lock);
+    writeFileSync(npmLog, '');
+    const out = execFileSync('bash', ['-c', script], {
+      cwd: src, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: `${bin}:${process.env.PATH}`, TMPDIR: tmp, CODEBUILD_SRC_DIR: src, CODEBUILD_BUILD_SUCCEEDING: '1', SLIPWAY_ARTIFACT_BUCKET: 'bucket', SLIPWAY_RUN_ID: `R${n}`,
+        SLIPWAY_PIPELINE_ID: 'web', SLIPWAY_CACHE_BRANCH: 'main', SLIPWAY_CACHE_FALLBACK: 'main', SLIPWAY_CACHE_WRITE: '1', ...env,
+      },
+    });
+    return { out, npm: readFileSync(npmLog, 'utf8').split('\n').filter(Boolean), bucket };
+  };
+}
+
+test('on CodeBuild the dependency cache carries node_modules: the same lock file and runtime skip npm ci; another runtime or lock file installs', () => {
+  const build = cachedBuilds();
+  const cold = build('{"v":1}\n');
+  assert.deepEqual(cold.npm, ['ci']);
+  assert.match(cold.out, /dependency cache saved/);
+  const listing = execFileSync('tar', ['-tzf', path.join(cold.bucket, 'cache/web/test/main/latest.tar.gz')], { encoding: 'utf8' });
+  assert.match(listing, /installed\/node_modules\/dep\/index\.js/);
+  assert.match(listing, /installed\/\.built-for/);
+  const warm = build('{"v":1}\n');
+  assert.match(warm.out, /installed node_modules restored/);
+  assert.match(warm.out, /npm ci skipped/);
+  assert.deepEqual(warm.npm, ['ls']);
+  assert.match(warm.out, /link: \.\.\/dep\/index\.js/);
+  const otherRuntime = build('{"v":1}\n', { FAKE_NODE_VERSION: 'v24.0.0' });
+  assert.match(otherRuntime.out, /built for another runtime; not used/);
+  assert.deepEqual(otherRuntime.npm, ['ci']);
+  const otherLock = build('{"v":2}\n');
+  assert.match(otherLock.out, /latest\.tar\.gz/);
+  assert.doesNotMatch(otherLock.out, /installed node_modules restored/);
+  assert.deepEqual(otherLock.npm, ['ci']);
 });

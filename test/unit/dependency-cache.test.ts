@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { branchSegment, cacheKeys, cacheScope, defaultBranchOf } from '../../shared/domain/dependency-cache.ts';
 import type { JobSpec } from '../../shared/domain/pipeline.ts';
+import { TEMPLATES } from '../../shared/domain/templates.ts';
 import { LocalBuildRunner } from '../../shared/local/build-runner.ts';
 import type { BuildRequest } from '../../shared/ports/index.ts';
 import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/services/build-events.ts';
@@ -142,5 +143,98 @@ describe('the local mode\'s dependency cache', () => {
     await runner.idle();
     assert.match(readFileSync(runner.logFile(buildId), 'utf8'), /over the cap of 1; not saved/);
     assert.equal(existsSync(path.join(dataDir, 'cache', 'web')), false);
+  });
+});
+
+/**
+ * The installed tree (node_modules) kept beside the npm cache: put back only for the same lock file
+ * and runtime, and then `npm ci` is skipped. `npm` and `node` are stand-ins that log what they are
+ * asked; the install step is the node template's own.
+ */
+describe('the installed tree (node_modules) in the dependency cache', () => {
+  function fakeTools(): { bin: string; npmLog: string } {
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'slipway-fake-npm-'));
+    const npmLog = path.join(bin, 'npm.log');
+    writeFileSync(npmLog, '');
+    writeFileSync(path.join(bin, 'npm'), [
+      '#!/bin/bash',
+      `echo "$1" >> ${JSON.stringify(npmLog)}`,
+      'case "$1" in',
+      '  ci) rm -rf node_modules; mkdir -p node_modules/dep node_modules/.bin && echo "built by $(node --version)" > node_modules/dep/index.js && ln -s ../dep/index.js node_modules/.bin/dep;;',
+      '  ls) [ -f node_modules/dep/index.js ] && [ -z "${FAKE_LS_FAIL:-}" ];;',
+      'esac',
+    ].join('\n'), { mode: 0o755 });
+    writeFileSync(path.join(bin, 'node'), '#!/bin/bash\necho "${FAKE_NODE_VERSION:-v22.1.0}"\n', { mode: 0o755 });
+    return { bin, npmLog };
+  }
+
+  function setup() {
+    const tools = fakeTools();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-installed-repo-'));
+    const git = (...a: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...a], { cwd: dir, encoding: 'utf8' }).stdout.trim();
+    const commit = (f: Record<string, string>) => {
+      for (const [name, content] of Object.entries(f)) writeFileSync(path.join(dir, name), content);
+      git('add', '-A');
+      git('commit', '-q', '-m', 'x');
+      return git('rev-parse', 'HEAD');
+    };
+    git('init', '-q');
+    const first = commit({ 'package-lock.json': '{"lockfileVersion":3}\n', 'package.json': '{"name":"x"}\n' });
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-installed-data-'));
+    const events: BuildStateChangeEvent[] = [];
+    const runner = new LocalBuildRunner({ dataDir, repositoryPath: () => dir, s3: {} as S3Client, artifactBucket: 'b', onStateChange: (e) => { events.push(e); }, hasTool: () => true });
+    let n = 0;
+    const build = async (sha: string, env: Record<string, string> = {}) => {
+      n += 1;
+      const spec: JobSpec = {
+        name: 'test', kind: 'build', needs: [], when: { branches: [], tags: [], events: [] }, template: 'node',
+        install: [...TEMPLATES.node.install],
+        // The restored tree is whole: its file, and its relative link in .bin still relative.
+        commands: ['cat node_modules/dep/index.js', 'echo "link: $(readlink node_modules/.bin/dep)"'],
+        cache: [], env: { PATH: `${tools.bin}:${process.env.PATH}`, ...env }, outputs: [], inputs: [], timeoutMinutes: 15, retries: 0, compute: 'lambda',
+      };
+      const { buildId } = await runner.start({
+        runId: `r${n}`, pipelineId: 'web', job: 'test', attempt: 1, token: `r${n}:test:1`, commit: sha, branch: 'main', repository: 'acme/web', provider: 'github', spec,
+        cache: { branch: 'main', fallback: 'main', write: true },
+      });
+      await runner.idle();
+      const log = readFileSync(runner.logFile(buildId), 'utf8');
+      assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, 'SUCCEEDED', log);
+      const calls = readFileSync(tools.npmLog, 'utf8').split('\n').filter(Boolean);
+      writeFileSync(tools.npmLog, '');
+      return { log, calls };
+    };
+    return { first, commit, build, dataDir };
+  }
+
+  it('is saved with the cache and, for the same lock file and runtime, put back whole so npm ci is skipped', async () => {
+    const { first, build, dataDir } = setup();
+    const cold = await build(first);
+    assert.deepEqual(cold.calls, ['ci']);
+    assert.match(cold.log, /dependency cache saved as .*with node_modules/);
+    const entry = spawnSync('find', [path.join(dataDir, 'cache'), '-path', '*installed*', '-name', 'index.js'], { encoding: 'utf8' }).stdout;
+    assert.match(entry, /installed\/node_modules\/dep\/index\.js/);
+    const warm = await build(first);
+    assert.match(warm.log, /installed node_modules restored/);
+    assert.match(warm.log, /npm ci skipped/);
+    assert.deepEqual(warm.calls, ['ls'], 'npm ls checked the tree; npm ci never ran');
+    assert.match(warm.log, /built by v22\.1\.0/);
+    assert.match(warm.log, /link: \.\.\/dep\/index\.js/);
+  });
+
+  it('is not put back for another lock file (the newest cache helps npm ci, its tree does not), another runtime, or a tree npm ls rejects', async () => {
+    const { first, commit, build } = setup();
+    await build(first);
+    const otherRuntime = await build(first, { FAKE_NODE_VERSION: 'v24.0.0' });
+    assert.match(otherRuntime.log, /built for another runtime; not used/);
+    assert.deepEqual(otherRuntime.calls, ['ci']);
+    const stale = await build(first, { FAKE_LS_FAIL: '1' });
+    assert.match(stale.log, /installed node_modules restored/);
+    assert.deepEqual(stale.calls, ['ls', 'ci'], 'a restored tree npm ls rejects is installed again');
+    const changed = commit({ 'package-lock.json': '{"lockfileVersion":3,"v":2}\n' });
+    const newLock = await build(changed);
+    assert.match(newLock.log, /latest\.tar\.gz restored/);
+    assert.doesNotMatch(newLock.log, /installed node_modules restored/);
+    assert.deepEqual(newLock.calls, ['ci']);
   });
 });
