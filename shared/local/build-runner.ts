@@ -24,6 +24,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -122,9 +123,16 @@ interface LocalBuild {
   wake?: () => void;
 }
 
+/** Tools found, by command, probe and PATH: found once, a tool is taken to stay (a missing one is asked again, so installing it helps at once). */
+const foundTools = new Set<string>();
+
 function toolExists(tool: ToolRequirement, env: Record<string, string>): boolean {
   const test = `command -v ${tool.command} >/dev/null 2>&1${tool.probe ? ` && ${tool.probe} >/dev/null 2>&1` : ''}`;
-  return spawnSync('bash', ['-c', test], { stdio: 'ignore', env }).status === 0;
+  const key = `${test}\0${env.PATH ?? ''}`;
+  if (foundTools.has(key)) return true;
+  const found = spawnSync('bash', ['-c', test], { stdio: 'ignore', env }).status === 0;
+  if (found) foundTools.add(key);
+  return found;
 }
 
 /** Runs one step in the job's shell, then saves what buildspec 0.2 carries to the next one: exported variables and the directory. */
@@ -264,9 +272,9 @@ export class LocalBuildRunner implements BuildRunner {
       // 1. source
       const repo = this.opts.repositoryPath(r);
       mkdirSync(path.dirname(ws), { recursive: true });
-      const clone = spawnSync('git', ['clone', '-q', repo, ws], { encoding: 'utf8' });
+      const clone = await exec('git', ['clone', '-q', repo, ws]);
       if (clone.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `git clone ${repo} failed: ${clone.stderr.trim()}`);
-      const co = spawnSync('git', ['-C', ws, 'checkout', '-q', r.commit], { encoding: 'utf8' });
+      const co = await exec('git', ['-C', ws, 'checkout', '-q', r.commit]);
       if (co.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `commit ${r.commit} not found in ${repo}: ${co.stderr.trim()}`);
       // 2. the job's environment: nothing of the developer's but PATH and the locale
       const root = ARTIFACT_ROOTS[r.lane ?? 'release'];
@@ -290,7 +298,7 @@ export class LocalBuildRunner implements BuildRunner {
       const runtime = spec.template ? TEMPLATES[spec.template].runtime : undefined;
       const asked = runtime && spec.template ? TEMPLATES[spec.template].runtimeVersions[runtime.name] : undefined;
       if (runtime && asked) {
-        const got = spawnSync('bash', ['-c', runtime.versionCommand], { cwd: ws, env, encoding: 'utf8' });
+        const got = await exec('bash', ['-c', runtime.versionCommand], { cwd: ws, env });
         const file = DECLARATION_FILES[runtime.declaredIn];
         const text = file && existsSync(path.join(ws, file)) ? readFileSync(path.join(ws, file), 'utf8') : undefined;
         const verdict = judgeRuntime(runtime.name, asked, `${got.stdout}${got.stderr}`, declaredRequirement(runtime.declaredIn, text));
@@ -299,7 +307,7 @@ export class LocalBuildRunner implements BuildRunner {
       }
       // 5. the dependency cache, restored into the job's cache directory before the install steps
       if (spec.kind === 'build' && spec.template && r.cache) {
-        cache = this.restoreCache(b, ws, DEPENDENCY_CACHES[spec.template], env);
+        cache = await this.restoreCache(b, ws, DEPENDENCY_CACHES[spec.template], env);
         env = { ...env, SLIPWAY_CACHE_DIR: cache.dir, ...(cache.installedRestored ? { [INSTALLED_RESTORED]: '1' } : {}) };
         const res = await this.sh(b, cacheExports(cache.deps), ws, { ...env, SLIPWAY_STEP_STATE: state }, Date.now() + 60_000);
         if (res === 0) ({ env } = readStepState(state, env, ws));
@@ -334,7 +342,7 @@ export class LocalBuildRunner implements BuildRunner {
         this.log(b, `outputs: ${out.files} file(s) to s3://${this.opts.artifactBucket}/${artifactPrefix(r.runId, r.job, root)}`);
       }
       // 10. the dependency cache, saved after a successful build only
-      if (cache) this.saveCache(b, ws, cache);
+      if (cache) await this.saveCache(b, ws, cache);
       await this.finish(b, 'SUCCEEDED');
     } finally {
       rmSync(ws, { recursive: true, force: true });
@@ -356,7 +364,7 @@ export class LocalBuildRunner implements BuildRunner {
   }
 
   /** As the buildspec's restore: the lock files' hash, then the first key found, copied into the job's cache directory. */
-  private restoreCache(b: LocalBuild, ws: string, deps: DependencyCache, env: Record<string, string>): CacheUse {
+  private async restoreCache(b: LocalBuild, ws: string, deps: DependencyCache, env: Record<string, string>): Promise<CacheUse> {
     const r = b.request;
     const matchers = deps.lockFiles.map((g) => picomatch(g, { dot: true }));
     const names = deps.lockFiles.some((g) => g.includes('/'))
@@ -376,7 +384,7 @@ export class LocalBuildRunner implements BuildRunner {
       const found = this.cacheEntry(key);
       if (found && existsSync(found)) {
         // The package manager's cache; the installed tree, if any, goes straight to the workspace below.
-        cpSync(found, dir, { recursive: true, verbatimSymlinks: true, filter: (src) => src !== path.join(found, 'installed') });
+        await cp(found, dir, { recursive: true, verbatimSymlinks: true, filter: (src) => src !== path.join(found, 'installed') });
         hit = key;
         entry = found;
         break;
@@ -385,26 +393,26 @@ export class LocalBuildRunner implements BuildRunner {
     this.log(b, `dependency cache ${hit ? `${hit} restored in ${Date.now() - t} ms` : 'miss'} (lock hash ${lockHash})`);
     const use: CacheUse = { deps, dir, keys, hit, write: r.cache!.write && r.lane !== 'fork' };
     if (deps.installed) {
-      use.builtFor = spawnSync('bash', ['-c', builtForCommand(deps.installed)], { cwd: ws, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).stdout;
-      if (entry !== undefined && keys.exact.includes(hit!)) this.restoreInstalled(b, ws, use, deps.installed, path.join(entry, 'installed'));
+      use.builtFor = (await exec('bash', ['-c', builtForCommand(deps.installed)], { cwd: ws, env })).stdout;
+      if (entry !== undefined && keys.exact.includes(hit!)) await this.restoreInstalled(b, ws, use, deps.installed, path.join(entry, 'installed'));
     }
     return use;
   }
 
   /** As the buildspec's: on an exact hit built for this OS, CPU and runtime, the installed tree is copied into the workspace. */
-  private restoreInstalled(b: LocalBuild, ws: string, c: CacheUse, tree: InstalledTree, from: string): void {
+  private async restoreInstalled(b: LocalBuild, ws: string, c: CacheUse, tree: InstalledTree, from: string): Promise<void> {
     if (!existsSync(from)) return;
     const t = Date.now();
     const stamp = path.join(from, '.built-for');
     if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== c.builtFor) return this.log(b, 'the cached installed tree was built for another runtime; not used');
     const copied = tree.dirs.filter((d) => existsSync(path.join(from, d)) && !existsSync(path.join(ws, d)));
-    for (const d of copied) copyTree(path.join(from, d), path.join(ws, d));
+    for (const d of copied) await copyTree(path.join(from, d), path.join(ws, d));
     if (copied.length > 0) c.installedRestored = true;
     this.log(b, copied.length > 0 ? `installed ${copied.join(', ')} restored in ${Date.now() - t} ms` : `installed ${tree.dirs.join(', ')} not restored (already in the checkout)`);
   }
 
   /** As the buildspec's save: unless the restore hit this lock hash, the run may not write, or the entry is over the cap. */
-  private saveCache(b: LocalBuild, ws: string, c: CacheUse): void {
+  private async saveCache(b: LocalBuild, ws: string, c: CacheUse): Promise<void> {
     if (!c.write) return this.log(b, 'dependency cache: a fork\'s run reads the shared caches and never writes them');
     if (c.hit !== undefined && c.keys.exact.includes(c.hit)) return this.log(b, 'dependency cache hit on its lock hash, nothing to save');
     const t = Date.now();
@@ -412,14 +420,14 @@ export class LocalBuildRunner implements BuildRunner {
     const staging = path.join(this.opts.dataDir, 'cache-staging', randomUUID());
     mkdirSync(path.dirname(staging), { recursive: true });
     try {
-      cpSync(c.dir, staging, { recursive: true, verbatimSymlinks: true });
+      await cp(c.dir, staging, { recursive: true, verbatimSymlinks: true });
       // The installed tree goes in as installed/<dir>, beside what it was built for.
       const tree = c.deps.installed;
       const kept = tree && c.builtFor !== undefined ? tree.dirs.filter((d) => existsSync(path.join(ws, d))) : [];
       if (kept.length > 0) {
         mkdirSync(path.join(staging, 'installed'), { recursive: true });
         writeFileSync(path.join(staging, 'installed', '.built-for'), c.builtFor!);
-        for (const d of kept) copyTree(path.join(ws, d), path.join(staging, 'installed', d));
+        for (const d of kept) await copyTree(path.join(ws, d), path.join(staging, 'installed', d));
       }
       const size = dirSize(staging);
       const max = this.opts.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES;
@@ -548,9 +556,26 @@ export class LocalBuildRunner implements BuildRunner {
  * A directory tree copied as `cp -a` does: symbolic links kept as they are (node_modules/.bin holds
  * relative ones, which Node's cpSync would make absolute, pointing back into the cache).
  */
-function copyTree(from: string, to: string): void {
-  const r = spawnSync('cp', ['-a', from, to], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+async function copyTree(from: string, to: string): Promise<void> {
+  const r = await exec('cp', ['-a', from, to]);
   if (r.status !== 0) throw new Error(`copying ${from} to ${to} failed: ${r.stderr.trim()}`);
+}
+
+/**
+ * A program's exit status and output, without blocking the event loop (the local mode's engine,
+ * releaser and API share this process: a synchronous git clone held every queue hop behind it).
+ * stdin is /dev/null, as CodeBuild's: Debian's bash reads ~/.bashrc when stdin is a socket.
+ */
+function exec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', (err) => resolve({ status: null, stdout, stderr: `${stderr}${err.message}` }));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 function dirSize(dir: string): number {
