@@ -1,12 +1,13 @@
 /**
  * The local mode's figures: time from start to the first release live, cold
  * (empty data folder: emulators, table, sample repository, first run) and warm
- * (restart on the kept state, then a run of a new commit); and the engine's own
- * overhead per run: the run's wall time (from its timestamps) minus the time spent
- * in job commands (measured by the local build runner) and in the release itself
- * (the target's release record, which includes its configured intervals and bake).
- * What is left is Slipway's: queue hops, decide and conditional writes, workspace
- * checkout, image packaging, release hand-over.
+ * (restart on the kept state, then a run of a new commit); and where a run's time
+ * goes: job commands (measured by the local build runner), the release (the
+ * target's release record, which includes its configured intervals and bake), the
+ * build runner's own work around the commands (checkout, toolchain checks,
+ * dependency cache, image packaging: CodeBuild's DOWNLOAD_SOURCE and friends), and
+ * what is left, the engine: queue hops, decide and conditional writes on DynamoDB
+ * Local, release hand-over.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,14 +19,20 @@ import { followRun } from '../cli/dev/follow.ts';
 import { SAMPLE, startLocalMode, type LocalMode } from '../cli/dev/local-mode.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const ms = (n: number) => `${Math.round(n)} ms`;
 
-async function overhead(mode: LocalMode, run: RunState): Promise<{ total: number; inCommands: number; inRelease: number; engine: number }> {
+async function overhead(mode: LocalMode, run: RunState): Promise<{ total: number; inCommands: number; inRunner: number; inRelease: number; engine: number }> {
   const total = Date.parse(run.finishedAt!) - Date.parse(run.startedAt ?? run.createdAt);
   let inCommands = 0;
-  for (const j of Object.values(run.jobs)) if (j.buildId) inCommands += mode.builds.commandMs(j.buildId);
+  let inBuilds = 0;
+  for (const j of Object.values(run.jobs)) {
+    if (!j.buildId) continue;
+    inCommands += mode.builds.commandMs(j.buildId);
+    inBuilds += mode.builds.wallMs(j.buildId);
+  }
   const target = (await mode.api.getTarget(SAMPLE.target)) as { last?: { runId: string; startedAt: string; finishedAt?: string } };
   const rel = target.last?.runId === run.runId && target.last.finishedAt ? Date.parse(target.last.finishedAt) - Date.parse(target.last.startedAt) : 0;
-  return { total, inCommands, inRelease: rel, engine: total - inCommands - rel };
+  return { total, inCommands, inRunner: inBuilds - inCommands, inRelease: rel, engine: total - inBuilds - rel };
 }
 
 export async function benchLocalMode(): Promise<void> {
@@ -56,7 +63,7 @@ export async function benchLocalMode(): Promise<void> {
     console.log(`  cold: engine ready ${secs(readyCold)}, first release live ${secs(liveCold)} after start`);
     console.log(`  warm: engine ready ${secs(readyWarm)}, next release live ${secs(liveWarm)} after start`);
     for (const [name, o] of [['first run', o1], ['second run', o2]] as const) {
-      console.log(`  ${name}: ${secs(o.total)} in all = ${secs(o.inCommands)} in job commands + ${secs(o.inRelease)} releasing (incl. 4 x 2 s configured waits) + ${secs(o.engine)} engine overhead`);
+      console.log(`  ${name}: ${secs(o.total)} in all = ${secs(o.inCommands)} in job commands + ${secs(o.inRelease)} releasing (incl. 4 x 2 s configured waits) + ${ms(o.inRunner)} build runner around the commands (checkout, toolchain, cache, packaging) + ${ms(o.engine)} engine (queue hops, decide, writes)`);
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

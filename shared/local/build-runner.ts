@@ -23,7 +23,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -119,9 +119,15 @@ interface LocalBuild {
   done: Promise<void>;
   /** Milliseconds spent inside the job's own install steps and commands. */
   commandMs: number;
+  /** When the build reported IN_PROGRESS, and milliseconds from then to its end (performance.now()). */
+  startedMs?: number;
+  wallMs?: number;
   /** Ends a retry's wait early (the build was stopped). */
   wake?: () => void;
 }
+
+/** Checkouts kept for the next jobs of a run (see sourceAt). */
+const SOURCE_SNAPSHOTS = 4;
 
 /** Tools found, by command, probe and PATH: found once, a tool is taken to stay (a missing one is asked again, so installing it helps at once). */
 const foundTools = new Set<string>();
@@ -210,6 +216,11 @@ export class LocalBuildRunner implements BuildRunner {
     return this.byId.get(buildId)?.commandMs ?? 0;
   }
 
+  /** Milliseconds from IN_PROGRESS to the build's end: its commands plus what the runner did around them (checkout, toolchain checks, caches, artifacts, packaging). */
+  wallMs(buildId: string): number {
+    return this.byId.get(buildId)?.wallMs ?? 0;
+  }
+
   /** Stops every build still running (the local mode is stopping): each ends STOPPED, its processes signalled. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.byId.keys()].map((id) => this.stop(id)));
@@ -229,6 +240,8 @@ export class LocalBuildRunner implements BuildRunner {
 
   /** Reports a state change as CodeBuild's EventBridge event would; `phaseStatus` tells a timeout from a failure. */
   private async emit(b: LocalBuild, status: string, extra: { phase?: string; phaseStatus?: string; context?: string } = {}): Promise<void> {
+    if (status === 'IN_PROGRESS') b.startedMs = performance.now();
+    else if (b.startedMs !== undefined) b.wallMs = performance.now() - b.startedMs;
     const r = b.request;
     const vars: Record<string, string> = {
       [BUILD_ENV.runId]: r.runId, [BUILD_ENV.pipelineId]: r.pipelineId, [BUILD_ENV.job]: r.job, [BUILD_ENV.jobKind]: r.spec.kind,
@@ -272,10 +285,10 @@ export class LocalBuildRunner implements BuildRunner {
       // 1. source
       const repo = this.opts.repositoryPath(r);
       mkdirSync(path.dirname(ws), { recursive: true });
-      const clone = await exec('git', ['clone', '-q', repo, ws]);
-      if (clone.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `git clone ${repo} failed: ${clone.stderr.trim()}`);
-      const co = await exec('git', ['-C', ws, 'checkout', '-q', r.commit]);
-      if (co.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `commit ${r.commit} not found in ${repo}: ${co.stderr.trim()}`);
+      const source = await this.sourceAt(repo, r.commit);
+      if ('problem' in source) return await this.fail(b, 'DOWNLOAD_SOURCE', source.problem);
+      const copy = await exec('cp', ['-a', source.dir, ws]);
+      if (copy.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `copying the checkout of ${r.commit} failed: ${copy.stderr.trim()}`);
       // 2. the job's environment: nothing of the developer's but PATH and the locale
       const root = ARTIFACT_ROOTS[r.lane ?? 'release'];
       const home = this.homeDir(r.pipelineId);
@@ -309,8 +322,14 @@ export class LocalBuildRunner implements BuildRunner {
       if (spec.kind === 'build' && spec.template && r.cache) {
         cache = await this.restoreCache(b, ws, DEPENDENCY_CACHES[spec.template], env);
         env = { ...env, SLIPWAY_CACHE_DIR: cache.dir, ...(cache.installedRestored ? { [INSTALLED_RESTORED]: '1' } : {}) };
-        const res = await this.sh(b, cacheExports(cache.deps), ws, { ...env, SLIPWAY_STEP_STATE: state }, Date.now() + 60_000);
-        if (res === 0) ({ env } = readStepState(state, env, ws));
+        const plain = cache.deps.variables.every((v) => !(v.value ?? '').includes('$'));
+        if (plain) {
+          // Plain paths need no shell (one process fewer per job); MAVEN_OPTS and the ccache launchers do.
+          for (const v of cache.deps.variables) env[v.name] = (v.value ?? '{dir}').replace('{dir}', `${cache.dir}/${v.dir}`);
+        } else {
+          const res = await this.sh(b, cacheExports(cache.deps), ws, { ...env, SLIPWAY_STEP_STATE: state }, Date.now() + 60_000);
+          if (res === 0) ({ env } = readStepState(state, env, ws));
+        }
       }
       // 6. inputs
       for (const input of spec.inputs) {
@@ -349,6 +368,43 @@ export class LocalBuildRunner implements BuildRunner {
       if (cache) rmSync(cache.dir, { recursive: true, force: true });
       for (const f of [`${state}.env`, `${state}.cwd`]) rmSync(f, { force: true });
     }
+  }
+
+  /**
+   * A pristine checkout of `commit`, made once and copied into each job's workspace: the jobs of a
+   * run share a commit, and one `git clone` + `git checkout` costs more than the copy (two processes
+   * against one, and git's work on every file). Made in a temporary folder and renamed into place,
+   * so a checkout that exists is whole; never built in. The clone borrows the repository's objects
+   * (`--shared`), so its .git is small; the newest SOURCE_SNAPSHOTS are kept.
+   */
+  private async sourceAt(repo: string, commit: string): Promise<{ dir: string } | { problem: string }> {
+    const root = path.join(this.opts.dataDir, 'sources');
+    const dir = path.join(root, `${createHash('sha256').update(repo).digest('hex').slice(0, 12)}-${commit}`);
+    if (existsSync(dir)) {
+      // Used now: pruning goes by last use.
+      const now = new Date();
+      try { utimesSync(dir, now, now); } catch { /* pruned this instant: made again below */ }
+      if (existsSync(dir)) return { dir };
+    }
+    mkdirSync(root, { recursive: true });
+    const tmp = `${dir}.${randomUUID()}.tmp`;
+    try {
+      const clone = await exec('git', ['clone', '-q', '--shared', '--no-checkout', repo, tmp]);
+      if (clone.status !== 0) return { problem: `git clone ${repo} failed: ${clone.stderr.trim()}` };
+      const co = await exec('git', ['-C', tmp, 'checkout', '-q', commit]);
+      if (co.status !== 0) return { problem: `commit ${commit} not found in ${repo}: ${co.stderr.trim()}` };
+      try { renameSync(tmp, dir); } catch { /* another job of the run made it first */ }
+      this.pruneSources(root, dir);
+      return { dir };
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  private pruneSources(root: string, keep: string): void {
+    const dirs = readdirSync(root).filter((n) => !n.endsWith('.tmp')).map((n) => path.join(root, n)).filter((d) => d !== keep);
+    const old = dirs.map((d) => ({ d, t: statSync(d, { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => b.t - a.t).slice(SOURCE_SNAPSHOTS - 1);
+    for (const { d } of old) rmSync(d, { recursive: true, force: true });
   }
 
   /** The local directory of a cache key; a branch's `latest` is a pointer file naming its newest hash. */

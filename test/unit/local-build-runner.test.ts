@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -53,6 +53,35 @@ test('a job runs its commands in a checkout of the commit and reports CodeBuild-
   const log = readFileSync(runner.logFile(buildId), 'utf8');
   assert.match(log, /from the repo/);
   assert.match(log, /job=build attempt=1/);
+});
+
+test('the jobs of a commit share one checkout, copied afresh into each workspace: what one job changes the next does not see', async () => {
+  const { runner, events, request } = setup({ 'hello.txt': 'pristine\n' });
+  const dataDir = (runner as unknown as { opts: { dataDir: string } }).opts.dataDir;
+  const first = await runner.start(request(job({ name: 'a', commands: ['cat hello.txt', 'echo changed > hello.txt', 'touch made-by-a', 'git status --short'] })));
+  await runner.idle();
+  const second = await runner.start(request(job({ name: 'b', commands: ['cat hello.txt', 'test ! -e made-by-a', 'git rev-parse HEAD', 'git status --short'] })));
+  await runner.idle();
+  assert.deepEqual((await Promise.all(events.map((e) => toBuildStateChanged(e)))).map((s) => s?.state), ['IN_PROGRESS', 'SUCCEEDED', 'IN_PROGRESS', 'SUCCEEDED']);
+  const logA = readFileSync(runner.logFile(first.buildId), 'utf8');
+  const logB = readFileSync(runner.logFile(second.buildId), 'utf8');
+  assert.match(logA, /pristine/);
+  assert.match(logA, / M hello\.txt/, 'the workspace is a git checkout');
+  assert.match(logB, /pristine/);
+  assert.doesNotMatch(logB, / M hello\.txt/);
+  assert.match(logB, /[0-9a-f]{40}/);
+  assert.equal(readdirSync(path.join(dataDir, 'sources')).length, 1, 'one checkout for the commit');
+});
+
+test('a commit the repository does not have fails the job in DOWNLOAD_SOURCE with the commit named, and leaves no half-made checkout', async () => {
+  const { runner, events, request } = setup({ 'a': '1' });
+  const dataDir = (runner as unknown as { opts: { dataDir: string } }).opts.dataDir;
+  await runner.start({ ...request(job()), commit: 'f'.repeat(40) });
+  await runner.idle();
+  const last = await toBuildStateChanged(events.at(-1)!);
+  assert.equal(last?.state, 'FAILED');
+  assert.match(JSON.stringify(events.at(-1)), /DOWNLOAD_SOURCE.*commit f{40} not found/);
+  assert.deepEqual(readdirSync(path.join(dataDir, 'sources')), []);
 });
 
 test('the same token starts nothing twice, as CodeBuild\'s idempotency token', async () => {
