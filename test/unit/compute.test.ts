@@ -23,7 +23,7 @@ const subject = (template: TemplateName, over: Record<string, unknown> = {}) => 
 describe('compute: auto', () => {
   const expected: Record<TemplateName, 'lambda' | 'small'> = {
     node: 'lambda', python: 'lambda', go: 'lambda', 'java-gradle': 'lambda',
-    java: 'small', // Maven is not among Lambda compute's tools
+    java: 'lambda', // the corretto21 Lambda image installs Maven 3.9.4 (its Dockerfile; the guide's tool list omits it)
     php: 'small', cpp: 'small', // no PHP or CMake/compilers in Lambda compute's images
   };
   for (const template of TEMPLATE_NAMES) {
