@@ -112,6 +112,8 @@ export interface LocalMode {
   api: ApiService;
   target: LocalTarget;
   builds: LocalBuildRunner;
+  /** Where the emulators answer, and the table (benchmarks and tools that read the state directly). */
+  aws: AwsConfig & { tableName: string };
   /** Commits the files given (path -> content) to the sample repository's main branch; returns the sha. */
   commit(files: Record<string, string>, message: string): string;
   /** The pipeline registered from `repo`, when one was given. */
@@ -366,6 +368,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     return {
       own,
       apiUrl, apiToken, consoleUrl, targetUrl: target.url, dataDir, repoPath, webhookSecret, api, target, builds, stop,
+      aws: { ...aws, tableName },
       commit(files, message) {
         for (const [f, content] of Object.entries(files)) writeFileSync(path.join(repoPath, f), content);
         git(repoPath, 'add', '-A');
