@@ -83,12 +83,19 @@ export class MemoryPipelineStore implements PipelineStore {
     const record: PipelineRecord = structuredClone({ id, spec, definitionSource: { kind: 'registered' as const }, ...extra, version: list.length + 1, createdAt: this.now().toISOString() });
     list.push(record);
     this.records.set(id, list);
+    // A registration replaces DynamoDB's LATEST item: a tombstone or a disabled mark goes with it.
+    this.deleted.delete(id);
+    this.latestDisabled.delete(id);
     return structuredClone(record);
   }
 
   /** Adds whole records (any version, any createdAt) as the latest of their pipelines. */
   seed(...records: PipelineRecord[]): this {
-    for (const r of records) this.records.set(r.id, [...(this.records.get(r.id) ?? []), structuredClone(r)]);
+    for (const r of records) {
+      this.records.set(r.id, [...(this.records.get(r.id) ?? []), structuredClone(r)]);
+      this.deleted.delete(r.id);
+      this.latestDisabled.delete(r.id);
+    }
     return this;
   }
 
@@ -110,30 +117,47 @@ export class MemoryPipelineStore implements PipelineStore {
     const record = version === undefined ? list?.at(-1) : list?.find((r) => r.version === version);
     if (!record) throw new NotFoundError(version === undefined ? `pipeline ${id} does not exist` : `pipeline ${id} has no version ${version}`);
     if (version === undefined && this.deleted.has(id)) throw new NotFoundError(`pipeline ${id} was deleted (its runs were kept)`);
-    return structuredClone(record);
+    return version === undefined ? this.latest(id) : structuredClone(record);
   }
 
   /** Pipelines deleted with their history kept (DynamoPipelineStore's tombstones). */
   readonly deleted = new Set<string>();
+  /**
+   * setDisabled's mark, by pipeline: DynamoPipelineStore writes it on the LATEST item only, so the
+   * latest reads (get without a version, list, findByRepository) carry it and the version items
+   * runs pin stay as registered. Undefined: enabled since the last registration.
+   */
+  private readonly latestDisabled = new Map<string, { by: string; at: string } | undefined>();
+
+  /** The latest version as the LATEST item holds it: with setDisabled's mark, if any since. */
+  private latest(id: string): PipelineRecord {
+    const record = structuredClone(this.records.get(id)!.at(-1)!);
+    if (this.latestDisabled.has(id)) {
+      const mark = this.latestDisabled.get(id);
+      if (mark) record.disabled = structuredClone(mark); else delete record.disabled;
+    }
+    return record;
+  }
 
   async setDisabled(id: string, disabled: { by: string; at: string } | undefined): Promise<PipelineRecord> {
     await this.get(id);
-    const latest = this.records.get(id)!.at(-1)!;
-    if (disabled) latest.disabled = structuredClone(disabled); else delete latest.disabled;
-    return structuredClone(latest);
+    this.latestDisabled.set(id, disabled ? structuredClone(disabled) : undefined);
+    return this.latest(id);
   }
 
   async remove(id: string, opts: { keepVersions: boolean }): Promise<void> {
     await this.get(id);
     if (opts.keepVersions) this.deleted.add(id);
-    else this.records.delete(id);
+    else {
+      this.records.delete(id);
+      this.latestDisabled.delete(id);
+    }
   }
 
   /** Latest version of each pipeline, ordered by id. */
   async list(opts: { limit?: number; cursor?: string } = {}): Promise<Page<PipelineRecord>> {
-    const latest = [...this.records.keys()].filter((id) => !this.deleted.has(id)).sort().map((id) => this.records.get(id)!.at(-1)!);
-    const p = page('pipelines', latest, (r) => r.id, opts);
-    return { ...p, items: structuredClone(p.items) };
+    const latest = [...this.records.keys()].filter((id) => !this.deleted.has(id)).sort().map((id) => this.latest(id));
+    return page('pipelines', latest, (r) => r.id, opts);
   }
 
   /** On the latest version's repository, case-insensitively, as git hosts treat names. */
@@ -141,9 +165,8 @@ export class MemoryPipelineStore implements PipelineStore {
     this.finds++;
     return [...this.records.entries()]
       .filter(([id]) => !this.deleted.has(id))
-      .map(([, l]) => l.at(-1)!)
-      .filter((r) => r.spec.source.provider === provider && r.spec.source.repository.toLowerCase() === repository.toLowerCase())
-      .map((r) => structuredClone(r));
+      .map(([id]) => this.latest(id))
+      .filter((r) => r.spec.source.provider === provider && r.spec.source.repository.toLowerCase() === repository.toLowerCase());
   }
 }
 

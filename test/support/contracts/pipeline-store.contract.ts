@@ -133,4 +133,126 @@ export function pipelineStoreContract(name: string, store: PipelineStoreFactory)
     await assert.rejects(pipelines.put(aRegistration('')), ValidationError);
     await assert.rejects(pipelines.put(aRegistration('-leading-dash')), ValidationError);
   });
+
+  // ---- administration: disable, enable, delete (the API's POST /pipelines/{id}/disable|enable, DELETE) ----
+
+  /** Every pipeline the listing holds, whatever the page size (the integration tier shares one table). */
+  async function listed(pipelines: PipelineStore): Promise<PipelineRecord[]> {
+    const all: PipelineRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await pipelines.list({ limit: 100, ...(cursor ? { cursor } : {}) });
+      all.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor);
+    return all;
+  }
+  const listedIds = async (pipelines: PipelineStore) => (await listed(pipelines)).map((p) => p.id);
+
+  const ALICE = { by: 'arn:aws:iam::123456789012:user/alice', at: '2026-02-02T00:00:00.000Z' };
+
+  test(`${name}: disabling marks the latest version where every reader sees it (get, list, webhook matching); enabling clears it`, async () => {
+    const pipelines = await store();
+    const id = unique('disable');
+    const repo = `acme/${unique('disabled-repo')}`;
+    const v1 = await pipelines.put(aRegistration(id, aSpec({ repository: repo })));
+    const v2 = await pipelines.put(aRegistration(id, aSpec({ repository: repo, command: 'make test' })));
+
+    const off = await pipelines.setDisabled!(id, ALICE);
+    assert.deepEqual(off, { ...v2, disabled: ALICE });
+    assert.deepEqual(await pipelines.get(id), off);
+    assert.deepEqual((await pipelines.findByRepository('github', repo)).map((p) => [p.id, p.disabled]), [[id, ALICE]]);
+    assert.deepEqual((await listed(pipelines)).find((p) => p.id === id), off);
+    // The versions runs pinned read as they were registered: disabling is the pipeline's state, not a new definition.
+    assert.deepEqual(await pipelines.get(id, v1.version), v1);
+    assert.deepEqual(await pipelines.get(id, v2.version), v2);
+
+    const on = await pipelines.setDisabled!(id, undefined);
+    assert.deepEqual(on, v2);
+    assert.equal('disabled' in (await pipelines.get(id)), false);
+    assert.deepEqual(await pipelines.findByRepository('github', repo), [v2]);
+    assert.deepEqual((await listed(pipelines)).find((p) => p.id === id), v2);
+  });
+
+  test(`${name}: a registration stores \`disabled\` as given: a new version written without it is enabled`, async () => {
+    const pipelines = await store();
+    const id = unique('disable-put');
+    await pipelines.put(aRegistration(id));
+    await pipelines.setDisabled!(id, ALICE);
+    const kept = await pipelines.put({ ...aRegistration(id), disabled: ALICE });
+    assert.deepEqual(kept.disabled, ALICE);
+    assert.deepEqual((await pipelines.get(id)).disabled, ALICE);
+    const fresh = await pipelines.put(aRegistration(id));
+    assert.equal(fresh.version, 3);
+    assert.equal((await pipelines.get(id)).disabled, undefined);
+  });
+
+  test(`${name}: disabling or enabling a pipeline that does not exist is NotFound and creates nothing`, async () => {
+    const pipelines = await store();
+    const id = unique('disable-missing');
+    await assert.rejects(pipelines.setDisabled!(id, ALICE), NotFoundError);
+    await assert.rejects(pipelines.setDisabled!(id, undefined), NotFoundError);
+    await assert.rejects(pipelines.get(id), NotFoundError);
+    assert.ok(!(await listedIds(pipelines)).includes(id));
+    // Nor does it hold the id: the first registration is version 1.
+    assert.equal((await pipelines.put(aRegistration(id))).version, 1);
+  });
+
+  test(`${name}: deleting with its versions kept: gone from get, the list and webhook matching, its versions still readable by number`, async () => {
+    const pipelines = await store();
+    const id = unique('delete-keep');
+    const repo = `acme/${unique('deleted-repo')}`;
+    const v1 = await pipelines.put(aRegistration(id, aSpec({ repository: repo })));
+    const v2 = await pipelines.put(aRegistration(id, aSpec({ repository: repo, command: 'make test' })));
+    await pipelines.remove!(id, { keepVersions: true });
+
+    await assert.rejects(pipelines.get(id), NotFoundError);
+    assert.deepEqual(await pipelines.get(id, 1), v1);
+    assert.deepEqual(await pipelines.get(id, 2), v2);
+    assert.ok(!(await listedIds(pipelines)).includes(id));
+    assert.deepEqual(await pipelines.findByRepository('github', repo), []);
+    // A deleted pipeline can be neither disabled nor deleted again.
+    await assert.rejects(pipelines.setDisabled!(id, ALICE), NotFoundError);
+    await assert.rejects(pipelines.remove!(id, { keepVersions: true }), NotFoundError);
+    await assert.rejects(pipelines.remove!(id, { keepVersions: false }), NotFoundError);
+    await assert.rejects(pipelines.get(id), NotFoundError, 'a refused setDisabled does not bring it back');
+  });
+
+  test(`${name}: a pipeline deleted with its versions kept can be registered again, as the next version`, async () => {
+    const pipelines = await store();
+    const id = unique('delete-reuse');
+    await pipelines.put(aRegistration(id));
+    await pipelines.put(aRegistration(id));
+    await pipelines.remove!(id, { keepVersions: true });
+    const again = await pipelines.put(aRegistration(id, aSpec({ command: 'make check' })));
+    assert.equal(again.version, 3, 'the kept runs pin versions 1 and 2: a new registration must not reuse them');
+    assert.deepEqual(await pipelines.get(id), again);
+    assert.ok((await listedIds(pipelines)).includes(id));
+    assert.deepEqual((await pipelines.findByRepository('github', 'acme/shop')).filter((p) => p.id === id).map((p) => p.version), [3]);
+  });
+
+  test(`${name}: deleting with its versions removes every version; the id starts again from version 1`, async () => {
+    const pipelines = await store();
+    const id = unique('delete-all');
+    await pipelines.put(aRegistration(id));
+    await pipelines.put(aRegistration(id));
+    await pipelines.setDisabled!(id, ALICE);
+    await pipelines.remove!(id, { keepVersions: false });
+    await assert.rejects(pipelines.get(id), NotFoundError);
+    await assert.rejects(pipelines.get(id, 1), NotFoundError);
+    await assert.rejects(pipelines.get(id, 2), NotFoundError);
+    assert.ok(!(await listedIds(pipelines)).includes(id));
+    assert.deepEqual((await pipelines.findByRepository('github', 'acme/shop')).filter((p) => p.id === id), []);
+    const fresh = await pipelines.put(aRegistration(id));
+    assert.equal(fresh.version, 1);
+    assert.equal(fresh.disabled, undefined);
+  });
+
+  test(`${name}: deleting a pipeline that does not exist is NotFound`, async () => {
+    const pipelines = await store();
+    const id = unique('delete-missing');
+    await assert.rejects(pipelines.remove!(id, { keepVersions: true }), NotFoundError);
+    await assert.rejects(pipelines.remove!(id, { keepVersions: false }), NotFoundError);
+    assert.equal((await pipelines.put(aRegistration(id))).version, 1, 'a refused delete leaves no tombstone');
+  });
 }

@@ -211,4 +211,38 @@ export function runStoreContract(name: string, store: () => RunStore): void {
     assert.deepEqual((await runs.listActive(pid)).map((r) => [r.runId, r.status]), [[created[0]!.runId, 'running'], [created[6]!.runId, 'queued']]);
     assert.deepEqual(await runs.listActive(pipelineId('none')), []);
   });
+
+  // ---- a pipeline deleted with its history (DELETE /pipelines/{id}?history=delete) ----
+
+  test(`${name}: removing a pipeline's runs deletes every one of them, past one page, and says how many; other pipelines' runs stay`, async () => {
+    const runs = store();
+    const pid = pipelineId('remove');
+    const other = aRun({ pipelineId: pipelineId('remove-other'), status: 'queued' });
+    await runs.create(other);
+    // More than the 100 a listing page holds, and than the 25 one batch of deletions takes.
+    const created: RunState[] = [];
+    for (let i = 0; i < 105; i += 15) {
+      const batch = Array.from({ length: Math.min(15, 105 - i) }, (_, j) => aRun({ pipelineId: pid, status: (i + j) % 3 === 0 ? 'running' : 'succeeded', ...((i + j) % 3 === 0 ? {} : { finishedAt: nextTime() }) }));
+      await Promise.all(batch.map((r) => runs.create(r)));
+      created.push(...batch);
+    }
+
+    assert.equal(await runs.removeByPipeline!(pid), 105);
+    assert.deepEqual(await runs.listByPipeline(pid), { items: [] });
+    assert.deepEqual(await runs.listActive(pid), []);
+    for (const r of [created[0]!, created[50]!, created[104]!]) await assert.rejects(runs.get(r.runId), NotFoundError);
+    assert.deepEqual(await runs.get(other.runId), other);
+    assert.deepEqual((await runs.listActive(other.pipelineId)).map((r) => r.runId), [other.runId]);
+    // The ids are free again (nothing of the old runs is left to conflict with).
+    await runs.create(created[0]!);
+    assert.deepEqual(await runs.get(created[0]!.runId), created[0]);
+  });
+
+  test(`${name}: removing the runs of a pipeline that has none removes nothing and says 0`, async () => {
+    const runs = store();
+    const kept = aRun();
+    await runs.create(kept);
+    assert.equal(await runs.removeByPipeline!(pipelineId('remove-none')), 0);
+    assert.deepEqual(await runs.get(kept.runId), kept);
+  });
 }
