@@ -10,6 +10,8 @@
  * clock that fires twice (overlapping windows; EventBridge delivers at least once) queues
  * one run: the engine queue is FIFO and deduplicates on that id for 5 minutes.
  * `onlyIfChanged`: nothing starts when the branch's head already has a succeeded run.
+ * A disabled pipeline's schedules start nothing (and its branches are not read) until it is
+ * enabled; the times that came due meanwhile are not made up for.
  */
 import { ulid } from 'ulid';
 import { dueTimes, type ScheduleSpec } from '../domain/schedule.ts';
@@ -79,7 +81,13 @@ export async function fireDueSchedules(deps: ScheduleDeps, from: number, to: num
     const page = await deps.pipelines.list({ limit: 100, ...(cursor ? { cursor } : {}) });
     for (const pipeline of page.items) {
       for (const schedule of pipeline.spec.schedules ?? []) {
-        for (const scheduledTime of dueTimes(schedule, from, to, 1)) {
+        const due = dueTimes(schedule, from, to, 1);
+        // A disabled pipeline starts no runs; its schedules resume with the first time due after it is enabled.
+        if (pipeline.disabled) {
+          if (due.length > 0) deps.logger?.info('scheduled run not requested: the pipeline is disabled', { pipelineId: pipeline.id, schedule: schedule.name, scheduledTimes: due, disabledBy: pipeline.disabled.by });
+          continue;
+        }
+        for (const scheduledTime of due) {
           let outcome: FireOutcome | { error: string };
           try {
             outcome = await fireSchedule(deps, pipeline, schedule, scheduledTime);

@@ -42,7 +42,7 @@ function setup() {
   };
   const handler = createHandler(() => ports);
   const invoke = (event: unknown) => handler(event, { awsRequestId: 'r', functionName: 'slipway-reconciler' } as never);
-  return { queue, lookups, invoke, builds: () => builds };
+  return { queue, lookups, invoke, pipelines, builds: () => builds };
 }
 
 test('a schedule due at 12:00 in its time zone fires one run at 12:00:37Z, and the overlapping call at 12:01:41Z sends the same id', async () => {
@@ -88,4 +88,20 @@ test('the reconcile rule\'s event and an empty one are a reconcile pass; anythin
   await assert.rejects(invoke({ kind: 'other', time: '2026-12-01T12:00:00Z' }), /not a reconcile pass .* nor a schedules event/);
   await assert.rejects(invoke({ source: 'aws.codebuild', 'detail-type': 'CodeBuild Build State Change' }), /not a reconcile pass/);
   assert.equal(queue.sent.length, 0);
+});
+
+test('the minute rule starts nothing for a pipeline disabled through its store, and fires again once it is enabled', async () => {
+  const { queue, lookups, invoke, pipelines } = setup();
+  await pipelines.setDisabled('web', { by: 'arn:aws:iam::123456789012:user/alice', at: '2026-11-30T09:00:00Z' });
+  const off = await invoke({ kind: 'schedules', time: '2026-12-01T12:00:37Z' });
+  assert.ok('schedules' in off);
+  assert.deepEqual(off.schedules, []);
+  assert.equal(queue.sent.length, 0);
+  assert.deepEqual(lookups, [], 'the git host is not asked for the branch of a disabled pipeline');
+
+  await pipelines.setDisabled('web', undefined);
+  const on = await invoke({ kind: 'schedules', time: '2026-12-02T12:00:37Z' });
+  assert.ok('schedules' in on);
+  assert.deepEqual(on.schedules.map((f) => f.scheduledTime), ['2026-12-02T12:00:00.000Z']);
+  assert.equal(queue.sent.length, 1);
 });

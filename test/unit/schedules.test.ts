@@ -106,3 +106,27 @@ test('cron expressions become EventBridge Scheduler expressions (? in one day fi
   assert.throws(() => toEventBridgeCron('0 0 1 * 1'), /cannot restrict both/);
   assert.throws(() => parseCron('61 * * * *'), /minute: 61 is outside 0-59/);
 });
+
+test('a disabled pipeline\'s schedules start nothing and read no branch; enabled again, the next time due fires', async () => {
+  const queue = new MemoryEventQueue();
+  const lookups: string[] = [];
+  const infos: Array<[string, Record<string, unknown> | undefined]> = [];
+  let pipeline: PipelineRecord = { ...record(), disabled: { by: 'alice', at: '2026-11-30T00:00:00Z' } };
+  const d: ScheduleDeps = {
+    pipelines: { list: async () => ({ items: [pipeline] }) },
+    runs: { listByPipeline: async () => ({ items: [] }) },
+    queue,
+    resolveBranch: async (_p, _r, branch) => { lookups.push(branch); return HEAD; },
+    logger: { info: (m, x) => infos.push([m, x]), warn: () => undefined },
+  };
+  // Tuesday 1 December 2026, 02:00 in Berlin (01:00 UTC): nightly is due.
+  assert.deepEqual(await fireDueSchedules(d, Date.parse('2026-12-01T00:59:00Z'), Date.parse('2026-12-01T01:00:30Z')), []);
+  assert.equal(queue.sent.length, 0);
+  assert.deepEqual(lookups, []);
+  assert.deepEqual(infos, [['scheduled run not requested: the pipeline is disabled', { pipelineId: 'web', schedule: 'nightly', scheduledTimes: ['2026-12-01T01:00:00.000Z'], disabledBy: 'alice' }]]);
+
+  pipeline = record();
+  const fired = await fireDueSchedules(d, Date.parse('2026-12-02T00:59:00Z'), Date.parse('2026-12-02T01:00:30Z'));
+  assert.deepEqual(fired.map((f) => [f.schedule, f.scheduledTime]), [['nightly', '2026-12-02T01:00:00.000Z']]);
+  assert.equal(queue.sent.length, 1);
+});
