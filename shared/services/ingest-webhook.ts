@@ -11,7 +11,9 @@
  *     `issues` event, an organisation ping, a GitLab note) is answered 200 `{ ignored: reason }`,
  *     never 4xx, once the delivery is authenticated: hosts log 4xx as failed deliveries and
  *     GitLab counts them toward disabling the hook;
- *  4. trigger matching; nothing to start -> 202 with no runs, and no write at all;
+ *  4. trigger matching; nothing to start -> 202 with no runs, and no write at all; if what
+ *     matched is disabled pipelines only, 200 `{ ignored: "pipeline X is disabled ..." }` (a
+ *     delivery that starts some runs lists the disabled ones it skipped as `disabled`);
  *  5. claim the delivery id (conditional write with TTL), then, per pipeline, the signed
  *     body (below); enqueue every RunRequest in one batch. If enqueueing fails the claims
  *     are released and the error surfaces as a 5xx, so the provider's redelivery starts
@@ -120,7 +122,7 @@ export interface StartedRun {
 export type WebhookResult =
   | { status: 200; body: { deliveryId?: string; ping: true } }
   | { status: 200; body: { deliveryId: string; ignored: string } }
-  | { status: 202; body: { deliveryId: string; runs: StartedRun[]; alreadyRecovered?: string[] } }
+  | { status: 202; body: { deliveryId: string; runs: StartedRun[]; alreadyRecovered?: string[]; disabled?: string[] } }
   | { status: 202; body: { deliveryId: string; duplicate: true } };
 
 const silent: WebhookLogger = { info() {}, warn() {}, error() {} };
@@ -161,14 +163,17 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
 
   const at = (deps.now ?? (() => new Date()))().toISOString();
   const newRunId = deps.newRunId ?? ulid;
-  const requests = runRequests(events, accepted, at, newRunId);
+  const { requests, disabled } = runRequests(events, accepted, at, newRunId);
   // Heads the pipelines watch but this delivery starts nothing for (a path filter said no): the
   // reconciler must know the webhook came, or it would run them as missed pushes.
   const started = new Set(requests.map((r) => requestHeadKey(r)).filter((k): k is string => k !== undefined));
   for (const key of watchedHeadKeys(events, accepted)) {
     if (!started.has(key)) await deps.deliveries.claim(provider, key, HEAD_CLAIM_TTL_SECONDS);
   }
+  if (disabled.length > 0) log.info('webhook starts nothing for disabled pipelines', { provider, repository, deliveryId, pipelines: disabled });
   if (requests.length === 0) {
+    // Only disabled pipelines wanted it: said so, as other events Slipway does not act on (200 ignored, not 4xx).
+    if (disabled.length > 0) return { status: 200, body: { deliveryId, ignored: disabledReason(disabled) } };
     log.info('webhook matched no pipeline', { provider, repository, deliveryId, kinds: events.map((e) => e.kind) });
     return { status: 202, body: { deliveryId, runs: [] } };
   }
@@ -193,7 +198,8 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
   }
   const alreadyRecovered = recovered.map((r) => r.pipelineId);
   if (alreadyRecovered.length > 0) log.info('webhook arrived after the reconciler recovered its push; nothing started for those pipelines', { provider, repository, deliveryId, pipelines: alreadyRecovered });
-  if (fresh.length === 0) return { status: 202, body: { deliveryId, runs: [], alreadyRecovered } };
+  const disabledField = disabled.length > 0 ? { disabled } : {};
+  if (fresh.length === 0) return { status: 202, body: { deliveryId, runs: [], alreadyRecovered, ...disabledField } };
   try {
     await deps.queue.send(fresh);
   } catch (err) {
@@ -202,7 +208,13 @@ export async function ingestWebhook(deps: WebhookDeps, req: WebhookRequest): Pro
   }
   const runs = fresh.map((r) => ({ pipeline: r.pipelineId, runId: r.runId }));
   log.info('webhook accepted', { provider, repository, deliveryId, runs });
-  return { status: 202, body: { deliveryId, runs, ...(alreadyRecovered.length > 0 ? { alreadyRecovered } : {}) } };
+  return { status: 202, body: { deliveryId, runs, ...(alreadyRecovered.length > 0 ? { alreadyRecovered } : {}), ...disabledField } };
+}
+
+function disabledReason(ids: string[]): string {
+  return ids.length === 1
+    ? `pipeline ${ids[0]} is disabled (slipway pipelines enable ${ids[0]})`
+    : `pipelines ${ids.join(', ')} are disabled (slipway pipelines enable <id>)`;
 }
 
 function parseProvider(raw: string): Provider {
@@ -286,15 +298,17 @@ async function verifiedPipelines(
 
 /**
  * One RunRequest per (event, matching pipeline). The id is deterministic, so the FIFO
- * queue drops a second copy sent within its 5-minute deduplication window.
+ * queue drops a second copy sent within its 5-minute deduplication window. `disabled`: the
+ * pipelines whose triggers matched but that are disabled, so start nothing.
  */
-function runRequests(events: SourceEvent[], pipelines: PipelineRecord[], at: string, newRunId: () => string): RunRequest[] {
+function runRequests(events: SourceEvent[], pipelines: PipelineRecord[], at: string, newRunId: () => string): { requests: RunRequest[]; disabled: string[] } {
   const out: RunRequest[] = [];
+  const disabled = new Set<string>();
   events.forEach((event, i) => {
     for (const p of pipelines) {
-      // A disabled pipeline starts no runs (`slipway pipelines enable` turns it back on).
-      if (p.disabled) continue;
       if (!matchesTriggers(p.spec.source.triggers, event)) continue;
+      // A disabled pipeline starts no runs (`slipway pipelines enable` turns it back on).
+      if (p.disabled) { disabled.add(p.id); continue; }
       // A fork's pull request on a pipeline registered with `pullRequests.forks: skip` starts
       // nothing at all (no run, no commit status). Pipelines defined in the repository without
       // registered pull-request settings are decided when the run is planned, from the target
@@ -313,7 +327,7 @@ function runRequests(events: SourceEvent[], pipelines: PipelineRecord[], at: str
       });
     }
   });
-  return out;
+  return { requests: out, disabled: [...disabled] };
 }
 
 /**

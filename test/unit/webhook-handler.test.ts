@@ -482,3 +482,37 @@ test('a delivery id that poses as a head or recovery claim is refused', async ()
     assert.equal(res.status, 400);
   }
 });
+
+test('a push for a disabled pipeline starts nothing and answers 200 ignored, saying it is disabled and how to enable it', async () => {
+  const { deps, queue, deliveries, pipelines } = setup();
+  await pipelines.setDisabled('web', { by: 'arn:aws:iam::123456789012:user/alice', at: '2026-11-27T00:00:00Z' });
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { deliveryId: 'delivery-1', ignored: 'pipeline web is disabled (slipway pipelines enable web)' });
+  assert.equal(queue.sent.length, 0);
+  // The head is claimed as for a push a path filter ruled out: the reconciler does not run it later as a missed push.
+  assert.deepEqual([...deliveries.claimed], [`github#${headClaimKey('web', 'refs/heads/main', '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c')}`]);
+
+  // Enabled again, the next push runs (the delivery id was not claimed while it was disabled).
+  await pipelines.setDisabled('web', undefined);
+  const again = await send(deps, request('github', 'push', { deliveryId: 'delivery-2' }));
+  assert.equal(again.status, 202);
+  assert.deepEqual((again.body.runs as Array<{ pipeline: string }>).map((r) => r.pipeline), ['web']);
+});
+
+test('a delivery for two pipelines of one repository runs the enabled one and names the disabled one', async () => {
+  const { deps, queue, pipelines } = setup([pipelineRecord('web'), pipelineRecord('web-staging')], { 'slipway/web/webhook': SECRET, 'slipway/web-staging/webhook': SECRET });
+  await pipelines.setDisabled('web-staging', { by: 'alice', at: '2026-11-27T00:00:00Z' });
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 202);
+  assert.deepEqual(res.body, { deliveryId: 'delivery-1', runs: [{ pipeline: 'web', runId: '01JRUN00000000000000000001' }], disabled: ['web-staging'] });
+  assert.deepEqual(queue.sent.map((m) => (m as RunRequest).pipelineId), ['web']);
+});
+
+test('a disabled pipeline whose triggers do not take the push is not named: the push matched nothing', async () => {
+  const { deps, pipelines } = setup([pipelineRecord('web', { triggers: { branches: ['release/*'] } })]);
+  await pipelines.setDisabled('web', { by: 'alice', at: '2026-11-27T00:00:00Z' });
+  const res = await send(deps, request('github', 'push'));
+  assert.equal(res.status, 202);
+  assert.deepEqual(res.body, { deliveryId: 'delivery-1', runs: [] });
+});
