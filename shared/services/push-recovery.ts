@@ -21,6 +21,10 @@
  * (even for a push its path filter rules out); whoever is first owns the head. So a webhook
  * after the recovery starts nothing, and a recovery after the webhook starts nothing.
  *
+ * A disabled pipeline is skipped. A push its webhook announced while it was disabled stays
+ * claimed (ingest-webhook claims the head) and is not run once it is enabled; one whose
+ * webhook went missing too is recovered then, if it is still the head.
+ *
  * `firstSeen` is state kept between passes (module scope in the Lambda): after a cold start
  * a head waits one more grace period, and conditional requests start afresh.
  */
@@ -106,6 +110,8 @@ export async function recoverMissedPushes(deps: PushRecoveryDeps): Promise<Recov
 }
 
 async function recoverPipeline(deps: PushRecoveryDeps, pipeline: PipelineRecord, report: RecoveryReport): Promise<void> {
+  // A disabled pipeline starts no runs, recovered ones neither; its git host is not asked either.
+  if (pipeline.disabled) return;
   const triggers = pipeline.spec.source.triggers;
   const wantBranches = triggers.events.includes('push');
   const wantTags = triggers.events.includes('tag');

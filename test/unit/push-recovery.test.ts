@@ -257,3 +257,29 @@ test('git host requests per pipeline per pass stay within the budget', async () 
     await stub.close();
   }
 });
+
+test('a disabled pipeline\'s missed push is not recovered, nor its git host asked; enabled again, the head is recovered after its grace', async () => {
+  const stub = await startHttpStub();
+  try {
+    const records: PipelineRecord[] = [{ ...pipelineRecord('web', { triggers: MAIN }), disabled: { by: 'alice', at: '2026-11-26T12:00:00Z' } }];
+    const s = setup(stub, records);
+    stub.answer({ status: 200, body: githubBranches(SHA) }, { status: 200, body: githubCommit(SHA, '2026-11-27T00:58:30Z') });
+    for (let pass = 0; pass < 3; pass++) {
+      const report = await recoverMissedPushes(s.deps);
+      assert.deepEqual(report.recovered, []);
+      assert.equal(report.requests, 0);
+      s.clock.now += 3 * 60_000;
+    }
+    assert.equal(s.queue.sent.length, 0);
+    assert.equal(stub.requests.length, 0, 'no git host request for a disabled pipeline');
+
+    records[0] = pipelineRecord('web', { triggers: MAIN });
+    assert.equal((await recoverMissedPushes(s.deps)).recovered.length, 0, 'first seen now: its grace starts');
+    s.clock.now += 3 * 60_000;
+    stub.answer({ status: 200, body: githubBranches(SHA) }, { status: 200, body: githubCommit(SHA, '2026-11-27T00:58:30Z') });
+    assert.equal((await recoverMissedPushes(s.deps)).recovered.length, 1);
+    assert.equal((s.queue.sent[0] as RunRequest).trigger.commit, SHA);
+  } finally {
+    await stub.close();
+  }
+});
