@@ -52,14 +52,13 @@ import { admit } from '../../shared/local/front-door.ts';
 import { saveArtifacts,restoreArtifacts } from './artifact-sync.ts';
 import { Doorbells,lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
 import { followRun } from './follow.ts';
+import { watchCommits } from './commit-watcher.ts';
 import { recoverAfterRestart } from './restart-recovery.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
 import { LocalRepositoryHeads } from '../../shared/local/local-heads.ts';
 import { newRecoveryMemory, recoverMissedPushes } from '../../shared/services/push-recovery.ts';
 import { fireDueSchedules } from '../../shared/services/schedules.ts';
 import { S3ArtifactStore } from '../../shared/aws/artifact-store.ts';
-import picomatch from 'picomatch';
-import { ulid } from 'ulid';
 import { consoleAnswer, writeAnswer } from '../../shared/local/console-files.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -362,7 +361,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
 
     if (own) {
       await registerOwn(pipelines, own, log);
-      stops.push(watchCommits(own, events, log));
+      stops.push(watchCommits({ own, pipelines, events, deliveries: new DynamoDeliveryStore(documents, tableName), author: localDeveloperName(), log }));
     }
 
     return {
@@ -419,37 +418,6 @@ async function registerOwn(pipelines: DynamoPipelineStore, own: OwnRepository, l
   if (latest && JSON.stringify(latest.spec) === JSON.stringify(own.spec)) return;
   const record = await pipelines.put({ id: own.pipelineId, spec: own.spec, definitionSource: { kind: 'registered' }, ...(latest?.webhookSecretName ? { webhookSecretName: latest.webhookSecretName } : {}) });
   log(`registered pipeline ${own.pipelineId} v${record.version} from ${path.join(own.dir, own.file)} (${Object.keys(own.spec.jobs).join(' -> ')})`);
-}
-
-/**
- * Commits on the checked-out branch start runs as a push would: the engine gets the same
- * RunRequest a push webhook makes (event push, the branch, the commit), and the pipeline's
- * triggers decide as they would in AWS. Checked every 2 s; returns the stop.
- */
-function watchCommits(own: OwnRepository, events: SqsEventQueue, log: (l: string) => void): () => void {
-  const head = () => spawnSync('git', ['-C', own.dir, 'rev-parse', `refs/heads/${own.branch}`], { encoding: 'utf8' }).stdout.trim();
-  let seen = head();
-  const timer = setInterval(() => {
-    const now = head();
-    if (!now || now === seen) return;
-    seen = now;
-    const source = own.spec.source;
-    if (!matchesPush(source.triggers, own.branch)) { log(`commit ${now.slice(0, 8)} on ${own.branch}: the pipeline's triggers do not take pushes to it`); return; }
-    const message = spawnSync('git', ['-C', own.dir, 'log', '-1', '--format=%s', now], { encoding: 'utf8' }).stdout.trim();
-    const runId = ulid();
-    void events.send([{
-      type: 'RunRequest', id: `req:local-push:${own.pipelineId}:${now}`, runId, pipelineId: own.pipelineId, at: new Date().toISOString(),
-      trigger: { event: 'push', provider: source.provider, repository: source.repository, branch: own.branch, commit: now, trust: 'trusted', author: localDeveloperName(), ...(message ? { message } : {}) },
-    }]).then(() => log(`commit ${now.slice(0, 8)} on ${own.branch}: run ${runId} requested (slipway status ${runId} --watch)`), (e) => log(`commit ${now.slice(0, 8)}: could not request a run: ${(e as Error).message}`));
-  }, 2000);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
-function matchesPush(triggers: PipelineSpec['source']['triggers'], branch: string): boolean {
-  if (!triggers) return true;
-  if (triggers.events && !triggers.events.includes('push')) return false;
-  return !triggers.branches || triggers.branches.some((g) => picomatch.isMatch(branch, g));
 }
 
 // ---- the terminal ----------------------------------------------------------------

@@ -10,6 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { readOwnRepository } from '../../cli/dev/local-mode.ts';
 import { nextVersion } from '../../cli/dev/local-mode.ts';
+import { commitWatcher } from '../../cli/dev/commit-watcher.ts';
+import { headClaimKey } from '../../shared/domain/recovery.ts';
+import type { RunRequest } from '../../shared/ports/messages.ts';
+import { MemoryDeliveryStore, MemoryEventQueue, MemoryPipelineStore } from '../support/memory-stores.ts';
 
 const CLI = path.join(import.meta.dirname, '..', '..', 'cli', 'slipway.ts');
 
@@ -57,4 +61,85 @@ test('the banner suggests the sample\'s next version, not always 1.1.0 (defect 8
   assert.equal(nextVersion(dir), '1.1.0');
   writeFileSync(path.join(dir, 'VERSION'), '1.3.2\n');
   assert.equal(nextVersion(dir), '1.4.0');
+});
+
+// ---- commits on the watched branch (cli/dev/commit-watcher.ts) -----------------------------
+
+function commitIn(dir: string, file: string, text: string): string {
+  writeFileSync(path.join(dir, file), text);
+  const git = (...args: string[]) => spawnSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@localhost', '-c', 'commit.gpgsign=false', ...args], { encoding: 'utf8' });
+  git('add', '-A');
+  git('commit', '-q', '-m', `change ${file}`);
+  return git('rev-parse', 'HEAD').stdout.trim();
+}
+
+function watched(pipelineFile: string) {
+  const dir = repo({ 'slipway.yml': pipelineFile }, 'trunk');
+  const first = commitIn(dir, 'README', 'one\n');
+  const own = readOwnRepository(dir);
+  const pipelines = new MemoryPipelineStore();
+  pipelines.register(own.pipelineId, own.spec);
+  const events = new MemoryEventQueue();
+  const deliveries = new MemoryDeliveryStore();
+  const lines: string[] = [];
+  let n = 0;
+  const watcher = commitWatcher({ own, pipelines, events, deliveries, author: 'dev', log: (l) => lines.push(l), newRunId: () => `01JLOCAL${String(++n).padStart(18, '0')}` });
+  return { dir, first, own, pipelines, events, deliveries, lines, watcher };
+}
+
+test('a commit on the checked-out branch requests one push run for that commit; the head it started on runs nothing', async () => {
+  const w = watched(PIPELINE);
+  await w.watcher.check();
+  assert.equal(w.events.sent.length, 0, 'the head at start is what was registered');
+  const sha = commitIn(w.dir, 'README', 'two\n');
+  await w.watcher.check();
+  await w.watcher.check();
+  assert.equal(w.events.sent.length, 1, 'one run per commit, however often it looks');
+  const request = w.events.sent[0] as RunRequest;
+  assert.deepEqual({ id: request.id, pipelineId: request.pipelineId, trigger: request.trigger }, {
+    id: `req:local-push:mine:${sha}`, pipelineId: 'mine',
+    trigger: { event: 'push', provider: 'github', repository: 'me/mine', branch: 'trunk', commit: sha, trust: 'trusted', author: 'dev', message: 'change README' },
+  });
+  assert.match(w.lines.join('\n'), new RegExp(`commit ${sha.slice(0, 8)} on trunk: run 01JLOCAL0+1 requested`));
+});
+
+test('a commit while the pipeline is disabled starts no run, says so, and claims the head so recovery does not run it later; enabled, the next commit runs', async () => {
+  const w = watched(PIPELINE);
+  await w.pipelines.setDisabled('mine', { by: 'dev', at: '2026-11-30T00:00:00Z' });
+  const sha = commitIn(w.dir, 'README', 'two\n');
+  await w.watcher.check();
+  assert.equal(w.events.sent.length, 0);
+  assert.match(w.lines.at(-1)!, new RegExp(`commit ${sha.slice(0, 8)} on trunk: pipeline mine is disabled \\(by dev\\); no run \\(slipway pipelines enable mine\\)`));
+  assert.deepEqual([...w.deliveries.claimed], [`github#${headClaimKey('mine', 'refs/heads/trunk', sha)}`]);
+
+  await w.pipelines.setDisabled('mine', undefined);
+  await w.watcher.check();
+  assert.equal(w.events.sent.length, 0, 'enabling does not run the commit made while disabled');
+  const next = commitIn(w.dir, 'README', 'three\n');
+  await w.watcher.check();
+  assert.deepEqual(w.events.sent.map((m) => (m as RunRequest).trigger.commit), [next]);
+});
+
+test('a deleted pipeline starts no run from a commit, and says how to register it again', async () => {
+  const w = watched(PIPELINE);
+  await w.pipelines.remove('mine', { keepVersions: true });
+  commitIn(w.dir, 'README', 'two\n');
+  await w.watcher.check();
+  assert.equal(w.events.sent.length, 0);
+  assert.match(w.lines.at(-1)!, /pipeline mine was deleted; no run \(restart `slipway dev --repo`/);
+});
+
+test('triggers decide as for a push webhook: no branches filter takes the checked-out branch; a filter without it, or no push event, runs nothing', async () => {
+  const any = watched('name: mine\nsource:\n  provider: github\n  repository: me/mine\n  triggers: { events: [push] }\njobs:\n  test:\n    template: node\n');
+  commitIn(any.dir, 'README', 'two\n');
+  await any.watcher.check();
+  assert.equal(any.events.sent.length, 1);
+
+  for (const triggers of ['{ events: [push], branches: [main] }', '{ events: [pull_request], branches: [trunk] }']) {
+    const w = watched(`name: mine\nsource:\n  provider: github\n  repository: me/mine\n  triggers: ${triggers}\njobs:\n  test:\n    template: node\n`);
+    commitIn(w.dir, 'README', 'two\n');
+    await w.watcher.check();
+    assert.equal(w.events.sent.length, 0, triggers);
+    assert.match(w.lines.at(-1)!, /the pipeline's triggers do not take pushes to it/);
+  }
 });
