@@ -3,7 +3,7 @@
  * disable/enable/delete, artifacts and schema. Each takes the parsed arguments
  * and an API client, and returns the exit code.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiClient, ApiError } from './client.ts';
 import { table } from './format.ts';
@@ -39,7 +39,7 @@ export async function pipelineAdminCommand(api: ApiClient, args: { sub: string; 
   return 0;
 }
 
-interface ArtifactLink { path: string; size?: number; url: string }
+interface ArtifactLink { path: string; size?: number; url: string; executable?: boolean }
 
 /** `download`: the folder, absolute; `shownAs`: as the user typed it. */
 export async function artifactsCommand(api: ApiClient, args: { runId?: string; job?: string; download?: string; shownAs?: string }, out: Out): Promise<number> {
@@ -64,6 +64,8 @@ export async function artifactsCommand(api: ApiClient, args: { runId?: string; j
     if (!body.ok) throw new ApiError(body.status, `HTTP${body.status}`, `downloading ${a.path} failed: HTTP ${body.status} (links last 15 minutes; run the command again)`);
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, Buffer.from(await body.arrayBuffer()));
+    // Executable again where the build left it so (a script, a binary), as `chmod +x` would.
+    if (a.executable) chmodSync(file, statSync(file).mode | 0o111);
     written.push(path.relative(dir, file));
   }
   out(`downloaded ${written.length} artifact(s) of ${job} into ${args.shownAs ?? dir}${written.length > 0 ? `:\n  ${written.join('\n  ')}` : ''}`, { dir, files: written });

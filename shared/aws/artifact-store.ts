@@ -7,9 +7,9 @@
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
-import { artifactPrefix } from '../services/buildspec.ts';
+import { artifactPrefix, executablesKey } from '../services/buildspec.ts';
 import type { ArtifactLink, ArtifactReader } from '../ports/reads.ts';
-import { ValidationError } from '../domain/errors.ts';
+import { NotFoundError, ValidationError } from '../domain/errors.ts';
 import { toDomainError } from './errors.ts';
 
 export interface ArtifactInfo {
@@ -85,18 +85,47 @@ export class S3ArtifactStore implements ArtifactReader {
 
   /** ArtifactReader for the API: every artifact of the job with a download link. */
   async list(runId: string, job: string, root?: string): Promise<ArtifactLink[]> {
-    const artifacts = await this.listArtifacts(runId, job, root);
+    const [artifacts, executables] = await Promise.all([this.listArtifacts(runId, job, root), this.executables(runId, job, root)]);
     const expiresAt = new Date(this.now() + this.expiresIn * 1000).toISOString();
-    return Promise.all(artifacts.map(async (a) => ({ path: a.path, size: a.size, url: await this.sign(this.key(runId, job, a.path, root)), expiresAt })));
+    return Promise.all(artifacts.map(async (a) => ({
+      path: a.path, size: a.size, url: await this.sign(this.key(runId, job, a.path, root)), expiresAt, ...(executables.has(a.path) ? { executable: true } : {}),
+    })));
+  }
+
+  /**
+   * The paths the build left executable: S3 keeps no file modes, so the build uploads their list
+   * beside the outputs (buildspec.ts `executablesKey`). None when there is no list.
+   */
+  private async executables(runId: string, job: string, root?: string): Promise<Set<string>> {
+    this.key(runId, job, '', root);
+    try {
+      const obj = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: executablesKey(runId, job, root) }));
+      const text = obj?.Body ? await obj.Body.transformToString() : '';
+      return new Set(text.split('\n').filter((l) => l !== ''));
+    } catch (err) {
+      const e = s3Error(err, `the executable files of ${job} in run ${runId}`);
+      if (e instanceof NotFoundError) return new Set();
+      throw e;
+    }
   }
 
   async copyJob(fromRunId: string, toRunId: string, job: string, root?: string): Promise<number> {
     const artifacts = await this.listArtifacts(fromRunId, job, root);
+    const copy = async (from: string, to: string) => this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`, Key: to }));
     for (const a of artifacts) {
       try {
-        await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, CopySource: `${this.bucket}/${this.key(fromRunId, job, a.path, root).split('/').map(encodeURIComponent).join('/')}`, Key: this.key(toRunId, job, a.path, root) }));
+        await copy(this.key(fromRunId, job, a.path, root), this.key(toRunId, job, a.path, root));
       } catch (err) {
         throw toDomainError(err, `copying artifact ${a.path} of ${job} from run ${fromRunId}`);
+      }
+    }
+    // The list of executable files too, or the re-run's later jobs would get them back not executable.
+    if (artifacts.length > 0) {
+      try {
+        await copy(executablesKey(fromRunId, job, root), executablesKey(toRunId, job, root));
+      } catch (err) {
+        const e = s3Error(err, `copying the executable files of ${job} from run ${fromRunId}`);
+        if (!(e instanceof NotFoundError)) throw e;
       }
     }
     return artifacts.length;

@@ -27,6 +27,8 @@ export interface ArtifactLink {
   url: string;
   /** When `url` stops working (ISO-8601). */
   expiresAt?: string;
+  /** The build left the file executable (downloads should make it so again). */
+  executable?: boolean;
 }
 
 /** A job's artifacts with presigned download links (S3 in AWS). */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { detectLanguage } from '../../cli/init.ts';
@@ -50,6 +50,7 @@ before(async () => {
       if (key === 'POST /pipelines/hello/disable') return send(200, { id: 'hello', disabled: { by: 'me', at: 'now' } });
       if (key === 'DELETE /pipelines/hello?history=delete') return send(200, { id: 'hello', deleted: true, runsDeleted: 4 });
       if (key === 'GET /runs/01JZ0000000000000000000001/jobs/build/artifacts') return send(200, { artifacts: [{ path: 'dist/app.js', size: 11, url: `${api}/download/app.js` }, { path: '../escape.txt', size: 1, url: `${api}/download/app.js` }] });
+      if (key === 'GET /runs/01JZ0000000000000000000001/jobs/package/artifacts') return send(200, { artifacts: [{ path: 'bin/tool', size: 11, url: `${api}/download/app.js`, executable: true }, { path: 'README', size: 11, url: `${api}/download/app.js` }] });
       if (key === 'GET /download/app.js') return res.writeHead(200).end('console.log');
       return send(500, { error: 'InternalError', message: `no stand-in for ${key}` });
     });
@@ -205,6 +206,14 @@ test('artifacts RUN JOB --download DIR fetches each artifact into DIR (and nothi
   assert.ok(!existsSync(path.join(dir, 'escape.txt')));
   const list = await slipway('artifacts', '01JZ0000000000000000000001', 'build');
   assert.match(list.out, /dist\/app\.js\s+11/);
+});
+
+test('artifacts --download makes executable what the build left executable, and only that', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-art-'));
+  const r = await proc(process.execPath, ['--import', TSX, CLI, 'artifacts', '01JZ0000000000000000000001', 'package', '--download', 'out'], { cwd: dir });
+  assert.equal(r.code, 0, r.err);
+  assert.equal(statSync(path.join(dir, 'out', 'bin', 'tool')).mode & 0o111, 0o111);
+  assert.equal(statSync(path.join(dir, 'out', 'README')).mode & 0o111, 0);
 });
 
 test('rerun asks the API for a re-run (failed jobs only with --failed); pipelines disable and delete --history delete', async () => {
