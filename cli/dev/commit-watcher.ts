@@ -2,8 +2,8 @@
  * `slipway dev --repo PATH`: commits on the working copy's checked-out branch start runs as a
  * push would. The engine gets the same RunRequest a push webhook makes (event push, the branch,
  * the commit), and the pipeline's triggers decide as they would in AWS. A disabled pipeline
- * starts nothing, as its webhooks would not; the head is claimed as the webhook claims it, so
- * the local reconciler does not run that commit later as a missed push.
+ * starts nothing, as its webhooks would not. Either way the head is claimed as a push webhook
+ * claims it, so the local reconciler does not run that commit (again) as a missed push.
  */
 import { spawnSync } from 'node:child_process';
 import { ulid } from 'ulid';
@@ -57,17 +57,26 @@ export function commitWatcher(deps: CommitWatcherDeps): CommitWatcher {
       if (e instanceof NotFoundError) { log(`commit ${short} on ${own.branch}: pipeline ${own.pipelineId} was deleted; no run (restart \`slipway dev --repo\` to register it again)`); return; }
       throw e;
     }
+    // Claimed as a push webhook claims it: the local reconciler then never runs this head as a missed
+    // push, neither while the engine is slow to create the run below nor after a disabled pipeline is enabled.
+    const headKey = headClaimKey(own.pipelineId, `refs/heads/${own.branch}`, commit);
+    const claimed = await deps.deliveries.claim(source.provider, headKey, HEAD_CLAIM_TTL_SECONDS);
     if (disabled) {
-      await deps.deliveries.claim(source.provider, headClaimKey(own.pipelineId, `refs/heads/${own.branch}`, commit), HEAD_CLAIM_TTL_SECONDS);
       log(`commit ${short} on ${own.branch}: pipeline ${own.pipelineId} is disabled (by ${disabled.by}); no run (slipway pipelines enable ${own.pipelineId})`);
       return;
     }
     const message = spawnSync('git', ['-C', own.dir, 'log', '-1', '--format=%s', commit], { encoding: 'utf8' }).stdout.trim();
     const runId = (deps.newRunId ?? ulid)();
-    await deps.events.send([{
-      type: 'RunRequest', id: `req:local-push:${own.pipelineId}:${commit}`, runId, pipelineId: own.pipelineId, at: new Date().toISOString(),
-      trigger: { event: 'push', provider: source.provider, repository: source.repository, branch: own.branch, commit, trust: 'trusted', author: deps.author, ...(message ? { message } : {}) },
-    }]);
+    try {
+      await deps.events.send([{
+        type: 'RunRequest', id: `req:local-push:${own.pipelineId}:${commit}`, runId, pipelineId: own.pipelineId, at: new Date().toISOString(),
+        trigger: { event: 'push', provider: source.provider, repository: source.repository, branch: own.branch, commit, trust: 'trusted', author: deps.author, ...(message ? { message } : {}) },
+      }]);
+    } catch (e) {
+      // Not requested: the reconciler may recover the head after all.
+      if (claimed) await deps.deliveries.release?.(source.provider, headKey).catch(() => undefined);
+      throw e;
+    }
     log(`commit ${short} on ${own.branch}: run ${runId} requested (slipway status ${runId} --watch)`);
   }
 

@@ -2,10 +2,10 @@
  * Defect 5 / `slipway dev --repo PATH`: the local mode on your own repository reads the
  * working copy where it is, and says clearly what is wrong with a folder it cannot use.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readOwnRepository } from '../../cli/dev/local-mode.ts';
@@ -17,8 +17,12 @@ import { MemoryDeliveryStore, MemoryEventQueue, MemoryPipelineStore } from '../s
 
 const CLI = path.join(import.meta.dirname, '..', '..', 'cli', 'slipway.ts');
 
+const made: string[] = [];
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
 function repo(files: Record<string, string>, branch = 'trunk'): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-own-'));
+  made.push(dir);
   spawnSync('git', ['-c', `init.defaultBranch=${branch}`, 'init', '-q', dir]);
   for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
   return dir;
@@ -101,6 +105,17 @@ test('a commit on the checked-out branch requests one push run for that commit; 
     trigger: { event: 'push', provider: 'github', repository: 'me/mine', branch: 'trunk', commit: sha, trust: 'trusted', author: 'dev', message: 'change README' },
   });
   assert.match(w.lines.join('\n'), new RegExp(`commit ${sha.slice(0, 8)} on trunk: run 01JLOCAL0+1 requested`));
+  // Claimed as a webhook claims it, so the local reconciler never adds a recovered run for it, however slow the engine.
+  assert.deepEqual([...w.deliveries.claimed], [`github#${headClaimKey('mine', 'refs/heads/trunk', sha)}`]);
+});
+
+test('a run request that cannot be sent gives the head back to the reconciler, and says so', async () => {
+  const w = watched(PIPELINE);
+  w.events.failWith = new Error('queue unavailable');
+  const sha = commitIn(w.dir, 'README', 'two\n');
+  await w.watcher.check();
+  assert.deepEqual([...w.deliveries.claimed], []);
+  assert.match(w.lines.at(-1)!, new RegExp(`commit ${sha.slice(0, 8)}: could not request a run: queue unavailable`));
 });
 
 test('a commit while the pipeline is disabled starts no run, says so, and claims the head so recovery does not run it later; enabled, the next commit runs', async () => {
