@@ -105,16 +105,27 @@ before(async () => {
   console.log(`slipway dev --repo answered after ${Date.now() - t0} ms`);
 }, { timeout: 120_000 });
 
+/** Every process below `pid` (the emulators run in process groups of their own). */
+function descendants(pid: number): number[] {
+  const table = spawnSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const found: number[] = [];
+  const walk = (p: number) => { for (const [c, pp] of table) if (pp === p) { found.push(c); walk(c); } };
+  walk(pid);
+  return found;
+}
+
 after(async () => {
   if (dev && dev.exitCode === null) {
     const t0 = Date.now();
+    const started = descendants(dev.pid!);
     dev.kill('SIGTERM');
     const exited = new Promise((r) => dev.once('exit', r));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 40_000); })]);
     clearTimeout(timer);
     console.log(`slipway dev stopped ${Date.now() - t0} ms after SIGTERM (exit ${dev.exitCode})`);
-    try { process.kill(-dev.pid!, 'SIGKILL'); } catch { /* already gone */ }
+    // Only if it did not stop by itself: nothing it started may outlive the test.
+    if (dev.exitCode === null && dev.signalCode === null) for (const p of [-dev.pid!, ...started]) try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ }
   }
   // Whatever the local mode started may still hold its output pipes; they must not keep this process alive.
   dev?.stdout?.destroy();
