@@ -5,7 +5,8 @@ import { Construct } from 'constructs';
 import { LIVE_TAG_PREFIX, PREVIOUS_TAG_PREFIX } from '../../shared/aws/image-tags.ts';
 import { DEFAULT_ECR_REPOSITORY_PREFIX, ecrRepositoryName } from '../../shared/domain/pipeline.ts';
 
-const ECR_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+/** An ECR repository name (or prefix of one). */
+export const ECR_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
 
 /** The same rule the pipeline definition check applies to `docker.repository`: a name under the prefix, without it. */
 export function checkRepositoryName(prefix: string, name: string): void {
