@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { JobSpec } from '../../shared/domain/pipeline.ts';
 import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/services/build-events.ts';
-import { dockerCmd, LocalBuildRunner } from '../../shared/local/build-runner.ts';
+import { dockerCmd, LocalBuildRunner, STOP_GRACE_MS } from '../../shared/local/build-runner.ts';
 import type { BuildRequest } from '../../shared/ports/index.ts';
 import { TEMPLATES, type ToolRequirement } from '../../shared/domain/templates.ts';
 
@@ -27,7 +27,7 @@ const job = (over: Partial<JobSpec> = {}): JobSpec => ({
   outputs: [], inputs: [], timeoutMinutes: 60, retries: 0, compute: 'small', ...over,
 });
 
-function setup(files: Record<string, string>, opts: { hasTool?: (t: ToolRequirement) => boolean } = {}) {
+function setup(files: Record<string, string>, opts: { hasTool?: (t: ToolRequirement) => boolean; onLog?: (buildId: string, line: string) => void } = {}) {
   const { dir, sha } = repo(files);
   const events: BuildStateChangeEvent[] = [];
   const runner = new LocalBuildRunner({
@@ -37,6 +37,7 @@ function setup(files: Record<string, string>, opts: { hasTool?: (t: ToolRequirem
     artifactBucket: 'bucket',
     onStateChange: (e) => { events.push(e); },
     hasTool: opts.hasTool,
+    onLog: opts.onLog,
   });
   const request = (spec: JobSpec, attempt = 1): BuildRequest => ({ runId: 'run1', pipelineId: 'p', job: spec.name, attempt, token: `run1:${spec.name}:${attempt}`, commit: sha, branch: 'main', repository: 'acme/x', provider: 'github', spec });
   return { runner, events, request };
@@ -203,6 +204,37 @@ test('a retry waits its backoff before it starts, and a stop ends the wait', asy
   assert.ok(Date.now() - t1 < 5000, 'the stop did not wait out the 120 s backoff');
   assert.equal((await toBuildStateChanged(waiting.events.at(-1)!))?.state, 'STOPPED');
 });
+
+/** Running: it exists and is not a zombie waiting for its new parent (init) to reap it. */
+const alive = (pid: number) => {
+  try { process.kill(pid, 0); } catch { return false; }
+  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
+};
+
+for (const how of ['stop', 'stopAll'] as const) {
+  test(`${how === 'stop' ? 'a stopped build' : 'Ctrl-C (stopAll, then idle)'}: a step that ignores SIGTERM is killed after ${STOP_GRACE_MS / 1000} s, not waited for, and the build ends STOPPED`, { timeout: 30_000 }, async () => {
+    const lines: string[] = [];
+    const { runner, events, request } = setup({ 'a': '1' }, { onLog: (_id, l) => lines.push(l) });
+    // Real processes: the step's shell and its sleep both ignore SIGTERM (an ignored signal stays ignored across exec).
+    const { buildId } = await runner.start(request(job({ commands: ['trap "" TERM; sleep 25 & echo "sleeper $!"; wait'] })));
+    const t0 = Date.now();
+    while (!lines.some((l) => l.startsWith('sleeper '))) {
+      assert.ok(Date.now() - t0 < 10_000, `the step did not start: ${lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sleeper = Number(lines.find((l) => l.startsWith('sleeper '))!.split(' ')[1]);
+    assert.ok(alive(sleeper));
+    const t1 = Date.now();
+    if (how === 'stop') await runner.stop(buildId); else await runner.stopAll();
+    await runner.idle();
+    const took = Date.now() - t1;
+    assert.ok(took >= STOP_GRACE_MS - 100, `SIGTERM alone ended it after ${took} ms: the step did not ignore it, so the kill was not tested`);
+    assert.ok(took < STOP_GRACE_MS + 3000, `the stop waited ${took} ms`);
+    assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, 'STOPPED');
+    assert.ok(!alive(sleeper), 'nothing of the step is left running');
+    assert.match(readFileSync(runner.logFile(buildId), 'utf8'), /== STOPPED/);
+  });
+}
 
 test('a python job whose own install step forgets the virtual environment fails instead of installing into the machine\'s Python', async () => {
   const { runner, events, request } = setup({ 'a': '1' });
