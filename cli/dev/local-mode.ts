@@ -51,7 +51,7 @@ import { LocalTarget } from '../../shared/local/local-target.ts';
 import { admit } from '../../shared/local/front-door.ts';
 import { saveArtifacts,restoreArtifacts } from './artifact-sync.ts';
 import { Doorbells,lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
-import { followRun } from './follow.ts';
+import { followRun, RunTerminal, type BuildOfLine } from './follow.ts';
 import { watchCommits } from './commit-watcher.ts';
 import { recoverAfterRestart } from './restart-recovery.ts';
 import { gitWebhooks } from '../../shared/git/protocol.ts';
@@ -79,6 +79,8 @@ export interface LocalModeOptions {
   apiPort?: number;
   /** Every line worth showing a person (build logs, releases, requests). */
   onLog?: (line: string) => void;
+  /** Build log lines, with the build they are from (the terminal prints them under their job's status); @default onLog, indented */
+  onBuildLog?: (build: BuildOfLine, line: string) => void;
   /** Engine/releaser poll interval while idle. @default 1 s long poll */
   quiet?: boolean;
   /**
@@ -215,7 +217,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       artifactBucket: bucket,
       // CodeBuild's state changes reach functions/build-events through EventBridge; here the runner calls it directly.
       onStateChange: async (e) => { await buildEventsHandler(e, lambdaContext('build-events')); },
-      onLog: (_id, line) => log(`  | ${line}`),
+      onLog: (_id, line, build) => (opts.onBuildLog ? opts.onBuildLog(build, line) : log(`  | ${line}`)),
     });
     const target = new LocalTarget({ name: SAMPLE.target, dataDir, port: saved.targetPort ?? 0, testPort: saved.testPort ?? 0, onLog: log });
     await target.start();
@@ -426,10 +428,12 @@ export async function runDev(opts: { reset: boolean; repo?: string }): Promise<n
   const print = (l: string) => console.log(l);
   print('Slipway local mode: starting DynamoDB Local, fauxqs (SQS, S3), the engine, the releaser and the API...');
   const t0 = Date.now();
+  // Jobs' status lines and their builds' log lines, each job's lines under its status.
+  const terminal = new RunTerminal(print, t0);
   let mode: LocalMode;
   try {
     // SLIPWAY_DATA_DIR: another data folder than <repo>/.slipway (tests, or two checkouts side by side).
-    mode = await startLocalMode({ reset: opts.reset, onLog: print, quiet: true, ...(opts.repo ? { repo: opts.repo } : {}), ...(process.env.SLIPWAY_DATA_DIR ? { dataDir: process.env.SLIPWAY_DATA_DIR } : {}) });
+    mode = await startLocalMode({ reset: opts.reset, onLog: print, onBuildLog: (build, line) => terminal.buildLog(build, line), quiet: true, ...(opts.repo ? { repo: opts.repo } : {}), ...(process.env.SLIPWAY_DATA_DIR ? { dataDir: process.env.SLIPWAY_DATA_DIR } : {}) });
   } catch (e) {
     console.error(`slipway dev: ${(e as Error).message}`);
     // A --repo that is no repository, or whose pipeline file is invalid, is the user's to fix (2).
@@ -457,7 +461,7 @@ export async function runDev(opts: { reset: boolean; repo?: string }): Promise<n
   if (runs.items.length === 0) {
     print(`\nfirst start: running pipeline ${SAMPLE.pipelineId} on ${SAMPLE.repository}@main`);
     const { runId } = await mode.api.requestRun(SAMPLE.pipelineId, { branch: 'main' }, { by: 'slipway dev', requestId: `dev-${Date.now()}` });
-    const run = await followRun(mode.api, runId, print);
+    const run = await followRun(mode.api, runId, terminal);
     print(`\nrun ${runId} ${run.status} in ${((Date.now() - t0) / 1000).toFixed(1)}s since start`);
   }
   const d = mode.target.describe();

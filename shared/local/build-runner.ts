@@ -89,8 +89,8 @@ export interface LocalBuildRunnerOptions {
   artifactBucket: string;
   /** Receives every state change, CodeBuild-shaped. */
   onStateChange(event: BuildStateChangeEvent): Promise<void> | void;
-  /** Each log line as it is written (the terminal view). */
-  onLog?(buildId: string, line: string): void;
+  /** Each log line as it is written (the terminal view), with the build it is from. */
+  onLog?(buildId: string, line: string, build: { runId: string; job: string; attempt: number; running: boolean }): void;
   /** Is a tool on this machine (on PATH, and its probe passes)? Injected by tests. */
   hasTool?(tool: ToolRequirement, env: Record<string, string>): boolean;
   /** A dependency cache entry over this size is not saved. @default DEFAULT_CACHE_MAX_BYTES */
@@ -124,6 +124,8 @@ interface LocalBuild {
   wallMs?: number;
   /** Ends a retry's wait early (the build was stopped). */
   wake?: () => void;
+  /** IN_PROGRESS was reported (before, a retry waits out its backoff). */
+  running?: boolean;
 }
 
 /** Checkouts kept for the next jobs of a run (see sourceAt). */
@@ -235,7 +237,7 @@ export class LocalBuildRunner implements BuildRunner {
     const line = stripAnsi(raw).replace(/\r/g, '');
     const stamped = `${new Date().toISOString()} ${line}`;
     appendFileSync(this.logFile(b.id), `${stamped}\n`);
-    this.opts.onLog?.(b.id, line);
+    this.opts.onLog?.(b.id, line, { runId: b.request.runId, job: b.request.job, attempt: b.request.attempt, running: b.running === true });
   }
 
   /** Reports a state change as CodeBuild's EventBridge event would; `phaseStatus` tells a timeout from a failure. */
@@ -279,6 +281,7 @@ export class LocalBuildRunner implements BuildRunner {
       if (b.stopped) return await this.finish(b, 'STOPPED');
     }
     await this.emit(b, 'IN_PROGRESS');
+    b.running = true;
     this.log(b, `== ${r.job} (attempt ${r.attempt} of ${spec.retries + 1}) of run ${r.runId} at ${r.commit.slice(0, 12)}`);
     let cache: CacheUse | undefined;
     try {
