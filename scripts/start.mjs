@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installDependencies } from './install-dependencies.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) {
@@ -10,16 +11,8 @@ if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) {
   process.exit(5);
 }
 if (!existsSync(path.join(root, 'node_modules', 'tsx'))) {
-  // npm ci prints little until it is done (about a minute and a half on a fresh machine): say that it is working.
-  console.log('installing dependencies (npm ci; about 1-2 minutes the first time)...');
-  const t0 = Date.now();
-  const code = await new Promise((resolve) => {
-    const npm = spawn('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-    const tick = setInterval(() => console.log(`  still installing (${Math.round((Date.now() - t0) / 1000)} s)...`), 15_000);
-    npm.on('exit', (c) => { clearInterval(tick); resolve(c ?? 1); });
-  });
+  const code = await installDependencies({ root });
   if (code !== 0) process.exit(code);
-  console.log(`installed in ${Math.round((Date.now() - t0) / 1000)} s`);
 }
 // The web console the local mode serves under /console/: built once, then by `npm run build`.
 if (!existsSync(path.join(root, 'dist', 'console', 'index.html'))) {
