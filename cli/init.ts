@@ -75,7 +75,11 @@ export async function initPipeline(opts: InitOptions): Promise<{ file: string; t
   if (template === undefined && opts.interactive) {
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     try {
-      const answer = (await rl.question(`No build file found in ${dir} (package.json, pom.xml, build.gradle, go.mod, pyproject.toml, requirements.txt, composer.json, CMakeLists.txt).\nTemplate (${TEMPLATE_NAMES.join(', ')}): `)).trim();
+      const answer = (await rl.question(`No build file found in ${dir} (package.json, pom.xml, build.gradle, go.mod, pyproject.toml, requirements.txt, composer.json, CMakeLists.txt).\nTemplate (${TEMPLATE_NAMES.join(', ')}): `).catch((e: Error) => {
+        // Ctrl-C or Ctrl-D at the prompt: readline rejects with an AbortError ("Aborted with Ctrl+C").
+        if (e.name === 'AbortError') throw new InitError(`no template chosen (${e.message.replace(/^Aborted with /, '')}); nothing written. Choose one with --template: ${TEMPLATE_NAMES.join(', ')}`);
+        throw e;
+      })).trim();
       if (!(TEMPLATE_NAMES as readonly string[]).includes(answer)) throw new InitError(`"${answer}" is not one of: ${TEMPLATE_NAMES.join(', ')}`);
       template = answer as TemplateName;
     } finally { rl.close(); }

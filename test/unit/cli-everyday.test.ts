@@ -180,6 +180,61 @@ test('init in a repository writes a pipeline for its language that validates; wi
   assert.match(empty.err, /cannot tell the language .* give --template/);
 });
 
+/** `slipway init` in a pseudo-terminal (util-linux `script`), in `dir`, typing `answer` once the template is asked for. */
+function initInTerminal(dir: string, answer: string): Promise<{ code: number | null; out: string; asked: boolean }> {
+  return new Promise((resolve) => {
+    const cmd = `exec ${JSON.stringify(process.execPath)} --import ${TSX} ${JSON.stringify(CLI)} init`;
+    const child = spawn('script', ['-qefc', cmd, '/dev/null'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    let asked = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (!asked && /Template \(java, java-gradle, node, python, php, go, cpp\): /.test(out)) {
+        asked = true;
+        child.stdin.write(answer.startsWith('\x04') ? answer : `${answer}\r`);
+      }
+    });
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out: out.replace(/\r/g, ''), asked }); });
+  });
+}
+
+test('init in a terminal asks for the template it cannot detect, and writes the pipeline the answer names', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-init-'));
+  const r = await initInTerminal(dir, '  python ');
+  assert.equal(r.code, 0, r.out);
+  assert.ok(r.asked, r.out);
+  assert.match(r.out, /No build file found in .*\(package\.json, pom\.xml/);
+  assert.match(r.out, /wrote slipway\.yml \(template python, as asked;/);
+  const text = readFileSync(path.join(dir, 'slipway.yml'), 'utf8');
+  assert.match(text, /^ {4}template: python$/m);
+  assert.doesNotMatch(text, /template: (?!python)/);
+  const valid = await slipway('validate', '-f', path.join(dir, 'slipway.yml'));
+  assert.equal(valid.code, 0, valid.err);
+});
+
+test('init in a terminal refuses an answer that is no template, and Ctrl-D, writing nothing; what it can detect it does not ask', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-init-'));
+  const bad = await initInTerminal(dir, 'rust');
+  assert.ok(bad.asked, bad.out);
+  assert.equal(bad.code, 2, bad.out);
+  assert.match(bad.out, /"rust" is not one of: java, java-gradle, node, python, php, go, cpp/);
+  assert.equal(existsSync(path.join(dir, 'slipway.yml')), false);
+  // Ctrl-D (end of input) instead of an answer: a usage error that says so, not an internal one.
+  const none = await initInTerminal(dir, '\x04');
+  assert.ok(none.asked, none.out);
+  assert.equal(none.code, 2, none.out);
+  assert.match(none.out, /no template chosen \(Ctrl\+D\); nothing written\. Choose one with --template: java,/);
+  assert.equal(existsSync(path.join(dir, 'slipway.yml')), false);
+
+  writeFileSync(path.join(dir, 'go.mod'), 'module example.com/x\n\ngo 1.23\n');
+  const detected = await initInTerminal(dir, 'python');
+  assert.equal(detected.code, 0, detected.out);
+  assert.equal(detected.asked, false, detected.out);
+  assert.match(detected.out, /wrote slipway\.yml \(template go, detected from go\.mod;/);
+  assert.match(readFileSync(path.join(dir, 'slipway.yml'), 'utf8'), /^ {4}template: go$/m);
+});
+
 test('defect 8: init --template rust says rust is not a template, not that a template is needed', async () => {
   const r = await slipway('init', '--template', 'rust', '-o', path.join(mkdtempSync(path.join(os.tmpdir(), 'slipway-init-')), 'x.yml'));
   assert.equal(r.code, 2);
