@@ -93,6 +93,14 @@ describe('bad context values', () => {
       ['slipway:consoleSamlName: got "IdC" without slipway:consoleSamlMetadataUrl; the two go together (give both, or neither)']);
   });
 
+  it('cdk.json\'s own context has none', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { context } = JSON.parse(await readFile(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+    const cfg = configFromContext((k) => context[k]);
+    assert.equal(cfg.engine.logRetention, 30);
+    assert.equal(cfg.engine.dashboard, true);
+  });
+
   it('good values still read as before', () => {
     const cfg = configFromContext((k) => ({ [CONTEXT_KEYS.dashboard]: true, [CONTEXT_KEYS.keepImages]: 10000, [CONSOLE_CONTEXT_KEYS.enabled]: 'false', [CONTEXT_KEYS.imageRepositories]: 'web,api' } as Record<string, unknown>)[k]);
     assert.equal(cfg.engine.dashboard, true);
