@@ -149,6 +149,12 @@ type Loaded = { ok: true; record: PipelineRecord; spec: PipelineSpec; planned: R
 async function loadPlan(deps: EngineDeps, request: RunRequest): Promise<Loaded> {
   try {
     const record = await deps.pipelines.get(request.pipelineId, request.pipelineVersion);
+    // Disabling marks the latest version: a request queued before it (a push, a schedule, a re-run
+    // pinned to an older version) starts nothing once the pipeline is disabled.
+    const latest = request.pipelineVersion === undefined ? record : await deps.pipelines.get(request.pipelineId);
+    if (latest.disabled) {
+      return { ok: false, reason: `pipeline ${request.pipelineId} was disabled (by ${latest.disabled.by} at ${latest.disabled.at}) before this run started; enable it (slipway pipelines enable ${request.pipelineId}) and run again` };
+    }
     const spec = await runDefinition(deps, record, request.trigger);
     return { ok: true, record, spec, planned: planRun(spec, request.trigger, { forks: forkPolicy(record, spec) }) };
   } catch (err) {

@@ -259,6 +259,23 @@ test('a run request for an unknown pipeline leaves a failed run that says why', 
   assert.equal((await env.runs.get('R1')).status, 'failed');
 });
 
+test('a run request queued before its pipeline was disabled starts nothing: the run fails saying so, pinned version or not', async () => {
+  const env = setup();
+  env.pipelines.register('web', fourJobPipeline());
+  env.pipelines.register('web', fourJobPipeline());
+  await env.pipelines.setDisabled('web', { by: 'dana', at: '2026-11-27T00:59:00.000Z' });
+  for (const [runId, over] of [['R1', {}], ['R2', { pipelineVersion: 1 }]] as const) {
+    await handleEngineMessage(env.deps, runRequest(runId, over));
+    const run = await env.runs.get(runId);
+    assert.equal(run.status, 'failed');
+    assert.match(run.reason ?? '', /pipeline web was disabled \(by dana at 2026-11-27T00:59:00.000Z\) before this run started; enable it \(slipway pipelines enable web\)/);
+  }
+  assert.equal(env.builds.builds.size, 0);
+  await env.pipelines.setDisabled('web', undefined);
+  await handleEngineMessage(env.deps, runRequest('R3'));
+  assert.equal((await env.runs.get('R3')).status, 'running', 'enabled again, requests start runs');
+});
+
 test('a definition kept in the repository is read at the run\'s commit, for planning and for every build', async () => {
   const env = setup();
   const record = env.pipelines.register('web', pipelineSpec([jobSpec('registered')]));
