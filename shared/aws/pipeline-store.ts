@@ -37,8 +37,11 @@ export class DynamoPipelineStore implements PipelineStore {
       throw new ValidationError('invalid pipeline id', [{ path: 'id', message: nameMessage(PIPELINE_ID) }]);
     }
     for (let attempt = 1; ; attempt++) {
-      const previous = await this.latestVersion(input.id);
-      const record: PipelineRecord = { ...input, version: previous + 1, createdAt: this.now().toISOString() };
+      // The disabled mark lives on LATEST and is the store's to carry: a registration racing a
+      // disable must not write LATEST back without it (the condition below sees the mark it read).
+      const { version: previous, disabled } = await this.latestState(input.id);
+      const { disabled: _asked, ...fields } = input;
+      const record: PipelineRecord = { ...fields, ...(disabled ? { disabled } : {}), version: previous + 1, createdAt: this.now().toISOString() };
       try {
         await this.client.send(new TransactWriteCommand({
           TransactItems: [
@@ -64,7 +67,17 @@ export class DynamoPipelineStore implements PipelineStore {
                 },
                 ...(previous === 0
                   ? { ConditionExpression: 'attribute_not_exists(PK)' }
-                  : { ConditionExpression: 'latestVersion = :previous', ExpressionAttributeValues: { ':previous': previous } }),
+                  : disabled
+                    ? {
+                        ConditionExpression: 'latestVersion = :previous AND #r.disabled.#at = :at',
+                        ExpressionAttributeNames: { '#r': PIPELINE_RECORD_ATTRIBUTE, '#at': 'at' },
+                        ExpressionAttributeValues: { ':previous': previous, ':at': disabled.at },
+                      }
+                    : {
+                        ConditionExpression: 'latestVersion = :previous AND (attribute_exists(deleted) OR attribute_not_exists(#r.disabled))',
+                        ExpressionAttributeNames: { '#r': PIPELINE_RECORD_ATTRIBUTE },
+                        ExpressionAttributeValues: { ':previous': previous },
+                      }),
               },
             },
           ],
@@ -164,15 +177,19 @@ export class DynamoPipelineStore implements PipelineStore {
   }
 
   /** 0 when the pipeline does not exist yet. Strongly consistent: the next version is computed from it. */
-  private async latestVersion(id: string): Promise<number> {
+  /** The version counter and, unless the pipeline was deleted (a registration after a delete starts enabled), the disabled mark. */
+  private async latestState(id: string): Promise<{ version: number; disabled?: { by: string; at: string } }> {
     try {
       const { Item } = await this.client.send(new GetCommand({
         TableName: this.tableName,
         Key: keys.pipelineLatest(id),
-        ProjectionExpression: 'latestVersion',
+        ProjectionExpression: 'latestVersion, deleted, #r.disabled',
+        ExpressionAttributeNames: { '#r': PIPELINE_RECORD_ATTRIBUTE },
         ConsistentRead: true,
       }));
-      return (Item?.latestVersion as number | undefined) ?? 0;
+      const version = (Item?.latestVersion as number | undefined) ?? 0;
+      const disabled = Item?.deleted === undefined ? (Item?.[PIPELINE_RECORD_ATTRIBUTE] as { disabled?: { by: string; at: string } } | undefined)?.disabled : undefined;
+      return { version, ...(disabled ? { disabled } : {}) };
     } catch (err) {
       throw dynamoError(err, `pipeline ${id} could not be read`);
     }

@@ -177,8 +177,7 @@ export class ApiService {
       id,
       spec,
       definitionSource,
-      // A new version of a disabled pipeline stays disabled until enabled.
-      ...(previous?.disabled ? { disabled: previous.disabled } : {}),
+      // A new version of a disabled pipeline stays disabled until enabled: the store carries the mark.
       ...(webhookSecretName ? { webhookSecretName } : {}),
       ...(tokenSecretName ? { tokenSecretName } : {}),
     });

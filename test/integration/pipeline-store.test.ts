@@ -72,3 +72,24 @@ test('a registration that keeps losing the race is a conflict, not a duplicate v
   assert.equal((await store.get(id)).version, versions.length);
 });
 
+
+test('a disable that lands between a registration\'s read and its write is kept: the write loses the race, reads again, and the new version is disabled', async () => {
+  const id = uniqueName('disable-race');
+  await store.put(aRegistration(id));
+  // A client whose first read of LATEST is followed, before the write, by a disable through another client.
+  const racing = createDocumentClient(cfg);
+  let raced = false;
+  racing.middlewareStack.add((next, context) => async (args) => {
+    const out = await next(args);
+    if (!raced && /^Get(Item)?Command$/.test(context.commandName ?? '')) {
+      raced = true;
+      await store.setDisabled(id, { by: 'alice', at: '2026-02-02T00:00:00.000Z' });
+    }
+    return out;
+  }, { step: 'initialize', name: 'disableInBetween' });
+  const written = await new DynamoPipelineStore(racing, table).put(aRegistration(id, aSpec({ command: 'make check' })));
+  assert.ok(raced, 'the disable ran between the read and the write');
+  assert.equal(written.version, 2);
+  assert.deepEqual(written.disabled, { by: 'alice', at: '2026-02-02T00:00:00.000Z' });
+  assert.deepEqual((await store.get(id)).disabled, { by: 'alice', at: '2026-02-02T00:00:00.000Z' }, 'the pipeline was not enabled behind the disabler\'s back');
+});

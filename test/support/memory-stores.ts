@@ -78,7 +78,7 @@ export class MemoryPipelineStore implements PipelineStore {
   constructor(private readonly now: () => Date = () => new Date('2026-11-27T00:00:00.000Z')) {}
 
   /** Registers a version at once (no await), for arranging a test. */
-  register(id: string, spec: PipelineSpec, extra: Partial<Pick<PipelineRecord, 'definitionSource' | 'webhookSecretName' | 'tokenSecretName'>> = {}): PipelineRecord {
+  register(id: string, spec: PipelineSpec, extra: Partial<Pick<PipelineRecord, 'definitionSource' | 'webhookSecretName' | 'tokenSecretName' | 'disabled'>> = {}): PipelineRecord {
     const list = this.records.get(id) ?? [];
     const record: PipelineRecord = structuredClone({ id, spec, definitionSource: { kind: 'registered' as const }, ...extra, version: list.length + 1, createdAt: this.now().toISOString() });
     list.push(record);
@@ -104,8 +104,10 @@ export class MemoryPipelineStore implements PipelineStore {
       throw new ValidationError('invalid pipeline id', [{ path: 'id', message: 'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit' }]);
     }
     this.puts++;
-    const { id, spec, ...extra } = input;
-    return this.register(id, spec, extra);
+    // As DynamoPipelineStore: the store carries LATEST's disabled mark (not after a delete), whatever the input says.
+    const { id, spec, disabled: _asked, ...extra } = input;
+    const carried = this.records.has(id) && !this.deleted.has(id) ? this.latest(id).disabled : undefined;
+    return this.register(id, spec, { ...extra, ...(carried ? { disabled: carried } : {}) });
   }
 
   async get(id: string, version?: number): Promise<PipelineRecord> {

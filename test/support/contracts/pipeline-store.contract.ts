@@ -174,16 +174,23 @@ export function pipelineStoreContract(name: string, store: PipelineStoreFactory)
     assert.deepEqual((await listed(pipelines)).find((p) => p.id === id), v2);
   });
 
-  test(`${name}: a registration stores \`disabled\` as given: a new version written without it is enabled`, async () => {
+  test(`${name}: a new version of a disabled pipeline stays disabled (the store carries the mark, whatever the input says); enabled, it stays enabled; after a delete it starts enabled`, async () => {
     const pipelines = await store();
     const id = unique('disable-put');
     await pipelines.put(aRegistration(id));
     await pipelines.setDisabled!(id, ALICE);
-    const kept = await pipelines.put({ ...aRegistration(id), disabled: ALICE });
+    const kept = await pipelines.put(aRegistration(id));
     assert.deepEqual(kept.disabled, ALICE);
     assert.deepEqual((await pipelines.get(id)).disabled, ALICE);
-    const fresh = await pipelines.put(aRegistration(id));
-    assert.equal(fresh.version, 3);
+    await pipelines.setDisabled!(id, undefined);
+    const asked = await pipelines.put({ ...aRegistration(id), disabled: ALICE });
+    assert.equal(asked.version, 3);
+    assert.equal(asked.disabled, undefined, 'a registration cannot disable: setDisabled does');
+    assert.equal((await pipelines.get(id)).disabled, undefined);
+    await pipelines.setDisabled!(id, ALICE);
+    await pipelines.remove!(id, { keepVersions: true });
+    const again = await pipelines.put(aRegistration(id));
+    assert.equal(again.disabled, undefined);
     assert.equal((await pipelines.get(id)).disabled, undefined);
   });
 
