@@ -24,7 +24,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -436,25 +435,21 @@ export class LocalBuildRunner implements BuildRunner {
     const dir = `${ws}.cache`;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
+    const use: CacheUse = { deps, dir, keys, write: r.cache!.write && r.lane !== 'fork' };
+    if (deps.installed) use.builtFor = (await exec('bash', ['-c', builtForCommand(deps.installed)], { cwd: ws, env })).stdout;
     const t = Date.now();
-    let hit: string | undefined;
-    let entry: string | undefined;
-    for (const key of keys.restore) {
-      const found = this.cacheEntry(key);
-      if (found && existsSync(found)) {
-        // The package manager's cache; the installed tree, if any, goes straight to the workspace below.
-        await cp(found, dir, { recursive: true, verbatimSymlinks: true, filter: (src) => src !== path.join(found, 'installed') });
-        hit = key;
-        entry = found;
-        break;
-      }
+    const key = keys.restore.find((k) => { const e = this.cacheEntry(k); return e !== undefined && existsSync(e); });
+    if (key !== undefined) {
+      const entry = this.cacheEntry(key)!;
+      use.hit = key;
+      // The package manager's cache and, on an exact hit, the installed tree, copied side by side
+      // (`cp -a`: Node's own recursive copy took three times as long on npm's cache of 340 packages).
+      await Promise.all([
+        ...readdirSync(entry).filter((n) => n !== 'installed').map((n) => copyTree(path.join(entry, n), path.join(dir, n))),
+        ...(deps.installed && keys.exact.includes(key) ? [this.restoreInstalled(b, ws, use, deps.installed, path.join(entry, 'installed'))] : []),
+      ]);
     }
-    this.log(b, `dependency cache ${hit ? `${hit} restored in ${Date.now() - t} ms` : 'miss'} (lock hash ${lockHash})`);
-    const use: CacheUse = { deps, dir, keys, hit, write: r.cache!.write && r.lane !== 'fork' };
-    if (deps.installed) {
-      use.builtFor = (await exec('bash', ['-c', builtForCommand(deps.installed)], { cwd: ws, env })).stdout;
-      if (entry !== undefined && keys.exact.includes(hit!)) await this.restoreInstalled(b, ws, use, deps.installed, path.join(entry, 'installed'));
-    }
+    this.log(b, `dependency cache ${key ? `${key} restored in ${Date.now() - t} ms` : 'miss'} (lock hash ${lockHash})`);
     return use;
   }
 
@@ -479,7 +474,7 @@ export class LocalBuildRunner implements BuildRunner {
     const staging = path.join(this.opts.dataDir, 'cache-staging', randomUUID());
     mkdirSync(path.dirname(staging), { recursive: true });
     try {
-      await cp(c.dir, staging, { recursive: true, verbatimSymlinks: true });
+      await copyTree(c.dir, staging);
       // The installed tree goes in as installed/<dir>, beside what it was built for.
       const tree = c.deps.installed;
       const kept = tree && c.builtFor !== undefined ? tree.dirs.filter((d) => existsSync(path.join(ws, d))) : [];
