@@ -35,7 +35,7 @@ import { retryDelayFor } from '../domain/run-effects.ts';
 import type { BuildRequest, BuildRunner } from '../ports/index.ts';
 import { BUILD_ENV, parameterEnv } from '../aws/codebuild-runner.ts';
 import { artifactPrefix, cacheExports, executablesKey } from '../services/buildspec.ts';
-import { builtForCommand, cacheKeys, DEFAULT_CACHE_MAX_BYTES, DEPENDENCY_CACHES, INSTALLED_RESTORED, lockHashInput, type DependencyCache, type InstalledTree } from '../domain/dependency-cache.ts';
+import { cacheKeys, DEFAULT_CACHE_MAX_BYTES, DEPENDENCY_CACHES, INSTALLED_RESTORED, lockHashInput, type DependencyCache, type InstalledTree } from '../domain/dependency-cache.ts';
 import type { BuildStateChangeEvent } from '../services/build-events.ts';
 
 /** Is `command` run by one of these steps (as a word, not inside another one)? */
@@ -125,6 +125,13 @@ interface LocalBuild {
   wake?: () => void;
   /** IN_PROGRESS was reported (before, a retry waits out its backoff). */
   running?: boolean;
+}
+
+/** `uname -sm` and its newline, asked once: the machine does not change under a running local mode. */
+let machine: Promise<string> | undefined;
+function machineName(): Promise<string> {
+  machine ??= exec('uname', ['-sm']).then((r) => r.stdout);
+  return machine;
 }
 
 /** Checkouts kept for the next jobs of a run (see sourceAt). */
@@ -289,8 +296,6 @@ export class LocalBuildRunner implements BuildRunner {
       mkdirSync(path.dirname(ws), { recursive: true });
       const source = await this.sourceAt(repo, r.commit);
       if ('problem' in source) return await this.fail(b, 'DOWNLOAD_SOURCE', source.problem);
-      const copy = await exec('cp', ['-a', source.dir, ws]);
-      if (copy.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `copying the checkout of ${r.commit} failed: ${copy.stderr.trim()}`);
       // 2. the job's environment: nothing of the developer's but PATH and the locale
       const root = ARTIFACT_ROOTS[r.lane ?? 'release'];
       const home = this.homeDir(r.pipelineId);
@@ -303,6 +308,19 @@ export class LocalBuildRunner implements BuildRunner {
         [BUILD_ENV.artifactRoot]: root, [BUILD_ENV.trust]: r.lane === 'fork' ? 'untrusted' : 'trusted',
         ...parameterEnv(r.parameters),
       });
+      // The runtime's version, asked once per job (the runtime check and the dependency cache both
+      // want it), in the pristine checkout while the workspace is being copied from it (the same
+      // files, so a version manager reading .nvmrc or .tool-versions answers the same).
+      const versions = new Map<string, Promise<{ status: number | null; stdout: string; stderr: string }>>();
+      const versionOf = (cmd: string) => {
+        if (!versions.has(cmd)) versions.set(cmd, exec('bash', ['-c', cmd], { cwd: source.dir, env }));
+        return versions.get(cmd)!;
+      };
+      const runtime = spec.template ? TEMPLATES[spec.template].runtime : undefined;
+      const asked = runtime && spec.template ? TEMPLATES[spec.template].runtimeVersions[runtime.name] : undefined;
+      const early = runtime && asked ? versionOf(runtime.versionCommand) : undefined;
+      const [copy] = await Promise.all([exec('cp', ['-a', source.dir, ws]), early]);
+      if (copy.status !== 0) return await this.fail(b, 'DOWNLOAD_SOURCE', `copying the checkout of ${r.commit} failed: ${copy.stderr.trim()}`);
       // 3. toolchain: every tool the steps run, all missing ones named at once
       const missing = missingTools(spec, ws, (t) => this.hasTool(t, env));
       if (missing.length > 0) {
@@ -310,10 +328,8 @@ export class LocalBuildRunner implements BuildRunner {
         return await this.fail(b, 'INSTALL', `the ${spec.template} template needs ${list}, not found on this machine; install it, or run this job on AWS (CodeBuild's image has it)`);
       }
       // 4. runtime: the version asked, the version got, and whether the project accepts it
-      const runtime = spec.template ? TEMPLATES[spec.template].runtime : undefined;
-      const asked = runtime && spec.template ? TEMPLATES[spec.template].runtimeVersions[runtime.name] : undefined;
       if (runtime && asked) {
-        const got = await exec('bash', ['-c', runtime.versionCommand], { cwd: ws, env });
+        const got = await versionOf(runtime.versionCommand);
         const file = DECLARATION_FILES[runtime.declaredIn];
         const text = file && existsSync(path.join(ws, file)) ? readFileSync(path.join(ws, file), 'utf8') : undefined;
         const verdict = judgeRuntime(runtime.name, asked, `${got.stdout}${got.stderr}`, declaredRequirement(runtime.declaredIn, text));
@@ -322,7 +338,7 @@ export class LocalBuildRunner implements BuildRunner {
       }
       // 5. the dependency cache, restored into the job's cache directory before the install steps
       if (spec.kind === 'build' && spec.template && r.cache) {
-        cache = await this.restoreCache(b, ws, DEPENDENCY_CACHES[spec.template], env);
+        cache = await this.restoreCache(b, ws, DEPENDENCY_CACHES[spec.template], versionOf);
         env = { ...env, SLIPWAY_CACHE_DIR: cache.dir, ...(cache.installedRestored ? { [INSTALLED_RESTORED]: '1' } : {}) };
         const plain = cache.deps.variables.every((v) => !(v.value ?? '').includes('$'));
         if (plain) {
@@ -422,7 +438,7 @@ export class LocalBuildRunner implements BuildRunner {
   }
 
   /** As the buildspec's restore: the lock files' hash, then the first key found, copied into the job's cache directory. */
-  private async restoreCache(b: LocalBuild, ws: string, deps: DependencyCache, env: Record<string, string>): Promise<CacheUse> {
+  private async restoreCache(b: LocalBuild, ws: string, deps: DependencyCache, versionOf: (cmd: string) => Promise<{ stdout: string; stderr: string }>): Promise<CacheUse> {
     const r = b.request;
     const matchers = deps.lockFiles.map((g) => picomatch(g, { dot: true }));
     const names = deps.lockFiles.some((g) => g.includes('/'))
@@ -436,7 +452,11 @@ export class LocalBuildRunner implements BuildRunner {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const use: CacheUse = { deps, dir, keys, write: r.cache!.write && r.lane !== 'fork' };
-    if (deps.installed) use.builtFor = (await exec('bash', ['-c', builtForCommand(deps.installed)], { cwd: ws, env })).stdout;
+    if (deps.installed) {
+      // What builtForCommand prints, from the answers the job already has: `uname -sm`, then the runtime's version.
+      const got = await versionOf(deps.installed.builtFor);
+      use.builtFor = `${await machineName()}${got.stdout}${got.stderr}`;
+    }
     const t = Date.now();
     const key = keys.restore.find((k) => { const e = this.cacheEntry(k); return e !== undefined && existsSync(e); });
     if (key !== undefined) {
