@@ -49,21 +49,21 @@ describe('cache keys', () => {
   });
 });
 
-describe('the local mode\'s dependency cache', () => {
-  function repo(files: Record<string, string>): { dir: string; commit: (files: Record<string, string>) => string } {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-cache-repo-'));
-    const git = (...a: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...a], { cwd: dir, encoding: 'utf8' }).stdout.trim();
-    const commit = (f: Record<string, string>) => {
-      for (const [name, content] of Object.entries(f)) writeFileSync(path.join(dir, name), content);
-      git('add', '-A');
-      git('commit', '-q', '-m', 'x');
-      return git('rev-parse', 'HEAD');
-    };
-    git('init', '-q');
-    commit(files);
-    return { dir, commit };
-  }
+/** A git repository in a temporary folder with `files` committed; `commit` adds more and returns the sha. */
+function repo(files: Record<string, string>): { dir: string; first: string; commit: (files: Record<string, string>) => string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-cache-repo-'));
+  const git = (...a: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...a], { cwd: dir, encoding: 'utf8' }).stdout.trim();
+  const commit = (f: Record<string, string>) => {
+    for (const [name, content] of Object.entries(f)) writeFileSync(path.join(dir, name), content);
+    git('add', '-A');
+    git('commit', '-q', '-m', 'x');
+    return git('rev-parse', 'HEAD');
+  };
+  git('init', '-q');
+  return { dir, first: commit(files), commit };
+}
 
+describe('the local mode\'s dependency cache', () => {
   // A stand-in for `npm ci`: reports whether the tool's cache (npm_config_cache) was warm, then fills it.
   const install = 'if [ -f "$npm_config_cache/fetched" ]; then echo "cache: warm $(cat "$npm_config_cache/fetched")"; else echo "cache: cold"; fi; mkdir -p "$npm_config_cache" && cat package-lock.json > "$npm_config_cache/fetched"';
   const spec: JobSpec = {
@@ -170,16 +170,7 @@ describe('the installed tree (node_modules) in the dependency cache', () => {
 
   function setup() {
     const tools = fakeTools();
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-installed-repo-'));
-    const git = (...a: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...a], { cwd: dir, encoding: 'utf8' }).stdout.trim();
-    const commit = (f: Record<string, string>) => {
-      for (const [name, content] of Object.entries(f)) writeFileSync(path.join(dir, name), content);
-      git('add', '-A');
-      git('commit', '-q', '-m', 'x');
-      return git('rev-parse', 'HEAD');
-    };
-    git('init', '-q');
-    const first = commit({ 'package-lock.json': '{"lockfileVersion":3}\n', 'package.json': '{"name":"x"}\n' });
+    const { dir, first, commit } = repo({ 'package-lock.json': '{"lockfileVersion":3}\n', 'package.json': '{"name":"x"}\n' });
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-installed-data-'));
     const events: BuildStateChangeEvent[] = [];
     const runner = new LocalBuildRunner({ dataDir, repositoryPath: () => dir, s3: {} as S3Client, artifactBucket: 'b', onStateChange: (e) => { events.push(e); }, hasTool: () => true });
