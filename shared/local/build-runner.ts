@@ -125,6 +125,8 @@ interface LocalBuild {
   wake?: () => void;
   /** IN_PROGRESS was reported (before, a retry waits out its backoff). */
   running?: boolean;
+  /** Its final state was reported. */
+  ended?: boolean;
 }
 
 /** `uname -sm` and its newline, asked once: the machine does not change under a running local mode. */
@@ -197,7 +199,12 @@ export class LocalBuildRunner implements BuildRunner {
     const build: LocalBuild = { id, request, stopped: false, exported: {}, done: Promise.resolve(), commandMs: 0 };
     this.byToken.set(request.token, build);
     this.byId.set(id, build);
-    build.done = this.run(build).catch((e) => this.log(build, `runner error: ${(e as Error).message}`));
+    build.done = this.run(build).catch(async (e) => {
+      const message = e instanceof Error ? e.message : String(e);
+      this.log(build, `runner error: ${message}`);
+      // A build must end: as CodeBuild reports its own faults (FAILED with a FAULT phase), never silence.
+      if (!build.ended) await this.emit(build, 'FAILED', { phase: 'FINALIZING', phaseStatus: 'FAULT', context: `the local build runner failed: ${message}` }).catch(() => undefined);
+    });
     return { buildId: id };
   }
 
@@ -249,7 +256,10 @@ export class LocalBuildRunner implements BuildRunner {
   /** Reports a state change as CodeBuild's EventBridge event would; `phaseStatus` tells a timeout from a failure. */
   private async emit(b: LocalBuild, status: string, extra: { phase?: string; phaseStatus?: string; context?: string } = {}): Promise<void> {
     if (status === 'IN_PROGRESS') b.startedMs = performance.now();
-    else if (b.startedMs !== undefined) b.wallMs = performance.now() - b.startedMs;
+    else {
+      b.ended = true;
+      if (b.startedMs !== undefined) b.wallMs = performance.now() - b.startedMs;
+    }
     const r = b.request;
     const vars: Record<string, string> = {
       [BUILD_ENV.runId]: r.runId, [BUILD_ENV.pipelineId]: r.pipelineId, [BUILD_ENV.job]: r.job, [BUILD_ENV.jobKind]: r.spec.kind,

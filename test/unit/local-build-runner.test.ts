@@ -85,6 +85,20 @@ test('a commit the repository does not have fails the job in DOWNLOAD_SOURCE wit
   assert.deepEqual(readdirSync(path.join(dataDir, 'sources')), []);
 });
 
+test('a fault of the runner itself ends the build FAILED with a FAULT phase naming it, instead of leaving the job running', async () => {
+  const events: BuildStateChangeEvent[] = [];
+  const runner = new LocalBuildRunner({
+    dataDir: mkdtempSync(path.join(os.tmpdir(), 'slipway-data-')),
+    repositoryPath: () => { throw new Error('the repository folder vanished'); },
+    s3: {} as S3Client, artifactBucket: 'bucket', onStateChange: (e) => { events.push(e); },
+  });
+  await runner.start({ runId: 'run1', pipelineId: 'p', job: 'build', attempt: 1, token: 'run1:build:1', commit: 'a'.repeat(40), branch: 'main', repository: 'acme/x', provider: 'github', spec: job() });
+  await runner.idle();
+  const states = await Promise.all(events.map((e) => toBuildStateChanged(e)));
+  assert.deepEqual(states.map((s) => s?.state), ['IN_PROGRESS', 'FAULT']);
+  assert.match(states[1]?.reason ?? '', /the local build runner failed: the repository folder vanished/);
+});
+
 test('the same token starts nothing twice, as CodeBuild\'s idempotency token', async () => {
   const { runner, events, request } = setup({ 'a': '1' });
   const first = await runner.start(request(job()));
