@@ -31,7 +31,8 @@ import { ensureTable } from '../../shared/aws/table.ts';
 import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
 import { assertPipeline } from '../../shared/domain/definition.ts';
 import { DEFAULT_DEFINITION_PATH, type PipelineSpec } from '../../shared/domain/pipeline.ts';
-import type { PipelineRecord } from '../../shared/ports/index.ts';
+import type { EventQueue, PipelineRecord } from '../../shared/ports/index.ts';
+import type { EngineMessage } from '../../shared/ports/messages.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import { ConflictError,ValidationError } from '../../shared/domain/errors.ts';
 import { ApiService,type ApiServiceDeps } from '../../shared/services/api-service.ts';
@@ -186,7 +187,16 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const pipelines = new DynamoPipelineStore(documents, tableName);
     const runs = new DynamoRunStore(documents, tableName);
     const targets = new DynamoTargetStore(documents, tableName);
-    const events = new SqsEventQueue(sqs, engineUrl);
+    const engineQueue = new SqsEventQueue(sqs, engineUrl);
+    // Every run request (API, webhook, schedule, recovery, --repo commits) passes here: the build
+    // runner starts checking out its commit while the engine plans the run.
+    const events: EventQueue = {
+      send: async (messages: EngineMessage[]) => {
+        for (const m of messages) if (m.type === 'RunRequest' && m.trigger.repository && m.trigger.commit) builds.prepare(repositoryPath(m.trigger.repository), m.trigger.commit);
+        return engineQueue.send(messages);
+      },
+      retryAfter: (messages) => engineQueue.retryAfter(messages),
+    };
     const releases = new SqsReleaseQueue(sqs, releaseUrl);
     const secrets = new FileSecretSource(path.join(dataDir, 'secrets.json'));
     const reposDir = path.join(dataDir, 'repos');

@@ -1,7 +1,7 @@
 /**
  * What the local mode does after a restart about the builds and releases the last one left in flight.
  */
-import { SqsEventQueue } from '../../shared/aws/event-queue.ts';
+import type { EventQueue } from '../../shared/ports/index.ts';
 import { DynamoPipelineStore } from '../../shared/aws/pipeline-store.ts';
 import { SqsReleaseQueue } from '../../shared/aws/release-queue.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
@@ -16,7 +16,7 @@ import type { BuildStateChanged } from '../../shared/domain/run-events.ts';
  * attempts left), and a release in progress gets its next step again.
  */
 export async function recoverAfterRestart(deps: {
-  pipelines: DynamoPipelineStore; runs: DynamoRunStore; targets: DynamoTargetStore; events: SqsEventQueue; releases: SqsReleaseQueue; log: (l: string) => void;
+  pipelines: DynamoPipelineStore; runs: DynamoRunStore; targets: DynamoTargetStore; events: EventQueue; releases: SqsReleaseQueue; log: (l: string) => void;
 }): Promise<void> {
   const now = new Date().toISOString();
   let cursor: string | undefined;

@@ -405,9 +405,29 @@ export class LocalBuildRunner implements BuildRunner {
    * so a checkout that exists is whole; never built in. The clone borrows the repository's objects
    * (`--shared`), so its .git is small; the newest SOURCE_SNAPSHOTS are kept.
    */
-  private async sourceAt(repo: string, commit: string): Promise<{ dir: string } | { problem: string }> {
-    const root = path.join(this.opts.dataDir, 'sources');
-    const dir = path.join(root, `${createHash('sha256').update(repo).digest('hex').slice(0, 12)}-${commit}`);
+  private sourceAt(repo: string, commit: string): Promise<{ dir: string } | { problem: string }> {
+    const dir = path.join(this.opts.dataDir, 'sources', `${createHash('sha256').update(repo).digest('hex').slice(0, 12)}-${commit}`);
+    // One checkout at a time per commit: a job arriving while it is made waits for it.
+    const making = this.makingSources.get(dir);
+    if (making) return making;
+    const made = this.makeSource(repo, commit, dir).finally(() => this.makingSources.delete(dir));
+    this.makingSources.set(dir, made);
+    return made;
+  }
+
+  /**
+   * Starts the checkout of a commit a run was just requested for, so its first job finds it made
+   * (the engine plans the run meanwhile). Failures are left for the job to report.
+   */
+  prepare(repositoryPath: string, commit: string): void {
+    if (!/^[0-9a-f]{40}$/.test(commit)) return;
+    this.sourceAt(repositoryPath, commit).catch(() => undefined);
+  }
+
+  private readonly makingSources = new Map<string, Promise<{ dir: string } | { problem: string }>>();
+
+  private async makeSource(repo: string, commit: string, dir: string): Promise<{ dir: string } | { problem: string }> {
+    const root = path.dirname(dir);
     if (existsSync(dir)) {
       // Used now: pruning goes by last use.
       const now = new Date();

@@ -74,6 +74,21 @@ test('the jobs of a commit share one checkout, copied afresh into each workspace
   assert.equal(readdirSync(path.join(dataDir, 'sources')).length, 1, 'one checkout for the commit');
 });
 
+test('prepare checks a requested commit out ahead of its first job, which then uses it; a commit that is no sha, or one the repository lacks, prepares nothing', async () => {
+  const { runner, events, request } = setup({ 'hello.txt': 'prepared\n' });
+  const dataDir = (runner as unknown as { opts: { dataDir: string } }).opts.dataDir;
+  const repoDir = (runner as unknown as { opts: { repositoryPath: (r: BuildRequest) => string } }).opts.repositoryPath(request(job()));
+  runner.prepare(repoDir, 'main');
+  runner.prepare(repoDir, 'e'.repeat(40));
+  runner.prepare(repoDir, request(job()).commit);
+  const { buildId } = await runner.start(request(job({ commands: ['cat hello.txt'] })));
+  await runner.idle();
+  assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, 'SUCCEEDED');
+  assert.match(readFileSync(runner.logFile(buildId), 'utf8'), /prepared/);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(readdirSync(path.join(dataDir, 'sources')).map((n) => n.slice(13)), [request(job()).commit]);
+});
+
 test('a commit the repository does not have fails the job in DOWNLOAD_SOURCE with the commit named, and leaves no half-made checkout', async () => {
   const { runner, events, request } = setup({ 'a': '1' });
   const dataDir = (runner as unknown as { opts: { dataDir: string } }).opts.dataDir;
