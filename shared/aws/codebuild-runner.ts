@@ -235,7 +235,8 @@ export class CodeBuildRunner implements BuildRunner {
    * https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ListBuildsForProject.html
    */
   async find(request: BuildRequest, since: Date): Promise<{ buildId: string } | undefined> {
-    const projectName = this.projectFor(request.spec.compute);
+    // The project the build was started in: after the same fallback as start().
+    const projectName = this.projectFor(this.onStackCompute(request).spec.compute);
     let nextToken: string | undefined;
     for (let page = 0; page < FIND_PAGES; page++) {
       let listed;
@@ -352,8 +353,9 @@ export class CodeBuildRunner implements BuildRunner {
   private onStackCompute(request: BuildRequest): BuildRequest {
     const { spec } = request;
     if (spec.compute !== 'lambda' || !spec.computeAuto || this.config.projects.lambda) return request;
-    const { computeAuto: _auto, ...rest } = spec;
-    return { ...request, spec: { ...rest, compute: 'small' } };
+    const { computeAuto, ...rest } = spec;
+    // On EC2 the job gets the timeout it had before Lambda's 15 minutes capped it.
+    return { ...request, spec: { ...rest, compute: 'small', timeoutMinutes: computeAuto.timeoutMinutes } };
   }
 
   /** The StartBuild input for a request; exported through the class for tests and the benchmark. */

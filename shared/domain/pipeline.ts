@@ -205,10 +205,11 @@ export interface JobSpec {
   /** Chosen from the job's `compute` (default `auto`) when the definition is read: see compute.ts. */
   compute: BuildCompute;
   /**
-   * True when `compute` was chosen by `auto` rather than asked for: a stack without a Lambda-compute
-   * project (`lambdaCompute: false`) then runs the job on EC2 `small` instead of failing it.
+   * Set when `auto` chose Lambda compute rather than the job asking for it: a stack without a
+   * Lambda-compute project (`lambdaCompute: false`) then runs the job on EC2 `small` instead of
+   * failing it, with the timeout it had before Lambda's 15 minutes capped it.
    */
-  computeAuto?: boolean;
+  computeAuto?: { timeoutMinutes: number };
   /** A reserved-capacity fleet the job runs on (StartBuild `fleetOverride`), by name. */
   fleet?: string;
   image?: ImageSpec;

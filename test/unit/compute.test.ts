@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CodeBuildClient, ComputeType, EnvironmentType, StartBuildCommand } from '@aws-sdk/client-codebuild';
+import { CodeBuildClient, ComputeType, EnvironmentType, ListBuildsForProjectCommand, StartBuildCommand } from '@aws-sdk/client-codebuild';
 import { parse } from 'yaml';
 import { chooseCompute, computeLabel, describeCompute, LAMBDA_IMAGES } from '../../shared/domain/compute.ts';
 import { parsePipeline } from '../../shared/domain/definition.ts';
@@ -177,12 +177,16 @@ describe('StartBuild per compute', () => {
     assert.equal(input.projectName, 'slipway-small');
     assert.equal(input.environmentTypeOverride, 'LINUX_CONTAINER');
     assert.equal(input.computeTypeOverride, 'BUILD_GENERAL1_SMALL');
-    assert.equal(input.timeoutInMinutesOverride, 15);
+    assert.equal(input.timeoutInMinutesOverride, 60, 'on EC2 the default timeout again, not Lambda\'s 15 minutes');
     const buildspec = parse(input.buildspecOverride!) as { phases: { install: { 'runtime-versions'?: Record<string, string> } } };
     assert.ok(buildspec.phases.install['runtime-versions']?.nodejs, 'on EC2 the buildspec names the runtime again');
     cb.reset();
     cb.on(StartBuildCommand).resolves({ build: { id: 'slipway-small:7' } });
     assert.deepEqual(await noLambda.start(request(auto.spec.jobs.test)), { buildId: 'slipway-small:7', compute: 'small' });
+    // A replayed start looks for the build in the project it was started in.
+    cb.on(ListBuildsForProjectCommand).resolves({ ids: [] });
+    assert.equal(await noLambda.find(request(auto.spec.jobs.test), new Date(0)), undefined);
+    assert.deepEqual(cb.commandCalls(ListBuildsForProjectCommand).map((c) => c.args[0].input.projectName), ['slipway-small']);
     // With a Lambda project the same job goes there.
     assert.equal(runner.startBuildInput(request(auto.spec.jobs.test)).projectName, 'slipway-lambda');
     const forced = parsePipeline(pipeline('    template: node\n    compute: lambda\n'));

@@ -100,7 +100,7 @@ describe('valid pipeline files', () => {
       // compute: auto puts a node test job on Lambda compute, whose builds end at 15 minutes.
       timeoutMinutes: 15,
       compute: 'lambda',
-      computeAuto: true,
+      computeAuto: { timeoutMinutes: 60 },
     });
     assert.deepEqual(spec.jobs.image.image, { dockerfile: 'Dockerfile', context: '.', repository: 'shop-api', tags: [] });
     assert.equal(spec.jobs.image.buildImage, DEFAULT_BUILD_IMAGE);

@@ -110,7 +110,7 @@ export function normaliseJob(
     const decided = chooseCompute(job.compute, job.fleet, computeSubject(job, build));
     if (decided.ok) {
       spec.compute = decided.compute;
-      if (decided.auto && decided.compute === 'lambda') spec.computeAuto = true;
+      if (decided.auto && decided.compute === 'lambda') spec.computeAuto = { timeoutMinutes: spec.timeoutMinutes };
       if (decided.fleet !== undefined) spec.fleet = decided.fleet;
       // Lambda compute ends every build at 15 minutes and takes no custom timeout.
       if (decided.compute === 'lambda') spec.timeoutMinutes = Math.min(spec.timeoutMinutes, LAMBDA_MAX_MINUTES);
