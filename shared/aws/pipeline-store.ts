@@ -48,7 +48,8 @@ export class DynamoPipelineStore implements PipelineStore {
             {
               Put: {
                 TableName: this.tableName,
-                Item: { ...keys.pipelineVersion(input.id, record.version), entity: 'pipelineVersion', [PIPELINE_RECORD_ATTRIBUTE]: record },
+                // The version as registered: the disabled mark is the pipeline's state, kept on LATEST only.
+                Item: { ...keys.pipelineVersion(input.id, record.version), entity: 'pipelineVersion', [PIPELINE_RECORD_ATTRIBUTE]: asRegistered(record) },
                 ConditionExpression: 'attribute_not_exists(PK)',
               },
             },
@@ -69,7 +70,7 @@ export class DynamoPipelineStore implements PipelineStore {
                   ? { ConditionExpression: 'attribute_not_exists(PK)' }
                   : disabled
                     ? {
-                        ConditionExpression: 'latestVersion = :previous AND #r.disabled.#at = :at',
+                        ConditionExpression: 'latestVersion = :previous AND attribute_not_exists(deleted) AND #r.disabled.#at = :at',
                         ExpressionAttributeNames: { '#r': PIPELINE_RECORD_ATTRIBUTE, '#at': 'at' },
                         ExpressionAttributeValues: { ':previous': previous, ':at': disabled.at },
                       }
@@ -194,6 +195,11 @@ export class DynamoPipelineStore implements PipelineStore {
       throw dynamoError(err, `pipeline ${id} could not be read`);
     }
   }
+}
+
+function asRegistered(record: PipelineRecord): PipelineRecord {
+  const { disabled: _mark, ...rest } = record;
+  return rest;
 }
 
 /** Deletes items 25 at a time (BatchWriteItem's limit), retrying what DynamoDB leaves unprocessed. */

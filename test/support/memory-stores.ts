@@ -107,7 +107,11 @@ export class MemoryPipelineStore implements PipelineStore {
     // As DynamoPipelineStore: the store carries LATEST's disabled mark (not after a delete), whatever the input says.
     const { id, spec, disabled: _asked, ...extra } = input;
     const carried = this.records.has(id) && !this.deleted.has(id) ? this.latest(id).disabled : undefined;
-    return this.register(id, spec, { ...extra, ...(carried ? { disabled: carried } : {}) });
+    // The version is kept as registered; the mark stays the latest's (DynamoDB's LATEST item).
+    const record = this.register(id, spec, extra);
+    if (!carried) return record;
+    this.latestDisabled.set(id, structuredClone(carried));
+    return this.latest(id);
   }
 
   async get(id: string, version?: number): Promise<PipelineRecord> {

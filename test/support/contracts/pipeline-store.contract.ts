@@ -182,6 +182,7 @@ export function pipelineStoreContract(name: string, store: PipelineStoreFactory)
     const kept = await pipelines.put(aRegistration(id));
     assert.deepEqual(kept.disabled, ALICE);
     assert.deepEqual((await pipelines.get(id)).disabled, ALICE);
+    assert.equal((await pipelines.get(id, kept.version)).disabled, undefined, 'the version reads as registered; the mark is the pipeline\'s');
     await pipelines.setDisabled!(id, undefined);
     const asked = await pipelines.put({ ...aRegistration(id), disabled: ALICE });
     assert.equal(asked.version, 3);
