@@ -73,7 +73,7 @@ export interface BuildTemplate {
  * on this runtime (SLIPWAY_INSTALLED_RESTORED, see dependency-cache.ts) and `npm ls` finds it still
  * satisfies package.json: then the install is skipped, as `npm ci` would only rebuild the same tree.
  */
-const NODE_INSTALL = 'if [ "${SLIPWAY_INSTALLED_RESTORED:-}" = 1 ] && [ -d node_modules ] && npm ls --depth=0 >/dev/null 2>&1; then echo "slipway: node_modules restored from the dependency cache for this lock file; npm ci skipped"; elif [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then npm ci --prefer-offline --no-audit --no-fund; else npm install --no-package-lock --no-audit --no-fund; fi';
+const NODE_INSTALL = 'if [ "${SLIPWAY_INSTALLED_RESTORED:-}" = 1 ] && { [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; } && [ -d node_modules ] && npm ls --depth=0 >/dev/null 2>&1; then echo "slipway: node_modules restored from the dependency cache for this lock file; npm ci skipped"; elif [ -f package-lock.json ] || [ -f npm-shrinkwrap.json ]; then npm ci --prefer-offline --no-audit --no-fund; else npm install --no-package-lock --no-audit --no-fund; fi';
 
 /**
  * A project with no dependencies at all (PEP 621 `dependencies`, optional ones,

@@ -107,6 +107,10 @@ interface CacheUse {
   builtFor?: string;
   /** The restore put the installed tree back (the install step reads SLIPWAY_INSTALLED_RESTORED). */
   installedRestored?: boolean;
+  /** An exact hit whose installed tree was for another runtime, or missing: saved again after the build. */
+  installedStale?: boolean;
+  /** The checkout has a lock file: without one every commit hashes alike, so no installed tree is kept or put back. */
+  locked: boolean;
 }
 
 interface LocalBuild {
@@ -136,8 +140,9 @@ function machineName(): Promise<string> {
   return machine;
 }
 
-/** Checkouts kept for the next jobs of a run (see sourceAt). */
+/** Checkouts kept for the next jobs of a run (see sourceAt), and how long one must be unused before it may go. */
 const SOURCE_SNAPSHOTS = 4;
+const SOURCE_IDLE_MS = 10 * 60_000;
 
 /** Tools found, by command, probe and PATH: found once, a tool is taken to stay (a missing one is asked again, so installing it helps at once). */
 const foundTools = new Set<string>();
@@ -256,10 +261,7 @@ export class LocalBuildRunner implements BuildRunner {
   /** Reports a state change as CodeBuild's EventBridge event would; `phaseStatus` tells a timeout from a failure. */
   private async emit(b: LocalBuild, status: string, extra: { phase?: string; phaseStatus?: string; context?: string } = {}): Promise<void> {
     if (status === 'IN_PROGRESS') b.startedMs = performance.now();
-    else {
-      b.ended = true;
-      if (b.startedMs !== undefined) b.wallMs = performance.now() - b.startedMs;
-    }
+    else if (b.startedMs !== undefined) b.wallMs = performance.now() - b.startedMs;
     const r = b.request;
     const vars: Record<string, string> = {
       [BUILD_ENV.runId]: r.runId, [BUILD_ENV.pipelineId]: r.pipelineId, [BUILD_ENV.job]: r.job, [BUILD_ENV.jobKind]: r.spec.kind,
@@ -282,6 +284,8 @@ export class LocalBuildRunner implements BuildRunner {
         },
       },
     });
+    // Only once it was reported: a final state that could not be reported gets the runner's FAULT instead.
+    if (done) b.ended = true;
   }
 
   private async run(b: LocalBuild): Promise<void> {
@@ -451,7 +455,9 @@ export class LocalBuildRunner implements BuildRunner {
 
   private pruneSources(root: string, keep: string): void {
     const dirs = readdirSync(root).filter((n) => !n.endsWith('.tmp')).map((n) => path.join(root, n)).filter((d) => d !== keep);
-    const old = dirs.map((d) => ({ d, t: statSync(d, { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => b.t - a.t).slice(SOURCE_SNAPSHOTS - 1);
+    // Beyond the newest few, and unused for a while: a job copies its checkout within seconds of asking for it.
+    const idle = Date.now() - SOURCE_IDLE_MS;
+    const old = dirs.map((d) => ({ d, t: statSync(d, { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => b.t - a.t).slice(SOURCE_SNAPSHOTS - 1).filter((x) => x.t < idle);
     for (const { d } of old) rmSync(d, { recursive: true, force: true });
   }
 
@@ -481,7 +487,7 @@ export class LocalBuildRunner implements BuildRunner {
     const dir = `${ws}.cache`;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const use: CacheUse = { deps, dir, keys, write: r.cache!.write && r.lane !== 'fork' };
+    const use: CacheUse = { deps, dir, keys, write: r.cache!.write && r.lane !== 'fork', locked: names.length > 0 };
     if (deps.installed) {
       // What builtForCommand prints, from the answers the job already has: `uname -sm`, then the runtime's version.
       const got = await versionOf(deps.installed.builtFor);
@@ -494,10 +500,19 @@ export class LocalBuildRunner implements BuildRunner {
       use.hit = key;
       // The package manager's cache and, on an exact hit, the installed tree, copied side by side
       // (`cp -a`: Node's own recursive copy took three times as long on npm's cache of 340 packages).
-      await Promise.all([
-        ...readdirSync(entry).filter((n) => n !== 'installed').map((n) => copyTree(path.join(entry, n), path.join(dir, n))),
-        ...(deps.installed && keys.exact.includes(key) ? [this.restoreInstalled(b, ws, use, deps.installed, path.join(entry, 'installed'))] : []),
-      ]);
+      try {
+        await Promise.all([
+          ...readdirSync(entry).filter((n) => n !== 'installed').map((n) => copyTree(path.join(entry, n), path.join(dir, n))),
+          ...(deps.installed && use.locked && keys.exact.includes(key) ? [this.restoreInstalled(b, ws, use, deps.installed, path.join(entry, 'installed'))] : []),
+        ]);
+      } catch (err) {
+        // As the buildspec's restore, never the build's failure (a save replacing the entry meanwhile): a cold install.
+        this.log(b, `dependency cache ${key} could not be restored (${err instanceof Error ? err.message : String(err)}); installing without it`);
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { recursive: true });
+        for (const d of deps.installed?.dirs ?? []) if (use.installedRestored) rmSync(path.join(ws, d), { recursive: true, force: true });
+        return { deps, dir, keys, write: use.write, locked: use.locked, ...(use.builtFor !== undefined ? { builtFor: use.builtFor } : {}) };
+      }
     }
     this.log(b, `dependency cache ${key ? `${key} restored in ${Date.now() - t} ms` : 'miss'} (lock hash ${lockHash})`);
     return use;
@@ -505,10 +520,15 @@ export class LocalBuildRunner implements BuildRunner {
 
   /** As the buildspec's: on an exact hit built for this OS, CPU and runtime, the installed tree is copied into the workspace. */
   private async restoreInstalled(b: LocalBuild, ws: string, c: CacheUse, tree: InstalledTree, from: string): Promise<void> {
-    if (!existsSync(from)) return;
     const t = Date.now();
     const stamp = path.join(from, '.built-for');
-    if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== c.builtFor) return this.log(b, 'the cached installed tree was built for another runtime; not used');
+    // An entry saved without a tree (the build made none) has nothing to put back.
+    if (!existsSync(stamp)) return;
+    if (readFileSync(stamp, 'utf8') !== c.builtFor) {
+      // Saved again after this build, so the next one on this runtime finds its tree.
+      c.installedStale = true;
+      return this.log(b, 'the cached installed tree was built for another runtime; not used (saved again after this build)');
+    }
     const copied = tree.dirs.filter((d) => existsSync(path.join(from, d)) && !existsSync(path.join(ws, d)));
     for (const d of copied) await copyTree(path.join(from, d), path.join(ws, d));
     if (copied.length > 0) c.installedRestored = true;
@@ -518,7 +538,7 @@ export class LocalBuildRunner implements BuildRunner {
   /** As the buildspec's save: unless the restore hit this lock hash, the run may not write, or the entry is over the cap. */
   private async saveCache(b: LocalBuild, ws: string, c: CacheUse): Promise<void> {
     if (!c.write) return this.log(b, 'dependency cache: a fork\'s run reads the shared caches and never writes them');
-    if (c.hit !== undefined && c.keys.exact.includes(c.hit)) return this.log(b, 'dependency cache hit on its lock hash, nothing to save');
+    if (c.hit !== undefined && c.keys.exact.includes(c.hit) && !c.installedStale) return this.log(b, 'dependency cache hit on its lock hash, nothing to save');
     const t = Date.now();
     const target = path.join(this.opts.dataDir, c.keys.save.replace(/\.tar\.gz$/, ''));
     const staging = path.join(this.opts.dataDir, 'cache-staging', randomUUID());
@@ -527,14 +547,21 @@ export class LocalBuildRunner implements BuildRunner {
       await copyTree(c.dir, staging);
       // The installed tree goes in as installed/<dir>, beside what it was built for.
       const tree = c.deps.installed;
-      const kept = tree && c.builtFor !== undefined ? tree.dirs.filter((d) => existsSync(path.join(ws, d))) : [];
+      const kept = tree && c.locked && c.builtFor !== undefined ? tree.dirs.filter((d) => existsSync(path.join(ws, d))) : [];
       if (kept.length > 0) {
         mkdirSync(path.join(staging, 'installed'), { recursive: true });
         writeFileSync(path.join(staging, 'installed', '.built-for'), c.builtFor!);
         for (const d of kept) await copyTree(path.join(ws, d), path.join(staging, 'installed', d));
       }
-      const size = dirSize(staging);
+      let size = dirSize(staging);
       const max = this.opts.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+      if (size > max && kept.length > 0) {
+        // The package manager's cache alone may fit: better than nothing.
+        rmSync(path.join(staging, 'installed'), { recursive: true, force: true });
+        this.log(b, `dependency cache with ${kept.join(', ')} is ${size} bytes, over the cap of ${max}; saving it without them`);
+        kept.length = 0;
+        size = dirSize(staging);
+      }
       if (size > max) return this.log(b, `dependency cache of ${size} bytes is over the cap of ${max}; not saved`);
       mkdirSync(path.dirname(target), { recursive: true });
       rmSync(target, { recursive: true, force: true });

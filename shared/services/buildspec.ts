@@ -144,6 +144,8 @@ export function restoreCache(job: string, deps: DependencyCache): string {
     'export SLIPWAY_CACHE_DIR="${TMPDIR:-/tmp}/slipway-cache"; mkdir -p "$SLIPWAY_CACHE_DIR";',
     vars,
     `export SLIPWAY_CACHE_HASH="$(cd "\${CODEBUILD_SRC_DIR:-.}" && LC_ALL=C ls -1d ${locks} 2>/dev/null | while IFS= read -r f; do cat -- "$f"; done | sha256sum | cut -c1-16)";`,
+    // Whether the checkout has a lock file at all: without one every commit hashes alike, so an installed tree is never kept or restored.
+    `export SLIPWAY_CACHE_LOCKED="$(cd "\${CODEBUILD_SRC_DIR:-.}" && LC_ALL=C ls -1d ${locks} 2>/dev/null | head -n 1)";`,
     'export SLIPWAY_CACHE_HIT="";',
     `for k in ${keys.restore.map((k) => `"${k}"`).join(' ')}; do`,
     `if aws s3 cp --only-show-errors "s3://\${SLIPWAY_ARTIFACT_BUCKET}/$k" ${CACHE_ARCHIVE} 2>/dev/null && tar -xzf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR"; then SLIPWAY_CACHE_HIT="$k"; break; fi; done;`,
@@ -158,12 +160,16 @@ const SRC = '"${CODEBUILD_SRC_DIR:-.}"';
 /** On an exact hit built for this OS, CPU and runtime, the installed tree moves into the checkout; `installed/` never stays in the cache directory. */
 function restoreInstalled(exact: string[], tree: InstalledTree): string {
   return [
-    `export ${INSTALLED_RESTORED}="";`,
+    `export ${INSTALLED_RESTORED}=""; export SLIPWAY_INSTALLED_STALE="";`,
     `case "$SLIPWAY_CACHE_HIT" in ${exact.map((k) => `"${k}"`).join('|')})`,
-    `if [ -f "$SLIPWAY_CACHE_DIR/installed/.built-for" ] && [ "$(cat "$SLIPWAY_CACHE_DIR/installed/.built-for")" = "$(${builtForCommand(tree)})" ]; then`,
+    // No lock file, or an entry saved without a tree: nothing to put back.
+    'if [ -z "$SLIPWAY_CACHE_LOCKED" ] || [ ! -f "$SLIPWAY_CACHE_DIR/installed/.built-for" ]; then true;',
+    `elif [ "$(cat "$SLIPWAY_CACHE_DIR/installed/.built-for")" = "$(${builtForCommand(tree)})" ]; then`,
     `for d in ${tree.dirs.join(' ')}; do if [ -d "$SLIPWAY_CACHE_DIR/installed/$d" ] && [ ! -e ${SRC}/"$d" ]; then mv "$SLIPWAY_CACHE_DIR/installed/$d" ${SRC}/"$d" && ${INSTALLED_RESTORED}=1; fi; done;`,
     `echo "slipway: installed ${tree.dirs.join(', ')} \${${INSTALLED_RESTORED}:+restored}";`,
-    'else echo "slipway: the cached installed tree was built for another runtime; not used"; fi;; esac;',
+    // Saved again after this build, so the next one on this runtime finds its tree.
+    'else SLIPWAY_INSTALLED_STALE=1; echo "slipway: the cached installed tree was built for another runtime; not used (saved again after this build)";',
+    'fi;; esac;',
     'rm -rf "$SLIPWAY_CACHE_DIR/installed";',
   ].join(' ');
 }
@@ -176,17 +182,21 @@ function restoreInstalled(exact: string[], tree: InstalledTree): string {
 export function saveCache(job: string, deps?: DependencyCache): string {
   const keys = shellKeys(job);
   const tree = deps?.installed;
-  // The installed tree goes into the archive as installed/<dir>, beside its .built-for.
+  // The installed tree goes into the archive as installed/<dir>, beside its .built-for; only with a lock file.
   const installed = tree
-    ? `mkdir -p "$SLIPWAY_CACHE_DIR/installed" && ${builtForCommand(tree)} > "$SLIPWAY_CACHE_DIR/installed/.built-for" && for d in ${tree.dirs.join(' ')}; do if [ -d ${SRC}/"$d" ]; then cp -a ${SRC}/"$d" "$SLIPWAY_CACHE_DIR/installed/"; fi; done &&`
+    ? `{ [ -z "\${SLIPWAY_CACHE_LOCKED:-}" ] || { mkdir -p "$SLIPWAY_CACHE_DIR/installed" && echo "$(${builtForCommand(tree)})" > "$SLIPWAY_CACHE_DIR/installed/.built-for" && for d in ${tree.dirs.join(' ')}; do if [ -d ${SRC}/"$d" ]; then cp -a ${SRC}/"$d" "$SLIPWAY_CACHE_DIR/installed/"; fi; done; }; } &&`
     : '';
   const max = `\${SLIPWAY_CACHE_MAX_BYTES:-${DEFAULT_CACHE_MAX_BYTES}}`;
+  const save = [
+    `{ ${installed} tar -czf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR" . && size=$(wc -c < ${CACHE_ARCHIVE}) && if [ "$size" -gt "${max}" ]; then echo "slipway: dependency cache of $size bytes is over the cap of ${max}; not saved";`,
+    `else aws s3 cp --only-show-errors ${CACHE_ARCHIVE} "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" && aws s3 cp --only-show-errors "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.latest}" && echo "slipway: dependency cache saved ($size bytes)"; fi; }`,
+    '|| echo "slipway: dependency cache not saved"',
+  ].join(' ');
   return [
     'if [ "${CODEBUILD_BUILD_SUCCEEDING:-1}" = "1" ] && [ "${SLIPWAY_CACHE_WRITE:-0}" = "1" ] && [ -n "${SLIPWAY_CACHE_DIR:-}" ]; then',
-    `case "$SLIPWAY_CACHE_HIT" in ${keys.exact.map((k) => `"${k}"`).join('|')}) echo "slipway: dependency cache hit on its lock hash, nothing to save";;`,
-    `*) ${installed} tar -czf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR" . && size=$(wc -c < ${CACHE_ARCHIVE}) && if [ "$size" -gt "${max}" ]; then echo "slipway: dependency cache of $size bytes is over the cap of ${max}; not saved";`,
-    `else aws s3 cp --only-show-errors ${CACHE_ARCHIVE} "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" && aws s3 cp --only-show-errors "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.latest}" && echo "slipway: dependency cache saved ($size bytes)"; fi`,
-    '|| echo "slipway: dependency cache not saved";; esac; fi; true',
+    // An exact hit saves nothing, unless its installed tree was for another runtime (or missing).
+    `case "$SLIPWAY_CACHE_HIT" in ${keys.exact.map((k) => `"${k}"`).join('|')}) if [ "\${SLIPWAY_INSTALLED_STALE:-}" = 1 ]; then ${save}; else echo "slipway: dependency cache hit on its lock hash, nothing to save"; fi;;`,
+    `*) ${save};; esac; fi; true`,
   ].join(' ');
 }
 

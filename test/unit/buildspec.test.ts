@@ -207,7 +207,7 @@ function cachedBuilds() {
   writeFileSync(path.join(bin, 'npm'), [
     '#!/bin/bash',
     `echo "$1" >> ${JSON.stringify(npmLog)}`,
-    'case "$1" in ci) rm -rf node_modules; mkdir -p node_modules/dep node_modules/.bin && echo "built by $(node --version)" > node_modules/dep/index.js && ln -s ../dep/index.js node_modules/.bin/dep;; ls) [ -f node_modules/dep/index.js ];; esac',
+    'case "$1" in ci|install) rm -rf node_modules; mkdir -p node_modules/dep node_modules/.bin && echo "built by $(node --version)" > node_modules/dep/index.js && ln -s ../dep/index.js node_modules/.bin/dep;; ls) [ -f node_modules/dep/index.js ];; esac',
   ].join('\n'), { mode: 0o755 });
   writeFileSync(path.join(bin, 'node'), '#!/bin/bash\necho "${FAKE_NODE_VERSION:-v22.1.0}"\n', { mode: 0o755 });
   const spec = specOf(jobSpec('test', { template: 'node', compute: 'lambda', install: [...TEMPLATES.node.install], commands: ['cat node_modules/dep/index.js', 'echo "link: $(readlink node_modules/.bin/dep)"'] }));
@@ -219,7 +219,7 @@ function cachedBuilds() {
     const tmp = path.join(root, `tmp${n}`);
     mkdirSync(src);
     mkdirSync(tmp);
-    writeFileSync(path.join(src, 'package-lock.json'), lock);
+    if (lock !== '') writeFileSync(path.join(src, 'package-lock.json'), lock);
     writeFileSync(npmLog, '');
     const out = execFileSync('bash', ['-c', script], {
       cwd: src, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
@@ -248,6 +248,15 @@ test('on CodeBuild the dependency cache carries node_modules: the same lock file
   const otherRuntime = build('{"v":1}\n', { FAKE_NODE_VERSION: 'v24.0.0' });
   assert.match(otherRuntime.out, /built for another runtime; not used/);
   assert.deepEqual(otherRuntime.npm, ['ci']);
+  assert.match(otherRuntime.out, /dependency cache saved/, 'saved again with a tree for the new runtime');
+  assert.deepEqual(build('{"v":1}\n', { FAKE_NODE_VERSION: 'v24.0.0' }).npm, ['ls'], 'the next build on the new runtime reuses it');
+  // Without a lock file every commit hashes alike: no tree is kept or put back, npm installs each time.
+  const unlocked = cachedBuilds();
+  const first = unlocked('');
+  const second = unlocked('');
+  assert.ok(!execFileSync('tar', ['-tzf', path.join(first.bucket, 'cache/web/test/main/latest.tar.gz')], { encoding: 'utf8' }).includes('installed/'));
+  assert.doesNotMatch(second.out, /installed node_modules restored|npm ci skipped/);
+  assert.deepEqual(second.npm, ['install']);
   const otherLock = build('{"v":2}\n');
   assert.match(otherLock.out, /latest\.tar\.gz/);
   assert.doesNotMatch(otherLock.out, /installed node_modules restored/);

@@ -160,7 +160,7 @@ describe('the installed tree (node_modules) in the dependency cache', () => {
       '#!/bin/bash',
       `echo "$1" >> ${JSON.stringify(npmLog)}`,
       'case "$1" in',
-      '  ci) rm -rf node_modules; mkdir -p node_modules/dep node_modules/.bin && echo "built by $(node --version)" > node_modules/dep/index.js && ln -s ../dep/index.js node_modules/.bin/dep;;',
+      '  ci|install) rm -rf node_modules; mkdir -p node_modules/dep node_modules/.bin && echo "built by $(node --version)" > node_modules/dep/index.js && ln -s ../dep/index.js node_modules/.bin/dep;;',
       '  ls) [ -f node_modules/dep/index.js ] && [ -z "${FAKE_LS_FAIL:-}" ];;',
       'esac',
     ].join('\n'), { mode: 0o755 });
@@ -195,7 +195,7 @@ describe('the installed tree (node_modules) in the dependency cache', () => {
       writeFileSync(tools.npmLog, '');
       return { log, calls };
     };
-    return { first, commit, build, dataDir };
+    return { first, commit, build, dataDir, dir };
   }
 
   it('is saved with the cache and, for the same lock file and runtime, put back whole so npm ci is skipped', async () => {
@@ -219,7 +219,10 @@ describe('the installed tree (node_modules) in the dependency cache', () => {
     const otherRuntime = await build(first, { FAKE_NODE_VERSION: 'v24.0.0' });
     assert.match(otherRuntime.log, /built for another runtime; not used/);
     assert.deepEqual(otherRuntime.calls, ['ci']);
-    const stale = await build(first, { FAKE_LS_FAIL: '1' });
+    assert.match(otherRuntime.log, /dependency cache saved as .*with node_modules/, 'saved again for the new runtime');
+    const onNew = await build(first, { FAKE_NODE_VERSION: 'v24.0.0' });
+    assert.deepEqual(onNew.calls, ['ls'], 'the next build on the new runtime reuses it');
+    const stale = await build(first, { FAKE_NODE_VERSION: 'v24.0.0', FAKE_LS_FAIL: '1' });
     assert.match(stale.log, /installed node_modules restored/);
     assert.deepEqual(stale.calls, ['ls', 'ci'], 'a restored tree npm ls rejects is installed again');
     const changed = commit({ 'package-lock.json': '{"lockfileVersion":3,"v":2}\n' });
@@ -227,5 +230,16 @@ describe('the installed tree (node_modules) in the dependency cache', () => {
     assert.match(newLock.log, /latest\.tar\.gz restored/);
     assert.doesNotMatch(newLock.log, /installed node_modules restored/);
     assert.deepEqual(newLock.calls, ['ci']);
+  });
+
+  it('is neither kept nor put back without a lock file: every commit would hash alike', async () => {
+    const { dir, commit, build } = setup();
+    spawnSync('git', ['rm', '-q', 'package-lock.json'], { cwd: dir });
+    const unlocked = commit({ 'package.json': '{"name":"x","v":2}\n' });
+    const cold = await build(unlocked);
+    assert.doesNotMatch(cold.log, /with node_modules/);
+    const again = await build(unlocked);
+    assert.doesNotMatch(again.log, /installed node_modules restored/);
+    assert.deepEqual(again.calls, ['install']);
   });
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -81,6 +81,10 @@ test('prepare checks a requested commit out ahead of its first job, which then u
   runner.prepare(repoDir, 'main');
   runner.prepare(repoDir, 'e'.repeat(40));
   runner.prepare(repoDir, request(job()).commit);
+  // Made before any job asked for it.
+  const made = () => existsSync(path.join(dataDir, 'sources')) && readdirSync(path.join(dataDir, 'sources')).some((n) => n.endsWith(`-${request(job()).commit}`));
+  for (let i = 0; i < 100 && !made(); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(made(), 'prepare made the checkout ahead of the job');
   const { buildId } = await runner.start(request(job({ commands: ['cat hello.txt'] })));
   await runner.idle();
   assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, 'SUCCEEDED');
