@@ -40,9 +40,9 @@ export interface DependencyCache {
 
 /**
  * What an install step leaves in the checkout (node_modules), kept in the entry under `installed/`
- * and put back only on an exact hit (the same lock hash), for a build on the same OS, CPU and
- * runtime (`installed/.built-for` holds `uname -sm` and `builtFor`'s output: native modules are
- * built for one ABI). The template's install step then checks the tree against the project and
+ * and put back only on an exact hit (the same lock hash), for a build on the same OS, CPU, build
+ * image and runtime (`installed/.built-for` holds what builtForCommand prints: native modules are
+ * built for one ABI and libc). The template's install step then checks the tree against the project and
  * skips the install when it fits. A tree that holds absolute paths (a Python virtual environment)
  * cannot move between checkouts and has none.
  */
@@ -56,9 +56,13 @@ export interface InstalledTree {
 /** The variable the restore sets to 1 when it put an installed tree back (the install step reads it). */
 export const INSTALLED_RESTORED = 'SLIPWAY_INSTALLED_RESTORED';
 
-/** The shell that prints what an installed tree is built for: compared byte for byte at restore. */
+/**
+ * The shell that prints what an installed tree is built for, compared byte for byte at restore:
+ * OS and CPU, the build image (CodeBuild's CODEBUILD_BUILD_IMAGE: the Lambda and EC2 images differ
+ * in libc and system libraries a native addon links against; `local` on this machine), the runtime.
+ */
 export function builtForCommand(tree: InstalledTree): string {
-  return `{ uname -sm; ${tree.builtFor}; } 2>&1`;
+  return `{ uname -sm; echo "\${CODEBUILD_BUILD_IMAGE:-local}"; ${tree.builtFor}; } 2>&1`;
 }
 
 export const DEPENDENCY_CACHES: Readonly<Record<TemplateName, DependencyCache>> = {

@@ -489,9 +489,9 @@ export class LocalBuildRunner implements BuildRunner {
     mkdirSync(dir, { recursive: true });
     const use: CacheUse = { deps, dir, keys, write: r.cache!.write && r.lane !== 'fork', locked: names.length > 0 };
     if (deps.installed) {
-      // What builtForCommand prints, from the answers the job already has: `uname -sm`, then the runtime's version.
+      // What builtForCommand prints, from the answers the job already has: `uname -sm`, the image (`local`), the runtime's version.
       const got = await versionOf(deps.installed.builtFor);
-      use.builtFor = `${await machineName()}${got.stdout}${got.stderr}`;
+      use.builtFor = `${await machineName()}local\n${got.stdout}${got.stderr}`;
     }
     const t = Date.now();
     const key = keys.restore.find((k) => { const e = this.cacheEntry(k); return e !== undefined && existsSync(e); });

@@ -250,6 +250,9 @@ test('on CodeBuild the dependency cache carries node_modules: the same lock file
   assert.deepEqual(otherRuntime.npm, ['ci']);
   assert.match(otherRuntime.out, /dependency cache saved/, 'saved again with a tree for the new runtime');
   assert.deepEqual(build('{"v":1}\n', { FAKE_NODE_VERSION: 'v24.0.0' }).npm, ['ls'], 'the next build on the new runtime reuses it');
+  const otherImage = build('{"v":1}\n', { FAKE_NODE_VERSION: 'v24.0.0', CODEBUILD_BUILD_IMAGE: 'aws/codebuild/amazonlinux-x86_64-lambda-standard:nodejs22' });
+  assert.match(otherImage.out, /built for another runtime; not used/, 'another build image (libc, system libraries) is another runtime');
+  assert.deepEqual(otherImage.npm, ['ci']);
   // Without a lock file every commit hashes alike: no tree is kept or put back, npm installs each time.
   const unlocked = cachedBuilds();
   const first = unlocked('');
