@@ -58,7 +58,7 @@ describe('language templates', () => {
 
   it('names every command its steps run in the toolchain check', () => {
     // Shell words, and what lives in the workspace (wrappers, the venv, vendor/bin), need no install.
-    const SHELL = new Set(['if', 'then', 'else', 'elif', 'fi', 'for', 'in', 'do', 'done', 'export', 'echo', 'true', 'false', 'command', '[', '.', 'sh', 'python', 'head', 'while', 'read', 'printf']);
+    const SHELL = new Set(['if', 'then', 'else', 'elif', 'fi', 'for', 'in', 'do', 'done', 'export', 'echo', 'true', 'false', 'command', '[', '.', 'sh', 'python', 'head', 'while', 'read', 'printf', '{', '}']);
     for (const name of TEMPLATE_NAMES) {
       const t = TEMPLATES[name];
       const covered = new Set(t.tools.flatMap((x) => [x.command, ...(x.neededBy ?? [])]));
