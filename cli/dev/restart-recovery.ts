@@ -7,6 +7,7 @@ import { SqsReleaseQueue } from '../../shared/aws/release-queue.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
 import type { BuildStateChanged } from '../../shared/domain/run-events.ts';
+import { everyPipeline } from '../../shared/services/every-pipeline.ts';
 
 /**
  * DynamoDB Local keeps its state across a restart but fauxqs does not, so
@@ -19,30 +20,25 @@ export async function recoverAfterRestart(deps: {
   pipelines: DynamoPipelineStore; runs: DynamoRunStore; targets: DynamoTargetStore; events: EventQueue; releases: SqsReleaseQueue; log: (l: string) => void;
 }): Promise<void> {
   const now = new Date().toISOString();
-  let cursor: string | undefined;
-  do {
-    const page = await deps.pipelines.list({ cursor });
-    for (const p of page.items) {
-      for (const summary of await deps.runs.listActive(p.id)) {
-        const run = await deps.runs.get(summary.runId);
-        const lost: BuildStateChanged[] = [];
-        for (const [job, j] of Object.entries(run.jobs)) {
-          const kind = run.plan[job]?.kind;
-          if ((kind === 'build' || kind === 'image') && (j.status === 'queued' || j.status === 'running') && j.attempt > 0) {
-            lost.push({
-              type: 'BuildStateChanged', id: `restart:${run.runId}:${job}:${j.attempt}`, runId: run.runId, at: now, job, attempt: j.attempt,
-              buildId: j.buildId ?? 'lost', state: 'FAULT', reason: 'the local mode stopped while this build ran',
-            });
-          }
-        }
-        if (lost.length > 0) {
-          deps.log(`run ${run.runId}: ${lost.map((e) => e.job).join(', ')} stopped with the local mode; reported as failed builds`);
-          await deps.events.send(lost);
+  for await (const p of everyPipeline(deps.pipelines)) {
+    for (const summary of await deps.runs.listActive(p.id)) {
+      const run = await deps.runs.get(summary.runId);
+      const lost: BuildStateChanged[] = [];
+      for (const [job, j] of Object.entries(run.jobs)) {
+        const kind = run.plan[job]?.kind;
+        if ((kind === 'build' || kind === 'image') && (j.status === 'queued' || j.status === 'running') && j.attempt > 0) {
+          lost.push({
+            type: 'BuildStateChanged', id: `restart:${run.runId}:${job}:${j.attempt}`, runId: run.runId, at: now, job, attempt: j.attempt,
+            buildId: j.buildId ?? 'lost', state: 'FAULT', reason: 'the local mode stopped while this build ran',
+          });
         }
       }
+      if (lost.length > 0) {
+        deps.log(`run ${run.runId}: ${lost.map((e) => e.job).join(', ')} stopped with the local mode; reported as failed builds`);
+        await deps.events.send(lost);
+      }
     }
-    cursor = page.cursor;
-  } while (cursor);
+  }
   for (const name of await deps.targets.listNames()) {
     const t = await deps.targets.get(name);
     if (t.current) {

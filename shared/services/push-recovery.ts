@@ -34,6 +34,7 @@ import type { DeliveryStore, EventQueue, PipelineRecord, PipelineStore, RunStore
 import type { HeadsQuery, HookNotice, RepositoryHeads } from '../ports/git-hosts.ts';
 import type { RunRequest } from '../ports/messages.ts';
 import { METRIC, type MetricsSink } from '../ports/metrics.ts';
+import { everyPipeline } from './every-pipeline.ts';
 
 export interface PushRecoveryOptions {
   /** How long a new head waits for its webhook before it is recovered. @default 120 */
@@ -91,20 +92,15 @@ const RUNS_SEARCHED = 50;
 
 export async function recoverMissedPushes(deps: PushRecoveryDeps): Promise<RecoveryReport> {
   const report: RecoveryReport = { pipelines: 0, requests: 0, notModified: 0, maxRequestsForOnePipeline: 0, recovered: [], notices: [], errors: [] };
-  let cursor: string | undefined;
-  do {
-    const page = await deps.pipelines.list({ limit: 100, ...(cursor ? { cursor } : {}) });
-    for (const pipeline of page.items) {
-      report.pipelines += 1;
-      try {
-        await recoverPipeline(deps, pipeline, report);
-      } catch (err) {
-        report.errors.push({ where: `pipeline ${pipeline.id}`, error: err instanceof Error ? err.message : String(err) });
-        deps.logger?.error('missed-push recovery could not check a pipeline', { pipelineId: pipeline.id, error: err as Error });
-      }
+  for await (const pipeline of everyPipeline(deps.pipelines)) {
+    report.pipelines += 1;
+    try {
+      await recoverPipeline(deps, pipeline, report);
+    } catch (err) {
+      report.errors.push({ where: `pipeline ${pipeline.id}`, error: err instanceof Error ? err.message : String(err) });
+      deps.logger?.error('missed-push recovery could not check a pipeline', { pipelineId: pipeline.id, error: err as Error });
     }
-    cursor = page.cursor;
-  } while (cursor);
+  }
   // Heads no longer seen are forgotten, so the memory stays as large as the repositories' refs.
   return report;
 }

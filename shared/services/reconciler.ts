@@ -45,6 +45,7 @@ import { NotFoundError } from '../domain/errors.ts';
 import type { EventQueue, PipelineStore, RunStore } from '../ports/index.ts';
 import { toBuildStateChanged, type BuildStateChangeEvent } from './build-events.ts';
 import { METRIC, type MetricsSink } from '../ports/metrics.ts';
+import { everyPipeline } from './every-pipeline.ts';
 
 /** Optional variable of the reconciler function: ReconcilerOptions.marginMinutes. */
 export const RECONCILE_MARGIN_ENV = 'SLIPWAY_RECONCILE_MARGIN_MINUTES';
@@ -145,41 +146,36 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> 
   const overdue: OverdueJob[] = [];
   const runs = new Map<string, RunState>();
 
-  let cursor: string | undefined;
-  do {
-    const page = await deps.pipelines.list({ limit: 100, ...(cursor ? { cursor } : {}) });
-    for (const pipeline of page.items) {
-      report.pipelines += 1;
-      try {
-        const active = await deps.runs.listActive(pipeline.id);
-        report.activeRuns += active.length;
-        const next = pipeline.spec.concurrency === 'queued' ? nextQueued(active) : undefined;
-        if (next !== undefined) {
-          dequeued.push({ type: 'RunDequeued', id: `dequeued:${next}`, runId: next, at: now.toISOString() });
-          report.dequeued.push(next);
-        }
-        for (const summary of active) {
-          // A run younger than the margin cannot have an overdue job: skip the read.
-          if (summary.status !== 'running' || now.getTime() - Date.parse(summary.createdAt) <= margin) continue;
-          let run: RunState;
-          try {
-            run = await deps.runs.get(summary.runId);
-          } catch (err) {
-            if (err instanceof NotFoundError) continue; // ended and expired between the index read and now
-            throw err;
-          }
-          const timeouts = await jobTimeouts(deps, run, pipeline.version === run.pipelineVersion ? pipeline.spec : undefined);
-          const found = overdueJobs(run, timeouts, now, deps);
-          if (found.length > 0) runs.set(run.runId, run);
-          overdue.push(...found);
-        }
-      } catch (err) {
-        report.errors.push({ where: `pipeline ${pipeline.id}`, error: err instanceof Error ? err.message : String(err) });
-        deps.logger?.error('reconciler could not read a pipeline\'s runs', { pipelineId: pipeline.id, error: err as Error });
+  for await (const pipeline of everyPipeline(deps.pipelines)) {
+    report.pipelines += 1;
+    try {
+      const active = await deps.runs.listActive(pipeline.id);
+      report.activeRuns += active.length;
+      const next = pipeline.spec.concurrency === 'queued' ? nextQueued(active) : undefined;
+      if (next !== undefined) {
+        dequeued.push({ type: 'RunDequeued', id: `dequeued:${next}`, runId: next, at: now.toISOString() });
+        report.dequeued.push(next);
       }
+      for (const summary of active) {
+        // A run younger than the margin cannot have an overdue job: skip the read.
+        if (summary.status !== 'running' || now.getTime() - Date.parse(summary.createdAt) <= margin) continue;
+        let run: RunState;
+        try {
+          run = await deps.runs.get(summary.runId);
+        } catch (err) {
+          if (err instanceof NotFoundError) continue; // ended and expired between the index read and now
+          throw err;
+        }
+        const timeouts = await jobTimeouts(deps, run, pipeline.version === run.pipelineVersion ? pipeline.spec : undefined);
+        const found = overdueJobs(run, timeouts, now, deps);
+        if (found.length > 0) runs.set(run.runId, run);
+        overdue.push(...found);
+      }
+    } catch (err) {
+      report.errors.push({ where: `pipeline ${pipeline.id}`, error: err instanceof Error ? err.message : String(err) });
+      deps.logger?.error('reconciler could not read a pipeline\'s runs', { pipelineId: pipeline.id, error: err as Error });
     }
-    cursor = page.cursor;
-  } while (cursor);
+  }
 
   const events: BuildStateChanged[] = [];
   const builds = overdue.filter((o): o is Extract<OverdueJob, { kind: 'build' }> => o.kind === 'build');

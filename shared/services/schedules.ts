@@ -18,6 +18,7 @@ import { dueTimes, type ScheduleSpec } from '../domain/schedule.ts';
 import type { Trigger } from '../domain/run.ts';
 import type { EventQueue, PipelineRecord, PipelineStore, RunStore } from '../ports/index.ts';
 import type { RunRequest } from '../ports/messages.ts';
+import { everyPipeline } from './every-pipeline.ts';
 
 export interface ScheduleDeps {
   pipelines: Pick<PipelineStore, 'list'>;
@@ -76,30 +77,25 @@ export async function fireSchedule(deps: ScheduleDeps, pipeline: PipelineRecord,
  */
 export async function fireDueSchedules(deps: ScheduleDeps, from: number, to: number): Promise<Array<{ pipelineId: string; schedule: string; scheduledTime: string; outcome: FireOutcome | { error: string } }>> {
   const fired: Array<{ pipelineId: string; schedule: string; scheduledTime: string; outcome: FireOutcome | { error: string } }> = [];
-  let cursor: string | undefined;
-  do {
-    const page = await deps.pipelines.list({ limit: 100, ...(cursor ? { cursor } : {}) });
-    for (const pipeline of page.items) {
-      for (const schedule of pipeline.spec.schedules ?? []) {
-        const due = dueTimes(schedule, from, to, 1);
-        // A disabled pipeline starts no runs; its schedules resume with the first time due after it is enabled.
-        if (pipeline.disabled) {
-          if (due.length > 0) deps.logger?.info('scheduled run not requested: the pipeline is disabled', { pipelineId: pipeline.id, schedule: schedule.name, scheduledTimes: due, disabledBy: pipeline.disabled.by });
-          continue;
+  for await (const pipeline of everyPipeline(deps.pipelines)) {
+    for (const schedule of pipeline.spec.schedules ?? []) {
+      const due = dueTimes(schedule, from, to, 1);
+      // A disabled pipeline starts no runs; its schedules resume with the first time due after it is enabled.
+      if (pipeline.disabled) {
+        if (due.length > 0) deps.logger?.info('scheduled run not requested: the pipeline is disabled', { pipelineId: pipeline.id, schedule: schedule.name, scheduledTimes: due, disabledBy: pipeline.disabled.by });
+        continue;
+      }
+      for (const scheduledTime of due) {
+        let outcome: FireOutcome | { error: string };
+        try {
+          outcome = await fireSchedule(deps, pipeline, schedule, scheduledTime);
+        } catch (err) {
+          outcome = { error: (err as Error).message };
+          deps.logger?.warn('scheduled run could not be requested', { pipelineId: pipeline.id, schedule: schedule.name, error: (err as Error).message });
         }
-        for (const scheduledTime of due) {
-          let outcome: FireOutcome | { error: string };
-          try {
-            outcome = await fireSchedule(deps, pipeline, schedule, scheduledTime);
-          } catch (err) {
-            outcome = { error: (err as Error).message };
-            deps.logger?.warn('scheduled run could not be requested', { pipelineId: pipeline.id, schedule: schedule.name, error: (err as Error).message });
-          }
-          fired.push({ pipelineId: pipeline.id, schedule: schedule.name, scheduledTime, outcome });
-        }
+        fired.push({ pipelineId: pipeline.id, schedule: schedule.name, scheduledTime, outcome });
       }
     }
-    cursor = page.cursor;
-  } while (cursor);
+  }
   return fired;
 }
