@@ -118,6 +118,24 @@ test('a fault of the runner itself ends the build FAILED with a FAULT phase nami
   assert.match(states[1]?.reason ?? '', /the local build runner failed: the repository folder vanished/);
 });
 
+test('a final state that could not be reported is followed by the runner\'s FAULT, so the job does not stay running', async () => {
+  const { dir, sha } = repo({ 'a': '1' });
+  const events: BuildStateChangeEvent[] = [];
+  let failOnce = true;
+  const runner = new LocalBuildRunner({
+    dataDir: mkdtempSync(path.join(os.tmpdir(), 'slipway-data-')), repositoryPath: () => dir, s3: {} as S3Client, artifactBucket: 'bucket',
+    onStateChange: (e) => {
+      events.push(e);
+      if (e.detail['build-status'] === 'SUCCEEDED' && failOnce) { failOnce = false; throw new Error('queue unreachable'); }
+    },
+  });
+  await runner.start({ runId: 'run1', pipelineId: 'p', job: 'build', attempt: 1, token: 'run1:build:1', commit: sha, branch: 'main', repository: 'acme/x', provider: 'github', spec: job() });
+  await runner.idle();
+  const states = await Promise.all(events.map((e) => toBuildStateChanged(e)));
+  assert.deepEqual(states.map((s) => s?.state), ['IN_PROGRESS', 'SUCCEEDED', 'FAULT']);
+  assert.match(states[2]?.reason ?? '', /queue unreachable/);
+});
+
 test('the same token starts nothing twice, as CodeBuild\'s idempotency token', async () => {
   const { runner, events, request } = setup({ 'a': '1' });
   const first = await runner.start(request(job()));
