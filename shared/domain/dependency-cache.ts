@@ -60,6 +60,7 @@ export const INSTALLED_RESTORED = 'SLIPWAY_INSTALLED_RESTORED';
  * The shell that prints what an installed tree is built for, compared byte for byte at restore:
  * OS and CPU, the build image (CodeBuild's CODEBUILD_BUILD_IMAGE: the Lambda and EC2 images differ
  * in libc and system libraries a native addon links against; `local` on this machine), the runtime.
+ * CODEBUILD_BUILD_IMAGE: https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html
  */
 export function builtForCommand(tree: InstalledTree): string {
   return `{ uname -sm; echo "\${CODEBUILD_BUILD_IMAGE:-local}"; ${tree.builtFor}; } 2>&1`;
