@@ -30,11 +30,15 @@ import { gitBaseUrlsFromEnv, repositoryDefinitionResolver } from '../shared/git/
 import { ENV, readEnv } from '../shared/config.ts';
 import { decide } from '../shared/domain/decide.ts';
 import { handleEngineMessage, processRecords, retrySooner, type EngineDeps } from '../shared/services/run-engine.ts';
+import { RecentRuns } from '../shared/services/apply-event.ts';
 import { QueueNotifier } from '../shared/notify/queue-notifier.ts';
 import { portsFromEnv } from './wiring.ts';
 
 const logger = new Logger({ serviceName: 'slipway-engine' });
 const metrics = createMetrics();
+// What this warm instance wrote last: the next event of the same run is decided without a read
+// (the write is still conditional on the version, so another instance's newer state is never lost).
+const recent = new RecentRuns();
 
 const fromEnv = portsFromEnv((): EngineDeps => {
   const env = readEnv(['tableName', 'engineQueueUrl', 'releaseQueueUrl', 'artifactBucket', 'buildProjects', 'buildRoles', 'notificationQueueUrl']);
@@ -65,6 +69,7 @@ const fromEnv = portsFromEnv((): EngineDeps => {
     decide,
     logger,
     metrics: new PowertoolsMetricsSink(metrics),
+    recent,
   };
 });
 

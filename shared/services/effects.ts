@@ -304,21 +304,40 @@ export async function runDefinition(deps: Pick<EffectDeps, 'resolveDefinition'>,
 const caches = new WeakMap<object, Map<string, Promise<PipelineSpec>>>();
 const DEFINITION_CACHE_LIMIT = 50;
 
+function definitionsOf(deps: Pick<EffectDeps, 'pipelines'>): Map<string, Promise<PipelineSpec>> {
+  let definitions = caches.get(deps.pipelines);
+  if (definitions === undefined) caches.set(deps.pipelines, (definitions = new Map()));
+  return definitions;
+}
+
+function definitionKey(pipelineId: string, version: number, trigger: Trigger): string {
+  return `${pipelineId}#${version}#${definitionCommitOf(trigger)}`;
+}
+
+function keep(definitions: Map<string, Promise<PipelineSpec>>, key: string, spec: Promise<PipelineSpec>): void {
+  if (definitions.size >= DEFINITION_CACHE_LIMIT) definitions.delete(definitions.keys().next().value!);
+  definitions.set(key, spec);
+}
+
+/** The definition a run was just planned with, kept for its effects (the first StartBuild) so they do not read it again. */
+export function rememberDefinition(deps: Pick<EffectDeps, 'pipelines'>, record: PipelineRecord, trigger: Trigger, spec: PipelineSpec): void {
+  const definitions = definitionsOf(deps);
+  const key = definitionKey(record.id, record.version, trigger);
+  if (!definitions.has(key)) keep(definitions, key, Promise.resolve(spec));
+}
+
 /** Loads the run's definition at most once per call, and only if an effect needs it. */
 function lazyPipeline(deps: EffectDeps, state: RunState): () => Promise<PipelineSpec> {
   let loaded: Promise<PipelineSpec> | undefined;
   return () => {
     loaded ??= (() => {
-      let definitions = caches.get(deps.pipelines);
-      if (definitions === undefined) caches.set(deps.pipelines, (definitions = new Map()));
-      const key = `${state.pipelineId}#${state.pipelineVersion}#${definitionCommitOf(state.trigger)}`;
+      const definitions = definitionsOf(deps);
+      const key = definitionKey(state.pipelineId, state.pipelineVersion, state.trigger);
       let spec = definitions.get(key);
       if (spec === undefined) {
         spec = deps.pipelines.get(state.pipelineId, state.pipelineVersion).then((record) => runDefinition(deps, record, state.trigger));
-        const cache = definitions;
-        spec.catch(() => cache.delete(key));
-        if (definitions.size >= DEFINITION_CACHE_LIMIT) definitions.delete(definitions.keys().next().value!);
-        definitions.set(key, spec);
+        spec.catch(() => definitions.delete(key));
+        keep(definitions, key, spec);
       }
       return spec;
     })();

@@ -23,8 +23,8 @@ import type { RunState, Trigger } from '../domain/run.ts';
 import { NotFoundError, PermissionError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
 import { parseEngineMessage, type EngineMessage, type RunRequest } from '../ports/messages.ts';
 import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';
-import { applyEvent } from './apply-event.ts';
-import { performEffects, runDefinition, type EffectDeps } from './effects.ts';
+import { applyEvent, type KnownState, type RecentRuns } from './apply-event.ts';
+import { performEffects, rememberDefinition, runDefinition, type EffectDeps } from './effects.ts';
 import type { MetricsSink } from '../ports/metrics.ts';
 import { runMetrics } from './run-metrics.ts';
 
@@ -36,6 +36,8 @@ export interface EngineDeps extends EffectDeps {
   maxApplyAttempts?: number;
   /** Run metrics, read off each applied event's decision (runMetrics). @default none */
   metrics?: MetricsSink;
+  /** The runs this process wrote last, decided on without a read (see RecentRuns). @default none */
+  recent?: RecentRuns;
 }
 
 export interface HandledMessage {
@@ -51,10 +53,10 @@ export async function handleEngineMessage(deps: EngineDeps, message: EngineMessa
   return apply(deps, message);
 }
 
-async function apply(deps: EngineDeps, event: EngineEvent): Promise<HandledMessage> {
+async function apply(deps: EngineDeps, event: EngineEvent, known?: KnownState): Promise<HandledMessage> {
   let result;
   try {
-    result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.now ? { now: deps.now } : {}), ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}) }, event);
+    result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.now ? { now: deps.now } : {}), ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}), ...(deps.recent ? { recent: deps.recent } : {}) }, event, known);
   } catch (err) {
     // Events outlive their runs (a late build event after the run's TTL): nothing is left to change.
     // Only the run's absence is ignored; a NotFoundError from an effect below is a real failure.
@@ -71,21 +73,30 @@ async function apply(deps: EngineDeps, event: EngineEvent): Promise<HandledMessa
 }
 
 async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<HandledMessage> {
+  // The reads planning needs depend on none of each other: they go out together, one round trip
+  // on the run's critical path instead of four. The run itself decides whether the rest is used.
+  const pipeline = readPipeline(deps, request);
+  const listing = deps.runs.listActive(request.pipelineId);
+  // Unused when the run exists already (a redelivery): their failures must not go unhandled.
+  pipeline.catch(() => undefined);
+  listing.catch(() => undefined);
   const existing = await findRun(deps.runs, request.runId);
   if (existing !== undefined && !isPlanningPlaceholder(existing)) {
     // Handled before (perhaps up to a crash): replaying the same event repeats its effects, and only them.
-    return apply(deps, requestedFromState(existing, requestedId(request)));
+    return apply(deps, requestedFromState(existing, requestedId(request)), { state: existing });
   }
 
-  const loaded = await loadPlan(deps, request);
+  const loaded = await loadPlan(deps, request, await pipeline);
   if (!loaded.ok) return failToPlan(deps, request, loaded.reason);
   if (existing !== undefined) {
     // A crash came between writing the placeholder and failing it; the plan only failed then.
     return failToPlan(deps, request, 'the pipeline could not be planned when the run was requested');
   }
   const { record, spec, planned } = loaded;
+  // The run's effects (its first StartBuild) need the definition just planned with: no second read.
+  rememberDefinition(deps, record, request.trigger, spec);
 
-  const listed = await deps.runs.listActive(request.pipelineId);
+  const listed = await listing;
   const active = spec.concurrency === 'superseded' ? await sameSupersedeLane(deps.runs, listed, request) : listed;
   const admission = admit(spec.concurrency, active, { runId: request.runId, branch: request.trigger.branch, createdAt: request.at });
   if (admission.supersede.length > 0) {
@@ -110,7 +121,8 @@ async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<
     ...(admission.supersededBy !== undefined ? { supersededBy: admission.supersededBy } : {}),
     ...(request.rerun ? { rerun: request.rerun } : {}),
   };
-  return apply(deps, requested);
+  // The run was just read and found missing: it is created without reading it again.
+  return apply(deps, requested, { state: undefined });
 }
 
 /**
@@ -144,14 +156,29 @@ function supersedeLaneOf(trigger: Trigger): string {
 }
 
 type Loaded = { ok: true; record: PipelineRecord; spec: PipelineSpec; planned: RunPlan } | { ok: false; reason: string };
+type PipelineRead = { ok: true; record: PipelineRecord; latest: PipelineRecord } | { ok: false; reason: string };
+
+/** The requested version and the latest (whose mark says whether the pipeline is disabled), read together. */
+async function readPipeline(deps: EngineDeps, request: RunRequest): Promise<PipelineRead> {
+  try {
+    const [record, latest] = await Promise.all([
+      deps.pipelines.get(request.pipelineId, request.pipelineVersion),
+      request.pipelineVersion === undefined ? undefined : deps.pipelines.get(request.pipelineId),
+    ]);
+    return { ok: true, record, latest: latest ?? record };
+  } catch (err) {
+    if (isRunsProblem(err)) return { ok: false, reason: err.message };
+    throw err;
+  }
+}
 
 /** The pipeline version and the run's plan; a missing pipeline or an invalid definition is the run's failure, not the message's. */
-async function loadPlan(deps: EngineDeps, request: RunRequest): Promise<Loaded> {
+async function loadPlan(deps: EngineDeps, request: RunRequest, read: PipelineRead): Promise<Loaded> {
+  if (!read.ok) return read;
+  const { record, latest } = read;
   try {
-    const record = await deps.pipelines.get(request.pipelineId, request.pipelineVersion);
     // Disabling marks the latest version: a request queued before it (a push, a schedule, a re-run
     // pinned to an older version) starts nothing once the pipeline is disabled.
-    const latest = request.pipelineVersion === undefined ? record : await deps.pipelines.get(request.pipelineId);
     if (latest.disabled) {
       return { ok: false, reason: `pipeline ${request.pipelineId} was disabled (by ${latest.disabled.by} at ${latest.disabled.at}) before this run started; enable it (slipway pipelines enable ${request.pipelineId}) and run again` };
     }

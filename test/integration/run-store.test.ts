@@ -5,7 +5,7 @@ import { ulid } from 'ulid';
 import { createDocumentClient } from '../../shared/aws/clients.ts';
 import { DynamoRunStore } from '../../shared/aws/run-store.ts';
 import { MAX_ITEM_BYTES, ensureTable, estimateItemSize, keys } from '../../shared/aws/table.ts';
-import { OUTBOX_EFFECTS_LIMIT, applyEvent, type RunStateWithOutbox } from '../../shared/services/apply-event.ts';
+import { OUTBOX_EFFECTS_LIMIT, RecentRuns, applyEvent, type RunStateWithOutbox } from '../../shared/services/apply-event.ts';
 import { decide } from '../../shared/domain/decide.ts';
 import { largestPlan, largestRun } from '../../shared/domain/run-bounds.ts';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../shared/domain/errors.ts';
@@ -254,6 +254,21 @@ test('twenty events racing on one run through two writers are all applied, none 
   await applyEvent({ runs: writerA, decide: countingDecide }, runRequested(runId));
   const events = Array.from({ length: 20 }, (_, i) => approval(runId, i));
   const results = await Promise.all(events.map((e, i) => applyEvent({ runs: i % 2 ? writerA : writerB, decide: countingDecide, maxAttempts: 40 }, e)));
+  assert.ok(results.every((r) => r.applied));
+  const final = await store.get(runId);
+  assert.equal(final.jobs.counter!.attempt, 20);
+  assert.equal(final.version, 20);
+  assert.deepEqual(new Set(final.appliedEventIds), new Set([`${runId}:requested`, ...events.map((e) => e.id)]));
+});
+
+test('two writers that each remember what they wrote apply every event on DynamoDB Local, none lost, a memory behind the table never overwriting it', async () => {
+  const runId = ulid();
+  const writers = [0, 1].map(() => ({ runs: new DynamoRunStore(createDocumentClient(cfg), table), decide: countingDecide, recent: new RecentRuns(), maxAttempts: 40 }));
+  await applyEvent(writers[0]!, runRequested(runId));
+  const events = Array.from({ length: 20 }, (_, i) => approval(runId, i));
+  // In turns first (each writer's memory is one event behind the other's write), then racing.
+  for (const [i, e] of events.slice(0, 10).entries()) assert.equal((await applyEvent(writers[i % 2]!, e)).applied, true);
+  const results = await Promise.all(events.slice(10).map((e, i) => applyEvent(writers[i % 2]!, e)));
   assert.ok(results.every((r) => r.applied));
   const final = await store.get(runId);
   assert.equal(final.jobs.counter!.attempt, 20);

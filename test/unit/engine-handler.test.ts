@@ -317,16 +317,42 @@ test('an event for a run that no longer exists is ignored', async () => {
 
 test('a pipeline version that cannot be read while starting a build fails the message instead of being ignored', async () => {
   const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a'), jobSpec('b', { needs: ['a'] })]));
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  // Another instance (it keeps no definitions) handles a's end, and its read of the version fails.
+  const store = env.pipelines;
+  let failing = true;
+  env.deps.pipelines = Object.assign(Object.create(store) as typeof store, {
+    get: async (id: string, version?: number) => {
+      if (failing) throw new NotFoundError(`pipeline ${id} version ${version} not found`);
+      return store.get(id, version);
+    },
+  });
+  const done: BuildStateChanged = { type: 'BuildStateChanged', id: 'build:a:SUCCEEDED', runId: 'R1', at: '2026-11-27T01:01:00.000Z', job: 'a', attempt: 1, buildId: 'slipway-small:build-1', state: 'SUCCEEDED' };
+  await assert.rejects(handleEngineMessage(env.deps, done), NotFoundError);
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1']);
+  failing = false;
+  await handleEngineMessage(env.deps, done);
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1', 'R1:b:1']);
+});
+
+test('a run request reads the pipeline once: its first build starts on the definition it was planned with', async () => {
+  const env = setup();
   env.pipelines.register('web', pipelineSpec([jobSpec('a')]));
+  const reads: string[] = [];
   const get = env.pipelines.get.bind(env.pipelines);
-  let calls = 0;
   env.pipelines.get = async (id, version) => {
-    if (++calls === 2) throw new NotFoundError('pipeline web version 1 not found');
+    reads.push(`${id}@${version ?? 'latest'}`);
     return get(id, version);
   };
-  await assert.rejects(handleEngineMessage(env.deps, runRequest('R1')), NotFoundError);
   await handleEngineMessage(env.deps, runRequest('R1'));
+  assert.deepEqual(reads, ['web@latest']);
   assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1']);
+  // Pinned to a version: that version and the latest (for the disabled mark), read together.
+  reads.length = 0;
+  await handleEngineMessage(env.deps, runRequest('R2', { pipelineVersion: 1, trigger: { event: 'push', provider: 'github', repository: 'acme/web', branch: 'other', commit: 'sha-R2' } }));
+  assert.deepEqual(reads.sort(), ['web@1', 'web@latest']);
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1', 'R2:a:1']);
 });
 
 // ---- pull requests and forks (the trust issue) ------------------------------------------
