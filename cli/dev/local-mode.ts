@@ -48,7 +48,7 @@ import type { NotifierDeps } from '../../shared/notify/notifier.ts';
 import { QueueNotifier } from '../../shared/notify/queue-notifier.ts';
 import { createHandler as createReleaserHandler } from '../../functions/releaser.ts';
 import { LocalBuildRunner } from '../../shared/local/build-runner.ts';
-import { FileLogReader,FileSecretSource,localBranchResolver } from '../../shared/local/local-adapters.ts';
+import { FileLogReader,FileSecretSource,git as gitIn,localBranchResolver } from '../../shared/local/local-adapters.ts';
 import { LocalTarget } from '../../shared/local/local-target.ts';
 import { admit } from '../../shared/local/front-door.ts';
 import { saveArtifacts,restoreArtifacts } from './artifact-sync.ts';
@@ -399,7 +399,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
 /** A definition kept in the repository, read at the commit from the repository on disk (the git host's API in AWS). */
 async function localDefinition(repoPath: string, record: PipelineRecord, commit: string): Promise<PipelineSpec> {
   const file = record.definitionSource.kind === 'repository' ? record.definitionSource.path : DEFAULT_DEFINITION_PATH;
-  const r = spawnSync('git', ['-C', repoPath, 'show', `${commit}:${file}`], { encoding: 'utf8' });
+  const r = await gitIn(repoPath, ['show', `${commit}:${file}`]);
   if (r.status !== 0) throw new ValidationError(`${file} not found at ${commit.slice(0, 12)} in ${repoPath}`);
   return assertPipeline(r.stdout, { filename: file });
 }

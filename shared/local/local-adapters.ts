@@ -1,5 +1,5 @@
 /** Small adapters the local mode uses where AWS has a service with no emulator here. */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { NotFoundError, ValidationError } from '../domain/errors.ts';
 import type { SecretSource } from '../ports/index.ts';
@@ -38,35 +38,48 @@ export class FileLogReader implements LogReader {
 }
 
 /**
+ * `git -C dir ...`, without blocking: the local mode's engine, API and console share one event
+ * loop, and a synchronous spawn holds all of them for as long as the fork takes (8 ms at the
+ * local mode's usual 175 MB, more as it grows), plus git's own run.
+ */
+export function git(dir: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = (err as (Error & { code?: unknown }) | null)?.code;
+      resolve({ status: err ? (typeof code === 'number' ? code : 128) : 0, stdout, stderr: stderr || (err && typeof code !== 'number' ? err.message : '') });
+    });
+  });
+}
+
+/**
  * Branches of the repositories on disk (the git host's API in AWS). A missing
  * repository and a missing branch are different problems with different fixes.
  */
 export function localBranchResolver(repositoryPath: (repository: string) => string) {
-  const repoOf = (repository: string): string => {
-    const dir = repositoryPath(repository);
-    const r = spawnSync('git', ['-C', dir, 'rev-parse', '--git-dir'], { encoding: 'utf8' });
-    if (!existsSync(dir) || r.status !== 0) {
-      throw new ValidationError('repository not found', [{
-        path: 'repository',
-        message: `${repository} has no git repository at ${dir}: the local mode builds from repositories on disk; create it there (git init, or git clone <url> ${dir}) or correct source.repository`,
-      }]);
-    }
-    return dir;
+  /** Only asked once git has refused: the common answer costs one git call. */
+  const notARepository = async (repository: string, dir: string): Promise<ValidationError | undefined> => {
+    if (existsSync(dir) && (await git(dir, ['rev-parse', '--git-dir'])).status === 0) return undefined;
+    return new ValidationError('repository not found', [{
+      path: 'repository',
+      message: `${repository} has no git repository at ${dir}: the local mode builds from repositories on disk; create it there (git init, or git clone <url> ${dir}) or correct source.repository`,
+    }]);
   };
   return {
     async resolveBranch(_provider: string, repository: string, branch: string): Promise<string> {
-      const dir = repoOf(repository);
-      const res = spawnSync('git', ['-C', dir, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { encoding: 'utf8' });
-      if (res.status !== 0) {
-        const branches = spawnSync('git', ['-C', dir, 'for-each-ref', '--format=%(refname:short)', 'refs/heads'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
-        throw new NotFoundError(`branch ${branch} does not exist in ${repository} (its branches: ${branches.join(', ') || 'none yet'})`);
-      }
-      return res.stdout.trim();
+      const dir = repositoryPath(repository);
+      const res = existsSync(dir) ? await git(dir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`]) : undefined;
+      if (res?.status === 0) return res.stdout.trim();
+      const missing = await notARepository(repository, dir);
+      if (missing) throw missing;
+      const branches = (await git(dir, ['for-each-ref', '--format=%(refname:short)', 'refs/heads'])).stdout.trim().split('\n').filter(Boolean);
+      throw new NotFoundError(`branch ${branch} does not exist in ${repository} (its branches: ${branches.join(', ') || 'none yet'})`);
     },
     /** What HEAD names in the repository on disk: its default branch. */
     async defaultBranch(_provider: string, repository: string): Promise<string> {
-      const dir = repoOf(repository);
-      const res = spawnSync('git', ['-C', dir, 'symbolic-ref', '--short', 'HEAD'], { encoding: 'utf8' });
+      const dir = repositoryPath(repository);
+      const missing = await notARepository(repository, dir);
+      if (missing) throw missing;
+      const res = await git(dir, ['symbolic-ref', '--short', 'HEAD']);
       if (res.status !== 0) throw new ValidationError(`${repository} at ${dir} has a detached HEAD and so no default branch; give a branch or a commit`);
       return res.stdout.trim();
     },
