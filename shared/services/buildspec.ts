@@ -176,8 +176,9 @@ function restoreInstalled(exact: string[], tree: InstalledTree): string {
 
 /**
  * After a successful build, saves the cache under the lock hash and as the branch's newest, unless
- * the restore hit this very hash, the entry is over the size cap, or the run may not write (a fork;
- * its role could not anyway). Never fails the build.
+ * the restore hit this very hash, the entry is over the size cap (with the installed tree, it is
+ * tried again without it), or the run may not write (a fork; its role could not anyway). Never
+ * fails the build.
  */
 export function saveCache(job: string, deps?: DependencyCache): string {
   const keys = shellKeys(job);
@@ -187,8 +188,13 @@ export function saveCache(job: string, deps?: DependencyCache): string {
     ? `{ [ -z "\${SLIPWAY_CACHE_LOCKED:-}" ] || { mkdir -p "$SLIPWAY_CACHE_DIR/installed" && echo "$(${builtForCommand(tree)})" > "$SLIPWAY_CACHE_DIR/installed/.built-for" && for d in ${tree.dirs.join(' ')}; do if [ -d ${SRC}/"$d" ]; then cp -a ${SRC}/"$d" "$SLIPWAY_CACHE_DIR/installed/"; fi; done; }; } &&`
     : '';
   const max = `\${SLIPWAY_CACHE_MAX_BYTES:-${DEFAULT_CACHE_MAX_BYTES}}`;
+  const archive = `tar -czf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR" . && size=$(wc -c < ${CACHE_ARCHIVE})`;
+  // Over the cap with the installed tree, the package manager's cache alone may fit: better than nothing.
+  const withoutTree = tree
+    ? `if [ "$size" -gt "${max}" ] && [ -d "$SLIPWAY_CACHE_DIR/installed" ]; then echo "slipway: dependency cache with ${tree.dirs.join(', ')} is $size bytes, over the cap of ${max}; saving it without them"; rm -rf "$SLIPWAY_CACHE_DIR/installed" && ${archive}; fi &&`
+    : '';
   const save = [
-    `{ ${installed} tar -czf ${CACHE_ARCHIVE} -C "$SLIPWAY_CACHE_DIR" . && size=$(wc -c < ${CACHE_ARCHIVE}) && if [ "$size" -gt "${max}" ]; then echo "slipway: dependency cache of $size bytes is over the cap of ${max}; not saved";`,
+    `{ ${installed} ${archive} && ${withoutTree} if [ "$size" -gt "${max}" ]; then echo "slipway: dependency cache of $size bytes is over the cap of ${max}; not saved";`,
     `else aws s3 cp --only-show-errors ${CACHE_ARCHIVE} "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" && aws s3 cp --only-show-errors "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.save}" "s3://\${SLIPWAY_ARTIFACT_BUCKET}/${keys.latest}" && echo "slipway: dependency cache saved ($size bytes)"; fi; }`,
     '|| echo "slipway: dependency cache not saved"',
   ].join(' ');

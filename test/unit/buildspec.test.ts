@@ -208,6 +208,9 @@ function cachedBuilds() {
     '#!/bin/bash',
     `echo "$1" >> ${JSON.stringify(npmLog)}`,
     'case "$1" in ci|install) rm -rf node_modules; mkdir -p node_modules/dep node_modules/.bin && echo "built by $(node --version)" > node_modules/dep/index.js && ln -s ../dep/index.js node_modules/.bin/dep;; ls) [ -f node_modules/dep/index.js ];; esac',
+    // A large tree (incompressible), for the size cap; and something in npm's own cache, which is saved without the tree.
+    'if [ -n "${FAKE_BIG_TREE:-}" ] && [ -d node_modules ]; then head -c 40000 /dev/urandom > node_modules/dep/blob; fi',
+    'mkdir -p "${npm_config_cache:-/dev/null}" 2>/dev/null && echo cached > "${npm_config_cache}/entry" 2>/dev/null; true',
   ].join('\n'), { mode: 0o755 });
   writeFileSync(path.join(bin, 'node'), '#!/bin/bash\necho "${FAKE_NODE_VERSION:-v22.1.0}"\n', { mode: 0o755 });
   const spec = specOf(jobSpec('test', { template: 'node', compute: 'lambda', install: [...TEMPLATES.node.install], commands: ['cat node_modules/dep/index.js', 'echo "link: $(readlink node_modules/.bin/dep)"'] }));
@@ -264,4 +267,21 @@ test('on CodeBuild the dependency cache carries node_modules: the same lock file
   assert.match(otherLock.out, /latest\.tar\.gz/);
   assert.doesNotMatch(otherLock.out, /installed node_modules restored/);
   assert.deepEqual(otherLock.npm, ['ci']);
+});
+
+test('on CodeBuild a cache over the cap with node_modules is saved without them, and one over the cap without them is not saved', () => {
+  const build = cachedBuilds();
+  const big = build('{"v":1}\n', { FAKE_BIG_TREE: '1', SLIPWAY_CACHE_MAX_BYTES: '20000' });
+  assert.match(big.out, /dependency cache with node_modules is \d+ bytes, over the cap of 20000; saving it without them/);
+  assert.match(big.out, /dependency cache saved \(\d+ bytes\)/);
+  const listing = execFileSync('tar', ['-tzf', path.join(big.bucket, 'cache/web/test/main/latest.tar.gz')], { encoding: 'utf8' });
+  assert.doesNotMatch(listing, /installed\//);
+  assert.match(listing, /entry/, "npm's own cache is kept");
+  // The next build finds the entry (npm's cache) but no tree: it installs.
+  const next = build('{"v":1}\n', { FAKE_BIG_TREE: '1', SLIPWAY_CACHE_MAX_BYTES: '20000' });
+  assert.match(next.out, /dependency cache cache\/web\/test\/main\//);
+  assert.deepEqual(next.npm, ['ci']);
+  const tiny = cachedBuilds()('{"v":1}\n', { SLIPWAY_CACHE_MAX_BYTES: '10' });
+  assert.match(tiny.out, /over the cap of 10; not saved/);
+  assert.doesNotMatch(tiny.out, /dependency cache saved/);
 });
