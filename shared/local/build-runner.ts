@@ -21,7 +21,10 @@
  *
  * Like CodeBuild, `start` is idempotent on the request's token.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
+import { rm } from 'node:fs/promises';
+import { Spawner } from './spawner.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -116,7 +119,8 @@ interface CacheUse {
 interface LocalBuild {
   id: string;
   request: BuildRequest;
-  child?: ChildProcess;
+  /** The running step's process (its pid leads its process group). */
+  child?: { pid?: number };
   stopped: boolean;
   exported: Record<string, string>;
   done: Promise<void>;
@@ -402,9 +406,9 @@ export class LocalBuildRunner implements BuildRunner {
       if (cache) await this.saveCache(b, ws, cache);
       await this.finish(b, 'SUCCEEDED');
     } finally {
-      rmSync(ws, { recursive: true, force: true });
-      if (cache) rmSync(cache.dir, { recursive: true, force: true });
-      for (const f of [`${state}.env`, `${state}.cwd`]) rmSync(f, { force: true });
+      // Off the event loop: a workspace with node_modules takes long to delete, and the engine, API
+      // and console share this process (the build's end is being handled meanwhile).
+      await Promise.all([ws, ...(cache ? [cache.dir] : []), `${state}.env`, `${state}.cwd`].map((p) => rm(p, { recursive: true, force: true }).catch(() => undefined)));
     }
   }
 
@@ -593,23 +597,27 @@ export class LocalBuildRunner implements BuildRunner {
   }
 
   private sh(b: LocalBuild, cmd: string, cwd: string, env: Record<string, string>, deadline: number): Promise<number | 'timeout'> {
-    return new Promise((resolve) => {
-      const child = spawn('bash', ['-c', STEP, 'slipway-step', cmd], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      b.child = child;
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
-      }, Math.max(0, deadline - Date.now()));
-      const onData = (buf: Buffer) => { for (const line of buf.toString('utf8').split('\n')) if (line !== '') this.log(b, line); };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.on('error', (e) => { this.log(b, e.message); });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        b.child = undefined;
-        resolve(timedOut ? 'timeout' : code ?? 1);
-      });
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const onData = (buf: Buffer) => { for (const line of buf.toString('utf8').split('\n')) if (line !== '') this.log(b, line); };
+    const ended = spawner.run({ cmd: 'bash', args: ['-c', STEP, 'slipway-step', cmd], cwd, env, detached: true }, {
+      onSpawn: (pid) => {
+        b.child = { pid };
+        timer = setTimeout(() => {
+          timedOut = true;
+          try { process.kill(-pid!, 'SIGKILL'); } catch { /* gone */ }
+        }, Math.max(0, deadline - Date.now()));
+        // Stopped while the step was being started (the stop found no process to signal): it has done nothing yet.
+        if (b.stopped) { try { process.kill(-pid!, 'SIGKILL'); } catch { /* gone */ } }
+      },
+      onStdout: onData,
+      onStderr: onData,
+      onError: (message) => this.log(b, message),
+    });
+    return ended.then(({ code }) => {
+      clearTimeout(timer);
+      b.child = undefined;
+      return timedOut ? 'timeout' : code ?? 1;
     });
   }
 
@@ -704,16 +712,24 @@ async function copyTree(from: string, to: string): Promise<void> {
  * stdin is /dev/null, as CodeBuild's: Debian's bash reads ~/.bashrc when stdin is a socket.
  */
 function exec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', (err) => resolve({ status: null, stdout, stderr: `${stderr}${err.message}` }));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  const out = new StringDecoder('utf8');
+  const err = new StringDecoder('utf8');
+  let stdout = '';
+  let stderr = '';
+  let failed: string | undefined;
+  return spawner.run({ cmd, args, ...opts }, {
+    onStdout: (d) => { stdout += out.write(d); },
+    onStderr: (d) => { stderr += err.write(d); },
+    onError: (message) => { failed ??= message; },
+  }).then(({ code }) => {
+    stdout += out.end();
+    stderr += err.end();
+    return failed !== undefined ? { status: null, stdout, stderr: `${stderr}${failed}` } : { status: code, stdout, stderr };
   });
 }
+
+/** The processes builds run, started from a small helper so that no fork stalls this event loop (see spawner.ts). */
+const spawner = new Spawner();
 
 function dirSize(dir: string): number {
   let n = 0;

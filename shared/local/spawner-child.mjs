@@ -1,0 +1,27 @@
+// The local build runner's spawner (see spawner.ts): starts the processes it is asked for and
+// relays their output and end over the IPC channel. Plain JavaScript with no imports but Node's,
+// so it stays small: forking it costs little, and forking from it costs little.
+import { spawn } from 'node:child_process';
+
+const send = (m) => { if (process.connected) process.send(m); };
+
+process.on('message', (m) => {
+  if (!m || m.op !== 'spawn') return;
+  const { id } = m;
+  let child;
+  try {
+    child = spawn(m.cmd, m.args, { cwd: m.cwd, env: m.env, detached: m.detached === true, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    send({ op: 'error', id, message: e instanceof Error ? e.message : String(e) });
+    send({ op: 'close', id, code: null, signal: null });
+    return;
+  }
+  send({ op: 'spawned', id, pid: child.pid });
+  child.stdout.on('data', (data) => send({ op: 'out', id, data }));
+  child.stderr.on('data', (data) => send({ op: 'err', id, data }));
+  child.on('error', (e) => send({ op: 'error', id, message: e.message }));
+  child.on('close', (code, signal) => send({ op: 'close', id, code, signal }));
+});
+
+// The runner's process is gone: so is its spawner (the builds' own process groups are the runner's to stop).
+process.on('disconnect', () => process.exit(0));
