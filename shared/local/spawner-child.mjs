@@ -17,11 +17,20 @@ process.on('message', (m) => {
     return;
   }
   send({ op: 'spawned', id, pid: child.pid });
-  child.stdout.on('data', (data) => send({ op: 'out', id, data }));
-  child.stderr.on('data', (data) => send({ op: 'err', id, data }));
+  // One chunk per stream on its way at a time: a step that writes faster than the runner logs
+  // waits on its pipe, as it would with the runner as its parent, instead of filling this process.
+  const relay = (stream, op) => stream.on('data', (data) => {
+    if (!process.connected) return;
+    stream.pause();
+    process.send({ op, id, data }, () => stream.resume());
+  });
+  relay(child.stdout, 'out');
+  relay(child.stderr, 'err');
   child.on('error', (e) => send({ op: 'error', id, message: e.message }));
   child.on('close', (code, signal) => send({ op: 'close', id, code, signal }));
 });
 
 // The runner's process is gone: so is its spawner (the builds' own process groups are the runner's to stop).
 process.on('disconnect', () => process.exit(0));
+// A Ctrl-C in the terminal is the runner's to handle (it stops the builds, then this process goes with it).
+for (const sig of ['SIGINT', 'SIGHUP']) process.on(sig, () => undefined);

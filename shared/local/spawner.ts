@@ -46,14 +46,15 @@ const HELPER = fileURLToPath(new URL('./spawner-child.mjs', import.meta.url));
 export class Spawner {
   private helper?: ChildProcess;
   private nextId = 1;
-  private readonly pending = new Map<number, { handlers: SpawnHandlers; done: (end: SpawnEnd) => void }>();
+  /** Runs under way: who is told, which helper started them, and the process group of a detached one. */
+  private readonly pending = new Map<number, { handlers: SpawnHandlers; done: (end: SpawnEnd) => void; helper: ChildProcess; detached: boolean; group?: number }>();
 
   /** Runs `cmd` to its end; output and the pid arrive through `handlers`. Never rejects: a process that cannot start ends with code null after onError. */
   run(request: SpawnRequest, handlers: SpawnHandlers = {}): Promise<SpawnEnd> {
     const helper = this.ensureHelper();
     const id = this.nextId++;
     return new Promise<SpawnEnd>((resolve) => {
-      this.pending.set(id, { handlers, done: resolve });
+      this.pending.set(id, { handlers, done: resolve, helper, detached: request.detached === true });
       // While something runs, the helper keeps this process alive (as a child's pipes would).
       helper.ref();
       helper.channel?.ref();
@@ -71,13 +72,20 @@ export class Spawner {
 
   private ensureHelper(): ChildProcess {
     if (this.helper && this.helper.connected) return this.helper;
-    // No --import tsx or other flags of this process: the helper is plain JavaScript.
-    const helper = fork(HELPER, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // No --import tsx or other flags of this process: the helper is plain JavaScript. In a process
+    // group of its own, so a Ctrl-C in the terminal reaches the runner (which stops the builds
+    // first) and not the helper that relays their ends.
+    const helper = fork(HELPER, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
     helper.on('message', (m: Message) => this.receive(m));
-    // A helper that dies takes no build down silently: whatever it was running ends as not started.
+    // A helper that dies takes no build down silently: what it was running ends with the reason, and
+    // the process groups it started are killed (nothing would report their ends any more).
     helper.on('exit', (code, signal) => {
       if (this.helper === helper) this.helper = undefined;
-      for (const id of [...this.pending.keys()]) this.end(id, { code: null, signal: null }, `the build runner's spawner exited (${signal ?? code})`);
+      for (const [id, p] of [...this.pending]) {
+        if (p.helper !== helper) continue;
+        if (p.group !== undefined) { try { process.kill(-p.group, 'SIGKILL'); } catch { /* gone */ } }
+        this.end(id, { code: null, signal: null }, `the build runner's spawner exited (${signal ?? code})`);
+      }
     });
     helper.on('error', () => undefined);
     helper.unref();
@@ -90,7 +98,9 @@ export class Spawner {
     const p = this.pending.get(m.id);
     if (!p) return;
     switch (m.op) {
-      case 'spawned': return p.handlers.onSpawn?.(m.pid);
+      case 'spawned':
+        if (p.detached && m.pid !== undefined) p.group = m.pid;
+        return p.handlers.onSpawn?.(m.pid);
       case 'out': return p.handlers.onStdout?.(Buffer.from(m.data));
       case 'err': return p.handlers.onStderr?.(Buffer.from(m.data));
       case 'error': return p.handlers.onError?.(m.message);

@@ -96,7 +96,10 @@ async function handleRunRequest(deps: EngineDeps, request: RunRequest): Promise<
   // The run's effects (its first StartBuild) need the definition just planned with: no second read.
   rememberDefinition(deps, record, request.trigger, spec);
 
-  const listed = await listing;
+  // A definition kept in the repository was just read from the git host (a round trip that can take
+  // a while): the active runs are listed again after it, so the admission does not act on runs that
+  // ended meanwhile (a queued run would wait for the reconciler instead of starting).
+  const listed = record.definitionSource.kind === 'repository' && deps.resolveDefinition ? await deps.runs.listActive(request.pipelineId) : await listing;
   const active = spec.concurrency === 'superseded' ? await sameSupersedeLane(deps.runs, listed, request) : listed;
   const admission = admit(spec.concurrency, active, { runId: request.runId, branch: request.trigger.branch, createdAt: request.at });
   if (admission.supersede.length > 0) {

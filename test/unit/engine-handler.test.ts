@@ -294,6 +294,23 @@ test('a definition kept in the repository is read at the run\'s commit, for plan
   assert.ok(reads.every((c) => c === 'sha-R1'));
 });
 
+test('queued mode: a run whose definition is read from the repository is admitted on the active runs as they are after that read', async () => {
+  const env = setup();
+  const spec = pipelineSpec([jobSpec('a')], { concurrency: 'queued' });
+  env.pipelines.register('web', spec);
+  await handleEngineMessage(env.deps, runRequest('R0'));
+  assert.equal((await env.runs.get('R0')).status, 'running');
+  // The pipeline now keeps its definition in the repository.
+  env.pipelines.register('web', spec, { definitionSource: { kind: 'repository', path: '.slipway.yml' } });
+  // R0 ends while R1's definition is being fetched from the git host.
+  env.deps.resolveDefinition = async () => {
+    env.runs.items.get('R0')!.status = 'succeeded';
+    return spec;
+  };
+  await handleEngineMessage(env.deps, runRequest('R1'));
+  assert.equal((await env.runs.get('R1')).status, 'running', 'not queued behind a run that had ended');
+});
+
 test('a repository definition that does not validate fails the run with its problems', async () => {
   const env = setup();
   const record = env.pipelines.register('web', fourJobPipeline());

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Spawner } from '../../shared/local/spawner.ts';
 
 const collect = async (spawner: Spawner, cmd: string, args: string[], opts: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}) => {
@@ -64,18 +65,74 @@ test('a program that does not exist ends with an error and no exit code, and the
   }
 });
 
-test('when the helper dies, what it was running ends instead of hanging, and the next process starts a new helper', async () => {
+test('when the helper dies, what it was running ends instead of hanging, its process groups are killed, and the next process starts a new helper', async () => {
   const spawner = new Spawner();
   try {
-    const running = collect(spawner, 'sleep', ['30']);
-    await new Promise((r) => setTimeout(r, 200));
+    let pid: number | undefined;
+    const errors: string[] = [];
+    const running = spawner.run({ cmd: 'bash', args: ['-c', 'sleep 30 & wait'], detached: true }, { onSpawn: (p) => { pid = p; }, onError: (m) => errors.push(m) });
+    while (pid === undefined) await new Promise((r) => setTimeout(r, 10));
     const helper = (spawner as unknown as { helper: { pid: number } }).helper;
+    // A Ctrl-C in the terminal is not for the helper: it carries on.
+    process.kill(helper.pid, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    process.kill(helper.pid, 0);
     process.kill(helper.pid, 'SIGKILL');
-    const r = await running;
-    assert.equal(r.code, null);
-    assert.match(r.errors.join('\n'), /spawner exited/);
+    const end = await running;
+    assert.equal(end.code, null);
+    assert.match(errors.join('\n'), /spawner exited/);
+    assert.equal(await groupGone(pid), true, 'nothing would report the end of what the dead helper started: it is killed');
     assert.equal((await collect(spawner, 'bash', ['-c', 'echo again'])).out, 'again\n');
   } finally {
     spawner.close();
   }
 });
+
+test('a helper that goes away ends only what it was running, not what its successor runs', async () => {
+  const spawner = new Spawner();
+  try {
+    const first = collect(spawner, 'sleep', ['30']);
+    await new Promise((r) => setTimeout(r, 100));
+    spawner.close();
+    const second = await collect(spawner, 'bash', ['-c', 'sleep 0.3; echo two']);
+    assert.equal(second.code, 0);
+    assert.equal(second.out, 'two\n');
+    assert.deepEqual(second.errors, []);
+    assert.match((await first).errors.join('\n'), /spawner exited/);
+  } finally {
+    spawner.close();
+  }
+});
+
+test('a step that writes faster than its output is taken waits on its pipe instead of filling the helper', async () => {
+  const spawner = new Spawner();
+  try {
+    let bytes = 0;
+    let peak = 0;
+    let helperPid: number | undefined;
+    const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    const end = await spawner.run({ cmd: 'head', args: ['-c', String(120 * 1024 * 1024), '/dev/zero'] }, {
+      onSpawn: () => { helperPid = (spawner as unknown as { helper: { pid: number } }).helper.pid; },
+      onStdout: (d) => {
+        bytes += d.length;
+        // A slow reader: the runner writes each line to the log file as it comes.
+        const until = performance.now() + 0.3;
+        while (performance.now() < until) { /* busy */ }
+        if (helperPid !== undefined && bytes % (8 * 1024 * 1024) < d.length) peak = Math.max(peak, rssOf(helperPid));
+      },
+    });
+    assert.equal(end.code, 0);
+    assert.equal(bytes, 120 * 1024 * 1024);
+    assert.ok(peak > 0 && peak < 100 * 1024 * 1024, `the helper held ${Math.round(peak / 1024 / 1024)} MB while 120 MB went through it`);
+  } finally {
+    spawner.close();
+  }
+});
+
+async function groupGone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    try { process.kill(-pid, 0); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'ESRCH') return true; }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
