@@ -254,6 +254,8 @@ export class LocalBuildRunner implements BuildRunner {
   /** Stops every build still running (the local mode is stopping): each ends STOPPED, its processes signalled. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.byId.keys()].map((id) => this.stop(id)));
+    // A checkout or copy under way would otherwise hold the stop until it finished.
+    spawner.stopCommands();
   }
 
   /** Resolves when every build started so far has ended (tests, shutdown). */
@@ -599,7 +601,19 @@ export class LocalBuildRunner implements BuildRunner {
   private sh(b: LocalBuild, cmd: string, cwd: string, env: Record<string, string>, deadline: number): Promise<number | 'timeout'> {
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
-    const onData = (buf: Buffer) => { for (const line of buf.toString('utf8').split('\n')) if (line !== '') this.log(b, line); };
+    // Whole lines only, decoded across chunk boundaries (a character or a line may arrive in two reads).
+    const lines = () => {
+      const decoder = new StringDecoder('utf8');
+      let partial = '';
+      const emit = (text: string, final: boolean) => {
+        const parts = (partial + text).split('\n');
+        partial = final ? '' : parts.pop()!;
+        for (const line of parts) if (line !== '') this.log(b, line);
+      };
+      return { data: (buf: Buffer) => emit(decoder.write(buf), false), end: () => emit(decoder.end(), true) };
+    };
+    const out = lines();
+    const err = lines();
     const ended = spawner.run({ cmd: 'bash', args: ['-c', STEP, 'slipway-step', cmd], cwd, env, detached: true }, {
       onSpawn: (pid) => {
         b.child = { pid };
@@ -610,11 +624,13 @@ export class LocalBuildRunner implements BuildRunner {
         // Stopped while the step was being started (the stop found no process to signal): it has done nothing yet.
         if (b.stopped) { try { process.kill(-pid!, 'SIGKILL'); } catch { /* gone */ } }
       },
-      onStdout: onData,
-      onStderr: onData,
+      onStdout: out.data,
+      onStderr: err.data,
       onError: (message) => this.log(b, message),
     });
     return ended.then(({ code }) => {
+      out.end();
+      err.end();
       clearTimeout(timer);
       b.child = undefined;
       return timedOut ? 'timeout' : code ?? 1;

@@ -4,9 +4,26 @@
 import { spawn } from 'node:child_process';
 
 const send = (m) => { if (process.connected) process.send(m); };
+/** What runs now, by request id: nothing it started may outlive the runner. */
+const running = new Map();
+
+/** Signals a request's process: its whole group when it has one of its own. */
+function signal(entry, sig) {
+  try {
+    if (entry.detached) process.kill(-entry.child.pid, sig);
+    else entry.child.kill(sig);
+  } catch { /* gone */ }
+}
 
 process.on('message', (m) => {
-  if (!m || m.op !== 'spawn') return;
+  if (!m) return;
+  // The runner is stopping: the commands around the builds (checkout, copies, version checks) end now;
+  // the builds' own steps are the runner's to stop (SIGTERM, then SIGKILL after its grace period).
+  if (m.op === 'stopCommands') {
+    for (const entry of running.values()) if (!entry.detached) signal(entry, 'SIGKILL');
+    return;
+  }
+  if (m.op !== 'spawn') return;
   const { id } = m;
   let child;
   try {
@@ -16,6 +33,7 @@ process.on('message', (m) => {
     send({ op: 'close', id, code: null, signal: null });
     return;
   }
+  if (child.pid !== undefined) running.set(id, { child, detached: m.detached === true });
   send({ op: 'spawned', id, pid: child.pid });
   // One chunk per stream on its way at a time: a step that writes faster than the runner logs
   // waits on its pipe, as it would with the runner as its parent, instead of filling this process.
@@ -27,10 +45,17 @@ process.on('message', (m) => {
   relay(child.stdout, 'out');
   relay(child.stderr, 'err');
   child.on('error', (e) => send({ op: 'error', id, message: e.message }));
-  child.on('close', (code, signal) => send({ op: 'close', id, code, signal }));
+  child.on('close', (code, sig) => {
+    running.delete(id);
+    send({ op: 'close', id, code, signal: sig });
+  });
 });
 
-// The runner's process is gone: so is its spawner (the builds' own process groups are the runner's to stop).
-process.on('disconnect', () => process.exit(0));
+// The runner's process is gone (it exited, crashed or was killed): so is everything started for it,
+// and then this process. Nothing would report their ends any more.
+process.on('disconnect', () => {
+  for (const entry of running.values()) signal(entry, 'SIGKILL');
+  process.exit(0);
+});
 // A Ctrl-C in the terminal is the runner's to handle (it stops the builds, then this process goes with it).
 for (const sig of ['SIGINT', 'SIGHUP']) process.on(sig, () => undefined);

@@ -46,8 +46,8 @@ const HELPER = fileURLToPath(new URL('./spawner-child.mjs', import.meta.url));
 export class Spawner {
   private helper?: ChildProcess;
   private nextId = 1;
-  /** Runs under way: who is told, which helper started them, and the process group of a detached one. */
-  private readonly pending = new Map<number, { handlers: SpawnHandlers; done: (end: SpawnEnd) => void; helper: ChildProcess; detached: boolean; group?: number }>();
+  /** Runs under way: who is told, which helper started them, and their pid (a detached one's leads its group). */
+  private readonly pending = new Map<number, { handlers: SpawnHandlers; done: (end: SpawnEnd) => void; helper: ChildProcess; detached: boolean; pid?: number }>();
 
   /** Runs `cmd` to its end; output and the pid arrive through `handlers`. Never rejects: a process that cannot start ends with code null after onError. */
   run(request: SpawnRequest, handlers: SpawnHandlers = {}): Promise<SpawnEnd> {
@@ -64,7 +64,16 @@ export class Spawner {
     });
   }
 
-  /** Stops the helper (processes it started keep running: stopping builds is the runner's). */
+  /**
+   * Ends the commands that are not builds' own steps (requests without `detached`: checkouts,
+   * copies, version checks) at once, as a Ctrl-C ended them when they shared the runner's process
+   * group. Steps (detached) are left to the runner's stop, which gives them their grace period.
+   */
+  stopCommands(): void {
+    if (this.helper?.connected) this.helper.send({ op: 'stopCommands' });
+  }
+
+  /** Stops the helper, which kills whatever it still runs (nothing would report its end). */
   close(): void {
     this.helper?.disconnect();
     this.helper = undefined;
@@ -78,12 +87,12 @@ export class Spawner {
     const helper = fork(HELPER, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
     helper.on('message', (m: Message) => this.receive(m));
     // A helper that dies takes no build down silently: what it was running ends with the reason, and
-    // the process groups it started are killed (nothing would report their ends any more).
+    // is killed (nothing would report its end any more).
     helper.on('exit', (code, signal) => {
       if (this.helper === helper) this.helper = undefined;
       for (const [id, p] of [...this.pending]) {
         if (p.helper !== helper) continue;
-        if (p.group !== undefined) { try { process.kill(-p.group, 'SIGKILL'); } catch { /* gone */ } }
+        if (p.pid !== undefined) { try { process.kill(p.detached ? -p.pid : p.pid, 'SIGKILL'); } catch { /* gone */ } }
         this.end(id, { code: null, signal: null }, `the build runner's spawner exited (${signal ?? code})`);
       }
     });
@@ -99,7 +108,7 @@ export class Spawner {
     if (!p) return;
     switch (m.op) {
       case 'spawned':
-        if (p.detached && m.pid !== undefined) p.group = m.pid;
+        p.pid = m.pid;
         return p.handlers.onSpawn?.(m.pid);
       case 'out': return p.handlers.onStdout?.(Buffer.from(m.data));
       case 'err': return p.handlers.onStderr?.(Buffer.from(m.data));

@@ -223,6 +223,17 @@ test('logs are stored without colour codes', async () => {
   assert.doesNotMatch(log, /\x1b/);
 });
 
+test('a log line that arrives in two reads (a character or the line itself split) is stored whole', async () => {
+  const { runner, request } = setup({ 'a': '1' });
+  const { buildId } = await runner.start(request(job({ commands: [`printf 'caf\\303'; sleep 0.2; printf '\\251 done\\nsecond '; sleep 0.2; printf 'half\\nno newline at the end'`] })));
+  await runner.idle();
+  const lines = readFileSync(runner.logFile(buildId), 'utf8').split('\n').map((l) => l.slice(25));
+  assert.ok(lines.includes('café done'), lines.join('\n'));
+  assert.ok(lines.includes('second half'));
+  assert.ok(lines.includes('no newline at the end'), 'the last partial line is kept when the step ends');
+  assert.ok(!lines.some((l) => l.includes('\ufffd')));
+});
+
 test('a runtime the project declares unsupported fails the job with the reason; one it accepts is stated', async () => {
   const refused = setup({ 'package.json': JSON.stringify({ name: 'x', engines: { node: '>=99' } }) });
   await refused.runner.start(refused.request(job({ template: 'node', install: [], commands: ['true'] })));

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Spawner } from '../../shared/local/spawner.ts';
 
@@ -88,17 +89,55 @@ test('when the helper dies, what it was running ends instead of hanging, its pro
   }
 });
 
-test('a helper that goes away ends only what it was running, not what its successor runs', async () => {
+test('a helper that goes away kills what it was running, and ends only its own requests, not its successor\'s', async () => {
   const spawner = new Spawner();
   try {
-    const first = collect(spawner, 'sleep', ['30']);
-    await new Promise((r) => setTimeout(r, 100));
+    let pid: number | undefined;
+    const errors: string[] = [];
+    const first = spawner.run({ cmd: 'sleep', args: ['30'] }, { onSpawn: (p) => { pid = p; }, onError: (m) => errors.push(m) });
+    while (pid === undefined) await new Promise((r) => setTimeout(r, 10));
     spawner.close();
     const second = await collect(spawner, 'bash', ['-c', 'sleep 0.3; echo two']);
     assert.equal(second.code, 0);
     assert.equal(second.out, 'two\n');
     assert.deepEqual(second.errors, []);
-    assert.match((await first).errors.join('\n'), /spawner exited/);
+    const end = await first;
+    assert.ok(end.code === null, `the first run ended with ${JSON.stringify(end)}`);
+    assert.equal(await gone(pid), true, 'the sleep the old helper ran does not outlive it');
+  } finally {
+    spawner.close();
+  }
+});
+
+test('when the runner\'s process dies (crash, SIGKILL), the helper kills what it ran before it goes', async () => {
+  const script = `import { Spawner } from ${JSON.stringify(new URL('../../shared/local/spawner.ts', import.meta.url).href)};
+const s = new Spawner();
+s.run({ cmd: 'sleep', args: ['30'] }, { onSpawn: (p) => console.log('command ' + p) });
+s.run({ cmd: 'bash', args: ['-c', 'sleep 30 & wait'], detached: true }, { onSpawn: (p) => console.log('step ' + p) });`;
+  const runner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  runner.stdout!.on('data', (d) => { out += d; });
+  while (!/command \d+\n[\s\S]*step \d+|step \d+\n[\s\S]*command \d+/.test(out)) await new Promise((r) => setTimeout(r, 20));
+  const command = Number(/command (\d+)/.exec(out)![1]);
+  const step = Number(/step (\d+)/.exec(out)![1]);
+  runner.kill('SIGKILL');
+  assert.equal(await gone(command), true, 'the command is killed');
+  assert.equal(await groupGone(step), true, 'the step\'s whole group is killed');
+});
+
+test('stopping the commands ends those without a process group of their own at once, and leaves the builds\' steps to the runner', async () => {
+  const spawner = new Spawner();
+  try {
+    const pids: Record<string, number> = {};
+    const command = spawner.run({ cmd: 'sleep', args: ['30'] }, { onSpawn: (p) => { pids.command = p!; } });
+    const step = spawner.run({ cmd: 'sleep', args: ['30'], detached: true }, { onSpawn: (p) => { pids.step = p!; } });
+    while (pids.command === undefined || pids.step === undefined) await new Promise((r) => setTimeout(r, 10));
+    spawner.stopCommands();
+    assert.equal((await command).signal, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(pids.step, 0);
+    process.kill(-pids.step, 'SIGKILL');
+    assert.equal((await step).signal, 'SIGKILL');
   } finally {
     spawner.close();
   }
@@ -128,6 +167,17 @@ test('a step that writes faster than its output is taken waits on its pipe inste
     spawner.close();
   }
 });
+
+/** Whether a process is gone (a zombie waiting for init to reap it counts as gone). */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    let stat = '';
+    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return true; }
+    if (stat.split(') ')[1]?.startsWith('Z')) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
 
 async function groupGone(pid: number): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
