@@ -109,8 +109,13 @@ class ContextReader {
 
 /** Turns context values into Slipway props; a ContextError names every bad value at once. */
 export function engineConfigFromContext(get: (key: string) => unknown): SlipwayProps {
+  return fromContext(get, readEngineConfig);
+}
+
+/** Reads settings through one ContextReader, then throws the problems of every bad value at once. */
+function fromContext<T>(get: (key: string) => unknown, read: (ctx: ContextReader) => T): T {
   const ctx = new ContextReader(get);
-  const config = readEngineConfig(ctx);
+  const config = read(ctx);
   ctx.check();
   return config;
 }
@@ -169,10 +174,7 @@ export interface ConsoleConfig { enabled: boolean; domainPrefix?: string; samlPr
 
 /** The console's settings from context; a ContextError names every bad value at once. */
 export function consoleConfigFromContext(get: (key: string) => unknown): ConsoleConfig {
-  const ctx = new ContextReader(get);
-  const config = readConsoleConfig(ctx);
-  ctx.check();
-  return config;
+  return fromContext(get, readConsoleConfig);
 }
 
 function readConsoleConfig(ctx: ContextReader): ConsoleConfig {

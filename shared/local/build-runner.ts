@@ -601,19 +601,9 @@ export class LocalBuildRunner implements BuildRunner {
   private sh(b: LocalBuild, cmd: string, cwd: string, env: Record<string, string>, deadline: number): Promise<number | 'timeout'> {
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
-    // Whole lines only, decoded across chunk boundaries (a character or a line may arrive in two reads).
-    const lines = () => {
-      const decoder = new StringDecoder('utf8');
-      let partial = '';
-      const emit = (text: string, final: boolean) => {
-        const parts = (partial + text).split('\n');
-        partial = final ? '' : parts.pop()!;
-        for (const line of parts) if (line !== '') this.log(b, line);
-      };
-      return { data: (buf: Buffer) => emit(decoder.write(buf), false), end: () => emit(decoder.end(), true) };
-    };
-    const out = lines();
-    const err = lines();
+    const logLine = (line: string) => this.log(b, line);
+    const out = wholeLines(logLine);
+    const err = wholeLines(logLine);
     const ended = spawner.run({ cmd: 'bash', args: ['-c', STEP, 'slipway-step', cmd], cwd, env, detached: true }, {
       onSpawn: (pid) => {
         b.child = { pid };
@@ -742,6 +732,18 @@ function exec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pr
     stderr += err.end();
     return failed !== undefined ? { status: null, stdout, stderr: `${stderr}${failed}` } : { status: code, stdout, stderr };
   });
+}
+
+/** A stream's non-empty lines, whole: decoded across chunk boundaries (a character or a line may arrive in two reads). */
+function wholeLines(onLine: (line: string) => void): { data: (chunk: Buffer) => void; end: () => void } {
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  const emit = (text: string, final: boolean) => {
+    const parts = (partial + text).split('\n');
+    partial = final ? '' : parts.pop()!;
+    for (const line of parts) if (line !== '') onLine(line);
+  };
+  return { data: (chunk) => emit(decoder.write(chunk), false), end: () => emit(decoder.end(), true) };
 }
 
 /** The processes builds run, started from a small helper so that no fork stalls this event loop (see spawner.ts). */

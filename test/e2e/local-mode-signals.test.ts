@@ -10,17 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { descendants } from '../support/processes.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Every process below `pid`, from the process table. */
-function descendants(pid: number): number[] {
-  const table = spawnSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  const out: number[] = [];
-  const walk = (p: number) => { for (const [c, pp] of table) if (pp === p) { out.push(c); walk(c); } };
-  walk(pid);
-  return out;
-}
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 

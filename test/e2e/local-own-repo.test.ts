@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { descendants } from '../support/processes.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(ROOT, 'cli', 'slipway.ts');
@@ -104,15 +105,6 @@ before(async () => {
   api = { url: state.apiUrl, token: state.apiToken };
   console.log(`slipway dev --repo answered after ${Date.now() - t0} ms`);
 }, { timeout: 120_000 });
-
-/** Every process below `pid` (the emulators run in process groups of their own). */
-function descendants(pid: number): number[] {
-  const table = spawnSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-  const found: number[] = [];
-  const walk = (p: number) => { for (const [c, pp] of table) if (pp === p) { found.push(c); walk(c); } };
-  walk(pid);
-  return found;
-}
 
 after(async () => {
   if (dev && dev.exitCode === null) {

@@ -1,0 +1,11 @@
+/** The process table, for tests that check what a local mode leaves running. */
+import { spawnSync } from 'node:child_process';
+
+/** Every process below `pid`, from the process table (processes in groups of their own included). */
+export function descendants(pid: number): number[] {
+  const table = spawnSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const found: number[] = [];
+  const walk = (p: number) => { for (const [c, pp] of table) if (pp === p) { found.push(c); walk(c); } };
+  walk(pid);
+  return found;
+}
