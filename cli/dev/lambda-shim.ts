@@ -16,68 +16,26 @@ export function lambdaContext(name: string, requestId = randomBytes(8).toString(
 }
 
 /**
- * Wakes a queue's poller when something in this process sends to the queue. The emulator answers a
- * long poll only when its wait ends (each hop of a run waited up to the whole `WaitTimeSeconds`:
- * most of the local engine's overhead), so with a doorbell the poller asks without waiting and,
- * when the queue is empty, sleeps until the next send or `idleMs` (delayed messages, redeliveries).
+ * Long-poll wait of a receive. fauxqs answers a waiting receive as soon as a message is sent (or a
+ * FIFO group it holds back is released), as SQS does: a hop costs no extra round trip after the
+ * send. One second keeps a stop quick: the pollers end within it.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html
  */
-export class Doorbells {
-  private readonly waiting = new Map<string, Array<() => void>>();
-  private readonly rung = new Set<string>();
+const WAIT_SECONDS = 1;
 
-  ring(queueUrl: string): void {
-    const waiters = this.waiting.get(queueUrl) ?? [];
-    this.waiting.delete(queueUrl);
-    if (waiters.length === 0) this.rung.add(queueUrl);
-    for (const w of waiters) w();
-  }
-
-  /** Resolves at the next ring of `queueUrl` (at once if one came since the last wait), or after `ms`. */
-  wait(queueUrl: string, ms: number): Promise<void> {
-    if (this.rung.delete(queueUrl)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      t.unref?.();
-      const list = this.waiting.get(queueUrl) ?? [];
-      list.push(done);
-      this.waiting.set(queueUrl, list);
-      function done() { clearTimeout(t); resolve(); }
-    });
-  }
-
-  /** Rings a queue's bell after every successful send through `sqs` (SendMessage, SendMessageBatch). */
-  attach(sqs: SQSClient): void {
-    sqs.middlewareStack.add(
-      (next, context) => async (args) => {
-        const out = await next(args);
-        const url = (args.input as { QueueUrl?: string }).QueueUrl;
-        if (url && /^SendMessage/.test(context.commandName ?? '')) this.ring(url);
-        return out;
-      },
-      { step: 'initialize', name: 'slipwayLocalDoorbell' },
-    );
-  }
-}
-
-/** Idle wait of a poller with a doorbell: picks up delayed messages and redeliveries. */
-const IDLE_MS = 1000;
-
-/** Long-polls one queue and hands batches to `handle`, which returns the ids that failed. With `bells`, polls without waiting and sleeps on the queue's doorbell. */
-export async function poll(sqs: SQSClient, queueUrl: string, handle: (msgs: Message[]) => Promise<string[]>, alive: () => boolean, bells?: Doorbells): Promise<void> {
+/** Long-polls one queue, as Lambda's event source mapping does, and hands batches to `handle`, which returns the ids that failed. */
+export async function poll(sqs: SQSClient, queueUrl: string, handle: (msgs: Message[]) => Promise<string[]>, alive: () => boolean): Promise<void> {
   while (alive()) {
     let msgs: Message[] = [];
     try {
-      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: bells ? 0 : 1, MessageSystemAttributeNames: ['All'] }));
+      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: WAIT_SECONDS, MessageSystemAttributeNames: ['All'] }));
       msgs = out.Messages ?? [];
     } catch {
       if (!alive()) return;
       await new Promise((r) => setTimeout(r, 500));
       continue;
     }
-    if (msgs.length === 0) {
-      if (bells) await bells.wait(queueUrl, IDLE_MS);
-      continue;
-    }
+    if (msgs.length === 0) continue;
     let failed: string[];
     try { failed = await handle(msgs); } catch { failed = msgs.map((m) => m.MessageId!); }
     const ok = msgs.filter((m) => !failed.includes(m.MessageId!));

@@ -52,7 +52,7 @@ import { FileLogReader,FileSecretSource,git as gitIn,localBranchResolver } from 
 import { LocalTarget } from '../../shared/local/local-target.ts';
 import { admit } from '../../shared/local/front-door.ts';
 import { saveArtifacts,restoreArtifacts } from './artifact-sync.ts';
-import { Doorbells,lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
+import { lambdaContext,poll,toApiGatewayEvent } from './lambda-shim.ts';
 import { followRun, RunTerminal, type BuildOfLine } from './follow.ts';
 import { watchCommits } from './commit-watcher.ts';
 import { recoverAfterRestart } from './restart-recovery.ts';
@@ -83,7 +83,7 @@ export interface LocalModeOptions {
   onLog?: (line: string) => void;
   /** Build log lines, with the build they are from (the terminal prints them under their job's status); @default onLog, indented */
   onBuildLog?: (build: BuildOfLine, line: string) => void;
-  /** Engine/releaser poll interval while idle. @default 1 s long poll */
+  /** Fewer lines: no "release: ..." progress of the releaser (errors and warnings still show). */
   quiet?: boolean;
   /**
    * Seconds between two passes of the local reconciler, which plays the deployed one's
@@ -168,9 +168,6 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const aws: AwsConfig = { region: 'us-east-1', dynamoEndpoint: emu.dynamoEndpoint, awsEndpoint: emu.awsEndpoint };
     const documents = createDocumentClient(aws);
     const sqs = createSqsClient(aws);
-    // Sends from this process wake the pollers at once (see Doorbells: the emulator's long poll does not).
-    const bells = new Doorbells();
-    bells.attach(sqs);
     const s3 = createS3Client(aws);
     const tableName = 'slipway';
     const bucket = 'slipway-artifacts';
@@ -264,9 +261,9 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const consume = (name: string, h: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>) => async (msgs: Message[]) =>
       (await h(sqsEvent(msgs), lambdaContext(name))).batchItemFailures.map((f) => f.itemIdentifier);
     const pollers = [
-      poll(sqs, engineUrl, consume('engine', engineHandler), () => running, bells),
-      poll(sqs, releaseUrl, consume('releaser', releaseHandler), () => running, bells),
-      poll(sqs, notificationUrl, consume('notifier', notifierHandler), () => running, bells),
+      poll(sqs, engineUrl, consume('engine', engineHandler), () => running),
+      poll(sqs, releaseUrl, consume('releaser', releaseHandler), () => running),
+      poll(sqs, notificationUrl, consume('notifier', notifierHandler), () => running),
     ];
     stops.push(async () => { running = false; await builds.stopAll(); await Promise.all(pollers); await builds.idle(); });
 
