@@ -74,8 +74,8 @@ const fromEnv = portsFromEnv((): EngineDeps => {
 });
 
 const consume = async (deps: EngineDeps, event: SQSEvent): Promise<SQSBatchResponse> => {
-  const outcome = await processRecords(event.Records, async (message) => {
-    const result = await handleEngineMessage(deps, message);
+  const outcome = await processRecords(event.Records, async (message, hold) => {
+    const result = await handleEngineMessage(deps, message, hold);
     // Groups of a batch run concurrently, so run id and job go in each record rather than appendKeys.
     logger.info('engine message handled', { type: message.type, eventId: message.id, ...('job' in message ? { job: message.job } : {}), ...result });
   }, logger);

@@ -111,7 +111,12 @@ export function parseEngineMessage(body: string): EngineMessage {
 }
 
 export function engineMessageGroup(message: EngineMessage): string {
-  return message.type === 'RunRequested' || message.type === 'RunRequest' ? `pipeline#${message.pipelineId}` : `run#${message.runId}`;
+  return message.type === 'RunRequested' || message.type === 'RunRequest' ? `pipeline#${message.pipelineId}` : runMessageGroup(message.runId);
+}
+
+/** The message group of a run's own events. */
+export function runMessageGroup(runId: string): string {
+  return `run#${runId}`;
 }
 
 /** SQS allows at most 128 characters of [A-Za-z0-9!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~]. */

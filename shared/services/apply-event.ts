@@ -11,6 +11,7 @@ import { attemptToken, type Decision, type Effect } from '../domain/run-effects.
 import { type EngineEvent } from '../domain/run-events.ts';
 import { type RunState } from '../domain/run.ts';
 import type { RunStore } from '../ports/index.ts';
+import { runMessageGroup } from '../ports/messages.ts';
 
 export interface ApplyEventDeps {
   runs: RunStore;
@@ -22,14 +23,14 @@ export interface ApplyEventDeps {
   /** ISO-8601 now: when an outbox entry was saved, i.e. when its effects were first tried. @default the system clock */
   now?: () => string;
   /**
-   * The runs this process wrote last (a warm Lambda's, the local engine's): an event for one of
-   * them is decided on the remembered state instead of a read. @default none, every event reads
+   * The runs this process read or wrote last (a warm Lambda's, the local engine's): an event for
+   * one of them is decided on the remembered state instead of a read. @default none, every event reads
    */
   recent?: RecentRuns;
 }
 
 /**
- * The state of each run as this process last wrote it, newest kept, oldest dropped beyond
+ * The state of each run as this process last read or wrote it, newest kept, oldest dropped beyond
  * `limit`. Using it saves a consistent read per event (a round trip on every hop of a run),
  * and is safe because what it saves is only the read:
  * - a decision on a remembered state is written with the condition that the stored version is
@@ -63,6 +64,38 @@ export class RecentRuns {
 
   get size(): number {
     return this.states.size;
+  }
+}
+
+/**
+ * One FIFO message group as this instance holds it: from the batch's receive until its messages
+ * are deleted or visible again. Meanwhile no other consumer gets a message of the group ("You must
+ * delete the messages in the current message group ID before you can receive more messages within
+ * the same message group ID", https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned),
+ * and a run is written only by the engine, for a message of the run's own group. So the state this
+ * instance read or wrote of the group's run during the hold is the stored state, until its next
+ * write, and an event that changes nothing on it needs no fresh read to be let go. A Lambda
+ * invocation that outlives its timeout is ended (the queue's visibility timeout is 6x the
+ * function's, infra/constructs/queues.ts), so no earlier holder still writes.
+ */
+export class HeldGroup {
+  private readonly seen = new Set<string>();
+
+  constructor(readonly groupId: string) {}
+
+  /** Whether the state this instance keeps of `runId` is what is stored: the group is the run's, and seen in this hold. */
+  covers(runId: string): boolean {
+    return this.seen.has(runId);
+  }
+
+  /** This instance read or wrote `runId` just now; counted only for the run's own group. */
+  saw(runId: string): void {
+    if (this.groupId === runMessageGroup(runId)) this.seen.add(runId);
+  }
+
+  /** A write failed: what this instance keeps may be behind. */
+  lost(runId: string): void {
+    this.seen.delete(runId);
   }
 }
 
@@ -127,21 +160,33 @@ export const OUTBOX_EFFECTS_LIMIT = 64;
 
 /**
  * `known`: the run as the caller has just read it, decided on instead of a read of its own
- * (the first attempt only; a conflict reads again).
+ * (the first attempt only; a conflict reads again). `hold`: the event's message group as the
+ * caller holds it; what this process read or wrote of the run during the hold counts as fresh.
  */
-export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent, known?: KnownState): Promise<ApplyResult> {
+export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent, known?: KnownState, hold?: HeldGroup): Promise<ApplyResult> {
   const maxAttempts = deps.maxAttempts ?? 5;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}`);
   const backoff = deps.backoffMs ?? defaultBackoff;
   const remembered = known === undefined ? deps.recent?.get(event.runId) : undefined;
-  // The first state to decide on without a read: what the caller read, or what this process wrote last.
-  let first: { state: RunStateWithOutbox | undefined; fresh: boolean } | undefined = known !== undefined ? { state: known.state, fresh: true } : remembered !== undefined ? { state: remembered, fresh: false } : undefined;
+  // The first state to decide on without a read: what the caller read, or what this process read or wrote last.
+  let first: { state: RunStateWithOutbox | undefined; fresh: boolean } | undefined = known !== undefined
+    ? { state: known.state, fresh: true }
+    : remembered !== undefined ? { state: remembered, fresh: hold?.covers(event.runId) === true } : undefined;
 
   for (let attempt = 1; ; attempt++) {
     if (attempt > 1) await sleep(backoff(attempt));
     const given = first;
     first = undefined;
-    const current = given !== undefined ? given.state : ((await load(deps.runs, event)) as RunStateWithOutbox | undefined);
+    let current: RunStateWithOutbox | undefined;
+    if (given !== undefined) current = given.state;
+    else {
+      current = (await load(deps.runs, event)) as RunStateWithOutbox | undefined;
+      // Read just now: the stored state, for the rest of the hold and as this process's memory.
+      if (current !== undefined) {
+        deps.recent?.remember(current);
+        hold?.saw(event.runId);
+      }
+    }
     // A remembered state may be behind the store: whatever it cannot prove by a write is read again.
     const unproven = given !== undefined && !given.fresh;
 
@@ -166,9 +211,11 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent, known
       if (current) await deps.runs.save(next, current.version);
       else await deps.runs.create(next);
       deps.recent?.remember(next);
+      hold?.saw(event.runId);
       return { state: next, effects: decision.effects, applied: true };
     } catch (err) {
       deps.recent?.forget(event.runId);
+      hold?.lost(event.runId);
       // A remembered state that was behind is no contention (nor, it may be, too large): read and decide again at once.
       if (unproven && (err instanceof ConflictError || err instanceof PayloadTooLargeError)) { attempt--; continue; }
       if (err instanceof PayloadTooLargeError && current) return saveOversized(deps, current, event, next, at);

@@ -23,7 +23,7 @@ import type { RunState, Trigger } from '../domain/run.ts';
 import { NotFoundError, PermissionError, RetryableError, SlipwayError, ValidationError } from '../domain/errors.ts';
 import { parseEngineMessage, type EngineMessage, type RunRequest } from '../ports/messages.ts';
 import type { EventQueue, PipelineRecord, PipelineStore, RunStore, RunSummary } from '../ports/index.ts';
-import { applyEvent, type KnownState, type RecentRuns } from './apply-event.ts';
+import { applyEvent, HeldGroup, type KnownState, type RecentRuns } from './apply-event.ts';
 import { performEffects, rememberDefinition, runDefinition, type EffectDeps } from './effects.ts';
 import type { MetricsSink } from '../ports/metrics.ts';
 import { runMetrics } from './run-metrics.ts';
@@ -48,15 +48,16 @@ export interface HandledMessage {
 }
 
 /** Handles one engine message; throws to have it redelivered. */
-export async function handleEngineMessage(deps: EngineDeps, message: EngineMessage): Promise<HandledMessage> {
+/** `hold`: the message's group as the caller holds it (see HeldGroup); absent, every unproven state is read again. */
+export async function handleEngineMessage(deps: EngineDeps, message: EngineMessage, hold?: HeldGroup): Promise<HandledMessage> {
   if (message.type === 'RunRequest') return handleRunRequest(deps, message);
-  return apply(deps, message);
+  return apply(deps, message, undefined, hold);
 }
 
-async function apply(deps: EngineDeps, event: EngineEvent, known?: KnownState): Promise<HandledMessage> {
+async function apply(deps: EngineDeps, event: EngineEvent, known?: KnownState, hold?: HeldGroup): Promise<HandledMessage> {
   let result;
   try {
-    result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.now ? { now: deps.now } : {}), ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}), ...(deps.recent ? { recent: deps.recent } : {}) }, event, known);
+    result = await applyEvent({ runs: deps.runs, decide: deps.decide, ...(deps.now ? { now: deps.now } : {}), ...(deps.maxApplyAttempts ? { maxAttempts: deps.maxApplyAttempts } : {}), ...(deps.recent ? { recent: deps.recent } : {}) }, event, known, hold);
   } catch (err) {
     // Events outlive their runs (a late build event after the run's TTL): nothing is left to change.
     // Only the run's absence is ignored; a NotFoundError from an effect below is a real failure.
@@ -357,7 +358,7 @@ export function isPermanent(err: unknown): boolean {
  * batch here holds many runs' groups, which this loop runs side by side, in order
  * within each group.
  */
-export async function processRecords(records: readonly QueueRecord[], handle: (message: EngineMessage) => Promise<unknown>, logger: BatchLogger): Promise<BatchOutcome> {
+export async function processRecords(records: readonly QueueRecord[], handle: (message: EngineMessage, hold: HeldGroup) => Promise<unknown>, logger: BatchLogger): Promise<BatchOutcome> {
   const groups = new Map<string, QueueRecord[]>();
   for (const r of records) {
     const g = r.attributes.MessageGroupId ?? `no-group:${r.messageId}`;
@@ -368,10 +369,12 @@ export async function processRecords(records: readonly QueueRecord[], handle: (m
   const failed = new Set<string>();
   await Promise.all(
     [...groups].map(async ([group, list]) => {
+      // This batch holds the group until the batch ends: its records share what they read and wrote.
+      const hold = new HeldGroup(group);
       for (let i = 0; i < list.length; i++) {
         const record = list[i];
         try {
-          await handle(parseEngineMessage(record.body));
+          await handle(parseEngineMessage(record.body), hold);
         } catch (err) {
           const permanent = isPermanent(err);
           const skipped = list.slice(i + 1).map((r) => r.messageId);

@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../shared/domain/decide.ts';
 import type { BuildStateChanged, JobStarted } from '../../shared/domain/run-events.ts';
-import { RecentRuns } from '../../shared/services/apply-event.ts';
-import { handleEngineMessage, type EngineDeps } from '../../shared/services/run-engine.ts';
+import { HeldGroup, RecentRuns } from '../../shared/services/apply-event.ts';
+import { handleEngineMessage, processRecords, type EngineDeps } from '../../shared/services/run-engine.ts';
+import { ConflictError } from '../../shared/domain/errors.ts';
 import type { RunRequest } from '../../shared/ports/messages.ts';
 import type { RunState } from '../../shared/domain/run.ts';
 import { FakeBuildRunner } from '../support/fake-build-runner.ts';
@@ -128,4 +129,70 @@ test('RecentRuns keeps the newest runs up to its limit, and copies of what was w
   r1.version = 99;
   assert.equal(recent.get('R1')!.version, 1);
   assert.throws(() => new RecentRuns(0), RangeError);
+});
+
+test('while it holds the run\'s message group, an instance lets an event that changes nothing go on what it wrote in the hold, without a read', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a'), jobSpec('b', { needs: ['a'] })]));
+  const engine = env.instance();
+  await handleEngineMessage(engine, request('R1'));
+  // One batch: the engine's JobStarted and CodeBuild's IN_PROGRESS of the same build, in the run's group.
+  const hold = new HeldGroup('run#R1');
+  let before = env.runs.reads;
+  assert.equal((await handleEngineMessage(engine, started('a', 1, 'build-a'), hold)).applied, true);
+  assert.equal((await handleEngineMessage(engine, build('a', 1, 'build-a', 'IN_PROGRESS'), hold)).applied, false);
+  assert.equal(env.runs.reads - before, 0, 'the hold wrote the run: its state is the stored one');
+  // The next batch is a new hold: the same kind of event is checked on a read before it is let go.
+  before = env.runs.reads;
+  assert.equal((await handleEngineMessage(engine, build('a', 1, 'build-a', 'IN_PROGRESS'), new HeldGroup('run#R1'))).applied, false);
+  assert.equal(env.runs.reads - before, 1);
+  // And an event that does change something is applied on what the hold read.
+  const next = new HeldGroup('run#R1');
+  before = env.runs.reads;
+  await handleEngineMessage(env.instance(), build('a', 1, 'build-a', 'IN_PROGRESS'), next);
+  assert.equal(env.runs.reads - before, 1, 'an instance that never saw the run reads it once');
+  const other = env.instance();
+  await handleEngineMessage(other, build('a', 1, 'build-a', 'IN_PROGRESS'), next);
+  assert.equal(env.runs.reads - before, 2, 'a hold covers what this instance saw, not what another one did');
+  assert.equal((await handleEngineMessage(other, build('a', 1, 'build-a', 'SUCCEEDED'), next)).applied, true);
+  assert.equal(env.runs.reads - before, 2, 'decided on what the hold read');
+  assert.equal((await env.runs.get('R1')).jobs.a.status, 'succeeded');
+});
+
+test('a hold counts only its own run\'s group, and a write that fails in it counts no longer', async () => {
+  const env = setup();
+  env.pipelines.register('web', pipelineSpec([jobSpec('a'), jobSpec('b', { needs: ['a'] })]));
+  const engine = { ...env.instance(), maxApplyAttempts: 1 };
+  await handleEngineMessage(engine, request('R1'));
+  const pipelineGroup = new HeldGroup('pipeline#web');
+  pipelineGroup.saw('R1');
+  assert.equal(pipelineGroup.covers('R1'), false, 'the pipeline\'s group does not hold the run\'s events');
+
+  const hold = new HeldGroup('run#R1');
+  await handleEngineMessage(engine, started('a', 1, 'build-a'), hold);
+  assert.equal(hold.covers('R1'), true);
+  // Something wrote the run behind the hold's back (nothing should; this is what the fresh read guards against).
+  await handleEngineMessage(env.instance(), build('a', 1, 'build-a', 'FAILED'));
+  await assert.rejects(handleEngineMessage(engine, build('a', 1, 'build-a', 'SUCCEEDED'), hold), ConflictError);
+  assert.equal(hold.covers('R1'), false, 'the failed write ends what the hold vouches for');
+  const before = env.runs.reads;
+  await handleEngineMessage(engine, build('a', 1, 'build-a', 'IN_PROGRESS'), hold);
+  assert.equal(env.runs.reads - before, 1, 'read again');
+  assert.equal((await env.runs.get('R1')).jobs.a.status, 'failed');
+});
+
+test('a batch gives each message group one hold, shared by its records in order, and a new batch new holds', async () => {
+  const record = (id: string, group: string) => ({ messageId: id, body: JSON.stringify(build('a', 1, `build-${id}`, 'IN_PROGRESS')), attributes: { MessageGroupId: group } });
+  const seen: Array<[string, HeldGroup]> = [];
+  const batch = [record('1', 'run#R1'), record('2', 'run#R2'), record('3', 'run#R1')];
+  const logger = { error: () => undefined, warn: () => undefined };
+  await processRecords(batch, async (m, hold) => { seen.push([(m as BuildStateChanged).buildId, hold]); }, logger);
+  const holdOf = (id: string) => seen.find(([b]) => b === `build-${id}`)![1];
+  assert.equal(holdOf('1'), holdOf('3'));
+  assert.notEqual(holdOf('1'), holdOf('2'));
+  assert.equal(holdOf('1').groupId, 'run#R1');
+  const earlier = holdOf('1');
+  seen.length = 0;
+  await processRecords([record('1', 'run#R1')], async (m, hold) => { seen.push([(m as BuildStateChanged).buildId, hold]); }, logger);
+  assert.notEqual(seen[0]![1], earlier, 'the group was let go between the batches');
 });
