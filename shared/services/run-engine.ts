@@ -162,18 +162,27 @@ function supersedeLaneOf(trigger: Trigger): string {
 type Loaded = { ok: true; record: PipelineRecord; spec: PipelineSpec; planned: RunPlan } | { ok: false; reason: string };
 type PipelineRead = { ok: true; record: PipelineRecord; latest: PipelineRecord } | { ok: false; reason: string };
 
-/** The requested version and the latest (whose mark says whether the pipeline is disabled), read together. */
+/**
+ * The latest version (whose mark says whether the pipeline is disabled) and the requested one.
+ * A request pinned to the latest version (the API pins what it read) needs no second read: the
+ * latest record is that version's, with the mark.
+ */
 async function readPipeline(deps: EngineDeps, request: RunRequest): Promise<PipelineRead> {
   try {
-    const [record, latest] = await Promise.all([
-      deps.pipelines.get(request.pipelineId, request.pipelineVersion),
-      request.pipelineVersion === undefined ? undefined : deps.pipelines.get(request.pipelineId),
-    ]);
-    return { ok: true, record, latest: latest ?? record };
+    const latest = await deps.pipelines.get(request.pipelineId);
+    const pinned = request.pipelineVersion;
+    const record = pinned === undefined || pinned === latest.version ? withoutMark(latest) : await deps.pipelines.get(request.pipelineId, pinned);
+    return { ok: true, record, latest };
   } catch (err) {
     if (isRunsProblem(err)) return { ok: false, reason: err.message };
     throw err;
   }
+}
+
+/** A version as registered: the disabled mark is the pipeline's state, not the version's. */
+function withoutMark(record: PipelineRecord): PipelineRecord {
+  const { disabled: _mark, ...registered } = record;
+  return registered;
 }
 
 /** The pipeline version and the run's plan; a missing pipeline or an invalid definition is the run's failure, not the message's. */

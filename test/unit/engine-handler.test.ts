@@ -365,11 +365,18 @@ test('a run request reads the pipeline once: its first build starts on the defin
   await handleEngineMessage(env.deps, runRequest('R1'));
   assert.deepEqual(reads, ['web@latest']);
   assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1']);
-  // Pinned to a version: that version and the latest (for the disabled mark), read together.
+  // Pinned to the latest version (the API pins what it read): the latest record is that version.
   reads.length = 0;
   await handleEngineMessage(env.deps, runRequest('R2', { pipelineVersion: 1, trigger: { event: 'push', provider: 'github', repository: 'acme/web', branch: 'other', commit: 'sha-R2' } }));
-  assert.deepEqual(reads.sort(), ['web@1', 'web@latest']);
+  assert.deepEqual(reads, ['web@latest']);
   assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1', 'R2:a:1']);
+  // Pinned to an older version: the latest (for the disabled mark), then that version, which the run uses.
+  env.pipelines.register('web', pipelineSpec([jobSpec('b')]));
+  reads.length = 0;
+  await handleEngineMessage(env.deps, runRequest('R3', { pipelineVersion: 1, trigger: { event: 'push', provider: 'github', repository: 'acme/web', branch: 'third', commit: 'sha-R3' } }));
+  assert.deepEqual(reads, ['web@latest', 'web@1']);
+  assert.deepEqual([...env.builds.builds.keys()], ['R1:a:1', 'R2:a:1', 'R3:a:1']);
+  assert.equal((await env.runs.get('R3')).pipelineVersion, 1);
 });
 
 // ---- pull requests and forks (the trust issue) ------------------------------------------
