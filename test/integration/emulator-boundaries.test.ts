@@ -4,10 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
-import { createSqsClient } from '../../shared/aws/clients.ts';
+import { createDocumentClient, createSqsClient } from '../../shared/aws/clients.ts';
+import { startEmulators } from '../../cli/dev/emulators.mjs';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 
 /** Local addresses of the sockets listening on `port` (Linux: /proc/net/tcp and tcp6, hex). */
@@ -103,4 +107,34 @@ test('a FIFO receive returns as many messages of a group as it can, in order, an
   assert.deepEqual(bodies(await receive(), 'a'), [], 'a2 and a3 in flight hold a4 back');
   for (const m of third.slice(1)) await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle! }));
   assert.deepEqual(bodies(await receive(), 'a'), ['a4']);
+});
+
+test('DynamoDB Local on disk keeps its database in write-ahead-log mode, and its tables across a restart', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-ddb-wal-'));
+  try {
+    const table = uniqueName('wal');
+    for (const round of [1, 2]) {
+      const emu = await startEmulators({ dataDir });
+      try {
+        const ddb = createDocumentClient({ region: 'us-east-1', dynamoEndpoint: emu.dynamoEndpoint, awsEndpoint: emu.awsEndpoint });
+        if (round === 1) {
+          await ddb.send(new CreateTableCommand({ TableName: table, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'PK', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }] }));
+        } else {
+          assert.ok((await ddb.send(new ListTablesCommand({}))).TableNames?.includes(table), 'the table survived the restart');
+        }
+      } finally {
+        await emu.stop();
+        await Promise.all(emu.children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+      }
+    }
+    // SQLite's header: bytes 18 and 19 (write and read format versions) are 2 in WAL mode, 1 with a rollback journal.
+    const fd = openSync(path.join(dataDir, 'shared-local-instance.db'), 'r');
+    const header = Buffer.alloc(20);
+    readSync(fd, header, 0, 20, 0);
+    closeSync(fd);
+    assert.equal(header.subarray(0, 15).toString('latin1'), 'SQLite format 3');
+    assert.deepEqual([header[18], header[19]], [2, 2]);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
