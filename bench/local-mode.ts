@@ -77,7 +77,7 @@ async function emulatorLatency(mode: LocalMode, n = 25): Promise<{ get: number; 
 }
 
 /** Runs of the sample after the first, in the same local mode, whose overhead is given as a median. */
-const WARM_RUNS = 3;
+const WARM_RUNS = 5;
 
 export async function benchLocalMode(): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-'));
