@@ -25,6 +25,7 @@ import { spawnSync } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { rm } from 'node:fs/promises';
 import { Spawner } from './spawner.ts';
+import { checkout } from './checkout.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -416,10 +417,10 @@ export class LocalBuildRunner implements BuildRunner {
 
   /**
    * A pristine checkout of `commit`, made once and copied into each job's workspace: the jobs of a
-   * run share a commit, and one `git clone` + `git checkout` costs more than the copy (two processes
-   * against one, and git's work on every file). Made in a temporary folder and renamed into place,
-   * so a checkout that exists is whole; never built in. The clone borrows the repository's objects
-   * (`--shared`), so its .git is small; the newest SOURCE_SNAPSHOTS are kept.
+   * run share a commit, and a checkout costs more than the copy (git's work on every file). Made in
+   * a temporary folder and renamed into place, so a checkout that exists is whole; never built in.
+   * It borrows the repository's objects (see checkout.ts), so its .git is small; the newest
+   * SOURCE_SNAPSHOTS are kept.
    */
   private sourceAt(repo: string, commit: string): Promise<{ dir: string } | { problem: string }> {
     const dir = path.join(this.opts.dataDir, 'sources', `${createHash('sha256').update(repo).digest('hex').slice(0, 12)}-${commit}`);
@@ -453,10 +454,8 @@ export class LocalBuildRunner implements BuildRunner {
     mkdirSync(root, { recursive: true });
     const tmp = `${dir}.${randomUUID()}.tmp`;
     try {
-      const clone = await exec('git', ['clone', '-q', '--shared', '--no-checkout', repo, tmp]);
-      if (clone.status !== 0) return { problem: `git clone ${repo} failed: ${clone.stderr.trim()}` };
-      const co = await exec('git', ['-C', tmp, 'checkout', '-q', commit]);
-      if (co.status !== 0) return { problem: `commit ${commit} not found in ${repo}: ${co.stderr.trim()}` };
+      const problem = await checkout(exec, repo, commit, tmp);
+      if (problem !== undefined) return { problem };
       try { renameSync(tmp, dir); } catch { /* another job of the run made it first */ }
       this.pruneSources(root, dir);
       return { dir };

@@ -1,0 +1,117 @@
+/**
+ * A job's source in the local mode: the repository on disk at a commit, as `git clone --shared
+ * --no-checkout` and `git checkout <commit>` make it (a .git that borrows the repository's objects,
+ * its branches as origin/*, its tags, HEAD detached at the commit), with one git process instead
+ * of three: the clone starts `git upload-pack` to list the refs, which are files it can read here.
+ * That work runs beside the engine's first hop of a run (the checkout starts when the run is
+ * requested) on the same cores.
+ *
+ * A repository that is not plain (its .git a file, as a worktree's or a submodule's; another object
+ * format or ref storage, named under [extensions]) is cloned as before.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export type Run = (cmd: string, args: string[], opts?: { cwd?: string }) => Promise<{ status: number | null; stdout: string; stderr: string }>;
+
+const SHA = /^[0-9a-f]{40}$/;
+
+/** Makes the checkout of `commit` in `dir` (which must not exist); a problem in words, or undefined when made. */
+export async function checkout(run: Run, repo: string, commit: string, dir: string): Promise<string | undefined> {
+  const refs = plainRefs(repo);
+  if (refs === undefined) {
+    const clone = await run('git', ['clone', '-q', '--shared', '--no-checkout', repo, dir]);
+    if (clone.status !== 0) return `git clone ${repo} failed: ${clone.stderr.trim()}`;
+  } else {
+    borrow(repo, refs, dir);
+    writeFileSync(path.join(dir, '.git', 'HEAD'), `${commit}\n`);
+  }
+  // HEAD detached at the commit; `reset --hard` writes the index and the files (the borrowed .git
+  // has HEAD there already; a clone's moves it).
+  const co = refs === undefined ? await run('git', ['-C', dir, 'checkout', '-q', commit]) : await run('git', ['-C', dir, 'reset', '-q', '--hard']);
+  if (co.status !== 0) return `commit ${commit} not found in ${repo}: ${co.stderr.trim()}`;
+  return undefined;
+}
+
+interface PlainRefs {
+  /** Branch name -> commit. */
+  heads: Map<string, string>;
+  /** Tag name -> object. */
+  tags: Map<string, string>;
+  /** The branch the repository's HEAD names, if it names one. */
+  head?: string;
+  /** The repository's [core] settings about its file system (filemode, ignorecase, symlinks, precomposeunicode). */
+  core: string[];
+}
+
+/** The branches and tags of a plain repository (packed, then loose ones over them); undefined for any other. */
+export function plainRefs(repo: string): PlainRefs | undefined {
+  const gitDir = path.join(repo, '.git');
+  if (!statSync(gitDir, { throwIfNoEntry: false })?.isDirectory()) return undefined;
+  let config: string;
+  try { config = readFileSync(path.join(gitDir, 'config'), 'utf8'); } catch { return undefined; }
+  if (/^\s*\[\s*extensions\s*\]/im.test(config) || !existsSync(path.join(gitDir, 'objects'))) return undefined;
+  const refs: PlainRefs = { heads: new Map(), tags: new Map(), core: coreSettings(config) };
+  const put = (name: string, sha: string) => {
+    if (!SHA.test(sha)) return;
+    if (name.startsWith('refs/heads/')) refs.heads.set(name.slice('refs/heads/'.length), sha);
+    else if (name.startsWith('refs/tags/')) refs.tags.set(name.slice('refs/tags/'.length), sha);
+  };
+  try {
+    for (const line of readFileSync(path.join(gitDir, 'packed-refs'), 'utf8').split('\n')) {
+      if (line === '' || line.startsWith('#') || line.startsWith('^')) continue;
+      const [sha, name] = line.split(' ');
+      if (sha && name) put(name, sha);
+    }
+  } catch { /* no packed refs */ }
+  for (const kind of ['heads', 'tags']) {
+    const root = path.join(gitDir, 'refs', kind);
+    if (!existsSync(root)) continue;
+    for (const rel of readdirSync(root, { recursive: true }) as string[]) {
+      const file = path.join(root, rel);
+      if (!statSync(file).isFile()) continue;
+      // A symbolic ref ("ref: ...") is no commit of its own.
+      put(`refs/${kind}/${rel.split(path.sep).join('/')}`, readFileSync(file, 'utf8').trim());
+    }
+  }
+  const head = /^ref: refs\/heads\/(.+)$/.exec(readFileSync(path.join(gitDir, 'HEAD'), 'utf8').trim())?.[1];
+  if (head !== undefined) refs.head = head;
+  return refs;
+}
+
+/** The .git `git clone --shared --no-checkout repo dir` leaves, but for HEAD. */
+function borrow(repo: string, refs: PlainRefs, dir: string): void {
+  const git = path.join(dir, '.git');
+  for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags', 'refs/remotes/origin', 'info']) mkdirSync(path.join(git, d), { recursive: true });
+  writeFileSync(path.join(git, 'objects', 'info', 'alternates'), `${path.resolve(repo, '.git', 'objects')}\n`);
+  const lines: string[] = [];
+  const sorted = (m: Map<string, string>, prefix: string) => [...m].map(([name, sha]) => [`${prefix}${name}`, sha] as const);
+  const entries = [
+    ...sorted(refs.head !== undefined && refs.heads.has(refs.head) ? new Map([[refs.head, refs.heads.get(refs.head)!]]) : new Map(), 'refs/heads/'),
+    ...sorted(refs.heads, 'refs/remotes/origin/'),
+    ...sorted(refs.tags, 'refs/tags/'),
+  ].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, sha] of entries) lines.push(`${sha} ${name}`);
+  writeFileSync(path.join(git, 'packed-refs'), lines.length > 0 ? `${lines.join('\n')}\n` : '');
+  if (refs.head !== undefined && refs.heads.has(refs.head)) writeFileSync(path.join(git, 'refs', 'remotes', 'origin', 'HEAD'), `ref: refs/remotes/origin/${refs.head}\n`);
+  const branch = refs.head !== undefined && refs.heads.has(refs.head) ? `[branch ${quoted(refs.head)}]\n\tremote = origin\n\tmerge = ${quoted(`refs/heads/${refs.head}`)}\n` : '';
+  // What git init found out about this file system (file modes, case, symbolic links), as the repository's own config says.
+  const fs = refs.core.length > 0 ? refs.core : ['filemode = true'];
+  writeFileSync(path.join(git, 'config'), `[core]\n\trepositoryformatversion = 0\n${fs.map((l) => `\t${l}\n`).join('')}\tbare = false\n\tlogallrefupdates = true\n[remote "origin"]\n\turl = ${quoted(path.resolve(repo))}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n${branch}`);
+}
+
+/** A git config string value or subsection name, quoted. */
+function quoted(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+function coreSettings(config: string): string[] {
+  const out: string[] = [];
+  let inCore = false;
+  for (const raw of config.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) inCore = /^\[\s*core\s*\]$/i.test(line);
+    else if (inCore && /^(filemode|ignorecase|symlinks|precomposeunicode)\s*=\s*(true|false)$/i.test(line)) out.push(line.replace(/\s*=\s*/, ' = '));
+  }
+  return out;
+}
