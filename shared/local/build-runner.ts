@@ -32,6 +32,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { JobSpec } from '../domain/pipeline.ts';
+import { RetryableError } from '../domain/errors.ts';
 import { TEMPLATES, type ToolRequirement } from '../domain/templates.ts';
 import { DECLARATION_FILES, declaredRequirement, judgeRuntime } from '../domain/runtime-versions.ts';
 import { ARTIFACT_ROOTS } from '../domain/run.ts';
@@ -205,6 +206,8 @@ export class LocalBuildRunner implements BuildRunner {
   async start(request: BuildRequest): Promise<{ buildId: string }> {
     const seen = this.byToken.get(request.token);
     if (seen) return { buildId: seen.id };
+    // A handler still at work when the local mode stops starts nothing: the message comes back after the next start.
+    if (this.stopping) throw new RetryableError(`the local mode is stopping: ${request.job} (attempt ${request.attempt}) of run ${request.runId} starts after the next start`);
     const id = `local:${randomUUID()}`;
     const build: LocalBuild = { id, request, stopped: false, exported: {}, done: Promise.resolve(), commandMs: 0 };
     this.byToken.set(request.token, build);
@@ -254,6 +257,7 @@ export class LocalBuildRunner implements BuildRunner {
 
   /** Stops every build still running (the local mode is stopping): each ends STOPPED, its processes signalled. */
   async stopAll(): Promise<void> {
+    this.stopping = true;
     await Promise.all([...this.byId.keys()].map((id) => this.stop(id)));
     // A checkout or copy under way would otherwise hold the stop until it finished.
     spawner.stopCommands();
@@ -440,6 +444,9 @@ export class LocalBuildRunner implements BuildRunner {
     if (!/^[0-9a-f]{40}$/.test(commit)) return;
     this.sourceAt(repositoryPath, commit).catch(() => undefined);
   }
+
+  /** Set by stopAll: no build starts after it. */
+  private stopping = false;
 
   private readonly makingSources = new Map<string, Promise<{ dir: string } | { problem: string }>>();
 

@@ -16,7 +16,7 @@ let mode: LocalMode | undefined;
 let dataDir: string;
 const lines: string[] = [];
 
-/** A pipeline on the sample repository whose one job's step ignores SIGTERM for two minutes. */
+/** A pipeline on the sample repository whose one job's step ignores SIGTERM for two minutes (and would be retried once). */
 const STUBBORN = `name: stubborn
 source:
   provider: github
@@ -25,8 +25,23 @@ jobs:
   hang:
     template: node
     install: []
+    retries: 1
     commands:
       - trap "" TERM; sleep 120 & echo "sleeper $!"; wait
+`;
+
+/** One whose step ends at once on SIGTERM (its STOPPED event comes while the local mode stops), retried once on failure. */
+const NAPPER = `name: napper
+source:
+  provider: github
+  repository: ${SAMPLE.repository}
+jobs:
+  nap:
+    template: node
+    install: []
+    retries: 1
+    commands:
+      - echo napping; sleep 60
 `;
 
 /** Running: it exists and is not a zombie waiting to be reaped. */
@@ -55,6 +70,7 @@ before(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-stop-'));
   mode = await startLocalMode({ dataDir, reset: true, quiet: true, reconcileSeconds: 0, onLog: (l) => lines.push(l) });
   await mode.api.registerPipeline('stubborn', { kind: 'definition', definition: STUBBORN });
+  await mode.api.registerPipeline('napper', { kind: 'definition', definition: NAPPER });
 }, { timeout: 120_000 });
 
 after(async () => {
@@ -79,7 +95,14 @@ test('cancelling a run whose build ignores SIGTERM: the job is recorded cancelle
   assert.equal(log.at(-1), '== STOPPED', log.join('\n'));
 });
 
-test('Ctrl-C (the local mode\'s stop) with such a build running does not wait for it', { timeout: 120_000 }, async () => {
+test('Ctrl-C (the local mode\'s stop) with such a build running does not wait for it, and starts no retry', { timeout: 120_000 }, async () => {
+  const napper = await mode!.api.requestRun('napper', { branch: 'main' }, { by: 'test', requestId: `napper-${Date.now()}` });
+  for (const t0 = Date.now(); ;) {
+    assert.ok(Date.now() - t0 < 60_000, `the napper did not start:\n${lines.slice(-30).join('\n')}`);
+    const run = await mode!.api.getRun(napper.runId).catch(() => undefined);
+    if (run?.jobs.nap?.buildId && (await mode!.api.readLogs(napper.runId, 'nap', { limit: 1000 })).events.some((e) => e.message === 'napping')) break;
+    await sleep(200);
+  }
   const { sleeper } = await startStubbornRun(mode!);
   const t0 = Date.now();
   await mode!.stop();
@@ -88,4 +111,8 @@ test('Ctrl-C (the local mode\'s stop) with such a build running does not wait fo
   assert.ok(!alive(sleeper), 'the step\'s processes are gone');
   // The emulators and the artifacts' save take a few seconds; the step would have taken 120.
   assert.ok(took < 30_000, `the stop took ${took} ms`);
+  // The build's STOPPED event is not handled during the stop: its attempt is not failed, nor retried.
+  // The napper's build ends at once on SIGTERM; its STOPPED event is not handled during the stop:
+  // the attempt is not failed, nor retried (the next start's recovery decides).
+  assert.deepEqual(lines.filter((l) => /== (hang|nap) \(attempt 2/.test(l)), [], 'no retry started while stopping');
 });
