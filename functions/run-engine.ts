@@ -36,7 +36,7 @@ import { portsFromEnv } from './wiring.ts';
 
 const logger = new Logger({ serviceName: 'slipway-engine' });
 const metrics = createMetrics();
-// What this warm instance wrote last: the next event of the same run is decided without a read
+// What this warm instance read or wrote last: the next event of the same run is decided without a read
 // (the write is still conditional on the version, so another instance's newer state is never lost).
 const recent = new RecentRuns();
 

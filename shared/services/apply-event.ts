@@ -51,8 +51,14 @@ export class RecentRuns {
     return this.states.get(runId);
   }
 
-  /** A copy: the caller's object goes on to the effects, and nothing may change what was written. */
+  /**
+   * A copy: the caller's object goes on to the effects, and nothing may change what was written.
+   * A state older than the one kept is not kept (a read that began before this process's write and
+   * ended after it).
+   */
   remember(state: RunStateWithOutbox): void {
+    const kept = this.states.get(state.runId);
+    if (kept !== undefined && kept.version > state.version) return;
     this.states.delete(state.runId);
     this.states.set(state.runId, structuredClone(state));
     if (this.states.size > this.limit) this.states.delete(this.states.keys().next().value!);
@@ -71,26 +77,30 @@ export class RecentRuns {
  * One FIFO message group as this instance holds it: from the batch's receive until its messages
  * are deleted or visible again. Meanwhile no other consumer gets a message of the group ("You must
  * delete the messages in the current message group ID before you can receive more messages within
- * the same message group ID", https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned),
- * and a run is written only by the engine, for a message of the run's own group. So the state this
- * instance read or wrote of the group's run during the hold is the stored state, until its next
- * write, and an event that changes nothing on it needs no fresh read to be let go. A Lambda
- * invocation that outlives its timeout is ended (the queue's visibility timeout is 6x the
- * function's, infra/constructs/queues.ts), so no earlier holder still writes.
+ * the same message group ID", https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned).
+ * A run changes only through the engine: for the events of its own group, and before and beside
+ * them in its pipeline's group (created by its run request; a placeholder failed to plan, which
+ * only moves a run that has no events to failed), or goes (a pipeline deleted with its history,
+ * the TTL), which a conditional write finds. So the version of a run this instance read or wrote
+ * during the hold is the stored one until its next write, and an event that changes nothing on
+ * it needs no fresh read to be let go. A Lambda invocation that outlives its timeout is ended (the
+ * queue's visibility timeout is 6x the function's, infra/constructs/queues.ts), so no earlier
+ * holder still writes.
  */
 export class HeldGroup {
-  private readonly seen = new Set<string>();
+  /** Run id -> the version seen. */
+  private readonly seen = new Map<string, number>();
 
   constructor(readonly groupId: string) {}
 
-  /** Whether the state this instance keeps of `runId` is what is stored: the group is the run's, and seen in this hold. */
-  covers(runId: string): boolean {
-    return this.seen.has(runId);
+  /** Whether `version` of `runId` is the stored one: the group is the run's, and this version was read or written in this hold. */
+  covers(runId: string, version: number): boolean {
+    return this.seen.get(runId) === version;
   }
 
-  /** This instance read or wrote `runId` just now; counted only for the run's own group. */
-  saw(runId: string): void {
-    if (this.groupId === runMessageGroup(runId)) this.seen.add(runId);
+  /** This instance read or wrote `version` of `runId` just now; counted only for the run's own group. */
+  saw(runId: string, version: number): void {
+    if (this.groupId === runMessageGroup(runId)) this.seen.set(runId, version);
   }
 
   /** A write failed: what this instance keeps may be behind. */
@@ -171,7 +181,7 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent, known
   // The first state to decide on without a read: what the caller read, or what this process read or wrote last.
   let first: { state: RunStateWithOutbox | undefined; fresh: boolean } | undefined = known !== undefined
     ? { state: known.state, fresh: true }
-    : remembered !== undefined ? { state: remembered, fresh: hold?.covers(event.runId) === true } : undefined;
+    : remembered !== undefined ? { state: remembered, fresh: hold?.covers(event.runId, remembered.version) === true } : undefined;
 
   for (let attempt = 1; ; attempt++) {
     if (attempt > 1) await sleep(backoff(attempt));
@@ -184,7 +194,7 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent, known
       // Read just now: the stored state, for the rest of the hold and as this process's memory.
       if (current !== undefined) {
         deps.recent?.remember(current);
-        hold?.saw(event.runId);
+        hold?.saw(event.runId, current.version);
       }
     }
     // A remembered state may be behind the store: whatever it cannot prove by a write is read again.
@@ -211,7 +221,7 @@ export async function applyEvent(deps: ApplyEventDeps, event: EngineEvent, known
       if (current) await deps.runs.save(next, current.version);
       else await deps.runs.create(next);
       deps.recent?.remember(next);
-      hold?.saw(event.runId);
+      hold?.saw(event.runId, next.version);
       return { state: next, effects: decision.effects, applied: true };
     } catch (err) {
       deps.recent?.forget(event.runId);

@@ -129,6 +129,10 @@ test('RecentRuns keeps the newest runs up to its limit, and copies of what was w
   r1.version = 99;
   assert.equal(recent.get('R1')!.version, 1);
   assert.throws(() => new RecentRuns(0), RangeError);
+  // A read that began before this process's write and ended after it is older than what is kept: not kept.
+  recent.remember({ ...state('R3'), version: 5 } as RunState);
+  recent.remember({ ...state('R3'), version: 4 } as RunState);
+  assert.equal(recent.get('R3')!.version, 5);
 });
 
 test('while it holds the run\'s message group, an instance lets an event that changes nothing go on what it wrote in the hold, without a read', async () => {
@@ -165,16 +169,18 @@ test('a hold counts only its own run\'s group, and a write that fails in it coun
   const engine = { ...env.instance(), maxApplyAttempts: 1 };
   await handleEngineMessage(engine, request('R1'));
   const pipelineGroup = new HeldGroup('pipeline#web');
-  pipelineGroup.saw('R1');
-  assert.equal(pipelineGroup.covers('R1'), false, 'the pipeline\'s group does not hold the run\'s events');
+  pipelineGroup.saw('R1', 0);
+  assert.equal(pipelineGroup.covers('R1', 0), false, 'the pipeline\'s group does not hold the run\'s events');
 
   const hold = new HeldGroup('run#R1');
   await handleEngineMessage(engine, started('a', 1, 'build-a'), hold);
-  assert.equal(hold.covers('R1'), true);
+  const written = (await env.runs.get('R1')).version;
+  assert.equal(hold.covers('R1', written), true);
+  assert.equal(hold.covers('R1', written - 1), false, 'only the version it saw');
   // Something wrote the run behind the hold's back (nothing should; this is what the fresh read guards against).
   await handleEngineMessage(env.instance(), build('a', 1, 'build-a', 'FAILED'));
   await assert.rejects(handleEngineMessage(engine, build('a', 1, 'build-a', 'SUCCEEDED'), hold), ConflictError);
-  assert.equal(hold.covers('R1'), false, 'the failed write ends what the hold vouches for');
+  assert.equal(hold.covers('R1', written), false, 'the failed write ends what the hold vouches for');
   const before = env.runs.reads;
   await handleEngineMessage(engine, build('a', 1, 'build-a', 'IN_PROGRESS'), hold);
   assert.equal(env.runs.reads - before, 1, 'read again');
