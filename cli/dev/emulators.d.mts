@@ -1,5 +1,5 @@
 export function freePort(): Promise<number>;
-export function startEmulators(opts?: { dataDir?: string; dynamoPort?: number; fauxqsPort?: number; quiet?: boolean; detached?: boolean }): Promise<{
+export function startEmulators(opts?: { dataDir?: string; dynamoPort?: number; fauxqsPort?: number; quiet?: boolean; detached?: boolean; loopbackOnly?: boolean }): Promise<{
   dynamoEndpoint: string;
   awsEndpoint: string;
   stop: () => Promise<void>;

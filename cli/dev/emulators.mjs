@@ -5,7 +5,7 @@
 // and a stop().
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
@@ -43,7 +43,9 @@ async function waitForPort(port, child, name, timeoutMs = 60_000) {
 }
 
 /**
- * @param {{ dataDir?: string, dynamoPort?: number, fauxqsPort?: number, quiet?: boolean, detached?: boolean }} [opts]
+ * @param {{ dataDir?: string, dynamoPort?: number, fauxqsPort?: number, quiet?: boolean, detached?: boolean, loopbackOnly?: boolean }} [opts]
+ * loopbackOnly: refuse to start DynamoDB Local on every interface when there is no javac to build
+ * its loopback launcher (the local mode; SLIPWAY_DYNAMODB_ANY_INTERFACE=1 overrides).
  * dataDir keeps DynamoDB data on disk (the local mode); without it the tables live in memory.
  * detached: the emulators get their own process group, so a Ctrl-C in the terminal (SIGINT to the
  * whole foreground group) reaches only the local mode, which still needs them to save its state
@@ -72,7 +74,11 @@ export async function startEmulators(opts = {}) {
       ? ['-cp', [launcher, path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter), 'LoopbackDynamoDBLocal']
       : ['-jar', path.join(jarDir, 'DynamoDBLocal.jar')];
     if (launcher && opts.dataDir) await writeAheadLog(launcher, jarDir, path.join(opts.dataDir, 'shared-local-instance.db'));
-    if (!launcher) console.warn('slipway: javac (a JDK) was not found, so DynamoDB Local starts as it comes: listening on every network interface, where anyone who reaches this machine can change its state. Install a JDK 17 (openjdk-17-jdk-headless) to keep it on loopback.');
+    if (!launcher) {
+      const exposed = 'javac (a JDK) was not found, so DynamoDB Local would start as it comes: listening on every network interface, where anyone who reaches this machine can change its state (pipelines, whose commands the local mode runs). Install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless) to keep it on loopback';
+      if (opts.loopbackOnly && process.env.SLIPWAY_DYNAMODB_ANY_INTERFACE !== '1') throw new Error(`${exposed}, or set SLIPWAY_DYNAMODB_ANY_INTERFACE=1 to start it anyway.`);
+      console.warn(`slipway: ${exposed}.`);
+    }
     const args = [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-Xmx512m', ...jvm, ...main, '-port', String(dynamoPort), '-sharedDb', '-disableTelemetry'];
     if (opts.dataDir) args.push('-dbPath', opts.dataDir); else args.push('-inMemory');
     const ddb = spawn('java', args, { cwd: jarDir, detached: opts.detached === true, stdio: opts.quiet === false ? 'inherit' : 'ignore', env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } });
@@ -109,7 +115,8 @@ async function loopbackLauncher(jarDir) {
   const tmp = mkdtempSync(path.join(cacheRoot, 'tmp-'));
   const classpath = [path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter);
   const compiled = await new Promise((resolve) => {
-    execFile('javac', ['-cp', classpath, '-d', tmp, LAUNCHER_SOURCE], (err, _out, stderr) => {
+    // Class files for Java 17, which DynamoDB Local needs anyway: a newer javac than java would otherwise make classes java cannot load.
+    execFile('javac', ['--release', '17', '-cp', classpath, '-d', tmp, LAUNCHER_SOURCE], (err, _out, stderr) => {
       if (err && err.code === 'ENOENT') resolve(false);
       else if (err) resolve(new Error(`compiling ${LAUNCHER_SOURCE} against ${jarDir} failed: ${stderr || err.message}`));
       else resolve(true);
@@ -122,7 +129,11 @@ async function loopbackLauncher(jarDir) {
   }
   try { renameSync(tmp, dir); } catch { rmSync(tmp, { recursive: true, force: true }); }
   // Launchers of earlier sources or DynamoDB Local versions are not used again.
-  for (const other of readdirSync(cacheRoot)) if (other !== key && !other.startsWith('tmp-')) rmSync(path.join(cacheRoot, other), { recursive: true, force: true });
+  // So are compilations that were interrupted (an hour on, none is still under way).
+  for (const other of readdirSync(cacheRoot)) {
+    const stale = other.startsWith('tmp-') ? (statSync(path.join(cacheRoot, other), { throwIfNoEntry: false })?.mtimeMs ?? 0) < Date.now() - 3_600_000 : other !== key;
+    if (stale) rmSync(path.join(cacheRoot, other), { recursive: true, force: true });
+  }
   return dir;
 }
 

@@ -161,7 +161,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
   };
   try {
     // 1. state: DynamoDB Local on disk (survives a restart), fauxqs for SQS and S3
-    const emu = await startEmulators({ dataDir: path.join(dataDir, 'dynamodb'), detached: true });
+    const emu = await startEmulators({ dataDir: path.join(dataDir, 'dynamodb'), detached: true, loopbackOnly: true });
     stops.push(() => emu.stop());
     // Even on an abrupt exit, take the emulators down with us.
     process.once('exit', () => { for (const c of emu.children) if (c.exitCode === null) c.kill('SIGKILL'); });
@@ -190,8 +190,11 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     // runner starts checking out its commit while the engine plans the run.
     const events: EventQueue = {
       send: async (messages: EngineMessage[]) => {
-        for (const m of messages) if (m.type === 'RunRequest' && m.trigger.repository && m.trigger.commit) builds.prepare(repositoryPath(m.trigger.repository), m.trigger.commit);
-        return engineQueue.send(messages);
+        const sent = engineQueue.send(messages);
+        // Once the request is on its way: starting a checkout takes a few milliseconds of this thread.
+        const checkouts = messages.filter((m) => m.type === 'RunRequest' && m.trigger.repository && m.trigger.commit);
+        if (checkouts.length > 0) setImmediate(() => { for (const m of checkouts) if (m.type === 'RunRequest') builds.prepare(repositoryPath(m.trigger.repository!), m.trigger.commit); });
+        return sent;
       },
       retryAfter: (messages) => engineQueue.retryAfter(messages),
     };
