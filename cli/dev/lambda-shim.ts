@@ -36,9 +36,9 @@ export async function poll(sqs: SQSClient, queueUrl: string, handle: (msgs: Mess
       continue;
     }
     if (msgs.length === 0) continue;
-    // A receive that was waiting when the stop began: its messages are not handled (a build's
-    // STOPPED event handled now would fail the attempt and start its retry during the stop).
-    if (!alive()) return;
+    // What a receive brings back is handled, even as the stop begins (as Lambda finishes a batch):
+    // fauxqs keeps no message over a restart, and a release's ReleaseFinished dropped here would
+    // leave its deploy job running for good. The builds the stop ends report nothing (build-runner.ts).
     let failed: string[];
     try { failed = await handle(msgs); } catch { failed = msgs.map((m) => m.MessageId!); }
     const ok = msgs.filter((m) => !failed.includes(m.MessageId!));

@@ -277,6 +277,13 @@ export class LocalBuildRunner implements BuildRunner {
 
   /** Reports a state change as CodeBuild's EventBridge event would; `phaseStatus` tells a timeout from a failure. */
   private async emit(b: LocalBuild, status: string, extra: { phase?: string; phaseStatus?: string; context?: string } = {}): Promise<void> {
+    // A build the local mode's stop ends is not reported STOPPED: handled during the stop, that
+    // would fail its attempt and start the retry as the local mode goes. The next start's
+    // recovery reports it (a FAULT, the job's retries applying).
+    if (this.stopping && status === 'STOPPED') {
+      b.ended = true;
+      return;
+    }
     if (status === 'IN_PROGRESS') b.startedMs = performance.now();
     else if (b.startedMs !== undefined) b.wallMs = performance.now() - b.startedMs;
     const r = b.request;
@@ -445,7 +452,7 @@ export class LocalBuildRunner implements BuildRunner {
     this.sourceAt(repositoryPath, commit).catch(() => undefined);
   }
 
-  /** Set by stopAll: no build starts after it. */
+  /** Set by stopAll: no build starts after it, and the builds it ends report nothing. */
   private stopping = false;
 
   private readonly makingSources = new Map<string, Promise<{ dir: string } | { problem: string }>>();

@@ -274,7 +274,7 @@ const alive = (pid: number) => {
 };
 
 for (const how of ['stop', 'stopAll'] as const) {
-  test(`${how === 'stop' ? 'a stopped build' : 'Ctrl-C (stopAll, then idle)'}: a step that ignores SIGTERM is killed after ${STOP_GRACE_MS / 1000} s, not waited for, and the build ends STOPPED`, { timeout: 30_000 }, async () => {
+  test(`${how === 'stop' ? 'a stopped build' : 'Ctrl-C (stopAll, then idle)'}: a step that ignores SIGTERM is killed after ${STOP_GRACE_MS / 1000} s, not waited for, and the build ends STOPPED${how === 'stopAll' ? ', unreported' : ''}`, { timeout: 30_000 }, async () => {
     const lines: string[] = [];
     const { runner, events, request } = setup({ 'a': '1' }, { onLog: (_id, l) => lines.push(l) });
     // Real processes: the step's shell and its sleep both ignore SIGTERM (an ignored signal stays ignored across exec).
@@ -292,7 +292,8 @@ for (const how of ['stop', 'stopAll'] as const) {
     const took = Date.now() - t1;
     assert.ok(took >= STOP_GRACE_MS - 100, `SIGTERM alone ended it after ${took} ms: the step did not ignore it, so the kill was not tested`);
     assert.ok(took < STOP_GRACE_MS + 3000, `the stop waited ${took} ms`);
-    assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, 'STOPPED');
+    // A build the local mode's stop ends reports nothing (the next start's recovery does); one stopped on its own reports STOPPED.
+    assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, how === 'stop' ? 'STOPPED' : 'IN_PROGRESS');
     assert.ok(!alive(sleeper), 'nothing of the step is left running');
     assert.match(readFileSync(runner.logFile(buildId), 'utf8'), /== STOPPED/);
   });
@@ -304,4 +305,11 @@ test('a python job whose own install step forgets the virtual environment fails 
   await runner.idle();
   assert.equal((await toBuildStateChanged(events.at(-1)!))?.state, 'FAILED');
   assert.match(readFileSync(runner.logFile(buildId), 'utf8'), /virtualenv/i);
+});
+
+test('once the local mode stops its builds, no build starts: the engine\'s message comes back after the next start', async () => {
+  const { runner, events, request } = setup({ 'a': '1' });
+  await runner.stopAll();
+  await assert.rejects(runner.start(request(job())), (e: Error) => e.name === 'RetryableError' && /the local mode is stopping/.test(e.message));
+  assert.deepEqual(events, []);
 });

@@ -1,7 +1,7 @@
 /**
  * The local mode's queue poller (cli/dev/lambda-shim.ts), as Lambda's event source mapping: batches
- * go to the handler, handled ones are deleted, failed ones come back; nothing is handled once the
- * local mode is stopping.
+ * go to the handler, handled ones are deleted, failed ones come back; a stop ends the loop after the
+ * batch in hand.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,12 +38,14 @@ test('batches go to the handler; handled ones are deleted, failed ones made visi
   assert.equal(sent[1]!.input.ReceiptHandle, 'rh-b');
 });
 
-test('messages a waiting receive brings back after the stop began are not handled', async () => {
+test('a batch a waiting receive brings back as the stop begins is handled, then the poller ends', async () => {
   let alive = true;
-  // The stop begins while the receive waits; a build's STOPPED event then answers it.
-  const { client, sent } = scripted([async () => { alive = false; return [message('stopped')]; }]);
+  let receives = 0;
+  // The stop begins while the receive waits; a release's ReleaseFinished then answers it.
+  const { client, sent } = scripted([async () => { receives++; alive = false; return [message('finished')]; }, async () => { receives++; return []; }]);
   const handled: string[] = [];
   await poll(client, 'q', async (msgs) => { handled.push(...msgs.map((m) => m.MessageId!)); return []; }, () => alive);
-  assert.deepEqual(handled, []);
-  assert.deepEqual(sent, [], 'nor deleted: they are the next start\'s');
+  assert.deepEqual(handled, ['finished'], 'fauxqs keeps no message over a restart: dropped, it would be lost');
+  assert.deepEqual(sent.map((s) => s.command), ['DeleteMessageBatchCommand']);
+  assert.equal(receives, 1, 'no receive after the stop');
 });
