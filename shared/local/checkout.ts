@@ -7,9 +7,10 @@
  * requested) on the same cores.
  *
  * A repository that is not plain (its .git a file, as a worktree's or a submodule's; another object
- * format or ref storage, named under [extensions]) is cloned as before.
+ * format or ref storage, named under [extensions]; a shallow one, whose history ends early) is
+ * cloned as before.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export type Run = (cmd: string, args: string[], opts?: { cwd?: string }) => Promise<{ status: number | null; stdout: string; stderr: string }>;
@@ -23,7 +24,7 @@ export async function checkout(run: Run, repo: string, commit: string, dir: stri
     const clone = await run('git', ['clone', '-q', '--shared', '--no-checkout', repo, dir]);
     if (clone.status !== 0) return `git clone ${repo} failed: ${clone.stderr.trim()}`;
   } else {
-    borrow(repo, refs, dir);
+    borrow(repo, refs, dir, await fileSystemSettings(run, path.dirname(dir)));
     writeFileSync(path.join(dir, '.git', 'HEAD'), `${commit}\n`);
   }
   // HEAD detached at the commit; `reset --hard` writes the index and the files (the borrowed .git
@@ -40,23 +41,38 @@ interface PlainRefs {
   tags: Map<string, string>;
   /** The branch the repository's HEAD names, if it names one. */
   head?: string;
-  /** The repository's [core] settings about its file system (filemode, ignorecase, symlinks, precomposeunicode). */
-  core: string[];
 }
 
-/** The branches and tags of a plain repository (packed, then loose ones over them); undefined for any other. */
+/** The branches and tags of a plain repository (loose ones over packed ones); undefined for any other. */
 export function plainRefs(repo: string): PlainRefs | undefined {
   const gitDir = path.join(repo, '.git');
   if (!statSync(gitDir, { throwIfNoEntry: false })?.isDirectory()) return undefined;
   let config: string;
   try { config = readFileSync(path.join(gitDir, 'config'), 'utf8'); } catch { return undefined; }
   if (/^\s*\[\s*extensions\s*\]/im.test(config) || !existsSync(path.join(gitDir, 'objects'))) return undefined;
-  const refs: PlainRefs = { heads: new Map(), tags: new Map(), core: coreSettings(config) };
+  // A shallow repository's history ends at the commits .git/shallow lists: the clone carries that over.
+  if (existsSync(path.join(gitDir, 'shallow'))) return undefined;
+  const refs: PlainRefs = { heads: new Map(), tags: new Map() };
   const put = (name: string, sha: string) => {
-    if (!SHA.test(sha)) return;
-    if (name.startsWith('refs/heads/')) refs.heads.set(name.slice('refs/heads/'.length), sha);
-    else if (name.startsWith('refs/tags/')) refs.tags.set(name.slice('refs/tags/'.length), sha);
+    if (!SHA.test(sha) || !isRefName(name)) return;
+    if (name.startsWith('refs/heads/')) { if (!refs.heads.has(name.slice(11))) refs.heads.set(name.slice(11), sha); } else if (name.startsWith('refs/tags/')) { if (!refs.tags.has(name.slice(10))) refs.tags.set(name.slice(10), sha); }
   };
+  // Loose refs first, then packed ones, as git reads them: a ref packed meanwhile (pack-refs --prune)
+  // is found in one place or the other; a loose ref wins over its packed copy.
+  for (const kind of ['heads', 'tags']) {
+    const root = path.join(gitDir, 'refs', kind);
+    let names: string[] = [];
+    try { names = readdirSync(root, { recursive: true }) as string[]; } catch { continue; }
+    for (const rel of names) {
+      const file = path.join(root, rel);
+      // Gone since it was listed (a branch deleted, a ref packed), or a dangling link: no ref of its own.
+      if (!statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
+      let text: string;
+      try { text = readFileSync(file, 'utf8'); } catch { continue; }
+      // A symbolic ref ("ref: ...") is no commit of its own.
+      put(`refs/${kind}/${rel.split(path.sep).join('/')}`, text.trim());
+    }
+  }
   try {
     for (const line of readFileSync(path.join(gitDir, 'packed-refs'), 'utf8').split('\n')) {
       if (line === '' || line.startsWith('#') || line.startsWith('^')) continue;
@@ -64,23 +80,15 @@ export function plainRefs(repo: string): PlainRefs | undefined {
       if (sha && name) put(name, sha);
     }
   } catch { /* no packed refs */ }
-  for (const kind of ['heads', 'tags']) {
-    const root = path.join(gitDir, 'refs', kind);
-    if (!existsSync(root)) continue;
-    for (const rel of readdirSync(root, { recursive: true }) as string[]) {
-      const file = path.join(root, rel);
-      if (!statSync(file).isFile()) continue;
-      // A symbolic ref ("ref: ...") is no commit of its own.
-      put(`refs/${kind}/${rel.split(path.sep).join('/')}`, readFileSync(file, 'utf8').trim());
-    }
-  }
-  const head = /^ref: refs\/heads\/(.+)$/.exec(readFileSync(path.join(gitDir, 'HEAD'), 'utf8').trim())?.[1];
-  if (head !== undefined) refs.head = head;
+  let headFile = '';
+  try { headFile = readFileSync(path.join(gitDir, 'HEAD'), 'utf8').trim(); } catch { return undefined; }
+  const head = /^ref: refs\/heads\/(.+)$/.exec(headFile)?.[1];
+  if (head !== undefined && isRefName(`refs/heads/${head}`)) refs.head = head;
   return refs;
 }
 
 /** The .git `git clone --shared --no-checkout repo dir` leaves, but for HEAD. */
-function borrow(repo: string, refs: PlainRefs, dir: string): void {
+function borrow(repo: string, refs: PlainRefs, dir: string, core: string[]): void {
   const git = path.join(dir, '.git');
   for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags', 'refs/remotes/origin', 'info']) mkdirSync(path.join(git, d), { recursive: true });
   writeFileSync(path.join(git, 'objects', 'info', 'alternates'), `${path.resolve(repo, '.git', 'objects')}\n`);
@@ -95,9 +103,7 @@ function borrow(repo: string, refs: PlainRefs, dir: string): void {
   writeFileSync(path.join(git, 'packed-refs'), lines.length > 0 ? `${lines.join('\n')}\n` : '');
   if (refs.head !== undefined && refs.heads.has(refs.head)) writeFileSync(path.join(git, 'refs', 'remotes', 'origin', 'HEAD'), `ref: refs/remotes/origin/${refs.head}\n`);
   const branch = refs.head !== undefined && refs.heads.has(refs.head) ? `[branch ${quoted(refs.head)}]\n\tremote = origin\n\tmerge = ${quoted(`refs/heads/${refs.head}`)}\n` : '';
-  // What git init found out about this file system (file modes, case, symbolic links), as the repository's own config says.
-  const fs = refs.core.length > 0 ? refs.core : ['filemode = true'];
-  writeFileSync(path.join(git, 'config'), `[core]\n\trepositoryformatversion = 0\n${fs.map((l) => `\t${l}\n`).join('')}\tbare = false\n\tlogallrefupdates = true\n[remote "origin"]\n\turl = ${quoted(path.resolve(repo))}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n${branch}`);
+  writeFileSync(path.join(git, 'config'), `[core]\n\trepositoryformatversion = 0\n${core.map((l) => `\t${l}\n`).join('')}\tbare = false\n\tlogallrefupdates = true\n[remote "origin"]\n\turl = ${quoted(path.resolve(repo))}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n${branch}`);
 }
 
 /** A git config string value or subsection name, quoted. */
@@ -114,4 +120,39 @@ function coreSettings(config: string): string[] {
     else if (inCore && /^(filemode|ignorecase|symlinks|precomposeunicode)\s*=\s*(true|false)$/i.test(line)) out.push(line.replace(/\s*=\s*/, ' = '));
   }
   return out;
+}
+
+/**
+ * A name git accepts for a ref (git check-ref-format's rules): a lock file of a ref being written
+ * (`main.lock`), or a file named as no ref can be, is not a ref.
+ */
+export function isRefName(name: string): boolean {
+  if (name.endsWith('.lock') || name.endsWith('/') || name.endsWith('.') || name.includes('..') || name.includes('@{') || name.includes('//')) return false;
+  // Control characters, space, ~ ^ : ? * [ and backslash.
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return false;
+  return name.split('/').every((c) => c !== '' && !c.startsWith('.') && !c.endsWith('.lock'));
+}
+
+/**
+ * What git finds out about the file system a checkout goes to (file modes, case, symbolic links),
+ * as the clone does when it makes its .git: one `git init` per folder of checkouts, kept.
+ */
+const probed = new Map<string, Promise<string[]>>();
+
+function fileSystemSettings(run: Run, root: string): Promise<string[]> {
+  let settings = probed.get(root);
+  if (settings === undefined) {
+    settings = (async () => {
+      const probe = mkdtempSync(path.join(root, '.probe-'));
+      try {
+        const r = await run('git', ['init', '-q', probe]);
+        if (r.status !== 0) return ['filemode = true'];
+        return coreSettings(readFileSync(path.join(probe, '.git', 'config'), 'utf8'));
+      } finally {
+        rmSync(probe, { recursive: true, force: true });
+      }
+    })();
+    probed.set(root, settings);
+  }
+  return settings;
 }

@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkout, plainRefs, type Run } from '../../shared/local/checkout.ts';
+import { checkout, isRefName, plainRefs, type Run } from '../../shared/local/checkout.ts';
 
 const gitIn = (dir: string, ...args: string[]) => {
   const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], { cwd: dir, encoding: 'utf8' });
@@ -39,6 +39,9 @@ function repository(): { dir: string; middle: string } {
   gitIn(dir, 'pack-refs', '--all');
   commit('a.txt', 'three');
   gitIn(dir, 'branch', 'later');
+  // What a ref folder may hold besides refs: a lock file of a ref being written, a dangling link.
+  writeFileSync(path.join(dir, '.git', 'refs', 'heads', 'later.lock'), `${middle}\n`);
+  symlinkSync(path.join(dir, 'nowhere'), path.join(dir, '.git', 'refs', 'heads', 'dangling'));
   return { dir, middle };
 }
 
@@ -60,6 +63,10 @@ function describe(dir: string) {
 test('a checkout has what a shared clone checked out at the commit has, with one git process', async () => {
   const { dir: repo, middle } = repository();
   const out = mkdtempSync(path.join(os.tmpdir(), 'slipway-checkout-out-'));
+  // The first checkout into a folder asks git about its file system once (git init).
+  const first = counting();
+  assert.equal(await checkout(first.run, repo, middle, path.join(out, 'first')), undefined);
+  assert.deepEqual(first.gits.map((g) => g.split(' ')[0]), ['init', '-C']);
   const fast = counting();
   assert.equal(await checkout(fast.run, repo, middle, path.join(out, 'fast')), undefined);
   assert.equal(fast.gits.length, 1, `one git process: ${fast.gits.join('; ')}`);
@@ -67,6 +74,8 @@ test('a checkout has what a shared clone checked out at the commit has, with one
   gitIn(out, 'clone', '-q', '--shared', '--no-checkout', repo, cloned);
   gitIn(cloned, 'checkout', '-q', middle);
   assert.deepEqual(describe(path.join(out, 'fast')), describe(cloned));
+  // git itself skips a ref named as no ref can be, but a later `git fetch` stumbles on it: none is written.
+  assert.doesNotMatch(readFileSync(path.join(out, 'fast', '.git', 'packed-refs'), 'utf8'), /\.lock|dangling/);
   assert.equal(describe(cloned).describe, 'v2', 'the annotated tag is found');
 });
 
@@ -90,4 +99,22 @@ test('a repository whose .git is a file (a worktree) or that names [extensions] 
 
   gitIn(repo, 'config', 'extensions.worktreeConfig', 'true');
   assert.equal(plainRefs(repo), undefined);
+});
+
+test('a shallow repository is cloned: its history ends where .git/shallow says', async () => {
+  const { dir: repo } = repository();
+  const shallow = path.join(mkdtempSync(path.join(os.tmpdir(), 'slipway-shallow-')), 's');
+  gitIn(os.tmpdir(), 'clone', '-q', '--depth', '1', `file://${repo}`, shallow);
+  assert.equal(plainRefs(shallow), undefined);
+  const head = gitIn(shallow, 'rev-parse', 'HEAD');
+  const out = mkdtempSync(path.join(os.tmpdir(), 'slipway-checkout-out-'));
+  const c = counting();
+  assert.equal(await checkout(c.run, shallow, head, path.join(out, 'w')), undefined);
+  assert.match(c.gits[0] ?? '', /^clone /);
+  assert.equal(gitIn(path.join(out, 'w'), 'log', '--format=%H').split('\n').length, 1, 'git log works: one commit, as in the source');
+});
+
+test('ref names git refuses are no refs', () => {
+  for (const ok of ['refs/heads/main', 'refs/heads/a/b', 'refs/tags/v1.2', 'refs/heads/feature#1']) assert.equal(isRefName(ok), true, ok);
+  for (const bad of ['refs/heads/main.lock', 'refs/heads/.hidden', 'refs/heads/a..b', 'refs/heads/x y', 'refs/heads/a~1', 'refs/heads/a^', 'refs/heads/a:b', 'refs/heads/a@{1}', 'refs/heads/new\nline', 'refs/heads/end.', 'refs/heads/a//b']) assert.equal(isRefName(bad), false, JSON.stringify(bad));
 });
