@@ -146,8 +146,8 @@ async function driveRun(runs: DynamoRunStore, tally: CommandTally, plan: Record<
     batchLeft--;
     const event = queue.shift()!;
     const group = engineMessageGroup(event);
-    if (!holds.has(group)) holds.set(group, new HeldGroup(group));
-    const result = await applyEvent({ runs, decide, ...(recent ? { recent } : {}) }, event, undefined, batches ? holds.get(group) : undefined);
+    const hold = batches ? holds.get(group) ?? holds.set(group, new HeldGroup(group)).get(group) : undefined;
+    const result = await applyEvent({ runs, decide, ...(recent ? { recent } : {}) }, event, undefined, hold);
     const taken = tally.take();
     merge(requests, taken.counts);
     merge(units, taken.units);

@@ -70,16 +70,14 @@ export async function startEmulators(opts = {}) {
     // of 2.5 ms, PutItem the same (5.0 ms); it also starts warm sooner.
     const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
     const launcher = await loopbackLauncher(jarDir);
-    const main = launcher
-      ? ['-cp', [launcher, path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter), 'LoopbackDynamoDBLocal']
-      : ['-jar', path.join(jarDir, 'DynamoDBLocal.jar')];
+    const main = launcher ? ['-cp', dynamoClasspath(jarDir, launcher), 'LoopbackDynamoDBLocal'] : ['-jar', path.join(jarDir, 'DynamoDBLocal.jar')];
     if (launcher && opts.dataDir) await writeAheadLog(launcher, jarDir, path.join(opts.dataDir, 'shared-local-instance.db'));
     if (!launcher) {
       const exposed = 'javac (a JDK) was not found, so DynamoDB Local would start as it comes: listening on every network interface, where anyone who reaches this machine can change its state (pipelines, whose commands the local mode runs). Install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless) to keep it on loopback';
       if (opts.loopbackOnly && process.env.SLIPWAY_DYNAMODB_ANY_INTERFACE !== '1') throw new Error(`${exposed}, or set SLIPWAY_DYNAMODB_ANY_INTERFACE=1 to start it anyway.`);
       console.warn(`slipway: ${exposed}.`);
     }
-    const args = [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-Xmx512m', ...jvm, ...main, '-port', String(dynamoPort), '-sharedDb', '-disableTelemetry'];
+    const args = [libraryPath(jarDir), '-Xmx512m', ...jvm, ...main, '-port', String(dynamoPort), '-sharedDb', '-disableTelemetry'];
     if (opts.dataDir) args.push('-dbPath', opts.dataDir); else args.push('-inMemory');
     const ddb = spawn('java', args, { cwd: jarDir, detached: opts.detached === true, stdio: opts.quiet === false ? 'inherit' : 'ignore', env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } });
     ddb.on('error', (e) => console.error(`DynamoDB Local could not start (is Java 17 installed?): ${e.message}`));
@@ -95,6 +93,16 @@ export async function startEmulators(opts = {}) {
     await stop();
     throw e;
   }
+}
+
+/** DynamoDB Local's jar and libraries, after `first` (the launcher's class folder). */
+function dynamoClasspath(jarDir, ...first) {
+  return [...first, path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter);
+}
+
+/** Where sqlite4java finds its native library. */
+function libraryPath(jarDir) {
+  return `-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`;
 }
 
 const LAUNCHER_SOURCE = fileURLToPath(new URL('./java/LoopbackDynamoDBLocal.java', import.meta.url));
@@ -115,7 +123,7 @@ async function loopbackLauncher(jarDir) {
   mkdirSync(cacheRoot, { recursive: true });
   // Compiled aside and renamed into place: test files start emulators at the same time.
   const tmp = mkdtempSync(path.join(cacheRoot, 'tmp-'));
-  const classpath = [path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter);
+  const classpath = dynamoClasspath(jarDir);
   const compiled = await new Promise((resolve) => {
     // Class files for Java 17, which DynamoDB Local needs anyway: a newer javac than java would otherwise make classes java cannot load.
     execFile('javac', [...JAVAC_FLAGS, '-cp', classpath, '-d', tmp, LAUNCHER_SOURCE], (err, _out, stderr) => {
@@ -151,9 +159,8 @@ async function writeAheadLog(launcher, jarDir, file) {
     if (header[18] === 2 && header[19] === 2) return;
   }
   mkdirSync(path.dirname(file), { recursive: true });
-  const classpath = [launcher, path.join(jarDir, 'DynamoDBLocal.jar'), path.join(jarDir, 'DynamoDBLocal_lib', '*')].join(path.delimiter);
   await new Promise((resolve, reject) => {
-    execFile('java', [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-XX:TieredStopAtLevel=1', '-cp', classpath, 'LoopbackDynamoDBLocal', '--wal', file], { cwd: jarDir }, (err, _out, stderr) => {
+    execFile('java', [libraryPath(jarDir), '-XX:TieredStopAtLevel=1', '-cp', dynamoClasspath(jarDir, launcher), 'LoopbackDynamoDBLocal', '--wal', file], { cwd: jarDir }, (err, _out, stderr) => {
       if (err) reject(new Error(`could not put ${file} in write-ahead-log mode: ${stderr || err.message}`));
       else resolve();
     });

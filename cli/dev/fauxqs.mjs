@@ -9,21 +9,20 @@
 //    MaxNumberOfMessages parameter in the ReceiveMessage API call, SQS returns as many messages
 //    with the same message group ID as possible."
 //    https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned
-// Run as a program (FAUXQS_PORT, FAUXQS_DEFAULT_REGION); `withSqsFifoDelivery` is exported for tests.
+// Run as a program (FAUXQS_PORT, FAUXQS_DEFAULT_REGION); test/integration/emulator-boundaries.test.ts
+// checks all three through the SDK and raw HTTP.
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
 /** The fauxqs version the FIFO delivery below replaces methods of; another one is refused, not guessed at. */
-export const FAUXQS_VERSION = '1.9.2';
+const FAUXQS_VERSION = '1.9.2';
 
 /** Replaces `SqsQueue.prototype.dequeueFifo` and keeps every FIFO group in send order when messages come back. */
-export function withSqsFifoDelivery(SqsQueue) {
+function withSqsFifoDelivery(SqsQueue) {
   const proto = SqsQueue.prototype;
-  if (proto.slipwayFifoDelivery) return;
   for (const m of ['dequeueFifo', 'processTimers', 'changeVisibility']) {
     if (typeof proto[m] !== 'function') throw new Error(`fauxqs: SqsQueue.${m} is missing; cli/dev/fauxqs.mjs was written for fauxqs ${FAUXQS_VERSION}`);
   }
-  proto.slipwayFifoDelivery = true;
 
   proto.dequeueFifo = function dequeueFifo(maxCount, visibilityTimeoutOverride, dlqResolver) {
     this.processTimers();
@@ -84,19 +83,15 @@ function redrive(policy) {
 }
 
 function inSequence(group) {
-  for (let i = 1; i < group.length; i++) {
-    if ((group[i - 1].sequenceNumber ?? '') > (group[i].sequenceNumber ?? '')) {
-      // Zero-padded to 20 digits: the strings sort as the numbers do.
-      group.sort((a, b) => ((a.sequenceNumber ?? '') < (b.sequenceNumber ?? '') ? -1 : (a.sequenceNumber ?? '') > (b.sequenceNumber ?? '') ? 1 : 0));
-      return;
-    }
-  }
+  // Zero-padded to 20 digits: the strings sort as the numbers do.
+  const seq = (m) => m.sequenceNumber ?? '';
+  if (group.some((m, i) => i > 0 && seq(group[i - 1]) > seq(m))) group.sort((a, b) => (seq(a) < seq(b) ? -1 : seq(a) > seq(b) ? 1 : 0));
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** Host names this server answers to: loopback's, and S3's virtual-hosted style under localhost. */
-export function isLoopbackHost(hostHeader) {
+function isLoopbackHost(hostHeader) {
   const host = String(hostHeader ?? '').toLowerCase().replace(/:\d+$/, '');
   return LOOPBACK_HOSTS.has(host) || host.endsWith('.localhost');
 }

@@ -192,8 +192,8 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
       send: async (messages: EngineMessage[]) => {
         const sent = engineQueue.send(messages);
         // Once the request is on its way: starting a checkout takes a few milliseconds of this thread.
-        const checkouts = messages.filter((m) => m.type === 'RunRequest' && m.trigger.repository && m.trigger.commit);
-        if (checkouts.length > 0) setImmediate(() => { for (const m of checkouts) if (m.type === 'RunRequest') builds.prepare(repositoryPath(m.trigger.repository!), m.trigger.commit); });
+        const checkouts = messages.flatMap((m) => (m.type === 'RunRequest' && m.trigger.repository && m.trigger.commit ? [{ repository: m.trigger.repository, commit: m.trigger.commit }] : []));
+        if (checkouts.length > 0) setImmediate(() => { for (const c of checkouts) builds.prepare(repositoryPath(c.repository), c.commit); });
         return sent;
       },
       retryAfter: (messages) => engineQueue.retryAfter(messages),

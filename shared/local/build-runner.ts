@@ -255,7 +255,7 @@ export class LocalBuildRunner implements BuildRunner {
     return started === undefined ? undefined : performance.timeOrigin + started;
   }
 
-  /** Stops every build still running (the local mode is stopping): each ends STOPPED, its processes signalled. */
+  /** Stops every build still running (the local mode is stopping): each ends STOPPED, unreported (see emit), its processes signalled. */
   async stopAll(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.byId.keys()].map((id) => this.stop(id)));

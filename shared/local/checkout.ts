@@ -19,7 +19,8 @@ const SHA = /^[0-9a-f]{40}$/;
 
 /** Makes the checkout of `commit` in `dir` (which must not exist); a problem in words, or undefined when made. */
 export async function checkout(run: Run, repo: string, commit: string, dir: string): Promise<string | undefined> {
-  const refs = plainRefs(repo);
+  // HEAD is written as the commit itself: only a full object name goes there, anything else to git.
+  const refs = SHA.test(commit) ? plainRefs(repo) : undefined;
   if (refs === undefined) {
     const clone = await run('git', ['clone', '-q', '--shared', '--no-checkout', repo, dir]);
     if (clone.status !== 0) return `git clone ${repo} failed: ${clone.stderr.trim()}`;
@@ -29,7 +30,7 @@ export async function checkout(run: Run, repo: string, commit: string, dir: stri
   }
   // HEAD detached at the commit; `reset --hard` writes the index and the files (the borrowed .git
   // has HEAD there already; a clone's moves it).
-  const co = refs === undefined ? await run('git', ['-C', dir, 'checkout', '-q', commit]) : await run('git', ['-C', dir, 'reset', '-q', '--hard']);
+  const co = refs === undefined ? await run('git', ['-C', dir, 'checkout', '-q', commit, '--']) : await run('git', ['-C', dir, 'reset', '-q', '--hard']);
   if (co.status !== 0) return `commit ${commit} not found in ${repo}: ${co.stderr.trim()}`;
   return undefined;
 }
@@ -39,7 +40,7 @@ interface PlainRefs {
   heads: Map<string, string>;
   /** Tag name -> object. */
   tags: Map<string, string>;
-  /** The branch the repository's HEAD names, if it names one. */
+  /** The branch the repository's HEAD names, if it names one of `heads`. */
   head?: string;
 }
 
@@ -83,7 +84,7 @@ export function plainRefs(repo: string): PlainRefs | undefined {
   let headFile = '';
   try { headFile = readFileSync(path.join(gitDir, 'HEAD'), 'utf8').trim(); } catch { return undefined; }
   const head = /^ref: refs\/heads\/(.+)$/.exec(headFile)?.[1];
-  if (head !== undefined && isRefName(`refs/heads/${head}`)) refs.head = head;
+  if (head !== undefined && refs.heads.has(head)) refs.head = head;
   return refs;
 }
 
@@ -92,17 +93,16 @@ function borrow(repo: string, refs: PlainRefs, dir: string, core: string[]): voi
   const git = path.join(dir, '.git');
   for (const d of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags', 'refs/remotes/origin', 'info']) mkdirSync(path.join(git, d), { recursive: true });
   writeFileSync(path.join(git, 'objects', 'info', 'alternates'), `${path.resolve(repo, '.git', 'objects')}\n`);
-  const lines: string[] = [];
-  const sorted = (m: Map<string, string>, prefix: string) => [...m].map(([name, sha]) => [`${prefix}${name}`, sha] as const);
-  const entries = [
-    ...sorted(refs.head !== undefined && refs.heads.has(refs.head) ? new Map([[refs.head, refs.heads.get(refs.head)!]]) : new Map(), 'refs/heads/'),
-    ...sorted(refs.heads, 'refs/remotes/origin/'),
-    ...sorted(refs.tags, 'refs/tags/'),
-  ].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [name, sha] of entries) lines.push(`${sha} ${name}`);
-  writeFileSync(path.join(git, 'packed-refs'), lines.length > 0 ? `${lines.join('\n')}\n` : '');
-  if (refs.head !== undefined && refs.heads.has(refs.head)) writeFileSync(path.join(git, 'refs', 'remotes', 'origin', 'HEAD'), `ref: refs/remotes/origin/${refs.head}\n`);
-  const branch = refs.head !== undefined && refs.heads.has(refs.head) ? `[branch ${quoted(refs.head)}]\n\tremote = origin\n\tmerge = ${quoted(`refs/heads/${refs.head}`)}\n` : '';
+  const { head } = refs;
+  const entries: Array<[string, string]> = [
+    ...(head !== undefined ? [[`refs/heads/${head}`, refs.heads.get(head)!] as [string, string]] : []),
+    ...[...refs.heads].map(([name, sha]): [string, string] => [`refs/remotes/origin/${name}`, sha]),
+    ...[...refs.tags].map(([name, sha]): [string, string] => [`refs/tags/${name}`, sha]),
+  ];
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  writeFileSync(path.join(git, 'packed-refs'), entries.map(([name, sha]) => `${sha} ${name}\n`).join(''));
+  if (head !== undefined) writeFileSync(path.join(git, 'refs', 'remotes', 'origin', 'HEAD'), `ref: refs/remotes/origin/${head}\n`);
+  const branch = head !== undefined ? `[branch ${quoted(head)}]\n\tremote = origin\n\tmerge = ${quoted(`refs/heads/${head}`)}\n` : '';
   writeFileSync(path.join(git, 'config'), `[core]\n\trepositoryformatversion = 0\n${core.map((l) => `\t${l}\n`).join('')}\tbare = false\n\tlogallrefupdates = true\n[remote "origin"]\n\turl = ${quoted(path.resolve(repo))}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n${branch}`);
 }
 

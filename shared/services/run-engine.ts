@@ -47,8 +47,11 @@ export interface HandledMessage {
   effects: number;
 }
 
-/** Handles one engine message; throws to have it redelivered. */
-/** `hold`: the message's group as the caller holds it (see HeldGroup); absent, every unproven state is read again. */
+/**
+ * Handles one engine message; throws to have it redelivered. `hold`: the message's group as the
+ * caller holds it (see HeldGroup); absent, every state this process remembers is read again before an
+ * event that changes nothing on it is let go.
+ */
 export async function handleEngineMessage(deps: EngineDeps, message: EngineMessage, hold?: HeldGroup): Promise<HandledMessage> {
   if (message.type === 'RunRequest') return handleRunRequest(deps, message);
   return apply(deps, message, undefined, hold);

@@ -10,11 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { descendants } from '../support/processes.ts';
+import { alive, descendants } from '../support/processes.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 test('SIGTERM to the npm start process stops the local mode and every process it started', { timeout: 150_000 }, async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-signals-'));

@@ -5,65 +5,56 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { followRun, sleep } from '../../cli/dev/follow.ts';
 import { SAMPLE, startLocalMode, type LocalMode } from '../../cli/dev/local-mode.ts';
 import { STOP_GRACE_MS } from '../../shared/local/build-runner.ts';
+import { alive } from '../support/processes.ts';
 
 let mode: LocalMode | undefined;
 let dataDir: string;
 const lines: string[] = [];
 
-/** A pipeline on the sample repository whose one job's step ignores SIGTERM for two minutes (and would be retried once). */
-const STUBBORN = `name: stubborn
+/** A pipeline on the sample repository with one job of one step, retried once if it fails. */
+const oneStep = (name: string, job: string, step: string) => `name: ${name}
 source:
   provider: github
   repository: ${SAMPLE.repository}
 jobs:
-  hang:
+  ${job}:
     template: node
     install: []
     retries: 1
     commands:
-      - trap "" TERM; sleep 120 & echo "sleeper $!"; wait
+      - ${step}
 `;
 
-/** One whose step ends at once on SIGTERM (its STOPPED event comes while the local mode stops), retried once on failure. */
-const NAPPER = `name: napper
-source:
-  provider: github
-  repository: ${SAMPLE.repository}
-jobs:
-  nap:
-    template: node
-    install: []
-    retries: 1
-    commands:
-      - echo napping; sleep 60
-`;
+/** Its step ignores SIGTERM for two minutes. */
+const STUBBORN = oneStep('stubborn', 'hang', 'trap "" TERM; sleep 120 & echo "sleeper $!"; wait');
+/** Its step ends at once on SIGTERM: its STOPPED event would come while the local mode stops. */
+const NAPPER = oneStep('napper', 'nap', 'echo napping; sleep 60');
 
-/** Running: it exists and is not a zombie waiting to be reaped. */
-const alive = (pid: number) => {
-  try { process.kill(pid, 0); } catch { return false; }
-  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
-};
-
-/** Starts a run of the stubborn pipeline and returns once its step is running, with the sleeper's pid. */
-async function startStubbornRun(m: LocalMode): Promise<{ runId: string; sleeper: number }> {
-  const { runId } = await m.api.requestRun('stubborn', { branch: 'main' }, { by: 'test', requestId: `stubborn-${Date.now()}` });
+/** Starts a run of `pipeline` and returns once its job's log has a line matching `line`. */
+async function startRun(m: LocalMode, pipeline: string, job: string, line: RegExp): Promise<{ runId: string; line: string }> {
+  const { runId } = await m.api.requestRun(pipeline, { branch: 'main' }, { by: 'test', requestId: `${pipeline}-${Date.now()}` });
   const t0 = Date.now();
   for (;;) {
-    assert.ok(Date.now() - t0 < 60_000, `the step did not start:\n${lines.slice(-30).join('\n')}`);
+    assert.ok(Date.now() - t0 < 60_000, `${pipeline}'s step did not start:\n${lines.slice(-30).join('\n')}`);
     const run = await m.api.getRun(runId).catch(() => undefined);
-    if (run?.jobs.hang?.buildId) {
-      const page = await m.api.readLogs(runId, 'hang', { limit: 1000 });
-      const line = page.events.map((e) => e.message).find((l) => /^sleeper \d+$/.test(l));
-      if (line) return { runId, sleeper: Number(line.split(' ')[1]) };
+    if (run?.jobs[job]?.buildId) {
+      const found = (await m.api.readLogs(runId, job, { limit: 1000 })).events.map((e) => e.message).find((l) => line.test(l));
+      if (found) return { runId, line: found };
     }
     await sleep(200);
   }
+}
+
+/** A run of the stubborn pipeline whose step is running, with the sleeper's pid. */
+async function startStubbornRun(m: LocalMode): Promise<{ runId: string; sleeper: number }> {
+  const { runId, line } = await startRun(m, 'stubborn', 'hang', /^sleeper \d+$/);
+  return { runId, sleeper: Number(line.split(' ')[1]) };
 }
 
 before(async () => {
@@ -96,13 +87,7 @@ test('cancelling a run whose build ignores SIGTERM: the job is recorded cancelle
 });
 
 test('Ctrl-C (the local mode\'s stop) with such a build running does not wait for it, and starts no retry', { timeout: 120_000 }, async () => {
-  const napper = await mode!.api.requestRun('napper', { branch: 'main' }, { by: 'test', requestId: `napper-${Date.now()}` });
-  for (const t0 = Date.now(); ;) {
-    assert.ok(Date.now() - t0 < 60_000, `the napper did not start:\n${lines.slice(-30).join('\n')}`);
-    const run = await mode!.api.getRun(napper.runId).catch(() => undefined);
-    if (run?.jobs.nap?.buildId && (await mode!.api.readLogs(napper.runId, 'nap', { limit: 1000 })).events.some((e) => e.message === 'napping')) break;
-    await sleep(200);
-  }
+  await startRun(mode!, 'napper', 'nap', /^napping$/);
   const { sleeper } = await startStubbornRun(mode!);
   const t0 = Date.now();
   await mode!.stop();

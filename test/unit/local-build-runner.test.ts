@@ -10,6 +10,7 @@ import { toBuildStateChanged, type BuildStateChangeEvent } from '../../shared/se
 import { dockerCmd, LocalBuildRunner, STOP_GRACE_MS } from '../../shared/local/build-runner.ts';
 import type { BuildRequest } from '../../shared/ports/index.ts';
 import { TEMPLATES, type ToolRequirement } from '../../shared/domain/templates.ts';
+import { alive } from '../support/processes.ts';
 
 function repo(files: Record<string, string>): { dir: string; sha: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-repo-'));
@@ -267,11 +268,6 @@ test('a retry waits its backoff before it starts, and a stop ends the wait', asy
   assert.equal((await toBuildStateChanged(waiting.events.at(-1)!))?.state, 'STOPPED');
 });
 
-/** Running: it exists and is not a zombie waiting for its new parent (init) to reap it. */
-const alive = (pid: number) => {
-  try { process.kill(pid, 0); } catch { return false; }
-  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
-};
 
 for (const how of ['stop', 'stopAll'] as const) {
   test(`${how === 'stop' ? 'a stopped build' : 'Ctrl-C (stopAll, then idle)'}: a step that ignores SIGTERM is killed after ${STOP_GRACE_MS / 1000} s, not waited for, and the build ends STOPPED${how === 'stopAll' ? ', unreported' : ''}`, { timeout: 30_000 }, async () => {
