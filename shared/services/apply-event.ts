@@ -12,6 +12,7 @@ import { type EngineEvent } from '../domain/run-events.ts';
 import { type RunState } from '../domain/run.ts';
 import type { RunStore } from '../ports/index.ts';
 import { runMessageGroup } from '../ports/messages.ts';
+import { RecentStates } from './recent-states.ts';
 
 export interface ApplyEventDeps {
   runs: RunStore;
@@ -40,36 +41,9 @@ export interface ApplyEventDeps {
  *   decided again on a fresh read before it is let go: only the store can say that a newer
  *   state would not have wanted it.
  */
-export class RecentRuns {
-  private readonly states = new Map<string, RunStateWithOutbox>();
-
-  constructor(private readonly limit = 64) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`RecentRuns keeps a positive whole number of runs, got ${limit}`);
-  }
-
-  get(runId: string): RunStateWithOutbox | undefined {
-    return this.states.get(runId);
-  }
-
-  /**
-   * A copy: the caller's object goes on to the effects, and nothing may change what was written.
-   * A state older than the one kept is not kept (a read that began before this process's write and
-   * ended after it).
-   */
-  remember(state: RunStateWithOutbox): void {
-    const kept = this.states.get(state.runId);
-    if (kept !== undefined && kept.version > state.version) return;
-    this.states.delete(state.runId);
-    this.states.set(state.runId, structuredClone(state));
-    if (this.states.size > this.limit) this.states.delete(this.states.keys().next().value!);
-  }
-
-  forget(runId: string): void {
-    this.states.delete(runId);
-  }
-
-  get size(): number {
-    return this.states.size;
+export class RecentRuns extends RecentStates<RunStateWithOutbox> {
+  constructor(limit = 64) {
+    super((state) => state.runId, limit);
   }
 }
 

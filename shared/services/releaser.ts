@@ -21,6 +21,7 @@ import type { ReleaseMessage,StartReleaseMessage } from '../ports/messages.ts';
 import type { EventQueue,ReleaseQueue } from '../ports/index.ts';
 import { ReleaseActionError,type ReleaseActions } from '../ports/releases.ts';
 import { METRIC, type MetricsSink } from '../ports/metrics.ts';
+import { RecentStates } from './recent-states.ts';
 import { toView,type TargetView } from './targets.ts';
 import type { TargetStore } from '../ports/index.ts';
 export { toView, type ReleaseView, type TargetView } from './targets.ts';
@@ -62,6 +63,16 @@ export class Releaser {
   private readonly now: () => Date;
   private readonly maxAttempts: number;
   private readonly log: ReleaserLog;
+  /**
+   * The targets this instance read or wrote last (a warm Lambda's, the local mode's): a step is
+   * decided on the remembered state instead of a read, which saves a consistent read per step of a
+   * release. Safe because only the read is saved: a decision is written on the condition that the
+   * stored version is still the remembered one, and one that writes nothing and does more than look
+   * is decided again on a fresh read first (decideAndSave). Targets are never deleted
+   * (TargetStore has no delete), so a name's versions only go up and a remembered version is never
+   * a new target's.
+   */
+  private readonly recent = new RecentStates<TargetState>((t) => t.name, 32);
 
   constructor(private readonly deps: ReleaserDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -87,7 +98,7 @@ export class Releaser {
    * request failed half-way (recorded, traffic not moved) retries safely.
    */
   private async rollback(name: string, by: string): Promise<HandleResult> {
-    const state = await this.deps.targets.get(name);
+    const state = await this.load(name);
     if (!state.current && state.outbox?.key.startsWith('rollback:')) {
       await this.carryOut(name, state, state.outbox.effects);
       return { outcome: 'replayed' };
@@ -136,7 +147,10 @@ export class Releaser {
    * (a registered task definition, an observation, an HTTP check result).
    */
   private async run(name: string, first: ReleaseInput, key: string, redelivered: boolean): Promise<HandleResult> {
-    let state = await this.deps.targets.get(name);
+    // A redelivered message may find its own outbox, which only the store can tell.
+    const remembered = redelivered ? undefined : this.recent.get(name);
+    let state = remembered ?? await this.load(name);
+    let proven = remembered === undefined;
     let input: ReleaseInput | undefined = first;
     let result: HandleResult | undefined;
     if (redelivered && state.outbox?.key === key) {
@@ -146,7 +160,8 @@ export class Releaser {
       input = await this.carryOut(name, state, state.outbox.effects);
     }
     while (input) {
-      const { decision, saved } = await this.decideAndSave(name, state, input, key);
+      const { decision, saved, fresh } = await this.decideAndSave(name, state, proven, input, key);
+      proven = fresh;
       const progress = progressEvents(state, saved, this.iso());
       state = saved;
       // The run shows each step as it happens; informational, so a crash before this send loses only the display.
@@ -162,21 +177,50 @@ export class Releaser {
     return result!;
   }
 
-  private async decideAndSave(name: string, loaded: TargetState, input: ReleaseInput, key: string): Promise<{ decision: ReleaseDecision; saved: TargetState }> {
+  /**
+   * Decides `input` on `loaded` and saves the result on the condition that the stored version is
+   * still `loaded`'s. `proven`: `loaded` was read or written just now. A remembered state is not:
+   * - a decision on it that writes nothing is made again on a fresh read, unless all it does is
+   *   look (Observe, HttpCheck: what they find comes back as an input, whose decision is written
+   *   on the same condition, as when a state read just now moves on during a look);
+   * - a lost race reads again at once (a memory that was behind is no contention).
+   * `fresh` in the answer: `saved` was read or written by this call.
+   */
+  private async decideAndSave(name: string, loaded: TargetState, proven: boolean, input: ReleaseInput, key: string): Promise<{ decision: ReleaseDecision; saved: TargetState; fresh: boolean }> {
     let state = loaded;
+    let fresh = proven;
     for (let attempt = 1; ; attempt++) {
       const t0 = performance.now();
       const decision = decideRelease(state, input);
       this.deps.onDecision?.(input, decision, performance.now() - t0);
-      if (!decision.changed) return { decision, saved: state };
+      if (!decision.changed) {
+        if (fresh || (decision.effects.length > 0 && decision.effects.every(onlyLooks))) return { decision, saved: state, fresh };
+        state = await this.load(name);
+        fresh = true;
+        attempt--;
+        continue;
+      }
       const next: TargetState = { ...decision.state, outbox: { key, effects: decision.effects } };
       try {
-        return { decision, saved: await this.deps.targets.save(next, state.version) };
+        const saved = await this.deps.targets.save(next, state.version);
+        this.recent.remember(saved);
+        return { decision, saved, fresh: true };
       } catch (err) {
-        if (!(err instanceof ConflictError) || attempt >= this.maxAttempts) throw err;
-        state = await this.deps.targets.get(name);
+        this.recent.forget(name);
+        if (!(err instanceof ConflictError)) throw err;
+        if (!fresh) attempt--;
+        else if (attempt >= this.maxAttempts) throw err;
+        state = await this.load(name);
+        fresh = true;
       }
     }
+  }
+
+  /** The stored target, remembered for the next step. */
+  private async load(name: string): Promise<TargetState> {
+    const state = await this.deps.targets.get(name);
+    this.recent.remember(state);
+    return state;
   }
 
   /** Carries out effects in order; returns the input the last of them produced, if any. */
@@ -312,4 +356,9 @@ function finishedEvent(req: Pick<ReleaseRequest, 'runId' | 'job' | 'attempt' | '
 function toRequest(m: StartReleaseMessage): ReleaseRequest {
   const { type: _type, ...request } = m;
   return request;
+}
+
+/** Effects that only look (AWS descriptions, an HTTP GET): carried out on a remembered state, they change nothing anywhere. */
+function onlyLooks(e: ReleaseEffect): boolean {
+  return e.type === 'Observe' || e.type === 'HttpCheck';
 }

@@ -45,7 +45,7 @@ import { TargetAdmin } from '../../shared/services/targets.ts';
 import type { TargetConfig } from '../../shared/domain/release.ts';
 import type { DeploySpec } from '../../shared/domain/pipeline.ts';
 import type { EngineMessage, ReleaseMessage, StartReleaseMessage } from '../../shared/ports/messages.ts';
-import type { EventQueue, ReleaseQueue } from '../../shared/ports/index.ts';
+import type { EventQueue, ReleaseQueue, TargetStore } from '../../shared/ports/index.ts';
 import { MemoryTargetStore } from './memory-stores.ts';
 
 export type Behaviour = 'healthy' | 'unhealthy' | 'crash' | { diesAfterSeconds: number };
@@ -473,15 +473,17 @@ export async function harness(opts: { target?: Partial<TargetConfig>; circuitBre
   const store = new MemoryTargetStore();
   const queue = new FakeReleaseQueue(aws);
   const events = new FakeEventQueue();
-  const releaser = new Releaser({ targets: store, actions: aws.adapter(opts.fetch, opts.images), releaseQueue: queue, events, now: () => new Date(aws.now), ...(opts.metrics ? { metrics: opts.metrics } : {}) });
+  /** Another warm instance on the same store and queues (a second Lambda container): its own memory of the targets. */
+  const instance = (o: { maxAttempts?: number; targets?: TargetStore } = {}) => new Releaser({ targets: store, actions: aws.adapter(opts.fetch, opts.images), releaseQueue: queue, events, now: () => new Date(aws.now), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...o });
+  const releaser = instance();
   await store.create(targetConfig(opts.target), new Date(aws.now).toISOString());
   const admin = new TargetAdmin({ targets: store, ownership: { verify: async () => [] }, releaseQueue: queue, now: () => new Date(aws.now) });
   /**
    * Delivers due messages one by one, moving the clock to each; `before` runs
    * before each delivery (to flip alarms or kill tasks at a chosen moment).
-   * Stops when the queue is empty or after `max` deliveries.
+   * Stops when the queue is empty or after `max` deliveries. `by`: the instance that handles them.
    */
-  async function drive(o: { max?: number; before?: (m: ReleaseMessage, n: number) => void | boolean | Promise<void | boolean>; until?: number } = {}) {
+  async function drive(o: { max?: number; before?: (m: ReleaseMessage, n: number) => void | boolean | Promise<void | boolean>; until?: number; by?: Releaser } = {}) {
     let n = 0;
     for (;;) {
       if (n >= (o.max ?? 500)) break;
@@ -491,10 +493,10 @@ export async function harness(opts: { target?: Partial<TargetConfig>; circuitBre
       if ((await o.before?.(next.message, n)) === false) break;
       queue.take();
       aws.now = Math.max(aws.now, next.due);
-      await releaser.handle(next.message);
+      await (o.by ?? releaser).handle(next.message);
       n++;
     }
     return n;
   }
-  return { aws, store, queue, events, releaser, admin, drive };
+  return { aws, store, queue, events, releaser, instance, admin, drive };
 }

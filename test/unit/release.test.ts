@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConflictError } from '../../shared/domain/errors.ts';
 import type { ReleaseMessage } from '../../shared/ports/messages.ts';
+import type { TargetStore } from '../../shared/ports/index.ts';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CHECKER, deploySpec, harness, startMessage, TEST_RULE, TG } from '../support/fake-ecs.ts';
 
@@ -446,6 +447,83 @@ describe('the target is the lock', () => {
     await h.releaser.handle(startMessage({ deploy: deploySpec({ steps: [50, 20] }) }));
     assert.match(h.events.finished()[0].reason!, /steps\[1\]: must be greater.*the last step must be 100/);
     assert.equal(h.aws.calls.length, 0);
+  });
+});
+
+describe('a warm releaser remembers its targets', () => {
+  test('a whole release reads the target once; every step after it is decided on what the instance wrote', async () => {
+    const h = await harness();
+    await h.releaser.handle(startMessage());
+    const steps = await h.drive();
+    assert.equal(h.events.finished()[0]?.outcome, 'succeeded');
+    assert.ok(steps > 10, `the release took ${steps} messages`);
+    assert.equal(h.store.reads, 1, 'only the start message read the target');
+  });
+
+  test('a step that another instance already moved past is decided again on a fresh read, not dropped', async () => {
+    const h = await harness();
+    const other = h.instance();
+    // This instance starts release 1 and remembers the target with it in progress.
+    await h.releaser.handle(startMessage());
+    // Another instance takes it from there to the end, and starts release 2.
+    await h.drive({ by: other });
+    await other.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1', image: 'web:3' }));
+    await h.drive({ by: other, max: 2 });
+    const reads = h.store.reads;
+    // Release 2's next step comes back to this instance: its memory still has release 1 in progress,
+    // where the step would be ignored; the store has release 2 at that step.
+    const next = h.queue.take()!;
+    h.aws.now = Math.max(h.aws.now, next.due);
+    const result = await h.releaser.handle(next.message);
+    assert.equal(result.outcome, 'applied');
+    assert.equal(h.store.reads, reads + 1, 'one fresh read before letting the step go');
+    await h.drive();
+    assert.deepEqual(h.events.finished().map((f) => [f.runId, f.outcome]), [['01RUN', 'succeeded'], ['02RUN', 'succeeded']]);
+    assert.equal(h.aws.imageOf('web-blue'), 'web:3');
+  });
+
+  test('a decision on the memory that writes nothing but acts is made again on a fresh read', async () => {
+    const h = await harness();
+    const other = h.instance();
+    await h.releaser.handle(startMessage());
+    // Release 2 starts waiting on another instance; this one still remembers an empty waiting list.
+    await other.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1', image: 'web:3' }));
+    // Run 2 is superseded: on the memory there is nothing to drop, only the run to tell.
+    await h.releaser.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1', image: 'web:3', supersededBy: '03RUN' }));
+    assert.deepEqual((await h.store.get('web')).waiting, [], 'the superseded release no longer waits for the target');
+    await h.drive();
+    assert.deepEqual(h.events.finished().map((f) => [f.runId, f.outcome]), [['02RUN', 'failed'], ['01RUN', 'succeeded']]);
+    assert.equal(h.aws.callLines().filter((l) => l.startsWith('RegisterTaskDefinition')).length, 1, 'web:3 was never released');
+  });
+
+  test('a write on a memory that fell behind is decided again on a fresh read, and is no lost race', async () => {
+    const h = await harness();
+    // Two attempts: the memory's conflict does not count, so one conflict from contention is still survived.
+    let contention = 0;
+    const targets: TargetStore = {
+      create: (c, now) => h.store.create(c, now),
+      get: (n) => h.store.get(n),
+      listNames: () => h.store.listNames(),
+      save: async (state, expected) => {
+        const stored = await h.store.get(state.name);
+        // Another writer wins once, right after this instance read the target afresh.
+        if (stored.version === expected && state.waiting.length > 0 && contention++ === 0) throw new ConflictError(`target ${state.name} changed since version ${expected}`);
+        return h.store.save(state, expected);
+      },
+    };
+    const warm = h.instance({ maxAttempts: 2, targets });
+    await warm.handle(startMessage());
+    // Another instance handles the release's next step: the stored version moves on.
+    await h.drive({ max: 1 });
+    const before = await h.store.get('web');
+    // A second release asks for the target on the warm instance's out-of-date memory.
+    const result = await warm.handle(startMessage({ runId: '02RUN', token: '02RUN:deploy:1', image: 'web:3' }));
+    assert.equal(result.outcome, 'applied');
+    assert.equal(contention, 2, 'the fresh decision lost once to contention, then won');
+    const after = await h.store.get('web');
+    assert.equal(after.version, before.version + 1);
+    assert.deepEqual(after.waiting.map((w) => w.runId), ['02RUN']);
+    assert.deepEqual(after.current?.step, before.current?.step, "the other instance's step is kept");
   });
 });
 
