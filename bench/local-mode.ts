@@ -88,7 +88,8 @@ export async function benchLocalMode(): Promise<void> {
     return overhead(mode, run);
   };
   try {
-    console.log('\nLocal mode (sample pipeline test -> image -> deploy, blue-green 10/50/100 with 2 s intervals and 2 s bake):');
+    const cores = os.availableParallelism();
+    console.log(`\nLocal mode (sample pipeline test -> image -> deploy, blue-green 10/50/100 with 2 s intervals and 2 s bake; ${cores} cores, so the early checkout is ${cores > 2 ? 'on' : 'off'}):`);
     let t0 = Date.now();
     let mode = await startLocalMode({ dataDir, reset: true, quiet: true });
     const readyCold = Date.now() - t0;

@@ -20,6 +20,8 @@ const RUN_TIMEOUT_MS = 120_000;
 const TEST = { timeout: 180_000 };
 let dataDir: string;
 const lines: string[] = [];
+/** Commits the build runner was asked to check out while the engine planned their run. */
+const prepared: string[] = [];
 
 async function version(url: string): Promise<string> {
   const res = await fetch(url);
@@ -45,7 +47,13 @@ async function runOnMain(): Promise<{ runId: string; status: string; versionsSee
 
 before(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-e2e-'));
-  mode = await startLocalMode({ dataDir, reset: true, quiet: true, onLog: (l) => lines.push(l) });
+  // The early checkout is on by default only with more than 2 cores: on here, so it is tested on any machine.
+  mode = await startLocalMode({ dataDir, reset: true, quiet: true, onLog: (l) => lines.push(l), earlyCheckout: true });
+  const prepare = mode.builds.prepare.bind(mode.builds);
+  mode.builds.prepare = (repo, commit) => {
+    prepared.push(commit);
+    prepare(repo, commit);
+  };
 }, { timeout: 120_000 });
 
 after(async () => {
@@ -54,8 +62,9 @@ after(async () => {
 });
 
 test('the first run takes the sample service from commit to a live release', TEST, async () => {
-  const { status } = await runOnMain();
+  const { runId, status } = await runOnMain();
   assert.equal(status, 'succeeded', lines.slice(-30).join('\n'));
+  assert.deepEqual(prepared, [(await mode.api.getRun(runId)).trigger.commit], 'its commit was checked out while the run was planned');
   assert.equal(await version(mode.targetUrl), '1.0.0');
   const d = mode.target.describe();
   assert.equal(d.weights.blue + d.weights.green, 100);
