@@ -26,7 +26,14 @@
  *   (`target.hash`, `target.date`).
  *
  * One page per listing: a repository with more than 100 branches (or tags) is read for its
- * first 100 (GitHub and GitLab list alphabetically). Validators and bodies are kept in memory,
+ * first 100 (GitHub and GitLab list alphabetically, so `main` comes after `dependabot/...` and
+ * `feature/...`). A branch the triggers name exactly that is not on a full first page is read by
+ * name: GitHub `GET /repos/{o}/{r}/branches/{branch}` (with its commit's committer date,
+ * https://docs.github.com/en/rest/branches/branches#get-a-branch), GitLab
+ * `GET /api/v4/projects/{id}/repository/branches/{branch}`
+ * (https://docs.gitlab.com/api/branches/#get-single-repository-branch), Bitbucket
+ * `GET /2.0/repositories/{ws}/{r}/refs/branches/{name}`; 404 is no such branch. Branches matched
+ * by a glob only are still read from the first page. Validators and bodies are kept in memory,
  * per pipeline and URL, for the life of the process (a warm Lambda container).
  */
 import type { Provider } from '../domain/pipeline.ts';
@@ -54,7 +61,19 @@ export class GitHostHeads implements RepositoryHeads {
       const { body, notModified } = await this.get(q, url);
       answer.requests += 1;
       if (notModified) answer.notModified += 1;
-      answer.heads.push(...readListing(q.provider, kind, body));
+      const listed = readListing(q.provider, kind, body);
+      answer.heads.push(...listed);
+      if (kind !== 'heads' || listingSize(q.provider, body) < PAGE_SIZE) continue;
+      // A full page may have left a watched branch out: those named exactly are read by name.
+      const seen = new Set(listed.map((h) => h.ref));
+      for (const name of q.branchNames ?? []) {
+        if (seen.has(`refs/heads/${name}`)) continue;
+        const one = await this.get(q, branchUrl(q.provider, base, q.repository, name), { quietOnDenied: true });
+        answer.requests += 1;
+        if (one.notModified) answer.notModified += 1;
+        if (one.denied) continue;
+        answer.heads.push(...readListing(q.provider, 'heads', q.provider === 'bitbucket' ? { values: [one.body] } : [one.body]));
+      }
     }
     return answer;
   }
@@ -149,13 +168,38 @@ function listingUrl(provider: Provider, base: string, repository: string, kind: 
   }
 }
 
+/** Items per page of a listing (`per_page` / `pagelen` above). */
+const PAGE_SIZE = 100;
+
+/** How many items a listing's page holds. */
+function listingSize(provider: Provider, body: unknown): number {
+  const items = provider === 'bitbucket' ? (body as Json)?.values : body;
+  return Array.isArray(items) ? items.length : 0;
+}
+
+function branchUrl(provider: Provider, base: string, repository: string, branch: string): string {
+  switch (provider) {
+    case 'github': {
+      const [owner, repo] = splitOwnerRepo(repository);
+      return `${base}/repos/${enc(owner)}/${enc(repo)}/branches/${enc(branch)}`;
+    }
+    case 'gitlab':
+      return `${base}/api/v4/projects/${enc(repository)}/repository/branches/${enc(branch)}`;
+    case 'bitbucket': {
+      const [ws, repo] = splitOwnerRepo(repository);
+      return `${base}/2.0/repositories/${enc(ws)}/${enc(repo)}/refs/branches/${enc(branch)}`;
+    }
+  }
+}
+
 function readListing(provider: Provider, kind: 'heads' | 'tags', body: unknown): RefHead[] {
   const items: Json[] = provider === 'bitbucket' ? ((body as Json)?.values ?? []) : Array.isArray(body) ? body : [];
   const out: RefHead[] = [];
   for (const item of items) {
     const name = item?.name;
     const commit = provider === 'github' ? item?.commit?.sha : provider === 'gitlab' ? item?.commit?.id : item?.target?.hash;
-    const date = provider === 'gitlab' ? item?.commit?.committed_date : provider === 'bitbucket' ? item?.target?.date : undefined;
+    // GitHub's listing has no dates; its "Get a branch" has the whole commit.
+    const date = provider === 'gitlab' ? item?.commit?.committed_date : provider === 'bitbucket' ? item?.target?.date : item?.commit?.commit?.committer?.date;
     if (typeof name !== 'string' || typeof commit !== 'string' || !/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(commit)) continue;
     out.push({ ref: `refs/${kind}/${name}`, commit: commit.toLowerCase(), ...(typeof date === 'string' ? { committedAt: date } : {}) });
   }

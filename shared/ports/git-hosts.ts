@@ -36,6 +36,11 @@ export interface HeadsQuery {
   tokenSecretName?: string;
   branches: boolean;
   tags: boolean;
+  /**
+   * Branches the triggers name exactly (no glob): one missing from a full first page of the
+   * listing (a repository with more branches than a page holds) is read by name.
+   */
+  branchNames?: string[];
 }
 
 export interface HeadsAnswer {

@@ -28,6 +28,7 @@
  * `firstSeen` is state kept between passes (module scope in the Lambda): after a cold start
  * a head waits one more grace period, and conditional requests start afresh.
  */
+import picomatch from 'picomatch';
 import { ulid } from 'ulid';
 import { HEAD_CLAIM_TTL_SECONDS, RECOVERED_CLAIM_TTL_SECONDS, headClaimKey, headVerdict, recoveredClaimKey, recoveredTrigger, watchesRef, type RefHead } from '../domain/recovery.ts';
 import type { DeliveryStore, EventQueue, PipelineRecord, PipelineStore, RunStore } from '../ports/index.ts';
@@ -121,6 +122,7 @@ async function recoverPipeline(deps: PushRecoveryDeps, pipeline: PipelineRecord,
     ...(pipeline.tokenSecretName ? { tokenSecretName: pipeline.tokenSecretName } : {}),
     branches: wantBranches,
     tags: wantTags,
+    ...(wantBranches ? { branchNames: exactNames(triggers.branches) } : {}),
   };
   let used = 0;
   const answer = await deps.heads.heads(query);
@@ -211,4 +213,9 @@ async function recoverPipeline(deps: PushRecoveryDeps, pipeline: PipelineRecord,
   }
   report.requests += used;
   report.maxRequestsForOnePipeline = Math.max(report.maxRequestsForOnePipeline, used);
+}
+
+/** Branch patterns that are plain names (no glob, no negation), at most 3: each may cost a request of its own. */
+function exactNames(patterns: readonly string[]): string[] {
+  return patterns.filter((p) => !p.startsWith('!') && !picomatch.scan(p).isGlob).slice(0, 3);
 }

@@ -241,6 +241,63 @@ test('failed GitHub hook deliveries become a notice; a token that may not read h
   }
 });
 
+test('a watched branch beyond the first page of a big repository is read by name, with its date; one that does not exist is skipped', async () => {
+  const stub = await startHttpStub();
+  try {
+    // main and release/2 named exactly; hotfix-* only as a glob
+    const record = pipelineRecord('web', { triggers: { events: ['push'], branches: ['main', 'release/2', 'hotfix-*'] } });
+    const s = setup(stub, [record]);
+    // A full first page, alphabetical: 100 dependabot branches, main not among them.
+    const page = Array.from({ length: 100 }, (_, i) => ({ name: `dependabot/npm/pkg-${String(i).padStart(3, '0')}`, commit: { sha: OLD, url: '' }, protected: false }));
+    // GitHub "Get a branch": the whole commit, with its committer date.
+    const main = { name: 'main', commit: { sha: SHA, commit: { author: { name: 'Octo', date: '2026-11-27T00:58:00Z' }, committer: { name: 'Octo', date: '2026-11-27T00:58:30Z' }, message: 'change' } }, protected: true };
+    const missing = { status: 404, body: { message: 'Branch not found', documentation_url: 'https://docs.github.com/rest/branches/branches#get-a-branch', status: '404' } };
+    stub.answer({ status: 200, body: page }, { status: 200, body: main }, missing);
+    let report = await recoverMissedPushes(s.deps);
+    assert.deepEqual(stub.requests.map((r) => r.url), ['/repos/acme/web/branches?per_page=100', '/repos/acme/web/branches/main', '/repos/acme/web/branches/release%2F2']);
+    assert.deepEqual({ requests: report.requests, errors: report.errors }, { requests: 3, errors: [] });
+    // Past the grace: main is recovered with the date its branch answer gave (no commit read).
+    s.clock.now += 3 * 60_000;
+    stub.answer({ status: 200, body: page }, { status: 200, body: main }, missing);
+    report = await recoverMissedPushes(s.deps);
+    assert.deepEqual(report.recovered.map((r) => [r.ref, r.commit, r.delaySeconds]), [['refs/heads/main', SHA, 270]]);
+    assert.equal(report.requests, 3);
+  } finally {
+    await stub.close();
+  }
+});
+
+test('GitLab: a watched branch beyond a full first page is read by name (URL-encoded), with its committed date', async () => {
+  const stub = await startHttpStub();
+  try {
+    const s = setup(stub, [pipelineRecord('api', { provider: 'gitlab', triggers: { events: ['push'], branches: ['main'] } })]);
+    const branch = (name: string, id: string) => ({ name, merged: false, protected: false, default: false, commit: { id, short_id: id.slice(0, 8), committed_date: '2026-11-27T00:58:30.000Z', title: 'change' } });
+    const page = Array.from({ length: 100 }, (_, i) => branch(`feature/f-${String(i).padStart(3, '0')}`, OLD));
+    stub.answer({ status: 200, body: page }, { status: 200, body: { ...branch('main', SHA), default: true } });
+    await recoverMissedPushes(s.deps);
+    s.clock.now += 3 * 60_000;
+    stub.answer({ status: 200, body: page }, { status: 200, body: { ...branch('main', SHA), default: true } });
+    const report = await recoverMissedPushes(s.deps);
+    assert.deepEqual(report.recovered.map((r) => [r.ref, r.commit, r.delaySeconds]), [['refs/heads/main', SHA, 270]]);
+    assert.equal(stub.requests[1].url, '/api/v4/projects/acme%2Fplatform%2Fapi/repository/branches/main');
+  } finally {
+    await stub.close();
+  }
+});
+
+test('a first page that is not full holds every branch: nothing is read by name', async () => {
+  const stub = await startHttpStub();
+  try {
+    const s = setup(stub, [pipelineRecord('web', { triggers: { events: ['push'], branches: ['main', 'develop'] } })]);
+    stub.answer({ status: 200, body: githubBranches(SHA) });
+    const report = await recoverMissedPushes(s.deps);
+    assert.equal(report.requests, 1);
+    assert.deepEqual(stub.requests.map((r) => r.url), ['/repos/acme/web/branches?per_page=100']);
+  } finally {
+    await stub.close();
+  }
+});
+
 test('git host requests per pipeline per pass stay within the budget', async () => {
   const stub = await startHttpStub();
   try {
