@@ -122,7 +122,8 @@ async function recoverPipeline(deps: PushRecoveryDeps, pipeline: PipelineRecord,
     ...(pipeline.tokenSecretName ? { tokenSecretName: pipeline.tokenSecretName } : {}),
     branches: wantBranches,
     tags: wantTags,
-    ...(wantBranches ? { branchNames: exactNames(triggers.branches) } : {}),
+    // Within the budget: the listings come first.
+    ...(wantBranches ? { branchNames: exactNames(triggers.branches).slice(0, Math.max(0, budget - 1 - (wantTags ? 1 : 0))) } : {}),
   };
   let used = 0;
   const answer = await deps.heads.heads(query);

@@ -310,6 +310,14 @@ test('git host requests per pipeline per pass stay within the budget', async () 
     s.clock.now += 3 * 60_000;
     const report = await recoverMissedPushes(s.deps);
     assert.ok(report.maxRequestsForOnePipeline <= 3, `used ${report.maxRequestsForOnePipeline}`);
+    // Branches named exactly beyond a full page: read by name only as far as the budget goes.
+    const named = { ...pipelineRecord('big', { triggers: { events: ['push', 'tag'], branches: ['main', 'develop', 'release/1'], tags: ['v*'] } }) };
+    const t = setup(stub, [named]);
+    t.deps.maxRequestsPerPipeline = 3;
+    const full = Array.from({ length: 100 }, (_, i) => ({ name: `dependabot/b${String(i).padStart(3, '0')}`, commit: { sha: OLD } }));
+    stub.answer({ status: 200, body: full }, { status: 404, body: { message: 'Branch not found' } }, { status: 200, body: [] });
+    const big = await recoverMissedPushes(t.deps);
+    assert.equal(big.maxRequestsForOnePipeline, 3, 'branches, main by name, tags');
   } finally {
     await stub.close();
   }
