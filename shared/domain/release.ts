@@ -200,7 +200,8 @@ export type ReleaseInput =
   | { type: 'TaskDefinitionFailed'; releaseId: string; reason: string; now: string }
   | { type: 'HttpChecked'; releaseId: string; step: number; status?: number; error?: string; now: string }
   /** AWS refused an action of the current release for good (missing service, access denied, bad ARN). */
-  | { type: 'ActionFailed'; releaseId: string; reason: string; now: string }
+  /** `step`: the step a refused look (Observe, HttpCheck) was made for; a release past it ignores the refusal. */
+  | { type: 'ActionFailed'; releaseId: string; reason: string; now: string; step?: number }
   | { type: 'Cancel'; runId: string; job: string; now: string }
   | { type: 'Rollback'; by: string; now: string };
 
@@ -285,7 +286,7 @@ export function decideRelease(state: TargetState, input: ReleaseInput): ReleaseD
     case 'HttpChecked':
       return withCurrent(s, input.releaseId, input.step, input.now, (r) => onHttpChecked(s, r, input.status, input.error, input.now));
     case 'ActionFailed':
-      return withCurrent(s, input.releaseId, undefined, input.now, (r) => onActionFailed(s, r, input.reason, input.now));
+      return withCurrent(s, input.releaseId, input.step, input.now, (r) => onActionFailed(s, r, input.reason, input.now));
     case 'Cancel':
       return onCancel(s, input.runId, input.job, input.now);
     case 'Rollback':

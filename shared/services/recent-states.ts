@@ -12,8 +12,10 @@ export class RecentStates<T extends { version: number }> {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`a memory of recent states keeps a positive whole number of them, got ${limit}`);
   }
 
+  /** A copy, so nothing done with it changes what is remembered. */
   get(key: string): T | undefined {
-    return this.states.get(key);
+    const kept = this.states.get(key);
+    return kept === undefined ? undefined : structuredClone(kept);
   }
 
   /**

@@ -103,7 +103,7 @@ export class Releaser {
       await this.carryOut(name, state, state.outbox.effects);
       return { outcome: 'replayed' };
     }
-    const result = await this.run(name, { type: 'Rollback', by, now: this.iso() }, `rollback:${by}:${this.iso()}`, false);
+    const result = await this.run(name, { type: 'Rollback', by, now: this.iso() }, `rollback:${by}:${this.iso()}`, false, state);
     if (result.outcome === 'applied') {
       this.deps.metrics?.add({ name: METRIC.rollbacks, unit: 'Count', value: 1 });
       await this.retagAfterRollback(name);
@@ -146,10 +146,10 @@ export class Releaser {
    * Decides and carries out one input and every input its effects produce
    * (a registered task definition, an observation, an HTTP check result).
    */
-  private async run(name: string, first: ReleaseInput, key: string, redelivered: boolean): Promise<HandleResult> {
-    // A redelivered message may find its own outbox, which only the store can tell.
-    const remembered = redelivered ? undefined : this.recent.get(name);
-    let state = remembered ?? await this.load(name);
+  private async run(name: string, first: ReleaseInput, key: string, redelivered: boolean, loaded?: TargetState): Promise<HandleResult> {
+    // A redelivered message may find its own outbox, which only the store can tell. `loaded`: read just now.
+    const remembered = redelivered || loaded ? undefined : this.recent.get(name);
+    let state = loaded ?? remembered ?? await this.load(name);
     let proven = remembered === undefined;
     let input: ReleaseInput | undefined = first;
     let result: HandleResult | undefined;
@@ -159,22 +159,26 @@ export class Releaser {
       // The replayed effects may produce an input (a registered task definition...): carry on from there.
       input = await this.carryOut(name, state, state.outbox.effects);
     }
+    let last: HandleResult | undefined;
     while (input) {
-      const { decision, saved, fresh } = await this.decideAndSave(name, state, proven, input, key);
+      const { decision, decidedOn, saved, fresh } = await this.decideAndSave(name, state, proven, input, key);
       proven = fresh;
-      const progress = progressEvents(state, saved, this.iso());
+      // Progress since the state the decision was made on (a memory that was behind was read again).
+      const progress = progressEvents(decidedOn, saved, this.iso());
       state = saved;
       // The run shows each step as it happens; informational, so a crash before this send loses only the display.
       if (progress.length > 0) await this.deps.events.send(progress);
-      result ??= decision.rejected
+      last = decision.rejected
         ? { outcome: 'rejected', reason: decision.rejected }
         : decision.changed || decision.effects.length > 0
           ? { outcome: 'applied' }
           : { outcome: 'ignored', reason: decision.ignored };
+      // A look on the memory says nothing yet: what it finds is decided on the store's state.
+      if (fresh) result ??= last;
       if (decision.ignored) this.log.info('release input ignored', { target: name, input: input.type, reason: decision.ignored });
       input = await this.carryOut(name, state, decision.effects);
     }
-    return result!;
+    return result ?? last!;
   }
 
   /**
@@ -186,7 +190,7 @@ export class Releaser {
    * - a lost race reads again at once (a memory that was behind is no contention).
    * `fresh` in the answer: `saved` was read or written by this call.
    */
-  private async decideAndSave(name: string, loaded: TargetState, proven: boolean, input: ReleaseInput, key: string): Promise<{ decision: ReleaseDecision; saved: TargetState; fresh: boolean }> {
+  private async decideAndSave(name: string, loaded: TargetState, proven: boolean, input: ReleaseInput, key: string): Promise<{ decision: ReleaseDecision; decidedOn: TargetState; saved: TargetState; fresh: boolean }> {
     let state = loaded;
     let fresh = proven;
     for (let attempt = 1; ; attempt++) {
@@ -194,7 +198,7 @@ export class Releaser {
       const decision = decideRelease(state, input);
       this.deps.onDecision?.(input, decision, performance.now() - t0);
       if (!decision.changed) {
-        if (fresh || (decision.effects.length > 0 && decision.effects.every(onlyLooks))) return { decision, saved: state, fresh };
+        if (fresh || (decision.effects.length > 0 && decision.effects.every(onlyLooks))) return { decision, decidedOn: state, saved: state, fresh };
         state = await this.load(name);
         fresh = true;
         attempt--;
@@ -204,7 +208,7 @@ export class Releaser {
       try {
         const saved = await this.deps.targets.save(next, state.version);
         this.recent.remember(saved);
-        return { decision, saved, fresh: true };
+        return { decision, decidedOn: state, saved, fresh: true };
       } catch (err) {
         this.recent.forget(name);
         if (!(err instanceof ConflictError)) throw err;
@@ -236,7 +240,8 @@ export class Releaser {
         // rather than leaving the lock held by a message bound for the DLQ.
         if (err instanceof ReleaseActionError && state.current && e.type !== 'RegisterTaskDefinition') {
           this.log.warn('release action refused', { target: name, effect: e.type, error: err.message });
-          return { type: 'ActionFailed', releaseId: state.current.id, reason: err.message, now };
+          // A refused look is about its step: a release that has moved on (a late duplicate) ignores it.
+          return { type: 'ActionFailed', releaseId: state.current.id, reason: err.message, now, ...(e.type === 'Observe' || e.type === 'HttpCheck' ? { step: e.step } : {}) };
         }
         throw err;
       }

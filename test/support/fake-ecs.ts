@@ -46,6 +46,7 @@ import type { TargetConfig } from '../../shared/domain/release.ts';
 import type { DeploySpec } from '../../shared/domain/pipeline.ts';
 import type { EngineMessage, ReleaseMessage, StartReleaseMessage } from '../../shared/ports/messages.ts';
 import type { EventQueue, ReleaseQueue, TargetStore } from '../../shared/ports/index.ts';
+import type { ReleaseActions } from '../../shared/ports/releases.ts';
 import { MemoryTargetStore } from './memory-stores.ts';
 
 export type Behaviour = 'healthy' | 'unhealthy' | 'crash' | { diesAfterSeconds: number };
@@ -474,7 +475,7 @@ export async function harness(opts: { target?: Partial<TargetConfig>; circuitBre
   const queue = new FakeReleaseQueue(aws);
   const events = new FakeEventQueue();
   /** Another warm instance on the same store and queues (a second Lambda container): its own memory of the targets. */
-  const instance = (o: { maxAttempts?: number; targets?: TargetStore } = {}) => new Releaser({ targets: store, actions: aws.adapter(opts.fetch, opts.images), releaseQueue: queue, events, now: () => new Date(aws.now), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...o });
+  const instance = (o: { maxAttempts?: number; targets?: TargetStore; actions?: ReleaseActions } = {}) => new Releaser({ targets: store, actions: aws.adapter(opts.fetch, opts.images), releaseQueue: queue, events, now: () => new Date(aws.now), ...(opts.metrics ? { metrics: opts.metrics } : {}), ...o });
   const releaser = instance();
   await store.create(targetConfig(opts.target), new Date(aws.now).toISOString());
   const admin = new TargetAdmin({ targets: store, ownership: { verify: async () => [] }, releaseQueue: queue, now: () => new Date(aws.now) });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ConflictError } from '../../shared/domain/errors.ts';
 import type { ReleaseMessage } from '../../shared/ports/messages.ts';
 import type { TargetStore } from '../../shared/ports/index.ts';
+import { ReleaseActionError, type ReleaseActions } from '../../shared/ports/releases.ts';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CHECKER, deploySpec, harness, startMessage, TEST_RULE, TG } from '../support/fake-ecs.ts';
 
@@ -494,6 +495,46 @@ describe('a warm releaser remembers its targets', () => {
     await h.drive();
     assert.deepEqual(h.events.finished().map((f) => [f.runId, f.outcome]), [['02RUN', 'failed'], ['01RUN', 'succeeded']]);
     assert.equal(h.aws.callLines().filter((l) => l.startsWith('RegisterTaskDefinition')).length, 1, 'web:3 was never released');
+  });
+
+  test('a look on the memory that AWS refuses ends nothing when the release has moved on (a late duplicate step)', async () => {
+    const h = await harness();
+    const base = h.aws.adapter();
+    let refuse = false;
+    const actions: ReleaseActions = Object.assign(Object.create(base) as ReleaseActions, {
+      observe: async (spec: Parameters<ReleaseActions['observe']>[0]) => {
+        if (refuse) throw new ReleaseActionError(`describing service ${spec.service}: AccessDeniedException: not authorized to perform ecs:DescribeServices`);
+        return base.observe(spec);
+      },
+    });
+    // The warm instance starts the release and remembers it at its first step.
+    const warm = h.instance({ actions });
+    await warm.handle(startMessage());
+    // SQS delivers the first step twice: the other instance handles one copy and takes the release on to its bake.
+    const tick = h.queue.take()!;
+    h.aws.now = Math.max(h.aws.now, tick.due);
+    await h.releaser.handle(tick.message);
+    await h.drive({ before: async () => (await h.store.get('web')).current?.phase !== 'baking' });
+    // The late copy reaches the warm instance: its look, made for a step long past, is refused.
+    refuse = true;
+    const result = await warm.handle(tick.message);
+    assert.equal(result.outcome, 'ignored');
+    const after = await h.store.get('web');
+    assert.equal(after.current?.phase, 'baking', 'the release goes on');
+    assert.deepEqual(after.weights, { blue: 0, green: 100 });
+    assert.deepEqual(h.events.finished(), []);
+  });
+
+  test('progress is sent from the state a decision was made on: what another instance sent is not sent again', async () => {
+    const h = await harness();
+    const warm = h.instance();
+    await warm.handle(startMessage());
+    await h.drive({ before: async () => (await h.store.get('web')).current?.phase !== 'baking' });
+    const progress = () => h.events.events.filter((e) => e.type === 'ReleaseProgressed').map((e) => e.id);
+    const before = progress();
+    // A message for the release reaches the warm instance, whose memory is steps behind.
+    await warm.handle({ type: 'CancelRelease', target: 'web', runId: '01RUN', job: 'deploy' });
+    assert.deepEqual(progress().slice(before.length).filter((id) => before.includes(id)), []);
   });
 
   test('a write on a memory that fell behind is decided again on a fresh read, and is no lost race', async () => {
