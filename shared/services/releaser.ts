@@ -10,6 +10,7 @@
  * engine events deduplicated by id). A duplicate that was never redelivered
  * finds its step already past and changes nothing.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ConflictError,NotFoundError,RetryableError,ValidationError } from '../domain/errors.ts';
 import {
 decideRelease,type ReleaseDecision,
@@ -212,9 +213,15 @@ export class Releaser {
       } catch (err) {
         this.recent.forget(name);
         if (!(err instanceof ConflictError)) throw err;
+        const stored = await this.load(name);
+        // Our own write whose answer was lost: the SDK sent it again after a network error or a
+        // 5xx, and the retry found the version it had written. It stands; its effects are ours to carry out.
+        if (stored.version === state.version + 1 && isDeepStrictEqual(withoutVersion(stored), withoutVersion(next))) {
+          return { decision, decidedOn: state, saved: stored, fresh: true };
+        }
         if (!fresh) attempt--;
         else if (attempt >= this.maxAttempts) throw err;
-        state = await this.load(name);
+        state = stored;
         fresh = true;
       }
     }
@@ -361,6 +368,12 @@ function finishedEvent(req: Pick<ReleaseRequest, 'runId' | 'job' | 'attempt' | '
 function toRequest(m: StartReleaseMessage): ReleaseRequest {
   const { type: _type, ...request } = m;
   return request;
+}
+
+/** A target's state apart from its version, as the store gives it back (no undefined fields). */
+function withoutVersion(t: TargetState): Omit<TargetState, 'version'> {
+  const { version: _v, ...rest } = t;
+  return JSON.parse(JSON.stringify(rest)) as Omit<TargetState, 'version'>;
 }
 
 /** Effects that only look (AWS descriptions, an HTTP GET): carried out on a remembered state, they change nothing anywhere. */

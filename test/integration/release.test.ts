@@ -7,6 +7,7 @@ import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
 import { SqsReleaseQueue } from '../../shared/aws/release-queue.ts';
 import { Releaser } from '../../shared/services/releaser.ts';
 import { ConflictError, NotFoundError } from '../../shared/domain/errors.ts';
+import type { TargetStore } from '../../shared/ports/index.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
 import { FakeAws, FakeEventQueue, FakeReleaseQueue, startMessage, targetConfig } from '../support/fake-ecs.ts';
 
@@ -63,6 +64,38 @@ describe('target store on DynamoDB Local', () => {
     assert.equal(end.waiting.length, 0);
     assert.equal(end.liveColour, 'blue', 'two releases: green, then back to blue');
     assert.deepEqual(aws.violations, []);
+  });
+  test('a write whose answer was lost is known by the state DynamoDB gives back, and the release goes on', async () => {
+    const aws = new FakeAws();
+    aws.alarms.set('web-5xx', 'OK');
+    const dynamo = new DynamoTargetStore(ddb, table);
+    // Every write is made; the answers of some are lost, as when the SDK's retry finds the first attempt's write.
+    let lost = 0;
+    const store: TargetStore = {
+      create: (c, now) => dynamo.create(c, now),
+      get: (n) => dynamo.get(n),
+      listNames: () => dynamo.listNames(),
+      save: async (state, expected) => {
+        const saved = await dynamo.save(state, expected);
+        if (lost < 5 && expected % 3 === 0) {
+          lost += 1;
+          throw new ConflictError(`target ${state.name} changed since version ${expected}`);
+        }
+        return saved;
+      },
+    };
+    const queue = new FakeReleaseQueue(aws);
+    const events = new FakeEventQueue();
+    const releaser = new Releaser({ targets: store, actions: aws.adapter(), releaseQueue: queue, events, now: () => new Date(aws.now), maxAttempts: 1 });
+    await dynamo.create(targetConfig({ name: 'lost-answers' }), new Date(aws.now).toISOString());
+    await releaser.handle(startMessage({ target: 'lost-answers', deploy: { ...startMessage().deploy, target: 'lost-answers' } }));
+    for (let next = queue.take(); next; next = queue.take()) {
+      aws.now = Math.max(aws.now, next.due);
+      await releaser.handle(next.message);
+    }
+    assert.equal(lost, 5);
+    assert.deepEqual(events.finished().map((f) => f.outcome), ['succeeded']);
+    assert.equal((await dynamo.get('lost-answers')).current, undefined);
   });
 });
 

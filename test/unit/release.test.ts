@@ -568,6 +568,31 @@ describe('a warm releaser remembers its targets', () => {
   });
 });
 
+describe('a write whose answer was lost', () => {
+  test('stands: the retry that found it carries its effects out, and the release goes on', async () => {
+    const h = await harness();
+    // The write is made, its answer is lost, and the SDK's retry finds the version it wrote.
+    let lose = 0;
+    const targets: TargetStore = {
+      create: (c, now) => h.store.create(c, now),
+      get: (n) => h.store.get(n),
+      listNames: () => h.store.listNames(),
+      save: async (state, expected) => {
+        const saved = await h.store.save(state, expected);
+        if (lose > 0 && lose-- > 0) throw new ConflictError(`target ${state.name} changed since version ${expected}`);
+        return saved;
+      },
+    };
+    const releaser = h.instance({ targets, maxAttempts: 1 });
+    await releaser.handle(startMessage());
+    lose = 3;
+    await h.drive({ by: releaser });
+    assert.equal(lose, 0, 'three answers were lost');
+    assert.equal(h.events.finished()[0]?.outcome, 'succeeded');
+    assert.deepEqual(h.aws.weights(), { blue: 0, green: 100 });
+  });
+});
+
 describe('release progress on the run', () => {
   test('every recorded step of a release reaches the run as ReleaseProgressed, once and in order', async () => {
     const h = await harness();
