@@ -31,8 +31,8 @@
  * name: GitHub `GET /repos/{o}/{r}/branches/{branch}` (with its commit's committer date,
  * https://docs.github.com/en/rest/branches/branches#get-a-branch), GitLab
  * `GET /api/v4/projects/{id}/repository/branches/{branch}`
- * (https://docs.gitlab.com/api/branches/#get-single-repository-branch), Bitbucket
- * `GET /2.0/repositories/{ws}/{r}/refs/branches/{name}`; 404 is no such branch. Branches matched
+ * (https://docs.gitlab.com/api/branches/#get-single-repository-branch), 404 being no such branch;
+ * Bitbucket's listing filtered by those names, one request. Branches matched
  * by a glob only are still read from the first page. Validators and bodies are kept in memory,
  * per pipeline and URL, for the life of the process (a warm Lambda container).
  */
@@ -66,13 +66,16 @@ export class GitHostHeads implements RepositoryHeads {
       if (kind !== 'heads' || listingSize(q.provider, body) < PAGE_SIZE) continue;
       // A full page may have left a watched branch out: those named exactly are read by name.
       const seen = new Set(listed.map((h) => h.ref));
-      for (const name of q.branchNames ?? []) {
-        if (seen.has(`refs/heads/${name}`)) continue;
-        const one = await this.get(q, branchUrl(q.provider, base, q.repository, name), { quietOnDenied: true });
+      const missing = (q.branchNames ?? []).filter((name) => !seen.has(`refs/heads/${name}`));
+      // Bitbucket answers a name with an encoded slash in a path with 404: its listing is filtered by name instead, all at once.
+      const provider = q.provider;
+      const lookups = provider === 'bitbucket' ? (missing.length > 0 ? [bitbucketNamedUrl(base, q.repository, missing)] : []) : missing.map((name) => branchUrl(provider, base, q.repository, name));
+      for (const url of lookups) {
+        const one = await this.get(q, url, { quietOnDenied: true });
         answer.requests += 1;
         if (one.notModified) answer.notModified += 1;
         if (one.denied) continue;
-        answer.heads.push(...readListing(q.provider, 'heads', q.provider === 'bitbucket' ? { values: [one.body] } : [one.body]));
+        answer.heads.push(...readListing(q.provider, 'heads', q.provider === 'bitbucket' ? one.body : [one.body]).filter((h) => missing.includes(h.ref.slice('refs/heads/'.length))));
       }
     }
     return answer;
@@ -177,19 +180,21 @@ function listingSize(provider: Provider, body: unknown): number {
   return Array.isArray(items) ? items.length : 0;
 }
 
-function branchUrl(provider: Provider, base: string, repository: string, branch: string): string {
-  switch (provider) {
-    case 'github': {
-      const [owner, repo] = splitOwnerRepo(repository);
-      return `${base}/repos/${enc(owner)}/${enc(repo)}/branches/${enc(branch)}`;
-    }
-    case 'gitlab':
-      return `${base}/api/v4/projects/${enc(repository)}/repository/branches/${enc(branch)}`;
-    case 'bitbucket': {
-      const [ws, repo] = splitOwnerRepo(repository);
-      return `${base}/2.0/repositories/${enc(ws)}/${enc(repo)}/refs/branches/${enc(branch)}`;
-    }
-  }
+function branchUrl(provider: 'github' | 'gitlab', base: string, repository: string, branch: string): string {
+  if (provider === 'gitlab') return `${base}/api/v4/projects/${enc(repository)}/repository/branches/${enc(branch)}`;
+  const [owner, repo] = splitOwnerRepo(repository);
+  return `${base}/repos/${enc(owner)}/${enc(repo)}/branches/${enc(branch)}`;
+}
+
+/**
+ * Bitbucket's branch listing filtered to the given names (`q=name="main" OR name="release/2"`,
+ * https://developer.atlassian.com/cloud/bitbucket/rest/intro/#filtering). A name with a double
+ * quote (git allows one) is left out rather than escaped.
+ */
+function bitbucketNamedUrl(base: string, repository: string, names: string[]): string {
+  const [ws, repo] = splitOwnerRepo(repository);
+  const q = names.filter((n) => !n.includes('"')).map((n) => `name="${n}"`).join(' OR ');
+  return `${base}/2.0/repositories/${enc(ws)}/${enc(repo)}/refs/branches?q=${enc(q)}&pagelen=${PAGE_SIZE}`;
 }
 
 function readListing(provider: Provider, kind: 'heads' | 'tags', body: unknown): RefHead[] {

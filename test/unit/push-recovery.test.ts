@@ -59,7 +59,7 @@ function setup(stub: HttpStub, records: PipelineRecord[], secrets: Record<string
     runs: { listByPipeline: async (id) => ({ items: runs.filter((r) => r.pipelineId === id) }) },
     deliveries,
     queue,
-    heads: new GitHostHeads({ secrets: new MemorySecrets(secrets), baseUrls: { github: stub.url, gitlab: stub.url } }),
+    heads: new GitHostHeads({ secrets: new MemorySecrets(secrets), baseUrls: { github: stub.url, gitlab: stub.url, bitbucket: stub.url } }),
     memory: newRecoveryMemory(),
     metrics: { add: (d) => metrics.push(d) },
     now: () => new Date(clock.now),
@@ -280,6 +280,29 @@ test('GitLab: a watched branch beyond a full first page is read by name (URL-enc
     const report = await recoverMissedPushes(s.deps);
     assert.deepEqual(report.recovered.map((r) => [r.ref, r.commit, r.delaySeconds]), [['refs/heads/main', SHA, 270]]);
     assert.equal(stub.requests[1].url, '/api/v4/projects/acme%2Fplatform%2Fapi/repository/branches/main');
+  } finally {
+    await stub.close();
+  }
+});
+
+test('Bitbucket: watched branches beyond a full first page are asked for by name in one filtered listing', async () => {
+  const stub = await startHttpStub();
+  try {
+    const s = setup(stub, [pipelineRecord('shop', { provider: 'bitbucket', triggers: { events: ['push'], branches: ['main', 'release/2'] } })]);
+    // Bitbucket "List open branches" (GET /2.0/repositories/{workspace}/{repo_slug}/refs/branches)
+    const branch = (name: string, hash: string) => ({ type: 'branch', name, target: { type: 'commit', hash, date: '2026-11-27T00:58:30+00:00' } });
+    const page = { pagelen: 100, page: 1, values: Array.from({ length: 100 }, (_, i) => branch(`feature/f-${String(i).padStart(3, '0')}`, OLD)), next: 'https://api.bitbucket.org/2.0/repositories/acme/shop/refs/branches?page=2' };
+    const named = { pagelen: 100, page: 1, values: [branch('main', SHA)] };
+    stub.answer({ status: 200, body: page }, { status: 200, body: named });
+    await recoverMissedPushes(s.deps);
+    s.clock.now += 3 * 60_000;
+    stub.answer({ status: 200, body: page }, { status: 200, body: named });
+    const report = await recoverMissedPushes(s.deps);
+    assert.deepEqual(report.recovered.map((r) => [r.ref, r.commit, r.delaySeconds]), [['refs/heads/main', SHA, 270]]);
+    assert.equal(report.requests, 2);
+    const url = new URL(stub.requests[1].url, 'http://x');
+    assert.equal(url.pathname, `/2.0/repositories/${pipelineRecord('shop', { provider: 'bitbucket' }).spec.source.repository}/refs/branches`);
+    assert.equal(url.searchParams.get('q'), 'name="main" OR name="release/2"');
   } finally {
     await stub.close();
   }
