@@ -19,7 +19,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { createDocumentClient, createSqsClient } from '../shared/aws/clients.ts';
 import { followRun } from '../cli/dev/follow.ts';
-import { SAMPLE, startLocalMode, type LocalMode } from '../cli/dev/local-mode.ts';
+import { earlyCheckoutByDefault, SAMPLE, startLocalMode, type LocalMode } from '../cli/dev/local-mode.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const ms = (n: number) => `${Math.round(n)} ms`;
@@ -88,8 +88,7 @@ export async function benchLocalMode(): Promise<void> {
     return overhead(mode, run);
   };
   try {
-    const cores = os.availableParallelism();
-    console.log(`\nLocal mode (sample pipeline test -> image -> deploy, blue-green 10/50/100 with 2 s intervals and 2 s bake; ${cores} cores, so the early checkout is ${cores > 2 ? 'on' : 'off'}):`);
+    console.log(`\nLocal mode (sample pipeline test -> image -> deploy, blue-green 10/50/100 with 2 s intervals and 2 s bake; ${os.availableParallelism()} cores, so the early checkout is ${earlyCheckoutByDefault() ? 'on' : 'off'}):`);
     let t0 = Date.now();
     let mode = await startLocalMode({ dataDir, reset: true, quiet: true });
     const readyCold = Date.now() - t0;

@@ -111,6 +111,11 @@ export interface LocalModeOptions {
   earlyCheckout?: boolean;
 }
 
+/** LocalModeOptions.earlyCheckout's default: on with more than 2 cores. */
+export function earlyCheckoutByDefault(): boolean {
+  return os.availableParallelism() > 2;
+}
+
 export interface LocalMode {
   apiUrl: string;
   /** The web console, with this start's token in the fragment (the page keeps it, the server never sees it). */
@@ -197,7 +202,7 @@ export async function startLocalMode(opts: LocalModeOptions = {}): Promise<Local
     const engineQueue = new SqsEventQueue(sqs, engineUrl);
     // Every run request (API, webhook, schedule, recovery, --repo commits) passes here: the build
     // runner starts checking out its commit while the engine plans the run (earlyCheckout).
-    const earlyCheckout = opts.earlyCheckout ?? os.availableParallelism() > 2;
+    const earlyCheckout = opts.earlyCheckout ?? earlyCheckoutByDefault();
     const events: EventQueue = {
       send: async (messages: EngineMessage[]) => {
         const sent = engineQueue.send(messages);

@@ -69,9 +69,12 @@ export class GitHostHeads implements RepositoryHeads {
       const missing = (q.branchNames ?? []).filter((name) => !seen.has(`refs/heads/${name}`));
       // Bitbucket answers a name with an encoded slash in a path with 404: its listing is filtered by name instead, all at once.
       const provider = q.provider;
-      const lookups = provider === 'bitbucket' ? (missing.length > 0 ? [bitbucketNamedUrl(base, q.repository, missing)] : []) : missing.map((name) => branchUrl(provider, base, q.repository, name));
+      // (A name with a double quote, which git allows, is left out of Bitbucket's filter rather than escaped.)
+      const quotable = missing.filter((n) => !n.includes('"'));
+      const lookups = provider === 'bitbucket' ? (quotable.length > 0 ? [bitbucketNamedUrl(base, q.repository, quotable)] : []) : missing.map((name) => branchUrl(provider, base, q.repository, name));
       for (const url of lookups) {
-        const one = await this.get(q, url, { quietOnDenied: true });
+        // A renamed branch answers 301 (to its new name, which the triggers do not name): not followed, no head.
+        const one = await this.get(q, url, { quietOnDenied: true, movedIsAbsent: true });
         answer.requests += 1;
         if (one.notModified) answer.notModified += 1;
         if (one.denied) continue;
@@ -127,7 +130,7 @@ export class GitHostHeads implements RepositoryHeads {
   }
 
   /** A GET with If-None-Match from the last answer; a 304 returns the body kept with that ETag. */
-  private async get(q: HeadsQuery, url: string, o: { quietOnDenied?: boolean; conditional?: boolean } = {}): Promise<{ body: unknown; notModified: boolean; denied?: boolean }> {
+  private async get(q: HeadsQuery, url: string, o: { quietOnDenied?: boolean; conditional?: boolean; movedIsAbsent?: boolean } = {}): Promise<{ body: unknown; notModified: boolean; denied?: boolean }> {
     const key = `${q.pipelineId}\0${url}`;
     const cached = o.conditional === false ? undefined : this.cache.get(key);
     const headers: Record<string, string> = { accept: q.provider === 'github' ? 'application/vnd.github+json' : 'application/json', 'user-agent': 'slipway' };
@@ -135,12 +138,13 @@ export class GitHostHeads implements RepositoryHeads {
     if (cached) headers['if-none-match'] = cached.etag;
     let res: Response;
     try {
-      res = await (this.opts.fetch ?? fetch)(url, { headers, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5000), redirect: 'error' });
+      res = await (this.opts.fetch ?? fetch)(url, { headers, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5000), redirect: o.movedIsAbsent ? 'manual' : 'error' });
     } catch (err) {
       throw new RetryableError(`${q.provider} did not answer ${redact(url)}`, { cause: err });
     }
     if (res.status === 304 && cached) return { body: cached.body, notModified: true };
     if ((res.status === 401 || res.status === 403 || res.status === 404) && o.quietOnDenied) return { body: undefined, notModified: false, denied: true };
+    if ([301, 302, 307, 308].includes(res.status) && o.movedIsAbsent) return { body: undefined, notModified: false, denied: true };
     if (res.status === 401 || res.status === 403) throw new GitHostAccessError(`${q.provider} refused ${redact(url)} (${res.status})${q.tokenSecretName ? ` with the token in ${q.tokenSecretName}` : ' without a token (set tokenSecretName for a private repository)'}`);
     if (res.status === 429 || res.status >= 500) throw new RetryableError(`${q.provider} answered ${res.status} for ${redact(url)}`);
     if (res.status !== 200) throw new RetryableError(`${q.provider} answered ${res.status} for ${redact(url)}`);
@@ -188,12 +192,11 @@ function branchUrl(provider: 'github' | 'gitlab', base: string, repository: stri
 
 /**
  * Bitbucket's branch listing filtered to the given names (`q=name="main" OR name="release/2"`,
- * https://developer.atlassian.com/cloud/bitbucket/rest/intro/#filtering). A name with a double
- * quote (git allows one) is left out rather than escaped.
+ * https://developer.atlassian.com/cloud/bitbucket/rest/intro/#filtering); none may hold a `"`.
  */
 function bitbucketNamedUrl(base: string, repository: string, names: string[]): string {
   const [ws, repo] = splitOwnerRepo(repository);
-  const q = names.filter((n) => !n.includes('"')).map((n) => `name="${n}"`).join(' OR ');
+  const q = names.map((n) => `name="${n}"`).join(' OR ');
   return `${base}/2.0/repositories/${enc(ws)}/${enc(repo)}/refs/branches?q=${enc(q)}&pagelen=${PAGE_SIZE}`;
 }
 

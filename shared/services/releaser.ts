@@ -248,7 +248,7 @@ export class Releaser {
         if (err instanceof ReleaseActionError && state.current && e.type !== 'RegisterTaskDefinition') {
           this.log.warn('release action refused', { target: name, effect: e.type, error: err.message });
           // A refused look is about its step: a release that has moved on (a late duplicate) ignores it.
-          return { type: 'ActionFailed', releaseId: state.current.id, reason: err.message, now, ...(e.type === 'Observe' || e.type === 'HttpCheck' ? { step: e.step } : {}) };
+          return { type: 'ActionFailed', releaseId: state.current.id, reason: err.message, now, ...(onlyLooks(e) ? { step: e.step } : {}) };
         }
         throw err;
       }
@@ -377,6 +377,6 @@ function withoutVersion(t: TargetState): Omit<TargetState, 'version'> {
 }
 
 /** Effects that only look (AWS descriptions, an HTTP GET): carried out on a remembered state, they change nothing anywhere. */
-function onlyLooks(e: ReleaseEffect): boolean {
+function onlyLooks(e: ReleaseEffect): e is Extract<ReleaseEffect, { type: 'Observe' | 'HttpCheck' }> {
   return e.type === 'Observe' || e.type === 'HttpCheck';
 }

@@ -7,9 +7,8 @@ import { DynamoTargetStore } from '../../shared/aws/target-store.ts';
 import { SqsReleaseQueue } from '../../shared/aws/release-queue.ts';
 import { Releaser } from '../../shared/services/releaser.ts';
 import { ConflictError, NotFoundError } from '../../shared/domain/errors.ts';
-import type { TargetStore } from '../../shared/ports/index.ts';
 import { emulatorConfig, uniqueName } from '../support/emulators.ts';
-import { FakeAws, FakeEventQueue, FakeReleaseQueue, startMessage, targetConfig } from '../support/fake-ecs.ts';
+import { FakeAws, FakeEventQueue, FakeReleaseQueue, startMessage, targetConfig, withSave } from '../support/fake-ecs.ts';
 
 describe('target store on DynamoDB Local', () => {
   const cfg = emulatorConfig();
@@ -71,19 +70,14 @@ describe('target store on DynamoDB Local', () => {
     const dynamo = new DynamoTargetStore(ddb, table);
     // Every write is made; the answers of some are lost, as when the SDK's retry finds the first attempt's write.
     let lost = 0;
-    const store: TargetStore = {
-      create: (c, now) => dynamo.create(c, now),
-      get: (n) => dynamo.get(n),
-      listNames: () => dynamo.listNames(),
-      save: async (state, expected) => {
-        const saved = await dynamo.save(state, expected);
-        if (lost < 5 && expected % 3 === 0) {
-          lost += 1;
-          throw new ConflictError(`target ${state.name} changed since version ${expected}`);
-        }
-        return saved;
-      },
-    };
+    const store = withSave(dynamo, async (state, expected) => {
+      const saved = await dynamo.save(state, expected);
+      if (lost < 5 && expected % 3 === 0) {
+        lost += 1;
+        throw new ConflictError(`target ${state.name} changed since version ${expected}`);
+      }
+      return saved;
+    });
     const queue = new FakeReleaseQueue(aws);
     const events = new FakeEventQueue();
     const releaser = new Releaser({ targets: store, actions: aws.adapter(), releaseQueue: queue, events, now: () => new Date(aws.now), maxAttempts: 1 });

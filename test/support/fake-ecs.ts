@@ -467,6 +467,11 @@ export function startMessage(overrides: Partial<StartReleaseMessage> = {}): Star
   return { type: 'StartRelease', runId, pipelineId: 'p1', job, attempt, token: `${runId}:${job}:${attempt}`, target: 'web', image: 'web:2', deploy: deploySpec(), ...overrides };
 }
 
+/** `store` with its save replaced (a rival writer, a lost answer); everything else goes to `store`. */
+export function withSave(store: TargetStore, save: TargetStore['save']): TargetStore {
+  return { create: (c, now) => store.create(c, now), get: (n) => store.get(n), listNames: () => store.listNames(), save };
+}
+
 /** Everything a release test needs, wired together on one fake clock. */
 export async function harness(opts: { target?: Partial<TargetConfig>; circuitBreaker?: { enable: boolean; rollback: boolean }; fetch?: typeof fetch; images?: EcrImageTagger; metrics?: MetricsSink } = {}) {
   const aws = new FakeAws(opts.circuitBreaker ? { circuitBreaker: opts.circuitBreaker } : {});

@@ -267,6 +267,21 @@ test('a watched branch beyond the first page of a big repository is read by name
   }
 });
 
+test('a watched branch that was renamed (GitHub answers 301 for its old name) is no head and no error', async () => {
+  const stub = await startHttpStub();
+  try {
+    const s = setup(stub, [pipelineRecord('web', { triggers: { events: ['push'], branches: ['master'] } })]);
+    const page = Array.from({ length: 100 }, (_, i) => ({ name: `dependabot/npm/pkg-${String(i).padStart(3, '0')}`, commit: { sha: OLD, url: '' }, protected: false }));
+    // "Get a branch" for a renamed branch redirects to the new name.
+    stub.answer({ status: 200, body: page }, { status: 301, headers: { location: `${stub.url}/repos/acme/web/branches/main` }, body: { message: 'Moved Permanently', url: `${stub.url}/repos/acme/web/branches/main` } });
+    const report = await recoverMissedPushes(s.deps);
+    assert.deepEqual({ requests: report.requests, errors: report.errors, recovered: report.recovered }, { requests: 2, errors: [], recovered: [] });
+    assert.equal(stub.requests.length, 2, 'the redirect was not followed');
+  } finally {
+    await stub.close();
+  }
+});
+
 test('GitLab: a watched branch beyond a full first page is read by name (URL-encoded), with its committed date', async () => {
   const stub = await startHttpStub();
   try {

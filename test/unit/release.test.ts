@@ -2,10 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConflictError } from '../../shared/domain/errors.ts';
 import type { ReleaseMessage } from '../../shared/ports/messages.ts';
-import type { TargetStore } from '../../shared/ports/index.ts';
 import { ReleaseActionError, type ReleaseActions } from '../../shared/ports/releases.ts';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CHECKER, deploySpec, harness, startMessage, TEST_RULE, TG } from '../support/fake-ecs.ts';
+import { CHECKER, deploySpec, harness, startMessage, TEST_RULE, TG, withSave } from '../support/fake-ecs.ts';
 
 const okFetch = (async () => new Response('ok', { status: 200 })) as unknown as typeof fetch;
 const badFetch = (async () => new Response('boom', { status: 500 })) as unknown as typeof fetch;
@@ -541,17 +540,12 @@ describe('a warm releaser remembers its targets', () => {
     const h = await harness();
     // Two attempts: the memory's conflict does not count, so one conflict from contention is still survived.
     let contention = 0;
-    const targets: TargetStore = {
-      create: (c, now) => h.store.create(c, now),
-      get: (n) => h.store.get(n),
-      listNames: () => h.store.listNames(),
-      save: async (state, expected) => {
-        const stored = await h.store.get(state.name);
-        // Another writer wins once, right after this instance read the target afresh.
-        if (stored.version === expected && state.waiting.length > 0 && contention++ === 0) throw new ConflictError(`target ${state.name} changed since version ${expected}`);
-        return h.store.save(state, expected);
-      },
-    };
+    const targets = withSave(h.store, async (state, expected) => {
+      const stored = await h.store.get(state.name);
+      // Another writer wins once, right after this instance read the target afresh.
+      if (stored.version === expected && state.waiting.length > 0 && contention++ === 0) throw new ConflictError(`target ${state.name} changed since version ${expected}`);
+      return h.store.save(state, expected);
+    });
     const warm = h.instance({ maxAttempts: 2, targets });
     await warm.handle(startMessage());
     // Another instance handles the release's next step: the stored version moves on.
@@ -573,16 +567,11 @@ describe('a write whose answer was lost', () => {
     const h = await harness();
     // The write is made, its answer is lost, and the SDK's retry finds the version it wrote.
     let lose = 0;
-    const targets: TargetStore = {
-      create: (c, now) => h.store.create(c, now),
-      get: (n) => h.store.get(n),
-      listNames: () => h.store.listNames(),
-      save: async (state, expected) => {
-        const saved = await h.store.save(state, expected);
-        if (lose > 0 && lose-- > 0) throw new ConflictError(`target ${state.name} changed since version ${expected}`);
-        return saved;
-      },
-    };
+    const targets = withSave(h.store, async (state, expected) => {
+      const saved = await h.store.save(state, expected);
+      if (lose > 0 && lose-- > 0) throw new ConflictError(`target ${state.name} changed since version ${expected}`);
+      return saved;
+    });
     const releaser = h.instance({ targets, maxAttempts: 1 });
     await releaser.handle(startMessage());
     lose = 3;
